@@ -1,0 +1,126 @@
+"""BigQuery table schemas (JSON) for bronze backup, silver tables and the DLQ."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codegen._source import GENERATED_BY
+from contracts.registry import AvroSchema, Registry, named_types
+from contracts.spec import Family
+
+BigQueryTable = dict[str, Any]
+
+_AVRO_TO_BQ = {
+    "string": "STRING",
+    "int": "INT64",
+    "long": "INT64",
+    "float": "FLOAT64",
+    "double": "FLOAT64",
+    "boolean": "BOOL",
+    "bytes": "BYTES",
+}
+_LOGICAL_TO_BQ = {"timestamp-micros": "TIMESTAMP", "timestamp-millis": "TIMESTAMP", "date": "DATE"}
+
+
+def _field(name: str, kind: str, mode: str, description: str) -> dict[str, str]:
+    return {"name": name, "type": kind, "mode": mode, "description": description}
+
+
+def _table(description: str, fields: list[dict[str, str]], partition: str, cluster: list[str]) -> BigQueryTable:
+    return {
+        "description": f"{description} {GENERATED_BY}",
+        "fields": fields,
+        "timePartitioning": {"type": "DAY", "field": partition},
+        "clustering": cluster,
+    }
+
+
+def _envelope_fields(registry: Registry) -> list[dict[str, str]]:
+    fields = []
+    for fld in registry.envelope.schema["fields"]:
+        kind = fld["type"]
+        nullable = isinstance(kind, list)
+        if nullable:
+            kind = next(branch for branch in kind if branch != "null")
+        bq = _LOGICAL_TO_BQ.get(kind.get("logicalType", "")) if isinstance(kind, dict) else _AVRO_TO_BQ[kind]
+        if bq is None:
+            raise ValueError(f"envelope field {fld['name']!r} has no BigQuery mapping")
+        fields.append(_field(fld["name"], bq, "NULLABLE" if nullable else "REQUIRED", fld.get("doc", "")))
+    return fields
+
+
+def silver_table(registry: Registry, family: Family) -> BigQueryTable:
+    """Envelope columns, then key columns lifted from the payload, then the payload as JSON."""
+    fields = [f for f in _envelope_fields(registry) if f["name"] != "payload"]
+    for column in family.key_columns:
+        fields.append(
+            _field(column, _key_type(registry, family, column), "NULLABLE", f"payload.{column}, when present")
+        )
+    fields.append(_field("payload", "JSON", "REQUIRED", "The validated, PII-protected payload."))
+    return _table(
+        f"Silver: validated, deduplicated {family.name} events.",
+        fields,
+        family.partition_field,
+        list(family.cluster_by),
+    )
+
+
+def dlq_table() -> BigQueryTable:
+    fields = [
+        _field("dlq_id", "STRING", "REQUIRED", "Stable hash of (raw record, reason): replays do not duplicate rows."),
+        _field("failed_time", "TIMESTAMP", "REQUIRED", "When the pipeline rejected the record."),
+        _field("stage", "STRING", "REQUIRED", "Pipeline stage that rejected it: normalize, validate, ..."),
+        _field("reason_code", "STRING", "REQUIRED", "Machine-readable reason, e.g. schema_violation."),
+        _field("reason", "STRING", "REQUIRED", "Plain-words reason naming the field or value at fault."),
+        _field("event_id", "STRING", "NULLABLE", "When the record got far enough to have one."),
+        _field("event_type", "STRING", "NULLABLE", ""),
+        _field("event_version", "INT64", "NULLABLE", "Version the producer claimed."),
+        _field("contract_version", "INT64", "NULLABLE", "Latest registry version of the subject at failure time."),
+        _field("source_system", "STRING", "NULLABLE", ""),
+        _field("raw", "STRING", "REQUIRED", "The record exactly as received; replay feeds it back in."),
+    ]
+    return _table(
+        "Dead letters: every rejected record with its reason.", fields, "failed_time", ["reason_code", "event_type"]
+    )
+
+
+def bronze_backup_table(registry: Registry) -> BigQueryTable:
+    return _table(
+        "Bronze backup: the envelope as archived in Avro.",
+        _envelope_fields(registry),
+        "ingest_time",
+        ["event_type"],
+    )
+
+
+def _key_type(registry: Registry, family: Family, column: str) -> str:
+    """One BigQuery type per key column, agreed by every subject version that has it."""
+    found: set[str] = set()
+    for version in registry.all_versions():
+        if not version.subject.startswith(f"{family.name}."):
+            continue
+        for fld in version.schema["fields"]:
+            if fld["name"] in family.sources_of(column):
+                found.add(
+                    _scalar_type(
+                        fld["type"], named_types(version.schema), where=f"{version.subject} v{version.version}"
+                    )
+                )
+    if len(found) != 1:
+        raise ValueError(
+            f"family {family.name!r}: key column {column!r} must have one scalar type in all subjects, "
+            f"found {sorted(found) or 'none'}"
+        )
+    return found.pop()
+
+
+def _scalar_type(kind: AvroSchema, named: dict[str, AvroSchema], *, where: str) -> str:
+    if isinstance(kind, list):
+        branches = [b for b in kind if b != "null"]
+        if len(branches) == 1:
+            return _scalar_type(branches[0], named, where=where)
+    elif isinstance(kind, str) and kind in _AVRO_TO_BQ:
+        return _AVRO_TO_BQ[kind]
+    elif isinstance(kind, dict) and (logical := _LOGICAL_TO_BQ.get(kind.get("logicalType", ""))):
+        return logical
+    raise ValueError(f"{where}: key column type {kind!r} is not a scalar")

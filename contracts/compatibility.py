@@ -1,0 +1,862 @@
+"""Avro schema compatibility checking, as used by the contracts CI gate.
+
+This module implements the schema-registry *compatibility modes* (``BACKWARD``,
+``FORWARD``, ``FULL`` and their ``_TRANSITIVE`` variants) on top of a pure-Python
+implementation of the Avro 1.11 "Schema Resolution" rules.  It has no third-party
+dependencies.
+
+Inputs are Avro schemas as parsed JSON values (``dict`` / ``list`` / ``str``).  They are
+expected to be *fully resolved*: every named type is inlined at its first use, while
+later uses may refer back to it by its full or short name.  Namespaces follow the Avro
+rules (a dotted ``name`` wins, then an explicit ``namespace``, then the namespace of the
+enclosing named type).
+
+Entry points:
+
+* :func:`can_read` -- can data written with ``writer`` be read with ``reader``?
+* :func:`check_versions` -- check a whole version history of a subject under a mode.
+* :func:`check_new_version` -- check a candidate version against the registered ones.
+
+Field paths in reports are dotted (``customer.address.postal_code``); array items add
+``[]`` and map values add ``{}`` (``lines[].sku``, ``attributes{}.value``); the root
+schema has the empty path ``""``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeAlias
+
+__all__ = [
+    "BACKWARD",
+    "FORWARD",
+    "RULE_ADDED_FIELD_WITHOUT_DEFAULT",
+    "RULE_CODES",
+    "RULE_FIXED_SIZE_MISMATCH",
+    "RULE_LOGICAL_TYPE_MISMATCH",
+    "RULE_MISSING_ENUM_SYMBOL",
+    "RULE_NAME_MISMATCH",
+    "RULE_REMOVED_FIELD_WITHOUT_DEFAULT",
+    "RULE_TYPE_MISMATCH",
+    "RULE_UNION_BRANCH_MISSING",
+    "AvroSchema",
+    "CompatibilityMode",
+    "Incompatibility",
+    "SchemaError",
+    "Violation",
+    "can_read",
+    "check_new_version",
+    "check_versions",
+]
+
+AvroSchema: TypeAlias = dict[str, Any] | list[Any] | str
+"""An Avro schema as a parsed JSON value."""
+
+# --------------------------------------------------------------------------- rule codes
+
+RULE_ADDED_FIELD_WITHOUT_DEFAULT = "added_field_without_default"
+"""The reader has a field the writer lacks, and the reader field has no default."""
+RULE_REMOVED_FIELD_WITHOUT_DEFAULT = "removed_field_without_default"
+"""Forward-direction form of the above: the newer (writer) schema dropped a field that
+the older (reader) schema declares without a default.  Only produced on violations."""
+RULE_TYPE_MISMATCH = "type_mismatch"
+"""Reader and writer types differ and Avro has no promotion between them."""
+RULE_LOGICAL_TYPE_MISMATCH = "logical_type_mismatch"
+"""Same underlying type but a different (or added / removed) logicalType, or different
+decimal precision / scale."""
+RULE_MISSING_ENUM_SYMBOL = "missing_enum_symbol"
+"""The writer enum has symbols the reader lacks and the reader has no enum default."""
+RULE_UNION_BRANCH_MISSING = "union_branch_missing"
+"""A type the writer can produce (a writer union branch, or the writer type itself) has
+no matching branch / type on the reader side."""
+RULE_NAME_MISMATCH = "name_mismatch"
+"""Record, enum or fixed names differ and no reader alias covers the writer name."""
+RULE_FIXED_SIZE_MISMATCH = "fixed_size_mismatch"
+"""Fixed types with the same name but different sizes."""
+
+RULE_CODES: tuple[str, ...] = (
+    RULE_ADDED_FIELD_WITHOUT_DEFAULT,
+    RULE_REMOVED_FIELD_WITHOUT_DEFAULT,
+    RULE_TYPE_MISMATCH,
+    RULE_LOGICAL_TYPE_MISMATCH,
+    RULE_MISSING_ENUM_SYMBOL,
+    RULE_UNION_BRANCH_MISSING,
+    RULE_NAME_MISMATCH,
+    RULE_FIXED_SIZE_MISMATCH,
+)
+
+BACKWARD = "backward"
+"""Violation direction: the new schema (reader) reading data written with an old one."""
+FORWARD = "forward"
+"""Violation direction: an old schema (reader) reading data written with the new one."""
+
+
+class SchemaError(ValueError):
+    """Raised when an input is not a well-formed Avro schema (or refers to an unknown
+    named type)."""
+
+
+# ------------------------------------------------------------------------ public types
+
+
+class CompatibilityMode(StrEnum):
+    """Schema-registry compatibility modes."""
+
+    NONE = "NONE"
+    BACKWARD = "BACKWARD"
+    BACKWARD_TRANSITIVE = "BACKWARD_TRANSITIVE"
+    FORWARD = "FORWARD"
+    FORWARD_TRANSITIVE = "FORWARD_TRANSITIVE"
+    FULL = "FULL"
+    FULL_TRANSITIVE = "FULL_TRANSITIVE"
+
+    @property
+    def checks_backward(self) -> bool:
+        """Whether the new schema must be able to read data written with old ones."""
+        return self in _BACKWARD_MODES
+
+    @property
+    def checks_forward(self) -> bool:
+        """Whether old schemas must be able to read data written with the new one."""
+        return self in _FORWARD_MODES
+
+    @property
+    def transitive(self) -> bool:
+        """Whether the check covers all earlier versions instead of only the latest."""
+        return self in _TRANSITIVE_MODES
+
+
+_BACKWARD_MODES = frozenset(
+    {
+        CompatibilityMode.BACKWARD,
+        CompatibilityMode.BACKWARD_TRANSITIVE,
+        CompatibilityMode.FULL,
+        CompatibilityMode.FULL_TRANSITIVE,
+    }
+)
+_FORWARD_MODES = frozenset(
+    {
+        CompatibilityMode.FORWARD,
+        CompatibilityMode.FORWARD_TRANSITIVE,
+        CompatibilityMode.FULL,
+        CompatibilityMode.FULL_TRANSITIVE,
+    }
+)
+_TRANSITIVE_MODES = frozenset(
+    {
+        CompatibilityMode.BACKWARD_TRANSITIVE,
+        CompatibilityMode.FORWARD_TRANSITIVE,
+        CompatibilityMode.FULL_TRANSITIVE,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Incompatibility:
+    """One reason why data written with a writer schema cannot be read with a reader.
+
+    ``expected`` / ``actual`` hold short descriptions of what the reader expects and
+    what the writer has at ``path`` (e.g. ``"long"`` / ``"string"``; for
+    ``missing_enum_symbol`` ``actual`` lists the missing symbols); they are empty when
+    not applicable.
+    """
+
+    path: str
+    rule: str
+    message: str
+    expected: str = ""
+    actual: str = ""
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A compatibility-mode violation between two versions of a subject.
+
+    ``direction`` is ``"backward"`` (the new schema reading data written with the old
+    one) or ``"forward"`` (the old schema reading data written with the new one).
+    """
+
+    subject: str
+    mode: CompatibilityMode
+    new_version: int
+    old_version: int
+    direction: str
+    problem: Incompatibility
+
+    @property
+    def reader_version(self) -> int:
+        """The version whose schema does the reading in this violation."""
+        return self.new_version if self.direction == BACKWARD else self.old_version
+
+    @property
+    def writer_version(self) -> int:
+        """The version whose schema wrote the data in this violation."""
+        return self.old_version if self.direction == BACKWARD else self.new_version
+
+    def describe(self) -> str:
+        """One plain-English sentence explaining the violation."""
+        new, old = self.new_version, self.old_version
+        mode = CompatibilityMode(self.mode).value
+        return (
+            f"{self.subject} v{new} is not {mode} compatible with v{old}: "
+            f"{self._what()}, so {self._consequence()} (rule: {self.problem.rule})."
+        )
+
+    def _consequence(self) -> str:
+        if self.direction == BACKWARD:
+            return f"a consumer on v{self.new_version} cannot read events written with v{self.old_version}"
+        return f"a consumer still on v{self.old_version} cannot read events written with v{self.new_version}"
+
+    def _what(self) -> str:
+        p = self.problem
+        where = f"field '{p.path}'" if p.path else "the root schema"
+        r, w = self.reader_version, self.writer_version
+        new, old = self.new_version, self.old_version
+        if p.rule == RULE_ADDED_FIELD_WITHOUT_DEFAULT:
+            return f"{where} was added without a default"
+        if p.rule == RULE_REMOVED_FIELD_WITHOUT_DEFAULT:
+            return f"{where} was removed in v{new} but v{old} declares it without a default"
+        if p.rule == RULE_TYPE_MISMATCH:
+            return f"{where} is {p.actual} in v{w} and cannot be read as {p.expected} in v{r}"
+        if p.rule == RULE_LOGICAL_TYPE_MISMATCH:
+            old_type, new_type = (p.actual, p.expected) if self.direction == BACKWARD else (p.expected, p.actual)
+            return f"{where} changed logical type from {old_type} in v{old} to {new_type} in v{new}"
+        if p.rule == RULE_MISSING_ENUM_SYMBOL:
+            if self.direction == BACKWARD:
+                return f"enum symbol(s) {p.actual} were removed from {where} and v{new} has no enum default"
+            return (
+                f"enum symbol(s) {p.actual} were added to {where} but v{old} does not know them and has no enum default"
+            )
+        if p.rule == RULE_UNION_BRANCH_MISSING:
+            return f"{where} can hold {p.actual} in v{w} but its type {p.expected} in v{r} has no branch for it"
+        if p.rule == RULE_NAME_MISMATCH:
+            return (
+                f"{where} has a type named {p.actual} in v{w} but {p.expected} in v{r} "
+                "and no alias maps one to the other"
+            )
+        if p.rule == RULE_FIXED_SIZE_MISMATCH:
+            return f"{where} is {p.actual} in v{w} but {p.expected} in v{r}"
+        return f"{where} is incompatible ({p.message.rstrip('.')})"
+
+
+# ------------------------------------------------------------------ schema model/parser
+
+_PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
+_NAMED_KINDS = frozenset({"record", "enum", "fixed"})
+
+#: (writer, reader) pairs allowed by Avro type promotion.
+_PROMOTIONS = frozenset(
+    {
+        ("int", "long"),
+        ("int", "float"),
+        ("int", "double"),
+        ("long", "float"),
+        ("long", "double"),
+        ("float", "double"),
+        ("string", "bytes"),
+        ("bytes", "string"),
+    }
+)
+
+#: Known logical types and the underlying types they are valid on.  A known logical type
+#: on any other type is ignored, as the Avro spec requires.  Unknown (custom) logical
+#: types are kept and compared by name.
+_LOGICAL_BASES: dict[str, frozenset[str]] = {
+    "decimal": frozenset({"bytes", "fixed"}),
+    "uuid": frozenset({"string", "fixed"}),
+    "date": frozenset({"int"}),
+    "time-millis": frozenset({"int"}),
+    "time-micros": frozenset({"long"}),
+    "timestamp-millis": frozenset({"long"}),
+    "timestamp-micros": frozenset({"long"}),
+    "timestamp-nanos": frozenset({"long"}),
+    "local-timestamp-millis": frozenset({"long"}),
+    "local-timestamp-micros": frozenset({"long"}),
+    "local-timestamp-nanos": frozenset({"long"}),
+    "duration": frozenset({"fixed"}),
+}
+
+
+@dataclass(eq=False)
+class _Field:
+    name: str
+    node: _Node
+    aliases: frozenset[str]
+    has_default: bool
+
+
+@dataclass(eq=False)
+class _Node:
+    """A parsed schema node.  Identity matters (recursion memo), so ``eq=False``."""
+
+    # A primitive name, "record", "enum", "fixed", "array", "map", "union" or "ref".
+    kind: str
+    logical: str | None = None
+    name: str = ""  # unqualified name of a named type
+    fullname: str = ""
+    aliases: frozenset[str] = frozenset()  # unqualified reader aliases
+    fields: list[_Field] = field(default_factory=list)
+    symbols: tuple[str, ...] = ()
+    enum_default: str | None = None
+    size: int = 0
+    children: list[_Node] = field(default_factory=list)  # items / values / branches
+    ref: str = ""  # for kind == "ref": the referenced name ...
+    namespace: str = ""  # ... and the namespace it appeared in
+    target: _Node | None = None  # for kind == "ref": the resolved named node
+
+
+def _short(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+class _Parser:
+    """Parses one schema, keeping a table of named types by full name."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, _Node] = {}
+        self._refs: list[_Node] = []
+
+    def parse(self, schema: object) -> _Node:
+        root = self._parse(schema, "")
+        for ref in self._refs:
+            ref.target = self._lookup(ref.ref, ref.namespace)
+        return root
+
+    def _lookup(self, name: str, namespace: str) -> _Node:
+        candidates = [name] if "." in name else ([f"{namespace}.{name}"] if namespace else [])
+        candidates.append(name)
+        for candidate in candidates:
+            if candidate in self._names:
+                return self._names[candidate]
+        # Lenient fallback: a short name that identifies exactly one defined type.
+        matches = [node for full, node in self._names.items() if _short(full) == _short(name)]
+        if len(matches) == 1:
+            return matches[0]
+        raise SchemaError(f"reference to unknown named type {name!r}")
+
+    def _parse(self, schema: object, namespace: str) -> _Node:
+        if isinstance(schema, str):
+            if schema in _PRIMITIVES:
+                return _Node(kind=schema)
+            return self._reference(schema, namespace)
+        if isinstance(schema, list):
+            if not schema:
+                raise SchemaError("a union must have at least one branch")
+            return _Node(kind="union", children=[self._parse(b, namespace) for b in schema])
+        if not isinstance(schema, dict):
+            raise SchemaError(f"not an Avro schema: {schema!r}")
+
+        kind = schema.get("type")
+        if isinstance(kind, dict | list):
+            # {"type": {...}} / {"type": [...]}: a wrapped schema.
+            return self._parse(kind, namespace)
+        if not isinstance(kind, str):
+            raise SchemaError(f"schema without a valid 'type': {schema!r}")
+        if kind in _PRIMITIVES:
+            return _Node(kind=kind, logical=_logical(schema, kind))
+        if kind in ("record", "error"):
+            return self._record(schema, namespace)
+        if kind in ("enum", "fixed"):
+            return self._enum_or_fixed(schema, kind, namespace)
+        if kind == "array":
+            return _Node(
+                kind="array",
+                children=[self._parse(_require(schema, "items"), namespace)],
+            )
+        if kind == "map":
+            return _Node(
+                kind="map",
+                children=[self._parse(_require(schema, "values"), namespace)],
+            )
+        return self._reference(kind, namespace)
+
+    def _reference(self, name: str, namespace: str) -> _Node:
+        node = _Node(kind="ref", ref=name, namespace=namespace)
+        self._refs.append(node)
+        return node
+
+    def _define(self, schema: dict[str, Any], kind: str, namespace: str) -> tuple[_Node, str]:
+        name = _require(schema, "name")
+        if not isinstance(name, str) or not name:
+            raise SchemaError(f"named type with an invalid name: {schema!r}")
+        if "." in name:
+            fullname = name
+            own_namespace = name.rsplit(".", 1)[0]
+        else:
+            explicit = schema.get("namespace")
+            own_namespace = explicit if isinstance(explicit, str) else namespace
+            fullname = f"{own_namespace}.{name}" if own_namespace else name
+        aliases = schema.get("aliases") or []
+        node = _Node(
+            kind=kind,
+            name=_short(name),
+            fullname=fullname,
+            aliases=frozenset(_short(a) for a in aliases if isinstance(a, str)),
+        )
+        # First definition wins; registering before the children allows recursion.
+        self._names.setdefault(fullname, node)
+        return node, own_namespace
+
+    def _record(self, schema: dict[str, Any], namespace: str) -> _Node:
+        node, own_namespace = self._define(schema, "record", namespace)
+        raw_fields = _require(schema, "fields")
+        if not isinstance(raw_fields, list):
+            raise SchemaError(f"record {node.fullname!r} has non-list 'fields'")
+        for raw in raw_fields:
+            if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+                raise SchemaError(f"invalid field in record {node.fullname!r}: {raw!r}")
+            node.fields.append(
+                _Field(
+                    name=raw["name"],
+                    node=self._parse(_require(raw, "type"), own_namespace),
+                    aliases=frozenset(a for a in raw.get("aliases") or [] if isinstance(a, str)),
+                    has_default="default" in raw,
+                )
+            )
+        return node
+
+    def _enum_or_fixed(self, schema: dict[str, Any], kind: str, namespace: str) -> _Node:
+        node, _ = self._define(schema, kind, namespace)
+        if kind == "enum":
+            symbols = _require(schema, "symbols")
+            if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
+                raise SchemaError(f"enum {node.fullname!r} has invalid 'symbols'")
+            node.symbols = tuple(symbols)
+            default = schema.get("default")
+            node.enum_default = default if isinstance(default, str) else None
+        else:
+            size = _require(schema, "size")
+            if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+                raise SchemaError(f"fixed {node.fullname!r} has invalid 'size'")
+            node.size = size
+            node.logical = _logical(schema, "fixed")
+        return node
+
+
+def _require(schema: dict[str, Any], key: str) -> Any:
+    if key not in schema:
+        raise SchemaError(f"schema is missing {key!r}: {schema!r}")
+    return schema[key]
+
+
+def _logical(schema: dict[str, Any], base: str) -> str | None:
+    """The effective logical type label of a primitive or fixed schema, or ``None``."""
+    logical = schema.get("logicalType")
+    if not isinstance(logical, str):
+        return None
+    allowed = _LOGICAL_BASES.get(logical)
+    if allowed is not None and base not in allowed:
+        return None  # invalid logical type: ignored, per the spec
+    if logical == "decimal":
+        precision = schema.get("precision")
+        scale = schema.get("scale", 0)
+        if not isinstance(precision, int) or not isinstance(scale, int) or precision <= 0:
+            return None
+        return f"decimal({precision},{scale})"
+    return logical
+
+
+def _deref(node: _Node) -> _Node:
+    if node.kind == "ref":
+        if node.target is None:  # pragma: no cover - the parser resolves every reference
+            raise SchemaError(f"unresolved reference {node.ref!r}")
+        return node.target
+    return node
+
+
+def _describe(node: _Node) -> str:
+    """A short human-readable type description, e.g. ``array<string>``."""
+    node = _deref(node)
+    if node.kind in _PRIMITIVES:
+        return f"{node.kind} ({node.logical})" if node.logical else node.kind
+    if node.kind == "record":
+        return f"record {node.fullname}"
+    if node.kind == "enum":
+        return f"enum {node.fullname}"
+    if node.kind == "fixed":
+        text = f"fixed {node.fullname} ({node.size} bytes)"
+        return f"{text} ({node.logical})" if node.logical else text
+    if node.kind == "array":
+        return f"array<{_describe(node.children[0])}>"
+    if node.kind == "map":
+        return f"map<{_describe(node.children[0])}>"
+    return "union[" + ", ".join(_describe(b) for b in node.children) + "]"
+
+
+# ------------------------------------------------------------------------------ checker
+
+
+@dataclass(frozen=True)
+class _Issue:
+    path: tuple[str, ...]  # relative to the node pair being checked
+    rule: str
+    message: str
+    expected: str = ""
+    actual: str = ""
+
+    def under(self, segment: str) -> _Issue:
+        return dataclasses.replace(self, path=(segment, *self.path))
+
+
+def _join_path(parts: tuple[str, ...]) -> str:
+    out = ""
+    for part in parts:
+        if part in ("[]", "{}"):
+            out += part
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def _names_match(reader: _Node, writer: _Node) -> bool:
+    return writer.name == reader.name or writer.name in reader.aliases
+
+
+def _shallow_match(reader: _Node, writer: _Node, *, allow_promotion: bool) -> bool:
+    """Whether ``reader`` is the same type as ``writer`` (by kind, and by name for named
+    types), or -- with ``allow_promotion`` -- a primitive ``writer`` promotes to."""
+    if reader.kind == writer.kind:
+        return reader.kind not in _NAMED_KINDS or _names_match(reader, writer)
+    return allow_promotion and (writer.kind, reader.kind) in _PROMOTIONS
+
+
+def _select_branch(reader_union: _Node, writer: _Node) -> _Node | None:
+    branches = [_deref(b) for b in reader_union.children]
+    for allow_promotion in (False, True):
+        for branch in branches:
+            if _shallow_match(branch, writer, allow_promotion=allow_promotion):
+                return branch
+    return None
+
+
+class _Checker:
+    """Applies the Avro schema-resolution rules to a (reader, writer) node pair."""
+
+    def __init__(self) -> None:
+        self._done: dict[tuple[int, int], tuple[_Issue, ...]] = {}
+        self._active: set[tuple[int, int]] = set()
+
+    def check(self, reader: _Node, writer: _Node) -> tuple[_Issue, ...]:
+        reader, writer = _deref(reader), _deref(writer)
+        if writer.kind == "union":
+            return tuple(self._writer_union(reader, writer))
+        if reader.kind == "union":
+            return tuple(self._reader_union(reader, writer))
+        return self._single(reader, writer)
+
+    def _writer_union(self, reader: _Node, writer: _Node) -> Iterator[_Issue]:
+        for raw_branch in writer.children:
+            branch = _deref(raw_branch)
+            if reader.kind == "union":
+                chosen = _select_branch(reader, branch)
+            else:
+                chosen = reader if _shallow_match(reader, branch, allow_promotion=True) else None
+            if chosen is None:
+                yield _Issue(
+                    path=(),
+                    rule=RULE_UNION_BRANCH_MISSING,
+                    message=(
+                        f"writer may write {_describe(branch)} (a branch of its "
+                        f"{_describe(writer)}) but reader expects {_describe(reader)}, "
+                        "which has nothing that can read it"
+                    ),
+                    expected=_describe(reader),
+                    actual=_describe(branch),
+                )
+            else:
+                yield from self.check(chosen, branch)
+
+    def _reader_union(self, reader: _Node, writer: _Node) -> Iterator[_Issue]:
+        chosen = _select_branch(reader, writer)
+        if chosen is None:
+            yield _Issue(
+                path=(),
+                rule=RULE_UNION_BRANCH_MISSING,
+                message=(
+                    f"reader expects {_describe(reader)} but writer has "
+                    f"{_describe(writer)}, "
+                    "and no branch of the reader union can read it"
+                ),
+                expected=_describe(reader),
+                actual=_describe(writer),
+            )
+        else:
+            yield from self.check(chosen, writer)
+
+    def _single(self, reader: _Node, writer: _Node) -> tuple[_Issue, ...]:
+        if reader.kind != writer.kind:
+            if (writer.kind, reader.kind) in _PROMOTIONS:
+                return tuple(_logical_issues(reader, writer))
+            return (_type_mismatch(reader, writer),)
+        if reader.kind in _PRIMITIVES:
+            return tuple(_logical_issues(reader, writer))
+        if reader.kind == "array":
+            return tuple(i.under("[]") for i in self.check(reader.children[0], writer.children[0]))
+        if reader.kind == "map":
+            return tuple(i.under("{}") for i in self.check(reader.children[0], writer.children[0]))
+        if not _names_match(reader, writer):
+            return (_name_mismatch(reader, writer),)
+        if reader.kind == "enum":
+            return tuple(_enum_issues(reader, writer))
+        if reader.kind == "fixed":
+            return tuple(_fixed_issues(reader, writer))
+        return self._record(reader, writer)
+
+    def _record(self, reader: _Node, writer: _Node) -> tuple[_Issue, ...]:
+        key = (id(reader), id(writer))
+        if key in self._done:
+            return self._done[key]
+        if key in self._active:
+            # Recursive type: this pair is already being checked further up; any problem
+            # with it is reported there.
+            return ()
+        self._active.add(key)
+        try:
+            result = tuple(self._record_fields(reader, writer))
+        finally:
+            self._active.discard(key)
+        self._done[key] = result
+        return result
+
+    def _record_fields(self, reader: _Node, writer: _Node) -> Iterator[_Issue]:
+        writer_fields = {f.name: f for f in writer.fields}
+        for reader_field in reader.fields:
+            writer_field = writer_fields.get(reader_field.name)
+            if writer_field is None:
+                writer_field = next(
+                    (writer_fields[a] for a in sorted(reader_field.aliases) if a in writer_fields),
+                    None,
+                )
+            if writer_field is not None:
+                for issue in self.check(reader_field.node, writer_field.node):
+                    yield issue.under(reader_field.name)
+            elif not reader_field.has_default:
+                field_type = _describe(reader_field.node)
+                yield _Issue(
+                    path=(reader_field.name,),
+                    rule=RULE_ADDED_FIELD_WITHOUT_DEFAULT,
+                    message=(
+                        f"reader expects field '{reader_field.name}' ({field_type}) "
+                        f"in record {reader.fullname} but writer record "
+                        f"{writer.fullname} has no such "
+                        "field, and the reader field has no default"
+                    ),
+                    expected=f"field '{reader_field.name}' ({field_type})",
+                    actual="",
+                )
+
+
+def _type_mismatch(reader: _Node, writer: _Node) -> _Issue:
+    expected, actual = _describe(reader), _describe(writer)
+    return _Issue(
+        path=(),
+        rule=RULE_TYPE_MISMATCH,
+        message=(f"reader expects {expected} but writer has {actual}, which Avro cannot convert"),
+        expected=expected,
+        actual=actual,
+    )
+
+
+def _name_mismatch(reader: _Node, writer: _Node) -> _Issue:
+    aliases = f" (aliases: {', '.join(sorted(reader.aliases))})" if reader.aliases else ""
+    return _Issue(
+        path=(),
+        rule=RULE_NAME_MISMATCH,
+        message=(f"reader expects {reader.kind} '{reader.name}'{aliases} but writer has {writer.kind} '{writer.name}'"),
+        expected=f"'{reader.name}'",
+        actual=f"'{writer.name}'",
+    )
+
+
+def _logical_issues(reader: _Node, writer: _Node) -> Iterator[_Issue]:
+    if reader.logical != writer.logical:
+        expected, actual = _describe(reader), _describe(writer)
+        yield _Issue(
+            path=(),
+            rule=RULE_LOGICAL_TYPE_MISMATCH,
+            message=(
+                f"reader expects {expected} but writer has {actual}; the logical types "
+                f"differ ({reader.logical or 'none'} vs "
+                f"{writer.logical or 'none'}), so "
+                "values would be misinterpreted"
+            ),
+            expected=expected,
+            actual=actual,
+        )
+
+
+def _enum_issues(reader: _Node, writer: _Node) -> Iterator[_Issue]:
+    missing = [s for s in writer.symbols if s not in reader.symbols]
+    has_default = reader.enum_default is not None and reader.enum_default in reader.symbols
+    if missing and not has_default:
+        listed = ", ".join(missing)
+        yield _Issue(
+            path=(),
+            rule=RULE_MISSING_ENUM_SYMBOL,
+            message=(
+                f"reader enum {reader.fullname} expects one of "
+                f"{', '.join(reader.symbols)} but writer enum {writer.fullname} "
+                f"can also write {listed}, and the reader "
+                "enum has no default symbol"
+            ),
+            expected=f"enum {reader.fullname} [{', '.join(reader.symbols)}]",
+            actual=listed,
+        )
+
+
+def _fixed_issues(reader: _Node, writer: _Node) -> Iterator[_Issue]:
+    if reader.size != writer.size:
+        expected, actual = _describe(reader), _describe(writer)
+        yield _Issue(
+            path=(),
+            rule=RULE_FIXED_SIZE_MISMATCH,
+            message=(f"reader expects fixed '{reader.name}' of {reader.size} bytes but writer has {writer.size} bytes"),
+            expected=expected,
+            actual=actual,
+        )
+    else:
+        yield from _logical_issues(reader, writer)
+
+
+# ------------------------------------------------------------------------ public API
+
+
+def _parse(schema: AvroSchema) -> _Node:
+    return _Parser().parse(schema)
+
+
+def _can_read_parsed(reader: _Node, writer: _Node) -> list[Incompatibility]:
+    return [
+        Incompatibility(
+            path=_join_path(issue.path),
+            rule=issue.rule,
+            message=issue.message,
+            expected=issue.expected,
+            actual=issue.actual,
+        )
+        for issue in _Checker().check(reader, writer)
+    ]
+
+
+def can_read(*, reader: AvroSchema, writer: AvroSchema) -> list[Incompatibility]:
+    """Check whether data written with ``writer`` can be read with ``reader``.
+
+    Applies the Avro 1.11 schema-resolution rules and returns every incompatibility
+    found (an empty list means compatible).  Raises :class:`SchemaError` for malformed
+    schemas.
+    """
+    return _can_read_parsed(_parse(reader), _parse(writer))
+
+
+def _for_direction(problem: Incompatibility, direction: str) -> Incompatibility:
+    """Rephrase a problem for the direction it was found in.
+
+    In the forward direction the reader is the *older* schema, so a reader field that is
+    missing from the writer means the newer schema removed it.
+    """
+    if direction == FORWARD and problem.rule == RULE_ADDED_FIELD_WITHOUT_DEFAULT:
+        return dataclasses.replace(
+            problem,
+            rule=RULE_REMOVED_FIELD_WITHOUT_DEFAULT,
+            message=(
+                f"the newer (writer) schema removed {problem.expected or 'a field'} "
+                f"at '{problem.path}', which the older (reader) schema declares "
+                "without a default, so an old reader has no value to fill in"
+            ),
+        )
+    return problem
+
+
+def _compare(
+    *,
+    subject: str,
+    mode: CompatibilityMode,
+    new: tuple[int, _Node],
+    old: tuple[int, _Node],
+) -> list[Violation]:
+    violations: list[Violation] = []
+    checks: list[tuple[str, _Node, _Node]] = []
+    if mode.checks_backward:
+        checks.append((BACKWARD, new[1], old[1]))
+    if mode.checks_forward:
+        checks.append((FORWARD, old[1], new[1]))
+    for direction, reader, writer in checks:
+        violations.extend(
+            Violation(
+                subject=subject,
+                mode=mode,
+                new_version=new[0],
+                old_version=old[0],
+                direction=direction,
+                problem=_for_direction(problem, direction),
+            )
+            for problem in _can_read_parsed(reader, writer)
+        )
+    return violations
+
+
+def _sorted_unique(
+    versions: Sequence[tuple[int, AvroSchema]],
+) -> list[tuple[int, AvroSchema]]:
+    ordered = sorted(versions, key=lambda item: item[0])
+    numbers = [number for number, _ in ordered]
+    if len(set(numbers)) != len(numbers):
+        raise ValueError(f"duplicate version numbers in {numbers}")
+    return ordered
+
+
+def check_versions(
+    *,
+    subject: str,
+    mode: CompatibilityMode,
+    versions: Sequence[tuple[int, AvroSchema]],
+) -> list[Violation]:
+    """Check a subject's whole version history under ``mode``.
+
+    Each version after the first is compared with the immediately previous version, or
+    with every earlier version for the ``*_TRANSITIVE`` modes.  ``BACKWARD`` checks that
+    the newer schema reads data written with the older one, ``FORWARD`` the reverse,
+    ``FULL`` both, and ``NONE`` nothing.  Versions are ordered by number; duplicate
+    numbers raise :class:`ValueError`.
+    """
+    mode = CompatibilityMode(mode)
+    ordered = _sorted_unique(versions)
+    if mode is CompatibilityMode.NONE or len(ordered) < 2:
+        return []
+    parsed = [(number, _parse(schema)) for number, schema in ordered]
+    violations: list[Violation] = []
+    for index in range(1, len(parsed)):
+        earlier = parsed[:index] if mode.transitive else parsed[index - 1 : index]
+        for old in earlier:
+            violations.extend(_compare(subject=subject, mode=mode, new=parsed[index], old=old))
+    return violations
+
+
+def check_new_version(
+    *,
+    subject: str,
+    mode: CompatibilityMode,
+    existing: Sequence[tuple[int, AvroSchema]],
+    candidate: tuple[int, AvroSchema],
+) -> list[Violation]:
+    """Check a candidate version against a subject's registered versions under ``mode``.
+
+    The candidate is compared with the latest existing version, or with every existing
+    version for the ``*_TRANSITIVE`` modes.  The candidate's number must be greater than
+    every existing number (else :class:`ValueError`).
+    """
+    mode = CompatibilityMode(mode)
+    ordered = _sorted_unique(existing)
+    if ordered and candidate[0] <= ordered[-1][0]:
+        raise ValueError(f"candidate version {candidate[0]} must be newer than existing version {ordered[-1][0]}")
+    if mode is CompatibilityMode.NONE or not ordered:
+        return []
+    new = (candidate[0], _parse(candidate[1]))
+    targets = ordered if mode.transitive else ordered[-1:]
+    violations: list[Violation] = []
+    for number, schema in targets:
+        violations.extend(_compare(subject=subject, mode=mode, new=new, old=(number, _parse(schema))))
+    return violations

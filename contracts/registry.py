@@ -1,0 +1,311 @@
+"""Load the contract registry (``registry.yaml`` + ``.avsc`` files) into typed objects.
+
+Everything downstream (codegen, the compatibility gate, the pipeline's validators,
+the silver tables) starts from :func:`load_registry`. Schemas come back fully
+resolved: a reference to a shared named type (``logistics.common.Address``) is
+inlined at its first use, so each :class:`SubjectVersion` is self-contained.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from contracts.compatibility import CompatibilityMode
+from contracts.spec import Family, PiiRule, SubjectSpec
+
+AvroSchema = Any  # a parsed .avsc: dict | list | str
+
+REGISTRY_DIR = Path(__file__).resolve().parent
+_VERSION_FILE = re.compile(r"^v(\d+)\.avsc$")
+_SUBJECT_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+_PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
+
+
+class RegistryError(ValueError):
+    """The registry is inconsistent; the message says which file and what to fix."""
+
+
+@dataclass(frozen=True)
+class SubjectVersion:
+    subject: str
+    version: int
+    schema: AvroSchema  # resolved (self-contained)
+    path: Path
+
+    @property
+    def record_name(self) -> str:
+        """``ShipmentCreatedV2``: the class name used by generated code."""
+        return f"{self.schema['name']}V{self.version}"
+
+
+@dataclass(frozen=True)
+class Subject:
+    name: str  # "shipment.created"
+    family: Family
+    compatibility: CompatibilityMode
+    dedupe_ttl_hours: int
+    pii: tuple[PiiRule, ...]
+    versions: tuple[SubjectVersion, ...]  # ascending
+
+    @property
+    def spec(self) -> SubjectSpec:
+        return SubjectSpec(
+            name=self.name,
+            family=self.family.name,
+            versions=tuple(v.version for v in self.versions),
+            dedupe_ttl_hours=self.dedupe_ttl_hours,
+            pii=self.pii,
+        )
+
+    @property
+    def latest(self) -> SubjectVersion:
+        return self.versions[-1]
+
+    def version(self, number: int) -> SubjectVersion | None:
+        return next((v for v in self.versions if v.version == number), None)
+
+
+@dataclass(frozen=True)
+class Registry:
+    root: Path
+    envelope_compatibility: CompatibilityMode
+    envelope_versions: tuple[SubjectVersion, ...]
+    families: dict[str, Family]
+    subjects: dict[str, Subject] = field(default_factory=dict)
+
+    @property
+    def envelope(self) -> SubjectVersion:
+        return self.envelope_versions[-1]
+
+    def subject(self, name: str) -> Subject | None:
+        return self.subjects.get(name)
+
+    def all_versions(self) -> Iterator[SubjectVersion]:
+        for subject in self.subjects.values():
+            yield from subject.versions
+
+
+def load_registry(root: Path = REGISTRY_DIR, *, read_text: Callable[[Path], str] | None = None) -> Registry:
+    """Read and check the registry under ``root``.
+
+    ``read_text`` lets the compatibility gate load the registry as it was at a git
+    ref without checking it out (see :mod:`contracts.git_ref`).
+    """
+    reader = read_text or (lambda p: p.read_text(encoding="utf-8"))
+    listdir = _lister(root, read_text)
+    config = yaml.safe_load(reader(root / "registry.yaml")) or {}
+    defaults = config.get("defaults", {})
+    default_mode = _mode(defaults.get("compatibility", "BACKWARD_TRANSITIVE"), "defaults")
+    default_ttl = int(defaults.get("dedupe_ttl_hours", 24))
+
+    named = _load_named_types(root / "common", reader, listdir)
+    families = {
+        name: Family(
+            name=name,
+            silver_table=spec["silver_table"],
+            key_columns=tuple(_column_name(c) for c in spec.get("key_columns", ())),
+            key_sources=tuple(
+                (_column_name(c), tuple(next(iter(c.values()))))
+                for c in spec.get("key_columns", ())
+                if isinstance(c, dict)
+            ),
+            cluster_by=tuple(spec.get("cluster_by", ())),
+            partition_field=spec.get("partition_field", "event_time"),
+        )
+        for name, spec in (config.get("families") or {}).items()
+    }
+    envelope_cfg = config.get("envelope") or {}
+    registry = Registry(
+        root=root,
+        envelope_compatibility=_mode(envelope_cfg.get("compatibility", default_mode.value), "envelope"),
+        envelope_versions=_load_versions("envelope", root / "envelope", named, reader, listdir),
+        families=families,
+    )
+    for name, spec in (config.get("subjects") or {}).items():
+        spec = spec or {}
+        if not _SUBJECT_NAME.match(name):
+            raise RegistryError(f"subject {name!r}: names are 'family.action' in snake_case")
+        family_name = name.split(".", 1)[0]
+        if family_name not in families:
+            raise RegistryError(f"subject {name!r}: family {family_name!r} is not declared under 'families'")
+        versions = _load_versions(name, root / "schemas" / name, named, reader, listdir)
+        pii = tuple(
+            PiiRule(path=path, policy=rule["policy"], pattern=rule.get("pattern", "generic"))
+            for path, rule in (spec.get("pii") or {}).items()
+        )
+        for rule in pii:
+            if rule.policy not in ("mask", "tokenize", "redact"):
+                raise RegistryError(f"subject {name!r}: PII field {rule.path!r} has unknown policy {rule.policy!r}")
+            for version in versions:
+                if not _has_path(version.schema, rule.path.split("."), named_types(version.schema)):
+                    raise RegistryError(
+                        f"subject {name!r}: PII field {rule.path!r} does not exist in "
+                        f"v{version.version} ({version.path})"
+                    )
+        registry.subjects[name] = Subject(
+            name=name,
+            family=families[family_name],
+            compatibility=_mode(spec.get("compatibility", default_mode.value), name),
+            dedupe_ttl_hours=int(spec.get("dedupe_ttl_hours", default_ttl)),
+            pii=pii,
+            versions=versions,
+        )
+    on_disk = {p.name for p in listdir(root / "schemas")}
+    if orphans := sorted(on_disk - set(registry.subjects)):
+        raise RegistryError(f"schemas/{orphans[0]} has no entry under 'subjects' in registry.yaml")
+    return registry
+
+
+def _column_name(entry: str | dict[str, list[str]]) -> str:
+    return entry if isinstance(entry, str) else next(iter(entry))
+
+
+def _mode(value: str, where: str) -> CompatibilityMode:
+    try:
+        return CompatibilityMode(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in CompatibilityMode)
+        raise RegistryError(f"{where}: compatibility {value!r} is not one of {allowed}") from None
+
+
+def _lister(root: Path, read_text: Callable[[Path], str] | None) -> Callable[[Path], list[Path]]:
+    if read_text is None:
+        return lambda d: sorted(d.iterdir()) if d.is_dir() else []
+    # A git-ref reader exposes its file list through the ``list_dir`` attribute.
+    list_dir: Callable[[Path], list[Path]] = read_text.list_dir  # type: ignore[attr-defined]
+    return list_dir
+
+
+def _load_named_types(
+    directory: Path, reader: Callable[[Path], str], listdir: Callable[[Path], list[Path]]
+) -> dict[str, AvroSchema]:
+    named: dict[str, AvroSchema] = {}
+    for path in listdir(directory):
+        if path.suffix != ".avsc":
+            continue
+        schema = json.loads(reader(path))
+        full_name = f"{schema['namespace']}.{schema['name']}" if "namespace" in schema else schema["name"]
+        if path.stem != full_name:
+            raise RegistryError(f"{path}: file must be named after its full name, {full_name}.avsc")
+        named[full_name] = schema
+    return named
+
+
+def _load_versions(
+    subject: str,
+    directory: Path,
+    named: dict[str, AvroSchema],
+    reader: Callable[[Path], str],
+    listdir: Callable[[Path], list[Path]],
+) -> tuple[SubjectVersion, ...]:
+    found: list[SubjectVersion] = []
+    for path in listdir(directory):
+        match = _VERSION_FILE.match(path.name)
+        if not match:
+            raise RegistryError(f"{path}: expected files named v<N>.avsc")
+        try:
+            raw = json.loads(reader(path))
+        except json.JSONDecodeError as exc:
+            raise RegistryError(f"{path}: not valid JSON: {exc}") from None
+        schema = resolve_named_types(raw, named, source=path)
+        found.append(SubjectVersion(subject=subject, version=int(match.group(1)), schema=schema, path=path))
+    found.sort(key=lambda v: v.version)
+    if not found:
+        raise RegistryError(f"{directory}: subject {subject!r} has no v1.avsc")
+    numbers = [v.version for v in found]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise RegistryError(f"{directory}: versions must be v1..vN without gaps, found {numbers}")
+    return tuple(found)
+
+
+def resolve_named_types(schema: AvroSchema, named: dict[str, AvroSchema], *, source: Path) -> AvroSchema:
+    """Inline shared named types at their first use, keeping later uses as name references."""
+    defined: set[str] = set()
+
+    def walk(node: AvroSchema, namespace: str | None) -> AvroSchema:
+        if isinstance(node, list):
+            return [walk(branch, namespace) for branch in node]
+        if isinstance(node, str):
+            if node in _PRIMITIVES:
+                return node
+            full = node if "." in node else f"{namespace}.{node}" if namespace else node
+            if full in defined or node in defined:
+                return node
+            if full in named:
+                return walk(named[full], None)
+            if node in named:
+                return walk(named[node], None)
+            raise RegistryError(f"{source}: unknown type {node!r}")
+        if not isinstance(node, dict):
+            raise RegistryError(f"{source}: unexpected schema node {node!r}")
+        kind = node.get("type")
+        if kind in ("record", "error", "enum", "fixed"):
+            name = node["name"]
+            ns = node.get("namespace", name.rpartition(".")[0] or namespace)
+            full = name if "." in name else f"{ns}.{name}" if ns else name
+            defined.add(full)
+            defined.add(name)
+            node = dict(node)
+            if kind in ("record", "error"):
+                node["fields"] = [{**f, "type": walk(f["type"], ns)} for f in node["fields"]]
+            return node
+        if kind == "array":
+            return {**node, "items": walk(node["items"], namespace)}
+        if kind == "map":
+            return {**node, "values": walk(node["values"], namespace)}
+        return {**node, "type": walk(kind, namespace)} if isinstance(kind, (dict, list)) else node
+
+    return walk(schema, None)
+
+
+def named_types(schema: AvroSchema) -> dict[str, AvroSchema]:
+    """Every named type defined in a resolved schema, by full and by short name."""
+    found: dict[str, AvroSchema] = {}
+
+    def walk(node: AvroSchema, namespace: str | None) -> None:
+        if isinstance(node, list):
+            for branch in node:
+                walk(branch, namespace)
+        elif isinstance(node, dict):
+            kind = node.get("type")
+            if kind in ("record", "error", "enum", "fixed"):
+                name = node["name"]
+                ns = node.get("namespace", name.rpartition(".")[0] or namespace)
+                found[name.rpartition(".")[2]] = node
+                found[name if "." in name else f"{ns}.{name}" if ns else name] = node
+                for fld in node.get("fields", ()):
+                    walk(fld["type"], ns)
+            elif kind == "array":
+                walk(node["items"], namespace)
+            elif kind == "map":
+                walk(node["values"], namespace)
+            elif isinstance(kind, (dict, list)):
+                walk(kind, namespace)
+
+    walk(schema, None)
+    return found
+
+
+def _has_path(schema: AvroSchema, parts: list[str], named: dict[str, AvroSchema]) -> bool:
+    """True when a dotted field path exists in a resolved record schema (through nullable unions)."""
+    if not parts:
+        return True
+    if isinstance(schema, str):
+        return schema in named and _has_path(named[schema], parts, named)
+    if isinstance(schema, list):
+        return any(_has_path(branch, parts, named) for branch in schema)
+    if isinstance(schema, dict) and schema.get("type") == "record":
+        for fld in schema["fields"]:
+            if fld["name"] == parts[0]:
+                return _has_path(fld["type"], parts[1:], named)
+        return False
+    if isinstance(schema, dict) and isinstance(schema.get("type"), (dict, list)):
+        return _has_path(schema["type"], parts, named)
+    return False

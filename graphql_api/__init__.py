@@ -1,0 +1,1 @@
+"""The shipment graph over GraphQL (Strawberry on FastAPI), plus the REST endpoints and /health."""

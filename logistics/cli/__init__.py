@@ -1,0 +1,1 @@
+"""The ``logistics`` command line: one module per command."""

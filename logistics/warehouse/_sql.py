@@ -1,0 +1,54 @@
+"""SQL is written once, in BigQuery's dialect, against logical datasets (``clean.shipment_events``).
+
+:func:`prepare` maps logical datasets to physical ones and, for DuckDB, transpiles
+with sqlglot. Parameters are named (``@day``) and always bound, never formatted in.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import sqlglot
+from sqlglot import exp
+
+SqlDialect = str  # "bigquery" | "duckdb"
+
+# Physical-layout clauses that only mean something to BigQuery (DuckDB has no
+# partitions or clustering); dropped when rendering for DuckDB, never anything else.
+_BIGQUERY_STORAGE_PROPERTIES = (exp.PartitionedByProperty, exp.ClusteredByProperty, exp.Cluster, exp.Property)
+
+
+class SqlTranspileError(ValueError):
+    """A SQL file uses something the target engine cannot run."""
+
+
+@lru_cache(maxsize=256)
+def prepare(sql: str, *, dialect: SqlDialect, datasets: tuple[tuple[str, str], ...], project: str | None = None) -> str:
+    """Rewrite logical dataset names and render ``sql`` for ``dialect``."""
+    mapping = dict(datasets)
+    try:
+        statements = sqlglot.parse(sql, read="bigquery", error_level=sqlglot.ErrorLevel.RAISE)
+    except sqlglot.errors.ParseError as exc:
+        raise SqlTranspileError(f"not valid BigQuery SQL: {exc}") from None
+    rendered = []
+    for statement in statements:
+        if statement is None:
+            continue
+        for table in statement.find_all(exp.Table):
+            if table.db in mapping:
+                table.set("db", exp.to_identifier(mapping[table.db]))
+                if project and dialect == "bigquery":
+                    table.set("catalog", exp.to_identifier(project))
+        if dialect == "duckdb":
+            for prop in list(statement.find_all(*_BIGQUERY_STORAGE_PROPERTIES)):
+                prop.pop()
+        try:
+            rendered.append(statement.sql(dialect=dialect, unsupported_level=sqlglot.ErrorLevel.RAISE))
+        except sqlglot.errors.UnsupportedError as exc:
+            raise SqlTranspileError(f"cannot be expressed in {dialect}: {exc}") from None
+    return ";\n".join(rendered)
+
+
+def read_sql(path: Path) -> str:
+    return path.read_text(encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Where events land: bronze (Avro archive), silver (warehouse tables), the DLQ."""

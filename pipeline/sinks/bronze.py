@@ -1,0 +1,56 @@
+"""bronze: the envelope archived as Avro (schema embedded), ``events/yyyy/mm/dd/hh/``.
+
+Written through Beam filesystems, so a ``gs://`` URI and a local folder are the same code.
+File names carry the run id: bronze is append-only and a rerun never overwrites history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import IO, Any
+
+import apache_beam as beam
+import fastavro
+from apache_beam.pvalue import PCollection
+
+from contracts.generated.coders import ENVELOPE_SCHEMA
+from pipeline.sinks._files import WriteGroupedFiles, shard_of
+from pipeline.transforms.normalize import Envelope
+
+_PARSED = fastavro.parse_schema(ENVELOPE_SCHEMA)
+
+
+def bronze_file(envelope: Envelope, *, run_id: str, shards: int = 1) -> str:
+    """``yyyy/mm/dd/hh/events-<hour start>-<run>-<shard>.avro`` by event time (replaying a day is one prefix)."""
+    hour = envelope["event_time"]
+    shard = shard_of(envelope["event_id"], shards)
+    return f"{hour:%Y/%m/%d/%H}/events-{hour:%Y%m%dT%H}0000-{run_id}-{shard:05d}.avro"
+
+
+def write_avro(fh: IO[bytes], envelopes: Iterable[Envelope]) -> None:
+    fastavro.writer(fh, _PARSED, envelopes, codec="deflate")
+
+
+class WriteBronze(beam.PTransform):
+    def __init__(self, *, root: str, run_id: str, shards: int = 1) -> None:
+        super().__init__()
+        self._root, self._run_id, self._shards = root, run_id, shards
+
+    def expand(self, envelopes: PCollection) -> Any:
+        run_id, shards = self._run_id, self._shards
+        return (
+            envelopes
+            | "ByFile" >> beam.Map(lambda e: (bronze_file(e, run_id=run_id, shards=shards), e))
+            | "WriteAvro" >> WriteGroupedFiles(root=self._root, write_file=write_avro)
+        )
+
+
+def read_bronze(pattern: str) -> list[Envelope]:
+    """Every envelope in the bronze files matching ``pattern`` (local or Beam filesystem URI)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    records: list[Envelope] = []
+    for match in FileSystems.match([pattern])[0].metadata_list:
+        with FileSystems.open(match.path) as fh:
+            records.extend(fastavro.reader(fh))  # type: ignore[arg-type]
+    return records

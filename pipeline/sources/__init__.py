@@ -1,0 +1,1 @@
+"""Where raw records come from: files (embedded default), Kafka, Pub/Sub."""

@@ -1,0 +1,1 @@
+"""Pipeline stages: pure functions (testable without Beam) under thin Beam wrappers."""
