@@ -10,7 +10,8 @@ from logistics.warehouse import Warehouse, sql_file
 
 _TIMELINE_SQL = sql_file(Path(__file__).resolve().parent / "sql" / "shipment_timeline.sql")
 
-# The status a shipment is in after each event type (delivery events refine, never regress).
+# The status a shipment is in after each event type, in lifecycle order: events with the
+# same timestamp are listed in this order (a signature is captured before the hand-over scan).
 _STATUS_AFTER = {
     "shipment.created": "created",
     "shipment.in_transit": "in_transit",
@@ -22,6 +23,7 @@ _STATUS_AFTER = {
     "delivery.completed": "delivered",
     "shipment.delivered": "delivered",
 }
+_LIFECYCLE_RANK = {event_type: rank for rank, event_type in enumerate(_STATUS_AFTER)}
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,11 @@ def fetch_timeline(warehouse: Warehouse, shipment_id: str) -> ShipmentTimeline |
     rows = warehouse.query(_TIMELINE_SQL, {"shipment_id": shipment_id})
     if not rows:
         return None
-    events = [
+    entries = [
         TimelineEntry(
             event_id=r["event_id"], event_type=r["event_type"], time=r["event_time"], facility_id=r["facility_id"]
         )
         for r in rows
     ]
-    return ShipmentTimeline(shipment_id=shipment_id, events=events)
+    entries.sort(key=lambda e: (e.time, _LIFECYCLE_RANK.get(e.event_type, len(_LIFECYCLE_RANK))))
+    return ShipmentTimeline(shipment_id=shipment_id, events=entries)

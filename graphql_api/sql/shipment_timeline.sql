@@ -6,4 +6,4 @@ UNION ALL
 SELECT event_id, event_type, event_time, facility_id, 'delivery' AS family
 FROM clean.delivery_events
 WHERE shipment_id = @shipment_id
-ORDER BY event_time, family DESC, event_id
+ORDER BY event_time, event_id

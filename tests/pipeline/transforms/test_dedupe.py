@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import apache_beam as beam
+import orjson
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline.transforms.dedupe import DUPLICATES, DedupeByEventId, keep_first
+
+T0 = dt.datetime(2024, 1, 15, tzinfo=dt.UTC)
+
+
+def _env(event_id: str, minutes: int, payload: str = "{}") -> dict:
+    return {
+        "event_id": event_id,
+        "ingest_time": T0 + dt.timedelta(minutes=minutes),
+        "payload": payload,
+        "source_system": "test",
+    }
+
+
+def test_keep_first_prefers_earliest_ingest_and_returns_the_rest() -> None:
+    kept, extra = keep_first([_env("a", 5), _env("a", 1), _env("a", 3)])
+    assert kept["ingest_time"] == T0 + dt.timedelta(minutes=1)
+    assert sorted(e["ingest_time"].minute for e in extra) == [3, 5]
+
+
+def test_dedupe_transform_splits_unique_and_duplicates(tmp_path: Path) -> None:
+    # Inputs come from a file, not beam.Create, to keep the test representative (RUNBOOK).
+    source = tmp_path / "ids.jsonl"
+    ids = ["a", "b", "a", "c", "a", "b"]
+    source.write_text("\n".join(orjson.dumps({"id": i, "n": n}).decode() for n, i in enumerate(ids)))
+    with beam.Pipeline() as p:
+        envelopes = (
+            p
+            | beam.io.ReadFromText(str(source))
+            | beam.Map(lambda line: orjson.loads(line))
+            | beam.Map(lambda r: _env(r["id"], r["n"]))
+        )
+        out = envelopes | DedupeByEventId()
+        assert_that(
+            out.unique | "UniqueIds" >> beam.Map(lambda e: e["event_id"]), equal_to(["a", "b", "c"]), label="unique"
+        )
+        assert_that(
+            out[DUPLICATES] | "DupIds" >> beam.Map(lambda e: e["event_id"]),
+            equal_to(["a", "a", "b"]),
+            label="duplicates",
+        )
