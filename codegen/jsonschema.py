@@ -7,6 +7,8 @@ only a union with ``null`` makes a field nullable. Named types become
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 from typing import Any
 
 from contracts.registry import AvroSchema, SubjectVersion
@@ -70,7 +72,7 @@ def _convert(node: AvroSchema, definitions: dict[str, JsonSchema], *, namespace:
             if "doc" in fld:
                 prop["description"] = fld["doc"]
             if "default" in fld:
-                prop["default"] = fld["default"]
+                prop["default"] = json_default(fld["type"], fld["default"])
             else:
                 required.append(fld["name"])
             properties[fld["name"]] = prop
@@ -96,6 +98,29 @@ def _convert(node: AvroSchema, definitions: dict[str, JsonSchema], *, namespace:
     if kind == "map":
         return {"type": "object", "additionalProperties": _convert(node["values"], definitions, namespace=namespace)}
     return _convert(kind, definitions, namespace=namespace)
+
+
+def json_default(avro_type: AvroSchema, value: Any) -> Any:
+    """An Avro default in the form a JSON payload carries it (defaults of unions use the first branch)."""
+    if isinstance(avro_type, list):
+        return json_default(avro_type[0], value) if avro_type else value
+    if isinstance(avro_type, dict):
+        logical = avro_type.get("logicalType")
+        if logical == "timestamp-micros" and isinstance(value, int):
+            return _iso(dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=value))
+        if logical == "timestamp-millis" and isinstance(value, int):
+            return _iso(dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=value))
+        if logical == "date" and isinstance(value, int):
+            return (dt.date(1970, 1, 1) + dt.timedelta(days=value)).isoformat()
+        return json_default(avro_type.get("type"), value)
+    if avro_type == "bytes" and isinstance(value, str):
+        # Avro writes a bytes default as a string of code points 0-255; JSON payloads carry base64.
+        return base64.b64encode(value.encode("latin-1")).decode()
+    return value
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _claim(definitions: dict[str, JsonSchema], short: str, node: AvroSchema) -> None:

@@ -236,7 +236,7 @@ def resolve_named_types(schema: AvroSchema, named: dict[str, AvroSchema], *, sou
             if node in _PRIMITIVES:
                 return node
             full = node if "." in node else f"{namespace}.{node}" if namespace else node
-            if full in defined or node in defined:
+            if full in defined:  # a short name only counts in its own namespace, as in Avro
                 return node
             if full in named:
                 return walk(named[full], None)
@@ -251,7 +251,6 @@ def resolve_named_types(schema: AvroSchema, named: dict[str, AvroSchema], *, sou
             ns = node.get("namespace", name.rpartition(".")[0] or namespace)
             full = name if "." in name else f"{ns}.{name}" if ns else name
             defined.add(full)
-            defined.add(name)
             node = dict(node)
             if kind in ("record", "error"):
                 node["fields"] = [{**f, "type": walk(f["type"], ns)} for f in node["fields"]]

@@ -48,12 +48,14 @@ class Ledger:
         return self.accounted == self.received
 
 
-def build(pipeline: beam.Pipeline, *, input_pattern: str, settings: Settings, run_id: str) -> None:
+def build(
+    pipeline: beam.Pipeline, *, input_pattern: str, settings: Settings, run_id: str, landing: bool = False
+) -> None:
     """Wire source -> normalize -> validate -> dedupe -> bronze + silver, rejects -> DLQ."""
     staging = settings.storage.staging_dir / run_id
     normalized = (
         pipeline
-        | "Read" >> ReadJsonLines(input_pattern)
+        | "Read" >> ReadJsonLines(input_pattern, records=landing)
         | "Normalize" >> beam.ParDo(NormalizeDoFn(source_system="file")).with_outputs(DEAD_LETTERS, main="envelopes")
     )
     validated = normalized.envelopes | "Validate" >> beam.ParDo(ValidateDoFn()).with_outputs(DEAD_LETTERS, main="valid")
@@ -68,13 +70,17 @@ def build(pipeline: beam.Pipeline, *, input_pattern: str, settings: Settings, ru
     (silver_rows, dlq_rows) | "AllRows" >> beam.Flatten() | "Stage" >> StageRows(staging_dir=str(staging))
 
 
-def run_pipeline(*, settings: Settings, input_pattern: str, run_id: str | None = None) -> Ledger:
-    """Run the bounded pipeline over files matching ``input_pattern``, then load silver + DLQ."""
+def run_pipeline(*, settings: Settings, input_pattern: str, run_id: str | None = None, landing: bool = False) -> Ledger:
+    """Run the bounded pipeline over files matching ``input_pattern``, then load silver + DLQ.
+
+    ``landing=True`` reads landing files of SourceRecords (micro-batches from Kafka/Pub/Sub,
+    see :mod:`pipeline.sources.landing`) instead of raw JSON lines.
+    """
     run_id = run_id or f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     options = PipelineOptions(runner=settings.pipeline.runner, save_main_session=False)
     _avoid_state_cache_trap()
     pipeline = beam.Pipeline(options=options)
-    build(pipeline, input_pattern=input_pattern, settings=settings, run_id=run_id)
+    build(pipeline, input_pattern=input_pattern, settings=settings, run_id=run_id, landing=landing)
     result = pipeline.run()
     result.wait_until_finish()
     counters = _counters(result)

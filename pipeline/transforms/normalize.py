@@ -22,6 +22,7 @@ from pipeline.dead_letter import (
     MISSING_ENVELOPE_FIELD,
     DeadLetter,
 )
+from pipeline.sources.base import SourceRecord
 
 Envelope = dict[str, Any]
 
@@ -41,7 +42,16 @@ _REQUIRED = ("event_type", "event_version", "event_time", "payload")
 _EVENT_ID_NAMESPACE = uuid.UUID("6f1c1c4e-3d0a-4c55-9a54-6d3b0f1f8a10")
 
 
-def normalize(raw: bytes | str, *, source_system: str, ingest_time: dt.datetime) -> Envelope | DeadLetter:
+def normalize(
+    raw: bytes | str,
+    *,
+    source_system: str,
+    ingest_time: dt.datetime,
+    attributes: dict[str, str] | None = None,
+    publish_time: dt.datetime | None = None,
+) -> Envelope | DeadLetter:
+    """One raw record -> envelope. Message attributes fill envelope fields the body lacks,
+    and the broker's publish time stands in for a missing event time."""
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
     try:
         record = orjson.loads(raw)
@@ -53,6 +63,11 @@ def normalize(raw: bytes | str, *, source_system: str, ingest_time: dt.datetime)
         )
 
     found = {key: _first(record, aliases) for key, aliases in FIELD_ALIASES.items()}
+    for key, value in (attributes or {}).items():
+        if key in found and found[key] is None:
+            found[key] = value
+    if found["event_time"] is None and publish_time is not None:
+        found["event_time"] = publish_time.isoformat()
     source = found["source_system"] or source_system
     missing = [key for key in _REQUIRED if found[key] is None]
     if missing:
@@ -145,7 +160,17 @@ class NormalizeDoFn(beam.DoFn):
         self._source_system = source_system
         self._received = Metrics.counter("ledger", "received")
 
-    def process(self, raw: bytes | str) -> Iterator[Any]:
+    def process(self, raw: bytes | str | SourceRecord) -> Iterator[Any]:
         self._received.inc()
-        result = normalize(raw, source_system=self._source_system, ingest_time=dt.datetime.now(dt.UTC))
+        now = dt.datetime.now(dt.UTC)
+        if isinstance(raw, SourceRecord):
+            result = normalize(
+                raw.value,
+                source_system=raw.source_system,
+                ingest_time=now,
+                attributes=raw.attributes,
+                publish_time=raw.publish_time,
+            )
+        else:
+            result = normalize(raw, source_system=self._source_system, ingest_time=now)
         yield beam.pvalue.TaggedOutput(DEAD_LETTERS, result) if isinstance(result, DeadLetter) else result

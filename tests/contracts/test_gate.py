@@ -118,7 +118,10 @@ def test_full_transitive_subject_rejects_removing_a_required_field(registry_copy
 def test_breaking_envelope_change_is_checked_too(registry_copy) -> None:
     envelope = registry_copy.root / "envelope"
     v1 = (envelope / "v1.avsc").read_text(encoding="utf-8")
-    (envelope / "v2.avsc").write_text(v1.replace('"name": "event_version", "type": "int"', '"name": "event_version", "type": "string"'), encoding="utf-8")
+    (envelope / "v2.avsc").write_text(
+        v1.replace('"name": "event_version", "type": "int"', '"name": "event_version", "type": "string"'),
+        encoding="utf-8",
+    )
     registry = load_registry(registry_copy.root)
     assert registry.envelope.version == 2
     failures = check_registry(registry)
@@ -167,7 +170,9 @@ def test_editing_only_doc_strings_is_not_a_change(published) -> None:
             fld["doc"] = "Gross weight in kilograms."  # a doc added where there was none
     published.write_schema("shipment.created", 1, schema)
     customer = published.root / "common" / "logistics.common.Customer.avsc"
-    customer.write_text(customer.read_text(encoding="utf-8").replace("A sender or recipient.", "A party."), encoding="utf-8")
+    customer.write_text(
+        customer.read_text(encoding="utf-8").replace("A sender or recipient.", "A party."), encoding="utf-8"
+    )
 
     changed = git(published.root.parent, "status", "--porcelain").splitlines()
     assert len(changed) == 2, "the doc edits must really change the files"
@@ -272,9 +277,7 @@ def package_copy(tmp_path: Path) -> Path:
     clean way to point the real CLI at a tmp registry. Returns the directory to put on PYTHONPATH.
     """
     site = tmp_path / "site"
-    shutil.copytree(
-        REGISTRY_DIR, site / "contracts", ignore=shutil.ignore_patterns("__pycache__", "generated")
-    )
+    shutil.copytree(REGISTRY_DIR, site / "contracts", ignore=shutil.ignore_patterns("__pycache__", "generated"))
     return site
 
 
@@ -305,7 +308,10 @@ def test_cli_check_against_a_git_ref_reports_an_edited_version(package_copy: Pat
     init_repo(package_copy)
     commit_all(package_copy, "publish")
     path = package_copy / "contracts" / "schemas" / "driver.created" / "v1.avsc"
-    path.write_text(path.read_text(encoding="utf-8").replace('"name": "name", "type": "string"', '"name": "name", "type": "bytes"'), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('"name": "name", "type": "string"', '"name": "name", "type": "bytes"'),
+        encoding="utf-8",
+    )
 
     done = run_cli("contracts", "check", "--against", "HEAD", cwd=package_copy, pythonpath=package_copy)
     assert done.returncode == 1, done.stdout + done.stderr

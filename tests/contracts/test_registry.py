@@ -128,7 +128,9 @@ def test_shared_type_used_twice_is_inlined_once_and_referenced_after() -> None:
 def test_default_compatibility_is_backward_transitive_unless_overridden() -> None:
     config = _raw_config()
     assert config["defaults"]["compatibility"] == "BACKWARD_TRANSITIVE"
-    overridden = {name: spec["compatibility"] for name, spec in config["subjects"].items() if spec and "compatibility" in spec}
+    overridden = {
+        name: spec["compatibility"] for name, spec in config["subjects"].items() if spec and "compatibility" in spec
+    }
     assert overridden, "the registry is expected to override at least one subject's mode"
     for name, subject in REAL.subjects.items():
         expected = overridden.get(name, "BACKWARD_TRANSITIVE")
@@ -303,3 +305,20 @@ def test_common_type_file_must_be_named_after_its_full_name(registry_copy) -> No
     (common / "logistics.common.GeoPoint.avsc").rename(common / "GeoPoint.avsc")
     with pytest.raises(RegistryError, match=r"logistics\.common\.GeoPoint\.avsc"):
         load_registry(registry_copy.root)
+
+
+def test_short_name_from_another_namespace_is_rejected_or_resolved(registry_copy) -> None:
+    schema = registry_copy.schema("shipment.created", 1)
+    for fld in schema["fields"]:
+        if fld["name"] == "recipient":  # sender (before it) inlines logistics.common.Customer
+            fld["type"] = "Customer"  # in namespace logistics.shipment this means logistics.shipment.Customer
+    registry_copy.write_schema("shipment.created", 1, schema)
+    try:
+        registry = load_registry(registry_copy.root)
+    except RegistryError as exc:
+        assert "Customer" in str(exc)
+        return
+    # If the registry accepts it, the resolved schema must still be self-contained Avro.
+    resolved = registry.subject("shipment.created").version(1).schema
+    parsed = fastavro.parse_schema(copy.deepcopy(resolved), named_schemas={})
+    assert parsed["type"] == "record"
