@@ -78,9 +78,34 @@ def dlq_table() -> BigQueryTable:
         _field("contract_version", "INT64", "NULLABLE", "Latest registry version of the subject at failure time."),
         _field("source_system", "STRING", "NULLABLE", ""),
         _field("raw", "STRING", "REQUIRED", "The record exactly as received; replay feeds it back in."),
+        _field("attempt_count", "INT64", "REQUIRED", "Times this record was processed (1 + replays)."),
+        _field("last_attempt_time", "TIMESTAMP", "REQUIRED", "When it was last processed."),
+        _field("status", "STRING", "REQUIRED", "open | replayed | permanent_failure"),
     ]
     return _table(
         "Dead letters: every rejected record with its reason.", fields, "failed_time", ["reason_code", "event_type"]
+    )
+
+
+def event_counts_table() -> BigQueryTable:
+    fields = [
+        _field("window_start", "TIMESTAMP", "REQUIRED", "Start of the 5-minute event-time window."),
+        _field("window_end", "TIMESTAMP", "REQUIRED", ""),
+        _field("event_type", "STRING", "REQUIRED", ""),
+        _field("facility_id", "STRING", "NULLABLE", "The family's facility key column, when it has one."),
+        _field("event_count", "INT64", "REQUIRED", "Events in the window so far (panes accumulate)."),
+        _field("pane_index", "INT64", "REQUIRED", "0 for the first firing of the window, then 1, 2, ..."),
+        _field("pane_timing", "STRING", "REQUIRED", "EARLY | ON_TIME | LATE"),
+        _field("run_id", "STRING", "REQUIRED", "Pipeline run (a micro-batch is one run; counts add up across runs)."),
+        _field("count_id", "STRING", "REQUIRED", "Stable hash of (window, key, run, pane): loads are idempotent."),
+        _field("computed_at", "TIMESTAMP", "REQUIRED", ""),
+    ]
+    return _table(
+        "Near-real-time event counts per type and facility in 5-minute windows (a pane log: the current count "
+        "of a window is the sum over runs of each run's latest pane).",
+        fields,
+        "window_start",
+        ["event_type", "facility_id"],
     )
 
 

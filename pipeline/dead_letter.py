@@ -47,6 +47,9 @@ class DeadLetter:
             "contract_version": self.contract_version,
             "source_system": self.source_system,
             "raw": self.raw,
+            "attempt_count": 1,
+            "last_attempt_time": failed_time,
+            "status": "open",
         }
 
 

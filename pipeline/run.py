@@ -3,29 +3,37 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.metrics.metric import Metrics, MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from contracts.generated.catalog import FAMILIES
 from logistics.settings import Settings
 from logistics.warehouse import connect
 from pipeline.dead_letter import DEAD_LETTERS
 from pipeline.sinks.bronze import WriteBronze
-from pipeline.sinks.silver import DLQ, LoadResult, StageRows, dlq_row, load_staged, silver_row
+from pipeline.sinks.silver import DLQ, LoadResult, StageRows, count_row, dlq_row, load_staged, silver_row
 from pipeline.sources.file import ReadJsonLines
-from pipeline.transforms.dedupe import DUPLICATES, DedupeByEventId
+from pipeline.transforms.dedupe import DedupeByEventId
 from pipeline.transforms.normalize import NormalizeDoFn
+from pipeline.transforms.route import RouteAlerts
 from pipeline.transforms.validate import ValidateDoFn
+from pipeline.windows.event_counts import EventCounts5m
 
 
 @dataclass
 class Ledger:
-    """Every received record ends in exactly one place: silver, the DLQ, or the duplicate count."""
+    """Every received record ends in exactly one place: silver, the DLQ, or the duplicate count.
+
+    Alerts are copies of silver events (not a destination of their own) and are reported
+    beside the balance, as are events too late for the 5-minute counts (they are in silver).
+    """
 
     run_id: str
     received: int = 0
@@ -34,6 +42,8 @@ class Ledger:
     silver_already_present: int = 0  # replays: unique in this run, already in silver from an earlier one
     dlq: int = 0
     dlq_already_present: int = 0
+    alerts: int = 0
+    late_for_counts: int = 0
 
     @property
     def silver_total(self) -> int:
@@ -51,23 +61,46 @@ class Ledger:
 def build(
     pipeline: beam.Pipeline, *, input_pattern: str, settings: Settings, run_id: str, landing: bool = False
 ) -> None:
-    """Wire source -> normalize -> validate -> dedupe -> bronze + silver, rejects -> DLQ."""
-    staging = settings.storage.staging_dir / run_id
+    """Wire source -> normalize -> validate -> dedupe -> bronze + silver (+ counts, alerts); rejects -> DLQ."""
+    staging = str(settings.storage.staging_dir / run_id)
     normalized = (
         pipeline
         | "Read" >> ReadJsonLines(input_pattern, records=landing)
         | "Normalize" >> beam.ParDo(NormalizeDoFn(source_system="file")).with_outputs(DEAD_LETTERS, main="envelopes")
     )
     validated = normalized.envelopes | "Validate" >> beam.ParDo(ValidateDoFn()).with_outputs(DEAD_LETTERS, main="valid")
-    deduped = validated.valid | "Dedupe" >> DedupeByEventId()
-    _ = deduped[DUPLICATES]  # counted by the dedupe stage's "duplicates" metric
+    unique = (validated.valid | "Dedupe" >> DedupeByEventId()).unique  # extra copies: the "duplicates" metric
 
-    unique = deduped.unique
     unique | "Bronze" >> WriteBronze(root=settings.storage.bronze, run_id=run_id)
-    silver_rows = unique | "SilverRow" >> beam.Map(silver_row)
+    (
+        unique
+        | "Alerts"
+        >> RouteAlerts(
+            event_types=settings.pipeline.alert_event_types,
+            root=str(settings.storage.resolved_data_dir() / "alerts"),
+            run_id=run_id,
+        )
+        | "CountAlerts" >> beam.Map(lambda a: _count("alerts", a))
+    )
+    counts = unique | "EventCounts5m" >> EventCounts5m(
+        window_seconds=settings.pipeline.window_size_seconds,
+        allowed_lateness_hours=settings.pipeline.allowed_lateness_hours,
+    )
     dead = (normalized[DEAD_LETTERS], validated[DEAD_LETTERS]) | "AllDeadLetters" >> beam.Flatten()
-    dlq_rows = dead | "DlqRow" >> beam.Map(dlq_row)
-    (silver_rows, dlq_rows) | "AllRows" >> beam.Flatten() | "Stage" >> StageRows(staging_dir=str(staging))
+    (
+        (
+            unique | "SilverRow" >> beam.Map(silver_row),
+            dead | "DlqRow" >> beam.Map(dlq_row),
+            counts["rows"] | "CountRow" >> beam.Map(count_row, run_id=run_id),
+        )
+        | "AllRows" >> beam.Flatten()
+        | "Stage" >> StageRows(staging_dir=staging)
+    )
+
+
+def _count(name: str, element: Any) -> Any:
+    Metrics.counter("ledger", name).inc()
+    return element
 
 
 def run_pipeline(*, settings: Settings, input_pattern: str, run_id: str | None = None, landing: bool = False) -> Ledger:
@@ -85,16 +118,21 @@ def run_pipeline(*, settings: Settings, input_pattern: str, run_id: str | None =
     result.wait_until_finish()
     counters = _counters(result)
 
+    staging = settings.storage.staging_dir / run_id
     with connect(settings) as warehouse:
-        loaded: LoadResult = load_staged(warehouse, settings.storage.staging_dir / run_id)
+        loaded: LoadResult = load_staged(warehouse, staging)
+    shutil.rmtree(staging, ignore_errors=True)  # loaded: the warehouse is now the record
+    silver_names = {family.silver_table for family in FAMILIES.values()}
     return Ledger(
         run_id=run_id,
         received=counters.get("received", 0),
         duplicates=counters.get("duplicates", 0),
-        silver_inserted={t: n for t, n in loaded.inserted.items() if t != DLQ},
-        silver_already_present=sum(n for t, n in loaded.already_present.items() if t != DLQ),
+        silver_inserted={t: n for t, n in loaded.inserted.items() if t in silver_names},
+        silver_already_present=sum(n for t, n in loaded.already_present.items() if t in silver_names),
         dlq=loaded.inserted.get(DLQ, 0),
         dlq_already_present=loaded.already_present.get(DLQ, 0),
+        alerts=counters.get("alerts", 0),
+        late_for_counts=counters.get("late_beyond_allowed", 0),
     )
 
 

@@ -8,6 +8,7 @@ pipeline) inserts them, skipping keys already present, which makes replays idemp
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +19,13 @@ import orjson
 from apache_beam.pvalue import PCollection
 
 from contracts.generated.catalog import FAMILIES, SUBJECTS
-from logistics.warehouse import Warehouse, dlq_table, silver_tables
+from logistics.warehouse import Warehouse, managed_tables
 from pipeline.dead_letter import DeadLetter
 from pipeline.sinks._files import WriteGroupedFiles, shard_of
 from pipeline.transforms.normalize import Envelope
 
 DLQ = "dlq_events"
+EVENT_COUNTS = "event_counts_5m"
 
 
 def silver_row(envelope: Envelope) -> tuple[str, dict[str, Any]]:
@@ -40,6 +42,12 @@ def silver_row(envelope: Envelope) -> tuple[str, dict[str, Any]]:
 
 def dlq_row(dead: DeadLetter) -> tuple[str, dict[str, Any]]:
     return DLQ, dead.to_row(failed_time=dt.datetime.now(dt.UTC))
+
+
+def count_row(row: dict[str, Any], *, run_id: str) -> tuple[str, dict[str, Any]]:
+    """A pane of event_counts_5m, with the id that makes its load idempotent."""
+    key = f"{row['window_start'].isoformat()}|{row['event_type']}|{row['facility_id']}|{run_id}|{row['pane_index']}"
+    return EVENT_COUNTS, {**row, "run_id": run_id, "count_id": hashlib.sha256(key.encode()).hexdigest()[:32]}
 
 
 def write_json_lines(fh: IO[bytes], rows: Iterable[dict[str, Any]]) -> None:
@@ -59,7 +67,7 @@ class StageRows(beam.PTransform):
 
         def target(table_row: tuple[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
             table, row = table_row
-            key = row.get("event_id") or row.get("dlq_id") or ""
+            key = row.get("event_id") or row.get("dlq_id") or row.get("count_id") or ""
             return f"{table}/part-{shard_of(key, shards):05d}.jsonl", row
 
         return (
@@ -75,6 +83,10 @@ class LoadResult:
     already_present: dict[str, int] = field(default_factory=dict)  # table -> rows skipped (replays)
 
 
+# The key that makes each staged table's load idempotent.
+_LOAD_KEYS = {DLQ: "dlq_id", EVENT_COUNTS: "count_id"}
+
+
 def load_staged(warehouse: Warehouse, staging_dir: Path) -> LoadResult:
     """Load every staged table into the warehouse (the single writer step)."""
     from logistics.warehouse._duckdb import DuckDBWarehouse
@@ -83,11 +95,10 @@ def load_staged(warehouse: Warehouse, staging_dir: Path) -> LoadResult:
         raise TypeError("staged loading is the embedded path; BigQuery is written by the pipeline itself")
     warehouse.ensure_tables()
     result = LoadResult()
-    targets = {t.name: (t, "event_id") for t in silver_tables().values()}
-    targets[DLQ] = (dlq_table(), "dlq_id")
-    for name, (table, key) in targets.items():
+    staged = {t.name: t for t in managed_tables() if t.dataset == "clean"}
+    for name, table in staged.items():
         files = sorted(p for p in (staging_dir / name).glob("*.jsonl") if p.stat().st_size > 0)
-        inserted, skipped = warehouse.load_json_files(table, files, key=key)
+        inserted, skipped = warehouse.load_json_files(table, files, key=_LOAD_KEYS.get(name, "event_id"))
         result.inserted[name] = inserted
         result.already_present[name] = skipped
     return result
