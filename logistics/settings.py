@@ -78,12 +78,57 @@ class PipelineSettings(BaseModel):
     dedupe_ttl_hours: int = 24
     max_workers: int | None = None
     autoscaling: bool = False
+    # Event types also published to the alerts topic (locally: <data_dir>/alerts/).
+    alert_event_types: list[str] = Field(default_factory=lambda: ["shipment.exception", "delivery.failed"])
+
+
+class ApiKeySettings(BaseModel):
+    """One caller of the API. Only the SHA-256 of the key is configured: the key itself never sits in config."""
+
+    name: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    scopes: list[str] = Field(default_factory=lambda: ["read"])
 
 
 class ApiSettings(BaseModel):
-    rate_limit_per_minute: int = 1000
-    cache_ttl_seconds: int = 300
-    introspection: bool = True
+    rate_limit_per_minute: int = 1000  # per API key
+    cache_ttl_seconds: int = 300  # warehouse reads
+    cache_max_entries: int = 10_000
+    introspection: bool = True  # also serves GraphiQL; off in prod
+    keys: list[ApiKeySettings] = Field(default_factory=list)
+    cors_origins: list[str] = Field(default_factory=list)
+    max_depth: int = 8
+    max_aliases: int = 15
+    max_tokens: int = 2_000
+    max_cost: int = 25_000  # a full page (100) of shipments with timelines and edges costs ~21k
+    max_page_size: int = 100
+    default_page_size: int = 20
+    query_timeout_seconds: float = 10.0
+    persisted_queries_only: bool = False  # when true, only the registered documents under graphql_api/persisted run
+
+
+class PiiSettings(BaseModel):
+    """Where the PII tokenization key comes from; the key itself is never in config or the repo."""
+
+    key_env: str = "LOGISTICS_PII_KEY"  # env var holding the base64 AES-SIV key (local/dev)
+    # Secret Manager secret (cloud): "projects/P/secrets/S/versions/V", or a short name in gcp.project_id
+    secret: str | None = None
+
+
+class MartsSettings(BaseModel):
+    """Gold builds and their monitoring: SLA thresholds and where alerts go."""
+
+    sla_max_pipeline_lag_minutes: float = 30.0  # now - newest silver ingest_time
+    sla_max_dlq_rate: float = 0.01  # DLQ rows / (DLQ + silver rows) over the last window
+    sla_dlq_window_minutes: float = 60.0
+    sla_max_silver_staleness_minutes: float = 60.0  # now - newest event_time, per silver table
+    sla_max_gold_staleness_hours: float = 30.0  # now - last publish of a gold partition
+    sla_min_on_time_rate: float = 0.95  # on-time share of the latest published delivery day
+    notifier: Literal["log", "pagerduty", "slack"] = "log"
+    pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    pagerduty_routing_key: str | None = None  # secret: set LOGISTICS_MARTS__PAGERDUTY_ROUTING_KEY
+    slack_webhook_url: str | None = None  # secret: set LOGISTICS_MARTS__SLACK_WEBHOOK_URL
+    notifier_timeout_seconds: float = 10.0
 
 
 class Settings(BaseSettings):
@@ -98,6 +143,8 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    marts: MartsSettings = Field(default_factory=MartsSettings)
+    pii: PiiSettings = Field(default_factory=PiiSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -62,4 +62,4 @@ def dlq_table() -> TableDef:
 
 def managed_tables() -> list[TableDef]:
     """Every table whose schema the contracts own (gold tables are created by their SQL)."""
-    return [*silver_tables().values(), dlq_table(), _load("raw", "events")]
+    return [*silver_tables().values(), dlq_table(), _load("clean", "event_counts_5m"), _load("raw", "events")]
