@@ -20,7 +20,7 @@ from apache_beam.metrics.metric import Metrics
 from apache_beam.pvalue import DoOutputsTuple, PCollection
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
-from apache_beam.utils.timestamp import Duration, Timestamp
+from apache_beam.utils.timestamp import Duration
 
 from contracts.generated.catalog import SUBJECTS
 from pipeline.transforms.normalize import Envelope
@@ -76,7 +76,7 @@ class StatefulDedupeDoFn(beam.DoFn):
     def process(
         self,
         keyed: tuple[str, Envelope],
-        timestamp: Timestamp = beam.DoFn.TimestampParam,
+        timestamp: Any = beam.DoFn.TimestampParam,
         seen: Any = beam.DoFn.StateParam(SEEN),
         expiry: Any = beam.DoFn.TimerParam(EXPIRY),
     ) -> Iterator[Any]:

@@ -57,7 +57,7 @@ class _ToRowDoFn(beam.DoFn):
     def process(
         self,
         keyed_count: tuple[tuple[str, str], int],
-        win: window.IntervalWindow = beam.DoFn.WindowParam,
+        win: Any = beam.DoFn.WindowParam,
         pane: Any = beam.DoFn.PaneInfoParam,
     ) -> Iterator[dict[str, Any]]:
         (event_type, facility), count = keyed_count
