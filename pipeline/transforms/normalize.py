@@ -130,7 +130,10 @@ def parse_time(value: Any) -> dt.datetime:
             seconds /= 1e6
         elif abs(seconds) >= 1e11:  # milliseconds (1e11 s would be the year 5138)
             seconds /= 1e3
-        return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+        try:
+            return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+        except (OverflowError, OSError, ValueError):  # out of range, inf
+            raise ValueError(f"time {value!r} is out of range") from None
     if isinstance(value, str):
         try:
             parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
