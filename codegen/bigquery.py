@@ -56,7 +56,12 @@ def silver_table(registry: Registry, family: Family) -> BigQueryTable:
         fields.append(
             _field(column, _key_type(registry, family, column), "NULLABLE", f"payload.{column}, when present")
         )
-    fields.append(_field("payload", "JSON", "REQUIRED", "The validated, PII-protected payload."))
+    fields += [
+        _field("facility_name", "STRING", "NULLABLE", "Enriched from the facility dimension, when known."),
+        _field("facility_region", "STRING", "NULLABLE", "Enriched from the facility dimension, when known."),
+        _field("carrier_name", "STRING", "NULLABLE", "Enriched from the carrier dimension, when known."),
+        _field("payload", "JSON", "REQUIRED", "The validated, PII-protected payload."),
+    ]
     return _table(
         f"Silver: validated, deduplicated {family.name} events.",
         fields,

@@ -111,6 +111,9 @@ class PiiSettings(BaseModel):
     """Where the PII tokenization key comes from; the key itself is never in config or the repo."""
 
     key_env: str = "LOGISTICS_PII_KEY"  # env var holding the base64 AES-SIV key (local/dev)
+    # Local only: when the env var is unset, a key generated once into this file (relative to
+    # storage.data_dir, git-ignored), so `make demo` works on a fresh machine without setup.
+    local_key_file: str | None = None
     # Secret Manager secret (cloud): "projects/P/secrets/S/versions/V", or a short name in gcp.project_id
     secret: str | None = None
 

@@ -21,7 +21,9 @@ from pipeline.sinks.bronze import WriteBronze
 from pipeline.sinks.silver import DLQ, LoadResult, StageRows, count_row, dlq_row, load_staged, silver_row
 from pipeline.sources.file import ReadJsonLines
 from pipeline.transforms.dedupe import DedupeByEventId
+from pipeline.transforms.enrich import EnrichRows, dimension_side_input
 from pipeline.transforms.normalize import NormalizeDoFn
+from pipeline.transforms.pii import ProtectPiiDoFn
 from pipeline.transforms.route import RouteAlerts
 from pipeline.transforms.validate import ValidateDoFn
 from pipeline.windows.event_counts import EventCounts5m
@@ -61,15 +63,25 @@ class Ledger:
 def build(
     pipeline: beam.Pipeline, *, input_pattern: str, settings: Settings, run_id: str, landing: bool = False
 ) -> None:
-    """Wire source -> normalize -> validate -> dedupe -> bronze + silver (+ counts, alerts); rejects -> DLQ."""
+    """Wire source -> normalize -> validate -> dedupe -> PII -> enrich -> bronze + silver (+ counts, alerts);
+    rejects -> PII -> DLQ. Nothing downstream of the PII stage ever sees a clear personal value."""
     staging = str(settings.storage.staging_dir / run_id)
+    data_dir = settings.storage.resolved_data_dir()
+
+    def protect_pii() -> ProtectPiiDoFn:
+        return ProtectPiiDoFn(pii=settings.pii, project_id=settings.gcp.project_id, data_dir=data_dir)
+
     normalized = (
         pipeline
         | "Read" >> ReadJsonLines(input_pattern, records=landing)
         | "Normalize" >> beam.ParDo(NormalizeDoFn(source_system="file")).with_outputs(DEAD_LETTERS, main="envelopes")
     )
     validated = normalized.envelopes | "Validate" >> beam.ParDo(ValidateDoFn()).with_outputs(DEAD_LETTERS, main="valid")
-    unique = (validated.valid | "Dedupe" >> DedupeByEventId()).unique  # extra copies: the "duplicates" metric
+    unique = (
+        (validated.valid | "Dedupe" >> DedupeByEventId()).unique  # extra copies: the "duplicates" metric
+        | "ProtectPii" >> beam.ParDo(protect_pii())
+    )
+    dimensions = dimension_side_input(pipeline, settings=settings)
 
     unique | "Bronze" >> WriteBronze(root=settings.storage.bronze, run_id=run_id)
     (
@@ -77,7 +89,7 @@ def build(
         | "Alerts"
         >> RouteAlerts(
             event_types=settings.pipeline.alert_event_types,
-            root=str(settings.storage.resolved_data_dir() / "alerts"),
+            root=str(data_dir / "alerts"),
             run_id=run_id,
         )
         | "CountAlerts" >> beam.Map(lambda a: _count("alerts", a))
@@ -86,10 +98,14 @@ def build(
         window_seconds=settings.pipeline.window_size_seconds,
         allowed_lateness_hours=settings.pipeline.allowed_lateness_hours,
     )
-    dead = (normalized[DEAD_LETTERS], validated[DEAD_LETTERS]) | "AllDeadLetters" >> beam.Flatten()
+    dead = (
+        (normalized[DEAD_LETTERS], validated[DEAD_LETTERS])
+        | "AllDeadLetters" >> beam.Flatten()
+        | "ProtectDeadLetters" >> beam.ParDo(protect_pii())
+    )
     (
         (
-            unique | "SilverRow" >> beam.Map(silver_row),
+            unique | "SilverRow" >> beam.Map(silver_row) | "Enrich" >> EnrichRows(dims=dimensions),
             dead | "DlqRow" >> beam.Map(dlq_row),
             counts["rows"] | "CountRow" >> beam.Map(count_row, run_id=run_id),
         )

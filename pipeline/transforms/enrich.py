@@ -1,0 +1,258 @@
+"""enrich: add reference data (facility name/region, carrier name) to silver rows.
+
+Reference data comes from the warehouse as a :class:`DimensionSnapshot`: the current rows
+of the gold SCD2 dimensions (``curated.dim_facility`` / ``dim_carrier`` / ``dim_driver``)
+when they exist and have rows, else the latest ``facility.created`` / ``driver.created``
+payloads in silver (a fresh warehouse has no gold yet). In Beam the snapshot is a side
+input: loaded once for bounded runs, refreshed on a timer for streaming runs (Beam's
+"slowly updating global window side input" pattern).
+
+Missing reference data never fails an event: unknown ids enrich to ``None``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import apache_beam as beam
+import orjson
+from apache_beam.pvalue import AsList
+from apache_beam.transforms import trigger, window
+from apache_beam.transforms.periodicsequence import PeriodicImpulse
+from apache_beam.utils.timestamp import MAX_TIMESTAMP
+
+from logistics.settings import Settings
+from logistics.warehouse import Warehouse, connect
+
+ENRICHED_COLUMNS = ("facility_name", "facility_region", "carrier_name")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+class Facility(NamedTuple):
+    name: str | None
+    region: str | None
+
+
+class Driver(NamedTuple):
+    home_facility_id: str | None
+    carrier_id: str | None
+
+
+@dataclass(frozen=True)
+class DimensionSnapshot:
+    """Reference data at one instant, small enough to live in every worker's memory."""
+
+    facilities: Mapping[str, Facility] = field(default_factory=dict)
+    carriers: Mapping[str, str | None] = field(default_factory=dict)  # carrier_id -> name
+    drivers: Mapping[str, Driver] = field(default_factory=dict)
+    # dimension -> the table it was read from (None: nowhere had it); for logs and tests
+    sources: Mapping[str, str | None] = field(default_factory=dict)
+    loaded_at: dt.datetime | None = None
+
+
+# ---------------------------------------------------------------------------- loading
+
+# Current rows of the gold dimensions (dags/sql/curated/dim_*.sql).
+_DIM_FACILITIES = "SELECT facility_id, name, region FROM curated.dim_facility WHERE is_current"
+_DIM_CARRIERS = "SELECT carrier_id, name FROM curated.dim_carrier WHERE is_current"
+_DIM_DRIVERS = "SELECT driver_id, home_facility_id, carrier_id FROM curated.dim_driver WHERE is_current"
+
+# Fallback: the latest creation event per key in silver (last by event time, then arrival).
+_SILVER_FACILITIES = """
+SELECT facility_id, JSON_VALUE(payload, '$.name') AS name, JSON_VALUE(payload, '$.region') AS region
+FROM clean.facility_events
+WHERE event_type = 'facility.created' AND facility_id IS NOT NULL
+QUALIFY ROW_NUMBER() OVER (PARTITION BY facility_id ORDER BY event_time DESC, ingest_time DESC) = 1
+"""
+_SILVER_DRIVERS = """
+SELECT driver_id, JSON_VALUE(payload, '$.home_facility_id') AS home_facility_id, carrier_id
+FROM clean.driver_events
+WHERE event_type = 'driver.created' AND driver_id IS NOT NULL
+QUALIFY ROW_NUMBER() OVER (PARTITION BY driver_id ORDER BY event_time DESC, ingest_time DESC) = 1
+"""
+
+
+def _missing_table_errors() -> tuple[type[BaseException], ...]:
+    """What each engine raises for a table (or dataset) that does not exist."""
+    import duckdb
+
+    errors: list[type[BaseException]] = [duckdb.CatalogException]
+    try:
+        from google.api_core.exceptions import NotFound
+    except ImportError:  # pragma: no cover - google-cloud-bigquery is a base dependency
+        pass
+    else:
+        errors.append(NotFound)
+    return tuple(errors)
+
+
+def query_if_exists(warehouse: Warehouse, sql: str) -> list[dict[str, Any]] | None:
+    """Rows of ``sql``, or ``None`` when a table it reads does not exist (yet).
+
+    Asking the engine is the one existence check that means the same on DuckDB and
+    BigQuery (their information schemas are scoped differently), and it costs no extra
+    round trip. Any other error (a wrong column, a permission) still raises.
+    """
+    try:
+        return warehouse.query(sql)
+    except _missing_table_errors():
+        return None
+
+
+def _first_with_rows(warehouse: Warehouse, *candidates: tuple[str, str]) -> tuple[list[dict[str, Any]], str | None]:
+    for table, sql in candidates:
+        rows = query_if_exists(warehouse, sql)
+        if rows:
+            return rows, table
+    return [], None
+
+
+def load_dimensions(warehouse: Warehouse) -> DimensionSnapshot:
+    """Gold dimensions where built and non-empty, else silver's latest creation events."""
+    facility_rows, facility_source = _first_with_rows(
+        warehouse, ("curated.dim_facility", _DIM_FACILITIES), ("clean.facility_events", _SILVER_FACILITIES)
+    )
+    # Carriers have no events: their reference data only reaches the warehouse through gold.
+    carrier_rows, carrier_source = _first_with_rows(warehouse, ("curated.dim_carrier", _DIM_CARRIERS))
+    driver_rows, driver_source = _first_with_rows(
+        warehouse, ("curated.dim_driver", _DIM_DRIVERS), ("clean.driver_events", _SILVER_DRIVERS)
+    )
+    return DimensionSnapshot(
+        facilities={r["facility_id"]: Facility(r["name"], r["region"]) for r in facility_rows},
+        carriers={r["carrier_id"]: r["name"] for r in carrier_rows},
+        drivers={r["driver_id"]: Driver(r["home_facility_id"], r["carrier_id"]) for r in driver_rows},
+        sources={"facilities": facility_source, "carriers": carrier_source, "drivers": driver_source},
+        loaded_at=dt.datetime.now(dt.UTC),
+    )
+
+
+def load_dimensions_for(settings: Settings) -> DimensionSnapshot:
+    """Open the configured warehouse read-only for just this read (the DuckDB lock rule)."""
+    if settings.warehouse.backend == "duckdb" and not settings.storage.duckdb_path.exists():
+        return DimensionSnapshot(loaded_at=dt.datetime.now(dt.UTC))  # first run: nothing known yet
+    with connect(settings, read_only=True) as warehouse:
+        return load_dimensions(warehouse)
+
+
+# ---------------------------------------------------------------------------- enrich
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def enrich(row: dict[str, Any], dims: DimensionSnapshot) -> dict[str, Any]:
+    """A new silver row with ``facility_name``, ``facility_region`` and ``carrier_name`` added.
+
+    Ids come from the row's key columns, else its payload; a driver's carrier (and, for
+    driver events, home facility) stands in when the event names none.
+    """
+    payload = row.get("payload")
+    if isinstance(payload, str | bytes):  # rows read back from a warehouse carry JSON text
+        try:
+            payload = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            payload = None
+    body: Mapping[str, Any] = payload if isinstance(payload, dict) else {}
+
+    driver_id = _text(row.get("driver_id") or body.get("driver_id"))
+    driver = dims.drivers.get(driver_id) if driver_id else None
+    facility_id = _text(row.get("facility_id") or body.get("facility_id"))
+    if facility_id is None and str(row.get("event_type", "")).startswith("driver."):
+        facility_id = _text(body.get("home_facility_id")) or (driver.home_facility_id if driver else None)
+    carrier_id = _text(row.get("carrier_id") or body.get("carrier_id")) or (driver.carrier_id if driver else None)
+
+    facility = dims.facilities.get(facility_id) if facility_id else None
+    return {
+        **row,
+        "facility_name": facility.name if facility else None,
+        "facility_region": facility.region if facility else None,
+        "carrier_name": dims.carriers.get(carrier_id) if carrier_id else None,
+    }
+
+
+def enrich_table_row(table_row: tuple[str, dict[str, Any]], dims: DimensionSnapshot) -> tuple[str, dict[str, Any]]:
+    """:func:`enrich` over the ``(silver table, row)`` pairs that ``silver_row`` yields."""
+    table, row = table_row
+    return table, enrich(row, dims)
+
+
+# ---------------------------------------------------------------------------- Beam
+
+
+class LoadDimensionsDoFn(beam.DoFn):
+    """Any tick -> a fresh snapshot, read on the worker (never baked into the job graph)."""
+
+    def __init__(self, *, settings: Settings) -> None:
+        super().__init__()
+        self._settings = settings
+
+    def process(self, _tick: Any) -> Iterator[DimensionSnapshot]:
+        yield load_dimensions_for(self._settings)
+
+
+def latest_snapshot(snapshots: Iterable[DimensionSnapshot]) -> DimensionSnapshot:
+    """The newest of the snapshots a side input holds (empty before the first load)."""
+    return max(snapshots, key=lambda s: s.loaded_at or _EPOCH, default=DimensionSnapshot())
+
+
+def dimension_side_input(
+    pipeline: beam.Pipeline,
+    *,
+    settings: Settings,
+    refresh_seconds: float | None = None,
+    until: float | None = None,
+) -> AsList:
+    """The dimensions as a side input for :class:`EnrichRows` (or ``latest_snapshot``).
+
+    ``refresh_seconds=None`` (bounded runs): loaded once. Otherwise (streaming): reloaded
+    every ``refresh_seconds`` (until Unix time ``until``, default forever) into the global
+    window with a per-element trigger, discarding older panes, so main-input elements of any
+    windowing see the latest snapshot (matched by processing time, as Beam documents).
+
+    It is a list view, not ``AsSingleton``: Dataflow hands a consumer only the latest pane,
+    but the local runner materializes every firing, and a singleton of several elements
+    fails. Taking the newest by ``loaded_at`` is right on both.
+    """
+    if refresh_seconds is None:
+        ticks = pipeline | "DimensionsOnce" >> beam.Impulse()
+    else:
+        timer = PeriodicImpulse(
+            start_timestamp=time.time(),
+            stop_timestamp=until if until is not None else MAX_TIMESTAMP,
+            fire_interval=refresh_seconds,
+            apply_windowing=False,
+        )
+        ticks = (
+            pipeline
+            | "DimensionsTimer" >> timer
+            | "DimensionsGlobal"
+            >> beam.WindowInto(
+                window.GlobalWindows(),
+                trigger=trigger.Repeatedly(trigger.AfterCount(1)),
+                accumulation_mode=trigger.AccumulationMode.DISCARDING,
+            )
+        )
+    snapshots = ticks | "LoadDimensions" >> beam.ParDo(LoadDimensionsDoFn(settings=settings))
+    return AsList(snapshots)
+
+
+def _enrich_with_latest(
+    table_row: tuple[str, dict[str, Any]], snapshots: Iterable[DimensionSnapshot]
+) -> tuple[str, dict[str, Any]]:
+    return enrich_table_row(table_row, latest_snapshot(snapshots))
+
+
+class EnrichRows(beam.PTransform):
+    """``(silver table, row)`` pairs -> the same pairs enriched from :func:`dimension_side_input`."""
+
+    def __init__(self, *, dims: AsList) -> None:
+        super().__init__()
+        self._dims = dims
+
+    def expand(self, rows: Any) -> Any:
+        return rows | "Enrich" >> beam.Map(_enrich_with_latest, snapshots=self._dims)

@@ -1,0 +1,377 @@
+"""PII: masks, keyed tokens (AES-SIV) and redaction from the contracts' rules, scanned over
+the generator's customer data; the ``logistics pii`` admin command."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+import orjson
+import pytest
+from apache_beam.testing.util import assert_that, equal_to
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from contracts.generated.catalog import SUBJECTS
+from contracts.spec import PiiRule
+from logistics.cli.main import app
+from logistics.settings import PiiSettings
+from pipeline.dead_letter import DeadLetter
+from pipeline.sources.generator import generate_events
+from pipeline.transforms.pii import (
+    TOKEN_PREFIX,
+    DetokenizeError,
+    PiiKeyError,
+    ProtectPiiDoFn,
+    Tokenizer,
+    looks_like_token,
+    mask_email,
+    mask_generic,
+    mask_name,
+    mask_phone,
+    protect,
+    protect_envelope,
+    protect_raw,
+)
+
+KEY = Tokenizer.generate_key()  # every test run makes its own key; none lives in the repo
+TOKENIZER = Tokenizer.from_base64(KEY)
+PII_SUBJECTS = sorted(name for name, spec in SUBJECTS.items() if spec.pii)
+
+
+def _at(payload: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(payload, dict):
+            return None
+        payload = payload.get(part)
+    return payload
+
+
+# ---------------------------------------------------------------------------- tokens
+
+
+def test_tokenize_round_trips_with_the_key() -> None:
+    token = TOKENIZER.tokenize("+1-555-0102", path="recipient.phone")
+    assert token.startswith(TOKEN_PREFIX) and "555" not in token
+    assert TOKENIZER.detokenize(token, path="recipient.phone") == "+1-555-0102"
+    # a fresh Tokenizer from the same key (another worker, the admin CLI) reverses it too
+    assert Tokenizer.from_base64(KEY).detokenize(token, path="recipient.phone") == "+1-555-0102"
+
+
+def test_tokens_are_deterministic_per_key_and_path() -> None:
+    same = [TOKENIZER.tokenize("Ada Lovelace", path="name") for _ in range(3)]
+    assert len(set(same)) == 1  # equal values join
+    assert TOKENIZER.tokenize("Ada Lovelace", path="recipient.name") != same[0]  # path is associated data
+    assert Tokenizer.from_base64(Tokenizer.generate_key()).tokenize("Ada Lovelace", path="name") != same[0]
+    assert TOKENIZER.tokenize("Ada Lovelac", path="name") != same[0]
+
+
+def test_detokenize_fails_with_a_wrong_key_or_path() -> None:
+    token = TOKENIZER.tokenize("+1-555-0102", path="recipient.phone")
+    other = Tokenizer.from_base64(Tokenizer.generate_key())
+    with pytest.raises(DetokenizeError, match="wrong key"):
+        other.detokenize(token, path="recipient.phone")
+    with pytest.raises(DetokenizeError, match=r"sender\.phone"):
+        TOKENIZER.detokenize(token, path="sender.phone")  # a token replayed into another field
+    with pytest.raises(DetokenizeError, match="not a PII token"):
+        TOKENIZER.detokenize("+1-555-0102", path="recipient.phone")
+    tampered = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    with pytest.raises(DetokenizeError):
+        TOKENIZER.detokenize(tampered, path="recipient.phone")
+
+
+def test_key_comes_from_the_environment_only() -> None:
+    with pytest.raises(PiiKeyError, match="set LOGISTICS_PII_KEY"):
+        Tokenizer.from_env(environ={})
+    with pytest.raises(PiiKeyError, match="not valid base64"):
+        Tokenizer.from_env(environ={"LOGISTICS_PII_KEY": "not base64!"})
+    with pytest.raises(PiiKeyError, match="64 bytes"):
+        Tokenizer.from_env(environ={"LOGISTICS_PII_KEY": "c2hvcnQ="})
+    from_env = Tokenizer.from_env("MY_KEY", environ={"MY_KEY": KEY})
+    assert from_env.tokenize("x", path="p") == TOKENIZER.tokenize("x", path="p")
+
+
+def test_key_material_never_leaves_the_tokenizer() -> None:
+    assert KEY not in repr(TOKENIZER)
+    with pytest.raises(TypeError, match="not picklable"):
+        pickle.dumps(TOKENIZER)
+
+
+def test_tokenize_never_double_tokenizes_but_never_trusts_a_forged_prefix() -> None:
+    token = TOKENIZER.tokenize("+1-555-0102", path="recipient.phone")
+    assert TOKENIZER.tokenize(token, path="recipient.phone") == token
+    # a clear value dressed as a token (or one minted for another field) is still tokenized
+    forged = TOKEN_PREFIX + "KzEtNTU1LTAxMDItMDAwMDAwMDA"
+    assert looks_like_token(forged)
+    assert TOKENIZER.tokenize(forged, path="recipient.phone") != forged
+    assert TOKENIZER.tokenize(token, path="sender.phone") != token
+
+
+# ---------------------------------------------------------------------------- masks
+
+
+@pytest.mark.parametrize(
+    ("mask", "value", "masked"),
+    [
+        (mask_email, "john@example.com", "j***@e*****.com"),  # the original design's example
+        (mask_email, "customer12@mail.example.co.uk", "c***@m*****.uk"),
+        (mask_email, "no-at-sign", "n*********"),
+        (mask_phone, "+1-555-0102", "+*-***-**02"),
+        (mask_phone, "(312) 555 0199", "(***) *** **99"),
+        (mask_name, "Ada Lovelace", "A** L*******"),
+        (mask_name, "Parcel  Shop", "P*****  S***"),
+        (mask_generic, "100 Main St", "1**********"),
+        (mask_generic, "", ""),
+    ],
+)
+def test_mask_examples_and_idempotence(mask: Any, value: str, masked: str) -> None:
+    assert mask(value) == masked
+    assert mask(masked) == masked
+
+
+# ---------------------------------------------------------------------------- protect
+
+
+RULES = (
+    PiiRule("recipient.email", "mask", "email"),
+    PiiRule("recipient.phone", "tokenize"),
+    PiiRule("recipient.address.street", "redact"),
+    PiiRule("signed_by", "mask", "name"),
+)
+
+
+def test_protect_applies_each_policy_and_leaves_the_input_alone() -> None:
+    payload = {
+        "shipment_id": "SHP-1",
+        "recipient": {
+            "email": "john@example.com",
+            "phone": "+1-555-0102",
+            "address": {"street": "1 Main St", "city": "Detroit"},
+        },
+        "signed_by": "Ada Lovelace",
+    }
+    before = copy.deepcopy(payload)
+    out = protect(payload, RULES, tokenizer=TOKENIZER)
+    assert payload == before
+    assert out["recipient"]["email"] == "j***@e*****.com"
+    assert TOKENIZER.detokenize(out["recipient"]["phone"], path="recipient.phone") == "+1-555-0102"
+    assert out["recipient"]["address"] == {"street": "[REDACTED]", "city": "Detroit"}  # redacted, siblings kept
+    assert out["signed_by"] == "A** L*******"
+    assert out["shipment_id"] == "SHP-1"
+    assert protect(out, RULES, tokenizer=TOKENIZER) == out  # replay-safe
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"recipient": None},
+        {"recipient": {"email": None, "address": None}},
+        {"recipient": {"address": {"city": "Detroit"}}},
+        {"recipient": "a string where an object belongs"},
+        {"signed_by": None},
+    ],
+)
+def test_missing_or_null_fields_are_left_alone(payload: dict[str, Any]) -> None:
+    assert protect(payload, RULES, tokenizer=TOKENIZER) == payload
+
+
+def test_non_text_values_and_lists_are_protected_too() -> None:
+    payload = {"recipient": [{"phone": 15550102, "email": {"raw": "j@x.io"}}, {"phone": None}], "signed_by": 7}
+    out = protect(payload, RULES, tokenizer=TOKENIZER)
+    assert TOKENIZER.detokenize(out["recipient"][0]["phone"], path="recipient.phone") == "15550102"
+    assert "j@x.io" not in orjson.dumps(out).decode()
+    assert out["recipient"][1] == {"phone": None}
+    assert out["signed_by"] == "7"
+
+
+# ---------------------------------------------------------------------------- the generator's customer data
+
+
+def _generated_events() -> list[dict[str, Any]]:
+    batch = generate_events(shipments=6, seed=11)
+    events = []
+    for line in batch.lines:
+        try:
+            events.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            continue  # the planted truncated line: covered by the DLQ test below
+    return events
+
+
+def _clear_values(events: list[dict[str, Any]]) -> set[str]:
+    """Every value any PII rule addresses in the input: emails, phones, streets, names."""
+    values = set()
+    for event in events:
+        for rule in SUBJECTS[event["event_type"]].pii:
+            value = _at(event["payload"], rule.path)
+            if isinstance(value, str):
+                values.add(value)
+    return values
+
+
+def test_every_pii_subject_is_exercised_and_no_clear_value_survives() -> None:
+    events = _generated_events()
+    assert {e["event_type"] for e in events} >= set(PII_SUBJECTS)  # every subject's rules run below
+    clear = _clear_values(events)
+    assert any("@" in v for v in clear) and any("Main St" in v for v in clear) and any("555" in v for v in clear)
+
+    envelopes = [{**e, "payload": orjson.dumps(e["payload"]).decode()} for e in events]
+    protected = [protect_envelope(envelope, tokenizer=TOKENIZER) for envelope in envelopes]
+    scanned = orjson.dumps(protected).decode()
+    leaked = sorted(v for v in clear if v in scanned)
+    assert not leaked, f"clear PII in the protected output: {leaked}"
+
+    for before, after in zip(envelopes, protected, strict=True):
+        rules = SUBJECTS[before["event_type"]].pii
+        if not rules:
+            assert after is before  # no rules, no JSON round trip
+            continue
+        payload = orjson.loads(after["payload"])
+        for rule in rules:
+            value = _at(payload, rule.path)
+            if rule.policy == "redact":
+                assert value == "[REDACTED]"
+            elif rule.policy == "tokenize":
+                original = _at(orjson.loads(before["payload"]), rule.path)
+                assert TOKENIZER.detokenize(value, path=rule.path) == original
+        assert protect_envelope(after, tokenizer=TOKENIZER) == after  # replaying silver/bronze is safe
+
+
+def test_dead_letters_keep_no_clear_pii() -> None:
+    batch = generate_events(shipments=4, seed=5)
+    events = [orjson.loads(line) for line in batch.lines if line.endswith("}")]
+    clear = _clear_values(events)
+    raws = list(batch.lines)
+    for event in events[:20]:
+        raws.append(orjson.dumps({**event, "event_type": event["event_type"] + "_typo"}).decode())  # unknown subject
+        raws.append(orjson.dumps({**event, "payload": orjson.dumps(event["payload"]).decode()}).decode())  # envelope
+        raws.append(orjson.dumps(event).decode()[:-25])  # truncated mid-record
+    for raw in raws:
+        safe = protect_raw(raw, tokenizer=TOKENIZER)
+        leaked = [v for v in clear if v in safe]
+        assert not leaked, f"{leaked} survived in {safe[:200]}"
+        assert protect_raw(safe, tokenizer=TOKENIZER) == safe
+
+
+def test_dead_letter_of_a_known_subject_is_protected_exactly_as_silver_is() -> None:
+    event = next(e for e in _generated_events() if e["event_type"] == "shipment.created")
+    raw = orjson.dumps(event).decode()
+    as_silver = protect(event["payload"], SUBJECTS["shipment.created"].pii, tokenizer=TOKENIZER)
+    assert orjson.loads(protect_raw(raw, tokenizer=TOKENIZER))["payload"] == as_silver
+    # envelope timestamps and ids are not mistaken for phone numbers
+    assert orjson.loads(protect_raw(raw, tokenizer=TOKENIZER))["event_time"] == event["event_time"]
+
+
+def test_dofn_protects_envelopes_and_dead_letters_under_beam(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_PII_KEY", KEY)  # the worker reads the key; the graph carries only its name
+    dofn = ProtectPiiDoFn(pii=PiiSettings(key_env="TEST_PII_KEY"))
+    assert KEY.encode() not in pickle.dumps(dofn)
+
+    events = _generated_events()
+    clear = _clear_values(events)
+    source = tmp_path / "events.jsonl"  # a file, not beam.Create (RUNBOOK)
+    source.write_text("\n".join(orjson.dumps(e).decode() for e in events))
+
+    def as_element(line: str) -> Any:
+        event = orjson.loads(line)
+        if event["event_type"] == "delivery.scheduled":  # these go the DLQ way
+            return DeadLetter("validate", "schema_violation", f"bad {line}", line, "test")
+        return {**event, "payload": orjson.dumps(event["payload"]).decode()}
+
+    def leaks(element: Any) -> list[str]:
+        text = element.raw + element.reason if isinstance(element, DeadLetter) else orjson.dumps(element).decode()
+        return [v for v in clear if v in text]
+
+    with beam.Pipeline() as p:
+        protected = p | beam.io.ReadFromText(str(source)) | beam.Map(as_element) | beam.ParDo(dofn)
+        assert_that(protected | beam.FlatMap(leaks), equal_to([]), label="no clear PII")
+        assert_that(protected | beam.combiners.Count.Globally(), equal_to([len(events)]), label="all kept")
+
+
+# ---------------------------------------------------------------------------- properties
+
+json_leaves = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+
+
+def _payloads(rules: tuple[PiiRule, ...]) -> st.SearchStrategy[dict[str, Any]]:
+    """JSON-ish objects whose keys are mostly the rules' path segments, so the paths get hit
+    with every kind of value (objects, lists, numbers, nulls, text, tokens)."""
+    keys = st.sampled_from(sorted({part for rule in rules for part in rule.path.split(".")}))
+    token = st.builds(lambda r, v: TOKENIZER.tokenize(v, path=r.path), st.sampled_from(rules), st.text(max_size=8))
+    leaves = json_leaves | token
+    values = st.recursive(
+        leaves,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys | st.text(max_size=5), inner, max_size=4),
+        max_leaves=12,
+    )
+    return st.dictionaries(keys | st.text(max_size=5), values, max_size=5)
+
+
+@pytest.mark.parametrize("subject", PII_SUBJECTS)
+def test_protect_never_raises_and_is_idempotent(subject: str) -> None:
+    rules = SUBJECTS[subject].pii
+
+    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(payload=_payloads(rules))
+    def check(payload: dict[str, Any]) -> None:
+        before = copy.deepcopy(payload)
+        once = protect(payload, rules, tokenizer=TOKENIZER)
+        assert payload == before
+        assert protect(once, rules, tokenizer=TOKENIZER) == once
+        for rule in rules:
+            value = _at(once, rule.path)
+            if rule.policy == "tokenize" and value is not None and not isinstance(value, list):
+                TOKENIZER.detokenize(value, path=rule.path)  # every tokenized leaf opens
+
+    check()
+
+
+@settings(max_examples=200, deadline=None)
+# stdlib json writes integers beyond 64 bits, which orjson cannot read: those take the text path
+@given(raw=st.text(max_size=200) | _payloads(SUBJECTS["shipment.created"].pii).map(json.dumps))
+def test_protect_raw_never_raises_and_is_idempotent(raw: str) -> None:
+    once = protect_raw(raw, tokenizer=TOKENIZER)
+    assert protect_raw(once, tokenizer=TOKENIZER) == once
+
+
+# ---------------------------------------------------------------------------- CLI
+
+
+def test_cli_detokenizes_with_the_key_from_the_environment() -> None:
+    tokens = [TOKENIZER.tokenize(v, path="recipient.phone") for v in ("+1-555-0102", "+1-555-0199")]
+    result = CliRunner().invoke(
+        app, ["pii", "detokenize", "--path", "recipient.phone", *tokens], env={"LOGISTICS_PII_KEY": KEY}
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["+1-555-0102", "+1-555-0199"]
+
+
+@pytest.mark.parametrize(
+    ("env", "path", "message"),
+    [
+        ({"LOGISTICS_PII_KEY": ""}, "recipient.phone", "no PII tokenization key"),
+        ({"LOGISTICS_PII_KEY": Tokenizer.generate_key()}, "recipient.phone", "wrong key"),
+        ({"LOGISTICS_PII_KEY": KEY}, "sender.phone", "wrong --path"),
+    ],
+)
+def test_cli_fails_clearly_without_the_right_key_or_path(env: dict[str, str], path: str, message: str) -> None:
+    token = TOKENIZER.tokenize("+1-555-0102", path="recipient.phone")
+    result = CliRunner().invoke(app, ["pii", "detokenize", "--path", path, token], env=env)
+    assert result.exit_code == 1
+    assert message in " ".join(result.stderr.split())
+    assert "555" not in result.stdout
+
+
+def test_cli_generates_usable_keys() -> None:
+    result = CliRunner().invoke(app, ["pii", "generate-key"])
+    assert result.exit_code == 0
+    key = result.stdout.strip()
+    assert key != Tokenizer.generate_key()
+    token = Tokenizer.from_base64(key).tokenize("x", path="name")
+    assert Tokenizer.from_base64(key).detokenize(token, path="name") == "x"
