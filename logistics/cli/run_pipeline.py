@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.table import Table
@@ -32,17 +32,74 @@ def ledger_table(ledger: object) -> Table:
 
 def run_pipeline(
     input: Annotated[Path | None, typer.Option(help="JSONL file or folder (default: <data_dir>/input).")] = None,
+    source: Annotated[
+        Literal["file", "kafka", "pubsub"] | None,
+        typer.Option(help="Where events come from (default: pipeline.source in config)."),
+    ] = None,
+    max_batches: Annotated[
+        int | None, typer.Option(min=1, help="kafka/pubsub: stop after this many micro-batches.")
+    ] = None,
+    idle_timeout: Annotated[
+        float | None,
+        typer.Option(min=0.1, help="kafka/pubsub: stop once nothing arrived for this many seconds (default: run on)."),
+    ] = None,
 ) -> None:
-    """Run the Beam pipeline on the configured runner over the input files."""
+    """Run the Beam pipeline on the configured runner over the input files, or drain Kafka / Pub/Sub."""
     from logistics.settings import get_settings
     from pipeline.run import input_files
     from pipeline.run import run_pipeline as run
 
     settings = get_settings()
-    source = input or settings.storage.resolved_data_dir() / "input"
-    with console.status(f"running the pipeline over {source} ..."):
-        ledger = run(settings=settings, input_pattern=input_files(source))
+    chosen = source or settings.pipeline.source
+    if chosen != "file":
+        _drain(chosen, max_batches=max_batches, idle_timeout=idle_timeout)
+        return
+    path = input or settings.storage.resolved_data_dir() / "input"
+    with console.status(f"running the pipeline over {path} ..."):
+        ledger = run(settings=settings, input_pattern=input_files(path))
     console.print(ledger_table(ledger))
     console.print(f"bronze: {settings.storage.bronze}   warehouse: {settings.storage.duckdb_path}")
     if not ledger.balanced:
+        raise typer.Exit(1)
+
+
+def _drain(source: str, *, max_batches: int | None, idle_timeout: float | None) -> None:
+    """Micro-batches from a broker until ``max_batches`` / ``idle_timeout`` / Ctrl-C, then the ledger."""
+    from logistics.settings import get_settings
+    from pipeline.sources.base import BatchSource
+    from pipeline.streaming import StreamLedger, drain
+
+    settings = get_settings()
+    batch_source: BatchSource
+    if source == "kafka":
+        from pipeline.sources.kafka import KafkaBatchSource
+
+        batch_source = KafkaBatchSource(kafka=settings.kafka)
+        where = f"kafka {settings.kafka.bootstrap_servers} topics {', '.join(settings.kafka.topics)}"
+    else:
+        from pipeline.sources.pubsub import PubSubBatchSource, subscriptions_from_settings
+
+        subscriptions = subscriptions_from_settings(settings.pubsub.topics, suffix=settings.pubsub.subscription_suffix)
+        batch_source = PubSubBatchSource(project=settings.gcp.project_id, subscriptions=subscriptions)
+        where = f"pubsub {settings.gcp.project_id} subscriptions {', '.join(subscriptions)}"
+    console.print(f"draining {where} (Ctrl-C stops after the current batch is committed or redelivered)")
+    stream = StreamLedger()
+    try:
+        stream = drain(
+            batch_source,
+            settings=settings,
+            # One poll waits idle_timeout for its first record; an empty poll then ends the drain.
+            timeout_s=idle_timeout if idle_timeout is not None else 5.0,
+            max_batches=max_batches,
+            idle_batches_to_stop=1 if idle_timeout is not None else None,
+        )
+    except KeyboardInterrupt:
+        console.print("interrupted: anything not committed will be redelivered")
+    finally:
+        batch_source.close()
+    console.print(ledger_table(stream.total()))
+    for name, count in sorted(stream.received_by_source.items()):
+        console.print(f"received from {name}: {count}")
+    console.print(f"bronze: {settings.storage.bronze}   warehouse: {settings.storage.duckdb_path}")
+    if not stream.balanced:
         raise typer.Exit(1)
