@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install demo test test-unit lint codegen contracts-check lock clean
+.PHONY: install demo test lint codegen contracts-check lock clean tools lock-tools bench-pipeline test-sources
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,11 +17,29 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
+# Static-analysis tools for infra/ (checkov) in their own venv: their pins conflict with .venv.
+TOOLS_VENV := .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.installed-$(shell cat infra/requirements-tools.lock | sha1sum | cut -c1-12)
+
+$(TOOLS_STAMP): infra/requirements-tools.lock $(STAMP)
+	test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(BIN)/uv pip sync --python $(TOOLS_VENV)/bin/python --compile-bytecode infra/requirements-tools.lock
+	rm -f $(TOOLS_VENV)/.installed-* && touch $@
+
+tools: $(TOOLS_STAMP)
+
 demo: install
 	$(BIN)/logistics demo
 
-test: install
+test: install tools
 	$(BIN)/python -m pytest
+
+# Kafka (Tansu) + Pub/Sub (emulator) source tests; -rs prints why anything skipped.
+test-sources: install
+	$(BIN)/python -m pytest -q -rs tests/pipeline/sources tests/pipeline/test_streaming.py
+
+bench-pipeline: install
+	$(BIN)/python -m benchmarks.bench_pipeline
 
 lint: install
 	$(BIN)/ruff check .
@@ -37,6 +55,10 @@ contracts-check: install
 # Re-resolve the pinned dependency set (needs the package registry).
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements.lock
+
+# Re-resolve the tools' pins (needs the package registry).
+lock-tools: install
+	$(BIN)/uv pip compile infra/requirements-tools.in --python-version 3.11 --no-header -o infra/requirements-tools.lock
 
 clean:
 	rm -rf .data

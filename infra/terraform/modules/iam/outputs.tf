@@ -1,0 +1,14 @@
+output "dataflow_worker_email" {
+  description = "Email of the Dataflow worker service account."
+  value       = google_service_account.workload["dataflow-worker"].email
+}
+
+output "composer_worker_email" {
+  description = "Email of the Composer worker service account."
+  value       = google_service_account.workload["composer-worker"].email
+}
+
+output "analytics_api_email" {
+  description = "Email of the analytics API service account."
+  value       = google_service_account.workload["analytics-api"].email
+}
