@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,14 +120,23 @@ def _count(name: str, element: Any) -> Any:
     return element
 
 
-def run_pipeline(*, settings: Settings, input_pattern: str, run_id: str | None = None, landing: bool = False) -> Ledger:
+def run_pipeline(
+    *,
+    settings: Settings,
+    input_pattern: str,
+    run_id: str | None = None,
+    landing: bool = False,
+    pipeline_args: Sequence[str] = (),
+) -> Ledger:
     """Run the bounded pipeline over files matching ``input_pattern``, then load silver + DLQ.
 
     ``landing=True`` reads landing files of SourceRecords (micro-batches from Kafka/Pub/Sub,
-    see :mod:`pipeline.sources.landing`) instead of raw JSON lines.
+    see :mod:`pipeline.sources.landing`) instead of raw JSON lines. ``pipeline_args`` are Beam
+    options passed through untouched (e.g. ``--project``, ``--region``, ``--temp_location`` from
+    the Dataflow Flex Template launcher); the runner comes from settings.
     """
     run_id = run_id or f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    options = PipelineOptions(runner=settings.pipeline.runner, save_main_session=False)
+    options = PipelineOptions(list(pipeline_args), runner=settings.pipeline.runner, save_main_session=False)
     _avoid_state_cache_trap()
     pipeline = beam.Pipeline(options=options)
     build(pipeline, input_pattern=input_pattern, settings=settings, run_id=run_id, landing=landing)

@@ -17,14 +17,14 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--env", choices=["dev", "prod"], required=True, help="Which config/{env}.yaml to load.")
     parser.add_argument("--input", required=True, help="gs:// glob of the JSON-lines input to process.")
-    known, _job_options = parser.parse_known_args(argv)
+    known, job_options = parser.parse_known_args(argv)
     # Settings are read at first use, so the environment must be chosen before the import.
     os.environ["LOGISTICS_ENV"] = known.env
 
     from logistics.settings import get_settings
     from pipeline.run import run_pipeline
 
-    ledger = run_pipeline(settings=get_settings(), input_pattern=known.input)
+    ledger = run_pipeline(settings=get_settings(), input_pattern=known.input, pipeline_args=job_options)
     return 0 if ledger.balanced else 1
 
 
