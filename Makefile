@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install demo test lint codegen contracts-check lock clean tools lock-tools bench-pipeline test-sources
+.PHONY: install demo test lint codegen contracts-check lock clean tools lock-tools bench-pipeline bench-marts test-sources bqemu
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,10 +28,19 @@ $(TOOLS_STAMP): infra/requirements-tools.lock $(STAMP)
 
 tools: $(TOOLS_STAMP)
 
+# The BigQuery emulator (bqemulator, DuckDB-backed) pins its own duckdb: its own venv too.
+BQEMU_VENV := .venv-bqemu
+$(BQEMU_VENV)/.installed:
+	$(PYTHON) -m venv $(BQEMU_VENV)
+	$(BQEMU_VENV)/bin/pip install -q bqemulator==1.4.0 duckdb==1.5.5 duckdb-extension-spatial==1.5.5 duckdb-extension-avro==1.5.5 numpy
+	touch $@
+
+bqemu: $(BQEMU_VENV)/.installed
+
 demo: install
 	$(BIN)/logistics demo
 
-test: install tools
+test: install tools bqemu
 	$(BIN)/python -m pytest
 
 # Kafka (Tansu) + Pub/Sub (emulator) source tests; -rs prints why anything skipped.
@@ -40,6 +49,9 @@ test-sources: install
 
 bench-pipeline: install
 	$(BIN)/python -m benchmarks.bench_pipeline
+
+bench-marts: install
+	$(BIN)/python -m benchmarks.bench_marts --sizes 1000000 10000000
 
 lint: install
 	$(BIN)/ruff check .

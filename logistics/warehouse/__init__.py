@@ -13,13 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from logistics.settings import Settings
 from logistics.warehouse._schema import TableDef, dlq_table, managed_tables, silver_tables
-from logistics.warehouse._sql import SqlTranspileError, prepare
+from logistics.warehouse._sql import Renames, SqlTranspileError, prepare
 
-SQL_DIRS = ("dags/sql", "graphql_api/sql")
+if TYPE_CHECKING:
+    import pandas as pd
+
+SQL_DIRS = ("dags/sql", "graphql_api/sql", "quality/sql")
 
 
 class Warehouse(Protocol):
@@ -27,9 +30,14 @@ class Warehouse(Protocol):
     statements_run: int
 
     def physical(self, dataset: str) -> str: ...
-    def render(self, sql: str) -> str: ...
-    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]: ...
-    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None: ...
+    def render(self, sql: str, *, renames: Renames = ()) -> str: ...
+    def query(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, renames: Renames = ()
+    ) -> list[dict[str, Any]]: ...
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None, *, renames: Renames = ()) -> None: ...
+    def dataframe(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, renames: Renames = ()
+    ) -> pd.DataFrame: ...
     def ensure_tables(self) -> None: ...
 
 
@@ -59,6 +67,7 @@ def sql_file(path: Path) -> str:
 
 
 __all__ = [
+    "Renames",
     "SqlTranspileError",
     "TableDef",
     "Warehouse",

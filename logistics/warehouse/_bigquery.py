@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from logistics.warehouse._schema import managed_tables
-from logistics.warehouse._sql import prepare
+from logistics.warehouse._sql import Renames, prepare
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _param(name: str, value: Any) -> Any:
@@ -43,19 +46,26 @@ class BigQueryWarehouse:
     def physical(self, dataset: str) -> str:
         return dict(self._datasets).get(dataset, dataset)
 
-    def render(self, sql: str) -> str:
-        return prepare(sql, dialect="bigquery", datasets=self._datasets, project=self._project)
+    def render(self, sql: str, *, renames: Renames = ()) -> str:
+        return prepare(sql, dialect="bigquery", datasets=self._datasets, project=self._project, renames=renames)
 
-    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    def _result(self, sql: str, params: Mapping[str, Any] | None, renames: Renames) -> Any:
         from google.cloud import bigquery
 
         config = bigquery.QueryJobConfig(query_parameters=[_param(k, v) for k, v in (params or {}).items()])
         self.statements_run += 1
-        rows = self._client.query(self.render(sql), job_config=config).result(timeout=self._timeout_s)
-        return [dict(row.items()) for row in rows]
+        return self._client.query(self.render(sql, renames=renames), job_config=config).result(timeout=self._timeout_s)
 
-    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
-        self.query(sql, params)  # a multi-statement script runs as one BigQuery job
+    def query(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, renames: Renames = ()
+    ) -> list[dict[str, Any]]:
+        return [dict(row.items()) for row in self._result(sql, params, renames)]
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None, *, renames: Renames = ()) -> None:
+        self._result(sql, params, renames)  # a multi-statement script runs as one BigQuery job
+
+    def dataframe(self, sql: str, params: Mapping[str, Any] | None = None, *, renames: Renames = ()) -> pd.DataFrame:
+        return self._result(sql, params, renames).to_dataframe(create_bqstorage_client=False)
 
     def ensure_tables(self) -> None:
         from google.cloud import bigquery

@@ -7,16 +7,20 @@ and one step loads them; the API opens read-only per request.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from logistics.warehouse._schema import TableDef, managed_tables
-from logistics.warehouse._sql import prepare
+from logistics.warehouse._sql import Renames, prepare
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _LOCK_RETRY_SECONDS = 30.0
 
@@ -32,19 +36,26 @@ class DuckDBWarehouse:
     def physical(self, dataset: str) -> str:
         return dict(self._datasets).get(dataset, dataset)
 
-    def render(self, sql: str) -> str:
-        return prepare(sql, dialect="duckdb", datasets=self._datasets)
+    def render(self, sql: str, *, renames: Renames = ()) -> str:
+        return prepare(sql, dialect="duckdb", datasets=self._datasets, renames=renames)
 
-    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        cursor = self._run(self.render(sql), params)
+    def query(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, renames: Renames = ()
+    ) -> list[dict[str, Any]]:
+        cursor = self._run(self.render(sql, renames=renames), params)
         if cursor.description is None:
             return []
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
-    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
-        for statement in self.render(sql).split(";\n"):
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None, *, renames: Renames = ()) -> None:
+        for statement in self.render(sql, renames=renames).split(";\n"):
             self._run(statement, _used(statement, params))
+
+    def dataframe(self, sql: str, params: Mapping[str, Any] | None = None, *, renames: Renames = ()) -> pd.DataFrame:
+        """One SELECT as a pandas DataFrame (columnar fetch: what the quality gate validates)."""
+        rendered = self.render(sql, renames=renames)
+        return self._run(rendered, _used(rendered, params)).df()
 
     def _run(self, sql: str, params: Mapping[str, Any] | None) -> duckdb.DuckDBPyConnection:
         self.statements_run += 1
@@ -90,7 +101,8 @@ def _used(statement: str, params: Mapping[str, Any] | None) -> dict[str, Any] | 
     """DuckDB rejects unused named parameters: pass each statement only the ones it uses."""
     if not params:
         return None
-    return {k: v for k, v in params.items() if f"${k}" in statement} or None
+    # whole names only: $carrier_id must not match inside $carrier_ids
+    return {k: v for k, v in params.items() if re.search(rf"\${re.escape(k)}\b", statement)} or None
 
 
 @contextmanager

@@ -23,10 +23,25 @@ class SqlTranspileError(ValueError):
     """A SQL file uses something the target engine cannot run."""
 
 
+Renames = tuple[tuple[str, str], ...]  # (("curated.fact_deliveries", "curated.fact_deliveries__staging"), ...)
+
+
 @lru_cache(maxsize=256)
-def prepare(sql: str, *, dialect: SqlDialect, datasets: tuple[tuple[str, str], ...], project: str | None = None) -> str:
-    """Rewrite logical dataset names and render ``sql`` for ``dialect``."""
+def prepare(
+    sql: str,
+    *,
+    dialect: SqlDialect,
+    datasets: tuple[tuple[str, str], ...],
+    project: str | None = None,
+    renames: Renames = (),
+) -> str:
+    """Rewrite logical dataset names and render ``sql`` for ``dialect``.
+
+    ``renames`` points logical tables elsewhere before datasets are mapped, so one query
+    written against published gold (``curated.fact_deliveries``) can read a staging copy.
+    """
     mapping = dict(datasets)
+    table_renames = {src: tuple(dst.split(".", 1)) for src, dst in renames}
     try:
         statements = sqlglot.parse(sql, read="bigquery", error_level=sqlglot.ErrorLevel.RAISE)
     except sqlglot.errors.ParseError as exc:
@@ -36,6 +51,10 @@ def prepare(sql: str, *, dialect: SqlDialect, datasets: tuple[tuple[str, str], .
         if statement is None:
             continue
         for table in statement.find_all(exp.Table):
+            renamed = table_renames.get(f"{table.db}.{table.name}")
+            if renamed:
+                table.set("db", exp.to_identifier(renamed[0]))
+                table.set("this", exp.to_identifier(renamed[1]))
             if table.db in mapping:
                 table.set("db", exp.to_identifier(mapping[table.db]))
                 if project and dialect == "bigquery":

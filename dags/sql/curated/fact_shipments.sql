@@ -1,6 +1,7 @@
 -- fact_shipments: one row per (activity_date, facility, carrier) with the day's shipment activity.
 -- BigQuery dialect; rendered for DuckDB by the warehouse adapter. Parameter: @day (DATE).
--- Idempotent: the day's partition is replaced as a whole, so a re-run changes nothing.
+-- Writes the day's rows to a staging table; the publish step replaces the day's partition
+-- (so a re-run changes nothing but built_at).
 CREATE TABLE IF NOT EXISTS curated.fact_shipments (
   activity_date DATE NOT NULL,
   facility_id STRING,
@@ -16,12 +17,7 @@ CREATE TABLE IF NOT EXISTS curated.fact_shipments (
 PARTITION BY activity_date
 CLUSTER BY facility_id, carrier_id;
 
-DELETE FROM curated.fact_shipments WHERE activity_date = @day;
-
-INSERT INTO curated.fact_shipments (
-  activity_date, facility_id, carrier_id, created_count, in_transit_scans, out_for_delivery_count,
-  delivered_count, exception_count, avg_transit_hours, built_at
-)
+CREATE OR REPLACE TABLE curated.fact_shipments__staging AS
 WITH day_events AS (
   SELECT
     event_id,
@@ -31,12 +27,15 @@ WITH day_events AS (
     facility_id,  -- for shipment.created: the origin (see key_columns in contracts/registry.yaml)
     event_time
   FROM clean.shipment_events
-  WHERE DATE(event_time) = @day
+  WHERE event_time >= TIMESTAMP(@day)
+    AND event_time < TIMESTAMP(DATE_ADD(@day, INTERVAL 1 DAY))
 ),
+-- only shipments delivered today need their creation time
 created AS (
   SELECT shipment_id, MIN(event_time) AS created_time
   FROM clean.shipment_events
   WHERE event_type = 'shipment.created'
+    AND shipment_id IN (SELECT shipment_id FROM day_events WHERE event_type = 'shipment.delivered')
   GROUP BY shipment_id
 ),
 -- keyed by event_id, so joining it back can never multiply rows

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from logistics.settings import PROJECT_ROOT
-from logistics.warehouse import SqlTranspileError, connect, prepare
+from logistics.warehouse import SQL_DIRS, SqlTranspileError, connect, prepare
 
-SQL_FILES = sorted(p for d in ("dags/sql", "graphql_api/sql") for p in (PROJECT_ROOT / d).rglob("*.sql"))
+SQL_FILES = sorted(p for d in SQL_DIRS for p in (PROJECT_ROOT / d).rglob("*.sql"))
 DATASETS = (("clean", "clean"), ("curated", "curated"))
 
 
@@ -19,13 +19,47 @@ def test_there_are_sql_files() -> None:
 
 
 # One sample value per parameter name used by any SQL file; a new name must be added here.
-SAMPLE_PARAMS = {"day": dt.date(2024, 1, 15), "shipment_id": "SHP-1"}
+SAMPLE_PARAMS = {
+    "day": dt.date(2024, 1, 15),
+    "shipment_id": "SHP-1",
+    "now": dt.datetime(2024, 1, 16, 6, tzinfo=dt.UTC),
+    "dlq_window_start": dt.datetime(2024, 1, 16, 5, tzinfo=dt.UTC),
+    # graphql_api/sql
+    "after_id": "SHP-0001",
+    "after_time": dt.datetime(2024, 1, 15, tzinfo=dt.UTC),
+    "carrier_id": "CAR-ACME",
+    "carrier_ids": ["CAR-ACME"],
+    "created_from": dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    "created_to": dt.datetime(2024, 2, 1, tzinfo=dt.UTC),
+    "driver_ids": ["DRV-001"],
+    "facility_id": "FAC-CHI",
+    "facility_ids": ["FAC-CHI"],
+    "group_by": "day",
+    "page_limit": 10,
+    "shipment_ids": ["SHP-0001"],
+    "status": "DELIVERED",
+    "window_end": dt.datetime(2024, 2, 1, tzinfo=dt.UTC),
+    "window_start": dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+}
 
 
-@pytest.mark.parametrize("path", SQL_FILES, ids=lambda p: p.name)
-def test_every_sql_file_renders_and_runs_on_duckdb(path: Path, settings) -> None:
+@pytest.fixture(scope="module")
+def staged_warehouse(tmp_path_factory: pytest.TempPathFactory):
+    """Gold files read each other's staging tables: one warehouse with everything staged, in build order."""
+    from dags.gold import stage_dimensions, stage_partition
+    from logistics.settings import Settings, StorageSettings
+
+    settings = Settings(storage=StorageSettings(data_dir=tmp_path_factory.mktemp("sql") / "data"))
     with connect(settings) as wh:
         wh.ensure_tables()
+        stage_dimensions(wh)
+        stage_partition(wh, day=SAMPLE_PARAMS["day"])
+    return settings
+
+
+@pytest.mark.parametrize("path", SQL_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_sql_file_renders_and_runs_on_duckdb(path: Path, staged_warehouse) -> None:
+    with connect(staged_warehouse) as wh:
         for statement in wh.render(path.read_text()).split(";\n"):
             assert "@" not in statement.split("*/")[-1]  # parameters became DuckDB's $name
         wh.execute(path.read_text(), SAMPLE_PARAMS)
@@ -65,3 +99,35 @@ def test_fact_shipments_runs_on_duckdb_and_is_idempotent(spine) -> None:
     assert first == second > 0
     assert snapshot == again
     assert totals == {"created": len(spine.batch.shipments), "delivered": len(spine.batch.delivered)}
+
+
+def test_renames_point_a_query_at_another_table() -> None:
+    sql = "SELECT f.x FROM curated.fact_deliveries AS f JOIN clean.delivery_events AS e ON TRUE"
+    rendered = prepare(
+        sql,
+        dialect="duckdb",
+        datasets=(("clean", "dev_clean"), ("curated", "dev_curated")),
+        renames=(("curated.fact_deliveries", "curated.fact_deliveries__staging"),),
+    )
+    assert rendered == (
+        "SELECT f.x FROM dev_curated.fact_deliveries__staging AS f JOIN dev_clean.delivery_events AS e ON TRUE"
+    )
+
+
+def test_staged_gold_publishes_atomically_per_partition(spine) -> None:
+    """Publishing replaces exactly the day's partition; another day's rows stay as they were."""
+    from dags.gold import DIMENSIONS, PARTITIONED, publish, stage_dimensions, stage_partition
+
+    with connect(spine.settings) as wh:
+        stage_dimensions(wh)
+        for day in (dt.date(2024, 1, 15), dt.date(2024, 1, 16)):
+            stage_partition(wh, day=day)
+            publish(wh, tables=(*DIMENSIONS, *PARTITIONED), day=day)
+        count = "SELECT delivery_date, COUNT(*) AS n FROM curated.fact_deliveries GROUP BY 1 ORDER BY 1"
+        before = wh.query(count)
+        stage_partition(wh, day=dt.date(2024, 1, 15))
+        wh.execute("DELETE FROM curated.fact_deliveries__staging WHERE TRUE")  # an empty rebuild of the 15th
+        publish(wh, tables=PARTITIONED, day=dt.date(2024, 1, 15))
+        after = wh.query(count)
+    assert sum(r["n"] for r in before) == len(spine.batch.delivered)
+    assert after == [r for r in before if r["delivery_date"] != dt.date(2024, 1, 15)]

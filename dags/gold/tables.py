@@ -1,0 +1,105 @@
+"""The gold tables: which SQL file builds each, how it is partitioned, what its columns are.
+
+The SQL file owns the table's shape (its ``CREATE TABLE IF NOT EXISTS`` statement); this
+module reads column lists and the partition column from that DDL, so publishing copies
+columns by name and never drifts from the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import sqlglot
+from sqlglot import exp
+
+from logistics.warehouse import Warehouse
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+STAGING_SUFFIX = "__staging"
+
+
+@dataclass(frozen=True)
+class GoldTable:
+    """One published gold table (logical name ``dataset.table``) and the file that stages it."""
+
+    name: str
+    sql_path: Path
+    change_log: str | None = None  # SCD2 dimensions: the append-only change log published with them
+
+    @property
+    def staging(self) -> str:
+        return self.name + STAGING_SUFFIX
+
+    @property
+    def short_name(self) -> str:
+        return self.name.split(".", 1)[1]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return _ddl(self.sql_path)[self.name][0]
+
+    @property
+    def partition_column(self) -> str | None:
+        """The DAY partition column; ``None`` for a dimension (published whole)."""
+        return _ddl(self.sql_path)[self.name][1]
+
+    @property
+    def change_log_columns(self) -> tuple[str, ...]:
+        if self.change_log is None:
+            return ()
+        return _ddl(self.sql_path)[self.change_log][0]
+
+
+@cache
+def _ddl(path: Path) -> dict[str, tuple[tuple[str, ...], str | None]]:
+    """``{table: (columns, partition column)}`` for every CREATE TABLE with a column list in ``path``."""
+    found: dict[str, tuple[tuple[str, ...], str | None]] = {}
+    for statement in sqlglot.parse(path.read_text(encoding="utf-8"), read="bigquery"):
+        if not isinstance(statement, exp.Create) or not isinstance(statement.this, exp.Schema):
+            continue
+        table = statement.this.this
+        columns = tuple(c.name for c in statement.this.expressions if isinstance(c, exp.ColumnDef))
+        partition = statement.find(exp.PartitionedByProperty)
+        found[f"{table.db}.{table.name}"] = (columns, partition.this.name if partition else None)
+    return found
+
+
+def _table(name: str, folder: str, change_log: str | None = None) -> GoldTable:
+    return GoldTable(name=name, sql_path=SQL_DIR / folder / f"{name.split('.')[1]}.sql", change_log=change_log)
+
+
+DIM_FACILITY = _table("curated.dim_facility", "curated", change_log="curated.dim_facility_changes")
+DIM_CARRIER = _table("curated.dim_carrier", "curated", change_log="curated.dim_carrier_changes")
+DIM_DRIVER = _table("curated.dim_driver", "curated", change_log="curated.dim_driver_changes")
+FACT_DELIVERIES = _table("curated.fact_deliveries", "curated")
+FACT_SHIPMENTS = _table("curated.fact_shipments", "curated")
+ML_DELIVERY_FEATURES = _table("features.ml_delivery_features", "features")
+GOLD_WATERMARKS = _table("curated.gold_watermarks", "ops")
+
+DIMENSIONS = (DIM_FACILITY, DIM_CARRIER, DIM_DRIVER)
+FACTS = (FACT_DELIVERIES, FACT_SHIPMENTS)
+FEATURES = (ML_DELIVERY_FEATURES,)
+# Every gold table a quality suite gates, in build order (features read staged facts and dims).
+GOLD_TABLES = (*DIMENSIONS, *FACTS, *FEATURES)
+TABLES_BY_NAME = {t.name: t for t in (*GOLD_TABLES, GOLD_WATERMARKS)}
+SEED_CARRIERS_SQL = SQL_DIR / "curated" / "seed_carriers.sql"
+LATE_PARTITIONS_SQL = SQL_DIR / "ops" / "late_partitions.sql"
+
+
+def gold_table(name: str) -> GoldTable:
+    """Look a table up by ``dataset.table`` or by its bare name (``fact_deliveries``)."""
+    for table in TABLES_BY_NAME.values():
+        if name in (table.name, table.short_name):
+            return table
+    known = ", ".join(sorted(t.short_name for t in GOLD_TABLES))
+    raise KeyError(f"unknown gold table {name!r} (known: {known})")
+
+
+def ensure_published_tables(warehouse: Warehouse) -> None:
+    """Create every published gold table that does not exist yet (empty), for readers and gates."""
+    for table in TABLES_BY_NAME.values():
+        for statement in sqlglot.parse(table.sql_path.read_text(encoding="utf-8"), read="bigquery"):
+            if isinstance(statement, exp.Create) and statement.args.get("exists"):
+                warehouse.execute(statement.sql(dialect="bigquery"))

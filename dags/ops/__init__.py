@@ -1,0 +1,1 @@
+"""What the DAGs need besides gold SQL: settings per task, SLA checks, alert notifiers."""

@@ -1,0 +1,32 @@
+-- What silver says each gold partition should hold; the suites turn these into row-count
+-- and sum bounds. Parameter: @day (DATE).
+WITH terminal AS (
+  SELECT delivery_id, event_time
+  FROM clean.delivery_events
+  WHERE delivery_id IS NOT NULL
+    AND (
+      event_type = 'delivery.completed'
+      OR (event_type = 'delivery.failed' AND JSON_VALUE(payload, '$.will_retry') = 'false')
+    )
+),
+first_terminal AS (
+  SELECT delivery_id, MIN(event_time) AS first_time, LOGICAL_OR(DATE(event_time) = @day) AS on_day
+  FROM terminal
+  GROUP BY delivery_id
+),
+shipments AS (
+  SELECT
+    COUNTIF(event_type = 'shipment.created') AS created_events,
+    COUNTIF(event_type = 'shipment.delivered') AS delivered_events,
+    COUNT(*) AS shipment_events
+  FROM clean.shipment_events
+  WHERE event_time >= TIMESTAMP(@day) AND event_time < TIMESTAMP(DATE_ADD(@day, INTERVAL 1 DAY))
+)
+SELECT
+  -- at least the deliveries whose first outcome is on @day, at most those with any outcome on @day
+  (SELECT COUNT(*) FROM first_terminal WHERE DATE(first_time) = @day) AS deliveries_min,
+  (SELECT COUNTIF(on_day) FROM first_terminal) AS deliveries_max,
+  s.created_events,
+  s.delivered_events,
+  s.shipment_events
+FROM shipments AS s;

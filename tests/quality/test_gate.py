@@ -1,0 +1,89 @@
+"""The quality gate on real GX: passes a correct build, names what a corrupted staging breaks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import pytest
+
+from logistics.settings import Settings, StorageSettings
+from logistics.warehouse import connect
+
+DAY = dt.date(2024, 1, 15)
+
+
+@pytest.fixture
+def gold(spine, tmp_path) -> Settings:
+    """A private copy of the spine's warehouse with DAY built, gated and published."""
+    from dags.gold import build_gold
+    from quality.gate import results_dir_for
+
+    settings = Settings(storage=StorageSettings(data_dir=tmp_path / "data"))
+    settings.storage.duckdb_path.parent.mkdir(parents=True)
+    shutil.copy(spine.settings.storage.duckdb_path, settings.storage.duckdb_path)
+    with connect(settings) as wh:
+        build = build_gold(wh, day=DAY, results_dir=results_dir_for(settings))
+    assert all(g.success for g in build.gates)
+    assert build.rows["curated.fact_deliveries"] == sum(1 for t in spine.batch.delivered.values() if t.date() == DAY)
+    return settings
+
+
+def _gate(settings: Settings, table: str, *, staged: bool = True, day: dt.date | None = DAY):
+    from quality.gate import results_dir_for, run_gate
+
+    with connect(settings, read_only=True) as wh:
+        return run_gate(wh, table=table, day=day, results_dir=results_dir_for(settings), staged=staged)
+
+
+def test_published_gold_passes_and_the_report_is_written(gold) -> None:
+    result = _gate(gold, "fact_deliveries", staged=False)
+    assert result.success and result.evaluated >= 10
+    page = result.report_path.read_text()
+    assert "curated.fact_deliveries 2024-01-15 (published)" in page and "FAIL" not in page
+    assert result.results_path.exists()
+
+
+def test_overlapping_scd2_versions_fail_the_dimension_suite(gold) -> None:
+    with connect(gold) as wh:  # a second "current" version of FAC-CHI that overlaps the first
+        wh.execute(
+            "INSERT INTO curated.dim_facility__staging SELECT * REPLACE ("
+            "'dup-sk' AS facility_sk, valid_from + INTERVAL 1 DAY AS valid_from) "
+            "FROM curated.dim_facility__staging WHERE facility_id = 'FAC-CHI'"
+        )
+    result = _gate(gold, "dim_facility", day=None)
+    assert not result.success
+    assert "expect_column_values_to_be_between(current_versions)" in result.failed
+    assert "expect_column_pair_values_to_be_equal(is_current)" not in result.failed  # each row is internally consistent
+
+
+def test_unknown_dimension_key_and_wrong_on_time_flag_fail_the_fact_suite(gold) -> None:
+    with connect(gold) as wh:
+        wh.execute(
+            "UPDATE curated.fact_deliveries__staging SET facility_id = 'FAC-NOWHERE', on_time_flag = NOT on_time_flag "
+            "WHERE delivery_id = (SELECT MIN(delivery_id) FROM curated.fact_deliveries__staging)"
+        )
+    result = _gate(gold, "fact_deliveries")
+    assert set(result.failed) == {
+        "expect_column_values_to_be_in_set(facility_id)",
+        "expect_column_pair_values_to_be_equal(on_time_flag)",
+    }
+    assert "FAIL" in result.report_path.read_text()
+
+
+def test_cli_runs_a_gate_by_hand(gold, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from logistics.cli.main import app
+    from logistics.settings import get_settings
+
+    monkeypatch.setenv("LOGISTICS_STORAGE__DATA_DIR", str(gold.storage.data_dir))
+    get_settings.cache_clear()
+    try:
+        ok = CliRunner().invoke(app, ["quality", "run", "ml_delivery_features", "--date", DAY.isoformat()])
+        missing_day = CliRunner().invoke(app, ["quality", "run", "fact_shipments"])
+    finally:
+        get_settings.cache_clear()
+    assert ok.exit_code == 0, ok.output
+    assert "features.ml_delivery_features@2024-01-15" in ok.output
+    assert missing_day.exit_code == 2 and "give the day" in missing_day.output
