@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install demo test lint codegen contracts-check lock clean tools lock-tools bench-pipeline bench-marts test-sources bqemu
+.PHONY: install demo test lint codegen contracts-check lock clean tools lock-tools bench-pipeline bench-marts bench-api test-sources bqemu
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ test-sources: install
 bench-pipeline: install
 	$(BIN)/python -m benchmarks.bench_pipeline
 
+bench-api: install
+	$(BIN)/python -m benchmarks.bench_api --rate 200 --seconds 10
+
 bench-marts: install
 	$(BIN)/python -m benchmarks.bench_marts --sizes 1000000 10000000
 
@@ -63,6 +66,7 @@ codegen: install
 
 contracts-check: install
 	$(BIN)/logistics contracts check
+	$(BIN)/logistics graphql check
 
 # Re-resolve the pinned dependency set (needs the package registry).
 lock:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
-import orjson
 from apache_beam.coders import BooleanCoder
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec

@@ -1,19 +1,21 @@
-"""Per-request context: how resolvers reach the warehouse."""
+"""Per-request context: who is calling, how resolvers reach the warehouse, and the request's DataLoaders."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-
 from strawberry.fastapi import BaseContext
 
-from logistics.warehouse import Warehouse
-
-WarehouseOpener = Callable[[], AbstractContextManager[Warehouse]]
+from graphql_api.auth import Principal
+from graphql_api.loaders import Loaders
+from graphql_api.reader import Reader
+from logistics.settings import ApiSettings
 
 
 class RequestContext(BaseContext):
-    def __init__(self, warehouse: WarehouseOpener) -> None:
+    def __init__(self, *, reader: Reader, principal: Principal | None, api: ApiSettings) -> None:
         super().__init__()
-        # Opened per use and closed straight after: a reader must not pin the DuckDB file.
-        self.warehouse = warehouse
+        # The reader opens the warehouse on its first cache miss and is closed when the request ends:
+        # a reader must never pin the DuckDB file between requests.
+        self.reader = reader
+        self.principal = principal
+        self.api = api
+        self.loaders = Loaders.for_request(reader)

@@ -1,53 +1,227 @@
-"""The GraphQL schema: the shipment graph."""
+"""The GraphQL schema: root queries over the shipment graph, and the limits every request passes."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Annotated, Any
 
+import anyio.to_thread
 import strawberry
-from strawberry.types import Info
+from graphql import GraphQLError
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
-from graphql_api.context import RequestContext
-from graphql_api.shipments import ShipmentTimeline, fetch_timeline
+from graphql_api import analytics, facilities, shipments
+from graphql_api.graph import (
+    END_OF_TIME,
+    EPOCH,
+    Carrier,
+    Ctx,
+    DeliveryPerformanceGroup,
+    Driver,
+    Facility,
+    PageInfo,
+    PerformanceGroupBy,
+    Shipment,
+    ShipmentConnection,
+    ShipmentEdge,
+    ShipmentFilter,
+    load_driver,
+    load_facility,
+)
+from graphql_api.persisted import PersistedQueries, load_registry
+from graphql_api.protection import CostLimiter
+from logistics.settings import ApiSettings
+
+_DOCUMENT_CACHE_SIZE = 512  # distinct query texts whose parse and validation are kept
+
+# Errors that are the caller's doing: reported to them, not logged as server errors.
+_EXPECTED_CODES = frozenset(
+    {"FORBIDDEN", "QUERY_TOO_COSTLY", "PAGE_TOO_LARGE", "BAD_USER_INPUT", "TIMEOUT", "PERSISTED_QUERY_NOT_FOUND"}
+)
 
 
-@strawberry.type(description="One event in a shipment's life, from silver.")
-class TimelineEvent:
-    event_id: strawberry.ID
-    event_type: str
-    time: dt.datetime
-    facility_id: str | None
-
-
-@strawberry.type(description="A parcel moving through the network.")
-class Shipment:
-    id: strawberry.ID
-    status: str = strawberry.field(description="Status after the latest event: created, in_transit, ..., delivered.")
-    total_transit_hours: float | None = strawberry.field(description="Hours from creation to delivery.")
-    timeline: list[TimelineEvent] = strawberry.field(description="Every event, oldest first.")
-
-    @classmethod
-    def from_timeline(cls, t: ShipmentTimeline) -> Shipment:
-        return cls(
-            id=strawberry.ID(t.shipment_id),
-            status=t.current_status,
-            total_transit_hours=t.total_transit_hours,
-            timeline=[
-                TimelineEvent(
-                    event_id=strawberry.ID(e.event_id), event_type=e.event_type, time=e.time, facility_id=e.facility_id
-                )
-                for e in t.events
-            ],
-        )
+def _bad_input(message: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})
 
 
 @strawberry.type
 class Query:
     @strawberry.field(description="One shipment by id, or null when silver has never seen it.")
-    def shipment(self, info: Info[RequestContext, None], id: strawberry.ID) -> Shipment | None:
-        with info.context.warehouse() as warehouse:
-            timeline = fetch_timeline(warehouse, str(id))
-        return Shipment.from_timeline(timeline) if timeline else None
+    async def shipment(self, info: Ctx, id: strawberry.ID) -> Shipment | None:
+        record = await info.context.loaders.shipment.load(str(id))
+        return Shipment(record=record) if record else None
+
+    @strawberry.field(description="Shipments, oldest booking first, Relay-style: pass pageInfo.endCursor as `after`.")
+    async def shipments(
+        self, info: Ctx, first: int | None = None, after: str | None = None, filter: ShipmentFilter | None = None
+    ) -> ShipmentConnection:
+        api = info.context.api
+        size = api.default_page_size if first is None else first
+        if not 0 <= size <= api.max_page_size:  # also enforced before execution by CostLimiter
+            raise _bad_input(f"first={size} is outside 0..{api.max_page_size}")
+        chosen = filter or ShipmentFilter()
+        values = shipments.ShipmentFilterValues(
+            status=chosen.status.value if chosen.status else None,
+            facility_id=str(chosen.facility_id) if chosen.facility_id else None,
+            carrier_id=str(chosen.carrier_id) if chosen.carrier_id else None,
+            created_from=chosen.created_from,
+            created_to=chosen.created_to,
+        )
+        try:
+            page, has_next = await anyio.to_thread.run_sync(
+                lambda: shipments.shipment_page(info.context.reader, filters=values, first=size, after=after)
+            )
+        except shipments.InvalidCursorError as exc:
+            raise _bad_input(str(exc)) from None
+        records = await info.context.loaders.shipment.load_many([row.shipment_id for row in page])
+        edges = [
+            ShipmentEdge(cursor=row.cursor, node=Shipment(record=record))
+            for row, record in zip(page, records, strict=True)
+            if record is not None
+        ]
+        return ShipmentConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=has_next,
+                has_previous_page=after is not None,
+                start_cursor=page[0].cursor if page else None,
+                end_cursor=page[-1].cursor if page else None,
+            ),
+        )
+
+    @strawberry.field(description="One facility by id, or null.")
+    async def facility(self, info: Ctx, id: strawberry.ID) -> Facility | None:
+        return await load_facility(info, str(id))
+
+    @strawberry.field(description="Every facility, by id (at most the maximum page size).")
+    async def facilities(self, info: Ctx) -> list[Facility]:
+        reader, limit = info.context.reader, info.context.api.max_page_size
+        ids = await anyio.to_thread.run_sync(lambda: facilities.facility_ids(reader, limit=limit))
+        found = [await load_facility(info, fid) for fid in ids]
+        return [f for f in found if f is not None]
+
+    @strawberry.field(description="One carrier by id, or null when no event mentions it.")
+    async def carrier(self, info: Ctx, id: strawberry.ID) -> Carrier | None:
+        return Carrier(id=id) if await info.context.loaders.carrier_seen.load(str(id)) else None
+
+    @strawberry.field(description="One driver by id, or null.")
+    async def driver(self, info: Ctx, id: strawberry.ID) -> Driver | None:
+        return await load_driver(info, str(id))
+
+    @strawberry.field(description="Delivery KPIs over [from, to), grouped by day, facility or carrier.")
+    async def delivery_performance(
+        self,
+        info: Ctx,
+        from_: Annotated[dt.datetime | None, strawberry.argument(name="from")] = None,
+        to: dt.datetime | None = None,
+        group_by: PerformanceGroupBy = PerformanceGroupBy.DAY,
+    ) -> list[DeliveryPerformanceGroup]:
+        reader = info.context.reader
+        rows = await anyio.to_thread.run_sync(
+            lambda: analytics.delivery_performance(
+                reader, window_start=from_ or EPOCH, window_end=to or END_OF_TIME, group_by=group_by.value
+            )
+        )
+        return [
+            DeliveryPerformanceGroup(
+                key=r.key,
+                deliveries=r.deliveries,
+                on_time_deliveries=r.on_time_deliveries,
+                on_time_percentage=r.on_time_percentage,
+                average_attempts=r.average_attempts,
+                source=r.source,
+            )
+            for r in rows
+        ]
 
 
-schema = strawberry.Schema(query=Query)
+class GuardedSchema(strawberry.Schema):
+    """A schema with a wall-clock limit per operation, that logs only server-side errors."""
+
+    query_timeout_seconds: float = 10.0
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        try:
+            return await asyncio.wait_for(
+                super().execute(
+                    query,
+                    variable_values,
+                    context_value,
+                    root_value,
+                    operation_name,
+                    allowed_operation_types,
+                    operation_extensions,
+                ),
+                timeout=self.query_timeout_seconds,
+            )
+        except TimeoutError:
+            reader = getattr(context_value, "reader", None)
+            if reader is not None:
+                reader.interrupt()  # stop the warehouse query that is still running in its thread
+            error = GraphQLError(
+                f"the query did not finish within {self.query_timeout_seconds:g} s and was cancelled",
+                extensions={"code": "TIMEOUT"},
+            )
+            return ExecutionResult(data=None, errors=[error])
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        unexpected = [e for e in errors if (e.extensions or {}).get("code") not in _EXPECTED_CODES]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+def build_schema(api: ApiSettings | None = None, *, persisted: dict[str, str] | None = None) -> GuardedSchema:
+    """The schema with ``api``'s limits: depth, aliases, tokens, cost, page size, timeout, introspection."""
+    api = api or ApiSettings()
+    registry = persisted if persisted is not None else load_registry()
+    # The depth and alias rules are built once, so the (module-level) validation cache can key on
+    # them: rebuilding them per request would make every request a cache miss, and validating is
+    # most of the CPU a small query costs.
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=api.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=api.max_aliases).validation_rules,
+    ]
+    # Factories, not instances: Strawberry builds each extension per request (they hold request state).
+    extensions: list[Callable[[], SchemaExtension]] = [
+        partial(PersistedQueries, registry=registry, only=api.persisted_queries_only),
+        partial(MaxTokensLimiter, max_token_count=api.max_tokens),
+        partial(ParserCache, maxsize=_DOCUMENT_CACHE_SIZE),
+        partial(AddValidationRules, limit_rules),
+        partial(ValidationCache, maxsize=_DOCUMENT_CACHE_SIZE),
+        partial(
+            CostLimiter, max_cost=api.max_cost, max_page_size=api.max_page_size, default_page_size=api.default_page_size
+        ),
+    ]
+    if not api.introspection:
+        extensions.append(DisableIntrospection)
+    schema = GuardedSchema(query=Query, extensions=extensions)
+    schema.query_timeout_seconds = api.query_timeout_seconds
+    return schema
+
+
+def sdl() -> str:
+    """The schema in SDL, as committed in ``graphql_api/schema.graphql``."""
+    return build_schema().as_str() + "\n"

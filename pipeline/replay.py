@@ -139,4 +139,3 @@ def _delete_silver_days(*, settings: Settings, start: dt.date, end: dt.date) -> 
             removed += int(warehouse.query(f"SELECT COUNT(*) AS n {where}", {"start": start, "end": end})[0]["n"])
             warehouse.execute(f"DELETE {where}", {"start": start, "end": end})
     return removed
-

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import typer
 
-from logistics.cli import build_marts, codegen, contracts, demo, generate, run_pipeline, serve
+from logistics.cli import (
+    build_marts,
+    codegen,
+    contracts,
+    demo,
+    dlq,
+    generate,
+    graphql,
+    pii,
+    publish,
+    quality,
+    replay,
+    run_pipeline,
+    serve,
+)
 
 app = typer.Typer(
     name="logistics",
@@ -14,9 +28,15 @@ app = typer.Typer(
 )
 app.command("codegen")(codegen.codegen)
 app.add_typer(contracts.app, name="contracts")
+app.add_typer(pii.app, name="pii")
+app.add_typer(graphql.app, name="graphql")
 app.command("generate")(generate.generate)
 app.command("run-pipeline")(run_pipeline.run_pipeline)
+app.command("publish")(publish.publish)
+app.add_typer(dlq.app, name="dlq")
+app.command("replay")(replay.replay)
 app.command("build-marts")(build_marts.build_marts)
+app.add_typer(quality.app, name="quality")
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
 

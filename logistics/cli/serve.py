@@ -10,10 +10,27 @@ import typer
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (each attaches the warehouse per request).")
+    ] = 1,
 ) -> None:
-    """Serve GraphiQL at /graphql, REST under /api/v1 and /health, on the configured warehouse."""
+    """Serve GraphQL (+ GraphiQL when introspection is on) at /graphql, REST under /api/v1, /health, /ready."""
     import uvicorn
 
-    from graphql_api.app import create_app
+    from logistics.settings import get_settings
 
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    settings = get_settings()
+    if not settings.storage.duckdb_path.exists() and settings.warehouse.backend == "duckdb":
+        typer.echo(f"no warehouse at {settings.storage.duckdb_path}: run `make demo` first", err=True)
+        raise typer.Exit(1)
+    if not settings.api.keys:
+        typer.echo("warning: no API keys configured (api.keys): every data request will be 401", err=True)
+    uvicorn.run(
+        "graphql_api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )

@@ -1,0 +1,67 @@
+"""One DataLoader per edge of the graph, created per request: N parents -> one warehouse read per edge."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import anyio.to_thread
+from strawberry.dataloader import DataLoader
+
+from graphql_api import drivers, facilities, shipments
+from graphql_api.reader import Reader
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+MetricsKey = tuple[str, dt.datetime, dt.datetime]
+
+
+def _threaded(reader: Reader, fn: Callable[[Reader, list[K]], Sequence[V]]) -> DataLoader[K, V]:
+    """A DataLoader whose batch function runs the blocking warehouse read in a worker thread."""
+
+    async def load(keys: list[K]) -> Sequence[V]:
+        return await anyio.to_thread.run_sync(fn, reader, list(keys))
+
+    return DataLoader(load_fn=load)
+
+
+def _metrics(reader: Reader, keys: list[MetricsKey]) -> list[facilities.FacilityMetricsRecord]:
+    # One read per distinct window (a query asks for one window in practice).
+    by_window: dict[tuple[dt.datetime, dt.datetime], list[str]] = {}
+    for fid, start, end in keys:
+        by_window.setdefault((start, end), []).append(fid)
+    found: dict[MetricsKey, facilities.FacilityMetricsRecord] = {}
+    for (start, end), ids in by_window.items():
+        for record in facilities.load_metrics(reader, ids, window_start=start, window_end=end):
+            found[(record.facility_id, start, end)] = record
+    return [found[key] for key in keys]
+
+
+@dataclass
+class Loaders:
+    shipment: DataLoader[str, shipments.ShipmentRecord | None]
+    facility: DataLoader[str, facilities.FacilityRecord | None]
+    facility_metrics: DataLoader[MetricsKey, facilities.FacilityMetricsRecord]
+    facility_history: DataLoader[str, list[dict[str, Any]]]
+    driver: DataLoader[str, drivers.DriverRecord | None]
+    driver_assignment: DataLoader[str, drivers.Assignment | None]
+    carrier_drivers: DataLoader[str, list[str]]
+    carrier_seen: DataLoader[str, bool]
+    carrier_name: DataLoader[str, str | None]
+
+    @classmethod
+    def for_request(cls, reader: Reader) -> Loaders:
+        return cls(
+            shipment=_threaded(reader, shipments.load_shipments),
+            facility=_threaded(reader, facilities.load_facilities),
+            facility_metrics=_threaded(reader, _metrics),
+            facility_history=_threaded(reader, facilities.load_history),
+            driver=_threaded(reader, drivers.load_drivers),
+            driver_assignment=_threaded(reader, drivers.load_assignments),
+            carrier_drivers=_threaded(reader, drivers.load_carrier_drivers),
+            carrier_seen=_threaded(reader, drivers.load_carriers_seen),
+            carrier_name=_threaded(reader, drivers.load_carrier_names),
+        )

@@ -1,0 +1,6 @@
+-- Every silver event of a batch of drivers (onboarding, GPS pings). BigQuery dialect.
+-- Parameters: @driver_ids ARRAY<STRING>.
+SELECT driver_id, carrier_id, event_id, event_type, event_time, TO_JSON_STRING(payload) AS payload
+FROM clean.driver_events
+WHERE driver_id IN UNNEST(@driver_ids)
+ORDER BY event_time, event_id

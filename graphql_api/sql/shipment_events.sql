@@ -1,0 +1,12 @@
+-- Every silver event of a batch of shipments (shipment and delivery families): the timeline,
+-- status, booking and deliveries all come from this one read. BigQuery dialect.
+-- Parameters: @shipment_ids ARRAY<STRING>.
+SELECT shipment_id, event_id, event_type, event_time, facility_id, carrier_id,
+       CAST(NULL AS STRING) AS delivery_id, CAST(NULL AS STRING) AS driver_id, TO_JSON_STRING(payload) AS payload
+FROM clean.shipment_events
+WHERE shipment_id IN UNNEST(@shipment_ids)
+UNION ALL
+SELECT shipment_id, event_id, event_type, event_time, facility_id, carrier_id,
+       delivery_id, driver_id, TO_JSON_STRING(payload) AS payload
+FROM clean.delivery_events
+WHERE shipment_id IN UNNEST(@shipment_ids)

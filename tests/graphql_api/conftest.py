@@ -1,0 +1,107 @@
+"""API fixtures: real uvicorn servers over real DuckDB warehouses filled by the generator + pipeline."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from graphql_api.app import create_app
+from logistics.settings import ApiKeySettings, ApiSettings, Settings, StorageSettings
+
+READ_KEY = "test-read-key"
+PII_KEY = "test-pii-key"
+READ = {"X-API-Key": READ_KEY}
+PII = {"Authorization": f"Bearer {PII_KEY}"}
+
+
+def api_settings(**overrides: object) -> ApiSettings:
+    keys = [
+        ApiKeySettings(name="reader", sha256=hashlib.sha256(READ_KEY.encode()).hexdigest(), scopes=["read"]),
+        ApiKeySettings(name="pii", sha256=hashlib.sha256(PII_KEY.encode()).hexdigest(), scopes=["read", "read:pii"]),
+    ]
+    return ApiSettings(**{"keys": keys, "cors_origins": ["https://ops.example.com"], **overrides})  # type: ignore[arg-type]
+
+
+def with_api(settings: Settings, **overrides: object) -> Settings:
+    return settings.model_copy(update={"api": api_settings(**overrides)})
+
+
+@contextlib.contextmanager
+def running(app: FastAPI) -> Iterator[str]:
+    """``app`` on a real uvicorn server on a free loopback port, for the duration of the block."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline, "API server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@dataclass(frozen=True)
+class ApiKit:
+    """What API tests need, as one fixture (tests cannot import conftest under importlib mode)."""
+
+    read: dict[str, str]
+    pii: dict[str, str]
+
+    @staticmethod
+    def settings(settings: Settings, **overrides: object) -> Settings:
+        return with_api(settings, **overrides)
+
+    @staticmethod
+    def serve(settings: Settings) -> contextlib.AbstractContextManager[str]:
+        return running(create_app(settings))
+
+
+@pytest.fixture(scope="session")
+def kit() -> ApiKit:
+    return ApiKit(read=READ, pii=PII)
+
+
+@dataclass
+class Fleet:
+    """A bigger warehouse than the shared spine: 50 shipments, for batching and paging tests."""
+
+    settings: Settings
+    batch: object
+
+
+@pytest.fixture(scope="session")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Fleet:
+    from pipeline.run import run_pipeline
+    from pipeline.sources.generator import generate_events, write_jsonl
+
+    root = tmp_path_factory.mktemp("fleet")
+    settings = Settings(storage=StorageSettings(data_dir=root / "data"))
+    batch = generate_events(shipments=50, seed=11)
+    run_pipeline(settings=settings, input_pattern=str(write_jsonl(batch, root / "events.jsonl")))
+    return Fleet(settings=settings, batch=batch)
+
+
+@pytest.fixture
+def warehouse_copy(spine, tmp_path: Path) -> Settings:
+    """A private copy of the spine's warehouse a test may add gold tables to."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(spine.settings.storage.duckdb_path, data / "warehouse.duckdb")
+    return Settings(storage=StorageSettings(data_dir=data))
