@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 from typing import Annotated, Any
@@ -188,16 +189,8 @@ class Facility(
 
 
 def facility_metrics(record: facility_reads.FacilityMetricsRecord) -> FacilityMetrics:
-    return FacilityMetrics(
-        facility_id=strawberry.ID(record.facility_id),
-        window_start=record.window_start,
-        window_end=record.window_end,
-        volume=record.volume,
-        average_dwell_hours=record.average_dwell_hours,
-        deliveries=record.deliveries,
-        on_time_deliveries=record.on_time_deliveries,
-        on_time_percentage=record.on_time_percentage,
-    )
+    fields = {**dataclasses.asdict(record), "facility_id": strawberry.ID(record.facility_id)}
+    return FacilityMetrics(**fields, on_time_percentage=record.on_time_percentage)
 
 
 async def load_facility(info: Ctx, facility_id: str | None) -> Facility | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Annotated, Literal
 
@@ -122,16 +123,7 @@ def build_router() -> APIRouter:
         if facilities.load_facilities(reader, [facility_id])[0] is None:
             raise HTTPException(status_code=404, detail=f"facility {facility_id} not found")
         (record,) = facilities.load_metrics(reader, [facility_id], window_start=start, window_end=end)
-        return FacilityMetricsOut(
-            facility_id=record.facility_id,
-            window_start=record.window_start,
-            window_end=record.window_end,
-            volume=record.volume,
-            average_dwell_hours=record.average_dwell_hours,
-            deliveries=record.deliveries,
-            on_time_deliveries=record.on_time_deliveries,
-            on_time_percentage=record.on_time_percentage,
-        )
+        return FacilityMetricsOut(**dataclasses.asdict(record), on_time_percentage=record.on_time_percentage)
 
     @router.get("/analytics/delivery-performance", tags=["analytics"], response_model=DeliveryPerformanceOut)
     def delivery_performance(
