@@ -192,7 +192,9 @@ def test_crash_before_commit_redelivers_and_silver_stays_exactly_once(kafka_brok
         committed = checker.committed([TopicPartition(topic, p) for p in range(2)], timeout=10)
     finally:
         checker.close()
-    assert {tp.partition: tp.offset for tp in committed} == ends
+    # A partition the producer never wrote to has nothing to commit (librdkafka reports -1001).
+    assert {tp.partition: tp.offset for tp in committed if tp.offset >= 0} == ends
+    assert all(tp.offset < 0 for tp in committed if tp.partition not in ends)
     assert sum(ends.values()) == produced
 
 
