@@ -13,12 +13,16 @@ T0 = dt.datetime(2024, 1, 15, tzinfo=dt.UTC)
 
 
 def _env(event_id: str, minutes: int, payload: str = "{}") -> dict:
+    """A complete envelope (the bounded dedupe ships envelopes through the generated Avro coder)."""
     return {
         "event_id": event_id,
         "event_type": "shipment.in_transit",
+        "event_version": 1,
+        "event_time": T0,
         "ingest_time": T0 + dt.timedelta(minutes=minutes),
-        "payload": payload,
         "source_system": "test",
+        "trace_id": None,
+        "payload": payload,
     }
 
 
