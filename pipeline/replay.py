@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from apache_beam.io.filesystems import FileSystems
@@ -65,13 +66,7 @@ def replay_dlq(*, settings: Settings, max_attempts: int = DEFAULT_MAX_ATTEMPTS) 
             failing.append(str(row["dlq_id"]))
 
     if passing:
-        batch = settings.storage.staging_dir / f"dlq-replay-{uuid.uuid4().hex[:8]}.jsonl"
-        batch.parent.mkdir(parents=True, exist_ok=True)
-        batch.write_text("".join(f"{row['raw']}\n" for row in passing), encoding="utf-8")
-        try:
-            report.ledger = run_pipeline(settings=settings, input_pattern=str(batch))
-        finally:
-            batch.unlink(missing_ok=True)
+        report.ledger = _run_lines(settings, (str(row["raw"]) for row in passing), name="dlq-replay")
     with connect(settings) as warehouse:
         for status, ids in (
             ("replayed", [str(r["dlq_id"]) for r in passing]),
@@ -113,20 +108,29 @@ def replay_bronze(*, settings: Settings, start: dt.date, end: dt.date, rebuild: 
     report = BronzeReplayReport(files=bronze_files(settings=settings, start=start, end=end))
     if not report.files:
         return report
-    batch = settings.storage.staging_dir / f"bronze-replay-{uuid.uuid4().hex[:8]}.jsonl"
-    batch.parent.mkdir(parents=True, exist_ok=True)
-    with batch.open("w", encoding="utf-8") as out:
+    if rebuild:
+        report.silver_rows_removed = _delete_silver_days(settings=settings, start=start, end=end)
+
+    def archived() -> Iterator[str]:  # streamed file by file: a day of bronze need not fit in memory
         for path in report.files:
             for envelope in read_bronze(path):
-                out.write(envelope_json(envelope) + "\n")
                 report.envelopes += 1
+                yield envelope_json(envelope)
+
+    report.ledger = _run_lines(settings, archived(), name="bronze-replay")
+    return report
+
+
+def _run_lines(settings: Settings, lines: Iterable[str], *, name: str) -> Ledger:
+    """Run the pipeline over JSON lines written to a scratch file in staging, then remove it."""
+    batch = settings.storage.staging_dir / f"{name}-{uuid.uuid4().hex[:8]}.jsonl"
+    batch.parent.mkdir(parents=True, exist_ok=True)
+    with batch.open("w", encoding="utf-8") as out:
+        out.writelines(f"{line}\n" for line in lines)
     try:
-        if rebuild:
-            report.silver_rows_removed = _delete_silver_days(settings=settings, start=start, end=end)
-        report.ledger = run_pipeline(settings=settings, input_pattern=str(batch))
+        return run_pipeline(settings=settings, input_pattern=str(batch))
     finally:
         batch.unlink(missing_ok=True)
-    return report
 
 
 def _delete_silver_days(*, settings: Settings, start: dt.date, end: dt.date) -> int:
