@@ -1,104 +1,130 @@
-"""``logistics demo``: the main job end to end on embedded defaults, then where to look."""
+"""``logistics demo``: the tour of every layer on the embedded defaults (``make demo``).
+
+generate -> pipeline (file source, or ``--source kafka|pubsub`` through a real local broker)
+-> bronze, silver, DLQ -> gold by the real ``marts_daily`` DAG behind the quality gates
+-> the API on uvicorn, asked three questions over HTTP. Interactive runs keep the API up
+until Ctrl-C; every process the demo started is stopped on the way out.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated
+import sys
+import time
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.table import Table
 
 from logistics.cli._console import console
 
-EXAMPLE_QUERIES = {
-    "a shipment's timeline": """{
-  shipment(id: "SHP-0001") {
-    id status totalTransitHours
-    timeline { eventType time facilityId }
-  }
-}""",
-}
+if TYPE_CHECKING:
+    from logistics.demo import GateOutcome
 
 
 def demo(
-    shipments: Annotated[int, typer.Option(min=1, help="Shipments to simulate.")] = 20,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    source: Annotated[
+        Literal["file", "kafka", "pubsub"],
+        typer.Option(
+            envvar="DEMO_SOURCE", help="file, kafka (a local Tansu broker) or pubsub (the official emulator)."
+        ),
+    ] = "file",
+    shipments: Annotated[int, typer.Option(min=1, help="Shipments in the simulated day.")] = 300,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same day.")] = 7,
+    serve: Annotated[
+        bool | None,
+        typer.Option(help="Keep the API up until Ctrl-C (default: when run from a terminal)."),
+    ] = None,
 ) -> None:
-    """Generate events -> pipeline -> bronze/silver/DLQ -> gated gold -> GraphQL."""
-    from dags.gold import build_gold
-    from graphql_api.local import run_query
+    """Generate a day of a carrier network and run it through every layer, then serve the API."""
+    from logistics import demo as tour
     from logistics.cli.run_pipeline import ledger_table
+    from logistics.local import api_server
     from logistics.settings import get_settings
-    from logistics.warehouse import connect
-    from pipeline.run import run_pipeline
     from pipeline.sources.generator import generate_events, write_jsonl
-    from quality.gate import QualityGateFailed, results_dir_for
+    from quality.gate import results_dir_for
 
+    started = dt.datetime.now(dt.UTC)
     settings = get_settings()
     data_dir = settings.storage.resolved_data_dir()
-    batch = generate_events(shipments=shipments, seed=seed)
-    source = write_jsonl(batch, data_dir / "input" / "events.jsonl")
-    console.rule("1. generate")
-    console.print(f"{batch.records} records -> {source} ({batch.duplicates} duplicate, {batch.malformed} malformed)")
 
-    console.rule("2. pipeline: normalize -> validate -> dedupe -> PII -> enrich -> bronze + silver + DLQ")
-    with console.status("running the Beam pipeline (local runner) ..."):
-        ledger = run_pipeline(settings=settings, input_pattern=str(source))
+    console.rule("1. simulate a day of the network")
+    batch = generate_events(shipments=shipments, seed=seed)
+    input_path = write_jsonl(batch, data_dir / "input" / "events.jsonl")
+    console.print(
+        f"{batch.records:,} records -> {input_path}\n"
+        f"planted faults: {batch.duplicates} duplicate(s), {batch.malformed} malformed line(s)"
+    )
+
+    via = {"file": "the file source", "kafka": "Kafka (a local Tansu broker)", "pubsub": "the Pub/Sub emulator"}
+    console.rule(f"2. pipeline from {via[source]}: normalize -> validate -> dedupe -> PII -> enrich -> route")
+    with console.status("running the Beam pipeline on the local runner ..."):
+        ledger = tour.ingest(settings, source=source, input_path=input_path)
     console.print(ledger_table(ledger))
 
-    console.rule("3. gold: stage -> quality gate -> publish")
-    gates = Table(title="Quality gates (Great Expectations)")
+    console.rule("3. gold: the marts_daily DAG under Airflow (stage -> quality gate -> publish)")
+    days = sorted({t.date() for t in batch.delivered.values()})
+    with console.status(f"airflow: marts_daily for {len(days)} day(s) (first start-up takes a while) ..."):
+        runs = tour.build_gold_with_airflow(settings, days=days)
+    for run in runs:
+        colour = "green" if run.state == "success" else "red"
+        failed = [task for task, state in run.task_states.items() if state != "success"]
+        console.print(
+            f"marts_daily {run.day}: [{colour}]{run.state}[/]" + (f" (not run/failed: {failed})" if failed else "")
+        )
+    console.print(_gates_table(tour.gate_outcomes(settings, since=started)))
+    layers = Table(title="Rows per layer")
+    layers.add_column("table")
+    layers.add_column("rows", justify="right")
+    for table, rows in tour.layer_counts(settings).items():
+        layers.add_row(table, f"{rows:,}")
+    console.print(layers)
+
+    console.rule("4. the API: GraphQL over HTTP")
+    with api_server(log_dir=tour.demo_dir(settings), port=_port()) as api:
+        for title, query in tour.EXAMPLE_QUERIES.items():
+            console.print(f"[bold]{title}[/]\n{query}")
+            console.print_json(json.dumps(tour.ask(api, query), default=str))
+        console.rule("where to look")
+        console.print(f"GraphiQL:          {api.graphql}   (header X-API-Key: {tour.DEMO_API_KEY})")
+        console.print(f"REST + OpenAPI:    {api.url}/docs   e.g. {api.url}/api/v1/shipments/SHP-0001/timeline")
+        console.print(f"quality reports:   file://{results_dir_for(settings)}/")
+        console.print(f"bronze (Avro):     {settings.storage.bronze}/yyyy/mm/dd/hh/")
+        console.print(f"warehouse:         {settings.storage.duckdb_path}")
+        console.print(f"logs:              {tour.demo_dir(settings)}/")
+        console.print(f"finished in {(dt.datetime.now(dt.UTC) - started).total_seconds():.0f} s")
+        healthy = ledger.balanced and all(run.state == "success" for run in runs)
+        if healthy and (serve if serve is not None else sys.stdin.isatty()):
+            console.print("[bold]the API stays up: Ctrl-C stops it and everything the demo started[/]")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                console.print("stopping ...")
+    if not healthy:
+        raise typer.Exit(1)
+
+
+def _gates_table(outcomes: list[GateOutcome]) -> Table:
+    gates = Table(title="Quality gates (Great Expectations), one per staged table and day")
     for column in ("table", "day", "result", "report"):
         gates.add_column(column)
-    days = sorted({t.date() for t in batch.delivered.values()})
-    gate_failed = False
-    with connect(settings) as warehouse:
-        for day in days:
-            try:
-                build = build_gold(warehouse, day=day, results_dir=results_dir_for(settings))
-            except QualityGateFailed as failure:
-                gate_failed = True
-                console.print(f"[red]gate failed for {day}: nothing published[/] ({failure})")
-                continue
-            for gate in build.gates:
-                verdict = "[green]passed[/]" if gate.success else "[red]failed[/]"
-                gates.add_row(gate.table, str(gate.day or "-"), verdict, str(gate.report_path))
-        layers = Table(title="Rows per layer")
-        layers.add_column("table")
-        layers.add_column("rows", justify="right")
-        for table in (
-            "clean.shipment_events",
-            "clean.delivery_events",
-            "clean.facility_events",
-            "clean.driver_events",
-            "clean.dlq_events",
-            "clean.event_counts_5m",
-            "curated.dim_facility",
-            "curated.dim_carrier",
-            "curated.dim_driver",
-            "curated.fact_shipments",
-            "curated.fact_deliveries",
-            "features.ml_delivery_features",
-        ):
-            layers.add_row(table, str(warehouse.query(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"]))
-    console.print(layers)
-    console.print(gates)
+    for outcome in outcomes:
+        verdict = f"[green]passed[/] {outcome.expectations}" if outcome.success else "[red]FAILED[/]"
+        gates.add_row(outcome.table, outcome.day, verdict, str(outcome.report))
+    return gates
 
-    console.rule("4. GraphQL")
-    for title, query in EXAMPLE_QUERIES.items():
-        console.print(f"[bold]{title}[/]\n{query}")
-        console.print_json(json.dumps(run_query(settings, query), default=str))
 
-    console.rule("where the data landed")
-    console.print(f"bronze (Avro):               {settings.storage.bronze}/yyyy/mm/dd/hh/")
-    console.print(f"silver, DLQ, gold (DuckDB):  {settings.storage.duckdb_path}")
-    console.print(f"quality reports (HTML):      {results_dir_for(settings)}")
-    console.print(f"alerts:                      {data_dir / 'alerts'}")
-    console.print(
-        "serve the API:  .venv/bin/logistics serve   then open http://127.0.0.1:8000/graphql "
-        "(send the header X-API-Key: local-dev-key)"
-    )
-    console.print(f"finished at {dt.datetime.now(dt.UTC):%H:%M:%S} UTC")
-    if not ledger.balanced or gate_failed:
-        raise typer.Exit(1)
+def _port() -> int:
+    """8000 as the README says, unless something already holds it."""
+    import socket
+
+    from logistics.local import free_port
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", 8000))
+        except OSError:
+            return free_port()
+    return 8000

@@ -28,3 +28,33 @@ def replay(
         from logistics.cli.run_pipeline import ledger_table
 
         console.print(ledger_table(report.ledger))
+
+
+_SUMMARY_SQL = """
+SELECT status, stage, reason_code, event_type, contract_version, COUNT(*) AS records,
+       MIN(failed_time) AS first_seen, MAX(failed_time) AS last_seen
+FROM clean.dlq_events
+GROUP BY status, stage, reason_code, event_type, contract_version
+ORDER BY records DESC
+LIMIT @top
+"""
+
+
+@app.command("summary")
+def summary(top: Annotated[int, typer.Option(min=1, help="Patterns to show.")] = 20) -> None:
+    """What is failing: dead letters grouped by status, stage, reason, event type and contract version."""
+    from rich.table import Table
+
+    from logistics.settings import get_settings
+    from logistics.warehouse import connect
+
+    with connect(get_settings()) as warehouse:
+        warehouse.ensure_tables()  # a fresh warehouse: an empty DLQ, not an error
+        rows = warehouse.query(_SUMMARY_SQL, {"top": top})
+    table = Table(title="Dead letters by pattern (clean.dlq_events)")
+    columns = ("status", "stage", "reason_code", "event_type", "contract_version", "records", "first_seen", "last_seen")
+    for column in columns:
+        table.add_column(column, justify="right" if column == "records" else "left")
+    for row in rows:
+        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
+    console.print(table if rows else "the DLQ is empty")

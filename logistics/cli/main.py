@@ -18,6 +18,7 @@ from logistics.cli import (
     replay,
     run_pipeline,
     serve,
+    sla,
 )
 
 app = typer.Typer(
@@ -38,6 +39,7 @@ app.command("replay")(replay.replay)
 app.command("build-marts")(build_marts.build_marts)
 app.add_typer(quality.app, name="quality")
 app.command("serve")(serve.serve)
+app.command("sla")(sla.sla)
 app.command("demo")(demo.demo)
 
 if __name__ == "__main__":

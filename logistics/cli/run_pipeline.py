@@ -63,25 +63,14 @@ def run_pipeline(
         raise typer.Exit(1)
 
 
-def _drain(source: str, *, max_batches: int | None, idle_timeout: float | None) -> None:
+def _drain(source: Literal["kafka", "pubsub"], *, max_batches: int | None, idle_timeout: float | None) -> None:
     """Micro-batches from a broker until ``max_batches`` / ``idle_timeout`` / Ctrl-C, then the ledger."""
     from logistics.settings import get_settings
-    from pipeline.sources.base import BatchSource
+    from pipeline.sources.base import open_batch_source
     from pipeline.streaming import StreamLedger, drain
 
     settings = get_settings()
-    batch_source: BatchSource
-    if source == "kafka":
-        from pipeline.sources.kafka import KafkaBatchSource
-
-        batch_source = KafkaBatchSource(kafka=settings.kafka)
-        where = f"kafka {settings.kafka.bootstrap_servers} topics {', '.join(settings.kafka.topics)}"
-    else:
-        from pipeline.sources.pubsub import PubSubBatchSource, subscriptions_from_settings
-
-        subscriptions = subscriptions_from_settings(settings.pubsub.topics, suffix=settings.pubsub.subscription_suffix)
-        batch_source = PubSubBatchSource(project=settings.gcp.project_id, subscriptions=subscriptions)
-        where = f"pubsub {settings.gcp.project_id} subscriptions {', '.join(subscriptions)}"
+    batch_source, where = open_batch_source(source, settings=settings)
     console.print(f"draining {where} (Ctrl-C stops after the current batch is committed or redelivered)")
     stream = StreamLedger()
     try:

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from logistics.settings import Settings
+
+BrokerName = Literal["kafka", "pubsub"]
 
 
 @dataclass(frozen=True)
@@ -34,3 +39,17 @@ class BatchSource(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def open_batch_source(broker: BrokerName, *, settings: Settings) -> tuple[BatchSource, str]:
+    """The configured broker's source, and a line saying where it reads from. The caller closes it."""
+    if broker == "kafka":
+        from pipeline.sources.kafka import KafkaBatchSource
+
+        where = f"kafka {settings.kafka.bootstrap_servers} topics {', '.join(settings.kafka.topics)}"
+        return KafkaBatchSource(kafka=settings.kafka), where
+    from pipeline.sources.pubsub import PubSubBatchSource, subscriptions_from_settings
+
+    subscriptions = subscriptions_from_settings(settings.pubsub.topics, suffix=settings.pubsub.subscription_suffix)
+    where = f"pubsub {settings.gcp.project_id} subscriptions {', '.join(subscriptions)}"
+    return PubSubBatchSource(project=settings.gcp.project_id, subscriptions=subscriptions), where
