@@ -44,6 +44,9 @@ class BigQuerySettings(BaseModel):
     datasets: dict[str, str] = Field(
         default_factory=lambda: {"raw": "raw", "clean": "clean", "curated": "curated", "features": "features"}
     )
+    # A BigQuery emulator's REST endpoint (e.g. http://127.0.0.1:9050), reached without credentials;
+    # unset means real BigQuery with the environment's credentials.
+    emulator_host: str | None = None
 
 
 class WarehouseSettings(BaseModel):
@@ -53,6 +56,8 @@ class WarehouseSettings(BaseModel):
 class StorageSettings(BaseModel):
     data_dir: Path = Path(".data")
     bronze_uri: str | None = None  # default: <data_dir>/bronze/events
+    # Where workers stage silver/DLQ rows for the loader (gs:// on Dataflow); default <data_dir>/staging.
+    staging_uri: str | None = None
 
     def resolved_data_dir(self) -> Path:
         return self.data_dir if self.data_dir.is_absolute() else PROJECT_ROOT / self.data_dir
@@ -67,7 +72,13 @@ class StorageSettings(BaseModel):
 
     @property
     def staging_dir(self) -> Path:
+        """Local scratch (landing files of micro-batches, replay inputs)."""
         return self.resolved_data_dir() / "staging"
+
+    @property
+    def staging(self) -> str:
+        """Where a run's workers stage rows: any Beam filesystem path."""
+        return self.staging_uri or str(self.staging_dir)
 
 
 class PipelineSettings(BaseModel):

@@ -110,6 +110,9 @@ def replay_bronze(*, settings: Settings, start: dt.date, end: dt.date, rebuild: 
         return report
     if rebuild:
         report.silver_rows_removed = _delete_silver_days(settings=settings, start=start, end=end)
+    # The replay recounts every window of these days from bronze (which holds all their events),
+    # regrouped across the original runs: its counts replace theirs instead of adding to them.
+    _delete_count_days(settings=settings, start=start, end=end)
 
     def archived() -> Iterator[str]:  # streamed file by file: a day of bronze need not fit in memory
         for path in report.files:
@@ -143,3 +146,12 @@ def _delete_silver_days(*, settings: Settings, start: dt.date, end: dt.date) -> 
             removed += int(warehouse.query(f"SELECT COUNT(*) AS n {where}", {"start": start, "end": end})[0]["n"])
             warehouse.execute(f"DELETE {where}", {"start": start, "end": end})
     return removed
+
+
+def _delete_count_days(*, settings: Settings, start: dt.date, end: dt.date) -> None:
+    with connect(settings) as warehouse:
+        warehouse.ensure_tables()
+        warehouse.execute(
+            "DELETE FROM clean.event_counts_5m WHERE DATE(window_start) BETWEEN @start AND @end",
+            {"start": start, "end": end},
+        )

@@ -11,23 +11,21 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.metrics.metric import Metrics, MetricsFilter
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from contracts.generated.catalog import FAMILIES
 from logistics.settings import Settings
 from logistics.warehouse import connect
 from pipeline.dead_letter import DEAD_LETTERS
-from pipeline.sinks.bronze import WriteBronze
-from pipeline.sinks.silver import DLQ, LoadResult, StageRows, count_row, dlq_row, load_staged, silver_row
-from pipeline.sources.file import ReadJsonLines
-from pipeline.transforms.dedupe import DedupeByEventId
-from pipeline.transforms.enrich import EnrichRows, dimension_side_input
-from pipeline.transforms.normalize import NormalizeDoFn
+from pipeline.sinks.shard import ShardTargets, WriteShardDoFn
+from pipeline.sinks.silver import DLQ, LoadResult, StageRows, count_row, dlq_row, load_staged
+from pipeline.sources.file import ReadLineBatches
+from pipeline.transforms.batch import CheckBatchDoFn
+from pipeline.transforms.enrich import dimension_side_input
 from pipeline.transforms.pii import ProtectPiiDoFn
-from pipeline.transforms.route import RouteAlerts
-from pipeline.transforms.validate import ValidateDoFn
-from pipeline.windows.event_counts import EventCounts5m
+from pipeline.windows.event_counts import PartialCount, WindowKey, add_partials, final_count_row
 
 
 @dataclass
@@ -61,63 +59,79 @@ class Ledger:
         return self.accounted == self.received
 
 
+DEFAULT_SHARDS = 2  # dedupe shards of the bounded path: parallelism on a distributed runner; files per hour locally
+
+
 def build(
-    pipeline: beam.Pipeline, *, input_pattern: str, settings: Settings, run_id: str, landing: bool = False
+    pipeline: beam.Pipeline,
+    *,
+    input_pattern: str,
+    settings: Settings,
+    run_id: str,
+    landing: bool = False,
+    shards: int = DEFAULT_SHARDS,
 ) -> None:
-    """Wire source -> normalize -> validate -> dedupe -> PII -> enrich -> bronze + silver (+ counts, alerts);
-    rejects -> PII -> DLQ. Nothing downstream of the PII stage ever sees a clear personal value."""
-    staging = str(settings.storage.staging_dir / run_id)
+    """Wire the bounded pipeline over files: batches of lines -> normalize + validate ->
+    (one GroupByKey by dedupe shard) -> per shard: dedupe -> PII -> bronze + enriched silver
+    rows + window counts + alerts; rejects -> PII -> DLQ. Nothing downstream of the PII
+    step ever sees a clear personal value.
+
+    Beam sees batches, not events (see :mod:`pipeline.transforms.batch`): the per-event work
+    is the same pure functions the per-element transforms (``DedupeByEventId``,
+    ``EventCounts5m``, used on unbounded input) apply, so both paths decide alike.
+    """
+    staging = staging_uri(settings, run_id)
     data_dir = settings.storage.resolved_data_dir()
-
-    def protect_pii() -> ProtectPiiDoFn:
-        return ProtectPiiDoFn(pii=settings.pii, project_id=settings.gcp.project_id, data_dir=data_dir)
-
-    normalized = (
-        pipeline
-        | "Read" >> ReadJsonLines(input_pattern, records=landing)
-        | "Normalize" >> beam.ParDo(NormalizeDoFn(source_system="file")).with_outputs(DEAD_LETTERS, main="envelopes")
+    targets = ShardTargets(
+        run_id=run_id,
+        bronze_root=settings.storage.bronze,
+        staging_dir=staging,
+        alerts_root=str(data_dir / "alerts"),
+        alert_event_types=frozenset(settings.pipeline.alert_event_types),
+        window_seconds=settings.pipeline.window_size_seconds,
+        allowed_lateness=dt.timedelta(hours=settings.pipeline.allowed_lateness_hours),
     )
-    validated = normalized.envelopes | "Validate" >> beam.ParDo(ValidateDoFn()).with_outputs(DEAD_LETTERS, main="valid")
-    unique = (
-        (validated.valid | "Dedupe" >> DedupeByEventId()).unique  # extra copies: the "duplicates" metric
-        | "ProtectPii" >> beam.ParDo(protect_pii())
+    window_seconds = targets.window_seconds
+
+    checked = (
+        pipeline
+        | "Read" >> ReadLineBatches(input_pattern, records=landing)
+        | "Check"
+        >> beam.ParDo(CheckBatchDoFn(source_system="file", shards=shards)).with_outputs(DEAD_LETTERS, main="valid")
     )
     dimensions = dimension_side_input(pipeline, settings=settings)
-
-    unique | "Bronze" >> WriteBronze(root=settings.storage.bronze, run_id=run_id)
-    (
-        unique
-        | "Alerts"
-        >> RouteAlerts(
-            event_types=settings.pipeline.alert_event_types,
-            root=str(data_dir / "alerts"),
-            run_id=run_id,
+    partial_counts = (
+        checked.valid
+        | "GroupByShard" >> beam.GroupByKey()
+        | "WriteShards"
+        >> beam.ParDo(
+            WriteShardDoFn(targets=targets, pii=settings.pii, project_id=settings.gcp.project_id, data_dir=data_dir),
+            snapshots=dimensions,
         )
-        | "CountAlerts" >> beam.Map(lambda a: _count("alerts", a))
-    )
-    counts = unique | "EventCounts5m" >> EventCounts5m(
-        window_seconds=settings.pipeline.window_size_seconds,
-        allowed_lateness_hours=settings.pipeline.allowed_lateness_hours,
-    )
-    dead = (
-        (normalized[DEAD_LETTERS], validated[DEAD_LETTERS])
-        | "AllDeadLetters" >> beam.Flatten()
-        | "ProtectDeadLetters" >> beam.ParDo(protect_pii())
     )
     (
         (
-            unique | "SilverRow" >> beam.Map(silver_row) | "Enrich" >> EnrichRows(dims=dimensions),
-            dead | "DlqRow" >> beam.Map(dlq_row),
-            counts["rows"] | "CountRow" >> beam.Map(count_row, run_id=run_id),
+            checked[DEAD_LETTERS]
+            | "ProtectDeadLetters"
+            >> beam.ParDo(ProtectPiiDoFn(pii=settings.pii, project_id=settings.gcp.project_id, data_dir=data_dir))
+            | "DlqRow" >> beam.Map(dlq_row),
+            partial_counts
+            | "SumCounts" >> beam.CombinePerKey(add_partials)
+            | "CountRow" >> beam.Map(lambda kv: _count_row(*kv, window_seconds=window_seconds, run_id=run_id)),
         )
         | "AllRows" >> beam.Flatten()
         | "Stage" >> StageRows(staging_dir=staging)
     )
 
 
-def _count(name: str, element: Any) -> Any:
-    Metrics.counter("ledger", name).inc()
-    return element
+def _count_row(key: WindowKey, total: PartialCount, *, window_seconds: int, run_id: str) -> tuple[str, dict[str, Any]]:
+    events, digest = total
+    return count_row(final_count_row(key, events, window_seconds=window_seconds), run_id=run_id, content=digest)
+
+
+def staging_uri(settings: Settings, run_id: str) -> str:
+    """Where a run's workers stage rows for the loader: a folder path or any Beam filesystem URI."""
+    return f"{settings.storage.staging}/{run_id}"
 
 
 def run_pipeline(
@@ -144,10 +158,10 @@ def run_pipeline(
     result.wait_until_finish()
     counters = _counters(result)
 
-    staging = settings.storage.staging_dir / run_id
+    staging = staging_uri(settings, run_id)
     with connect(settings) as warehouse:
         loaded: LoadResult = load_staged(warehouse, staging)
-    shutil.rmtree(staging, ignore_errors=True)  # loaded: the warehouse is now the record
+    _remove(staging)  # loaded: the warehouse is now the record
     silver_names = {family.silver_table for family in FAMILIES.values()}
     return Ledger(
         run_id=run_id,
@@ -165,6 +179,15 @@ def run_pipeline(
 def _counters(result: Any) -> dict[str, int]:
     query = result.metrics().query(MetricsFilter().with_namespace("ledger"))
     return {c.key.metric.name: int(c.committed or c.attempted or 0) for c in query["counters"]}
+
+
+def _remove(uri: str) -> None:
+    if FileSystems.get_scheme(uri) is None:  # a local folder
+        shutil.rmtree(uri, ignore_errors=True)
+        return
+    matched = FileSystems.match([f"{uri.rstrip('/')}/**"])[0].metadata_list
+    if matched:
+        FileSystems.delete([m.path for m in matched])
 
 
 def _avoid_state_cache_trap() -> None:

@@ -1,17 +1,23 @@
-"""Shared fixtures: isolated settings per test session, and one spine run reused by readers."""
+"""Shared fixtures: isolated settings per test session, one spine run reused by readers, and the
+BigQuery emulator."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-from logistics.settings import Settings, StorageSettings
+from logistics.settings import PROJECT_ROOT, Settings, StorageSettings
 
 
 def make_settings(data_dir: Path) -> Settings:
@@ -44,3 +50,75 @@ def spine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpineRun]:
     input_path = write_jsonl(batch, root / "input" / "events.jsonl")
     ledger = run_pipeline(settings=settings, input_pattern=str(input_path))
     yield SpineRun(settings=settings, input_path=input_path, batch=batch, ledger=ledger)
+
+
+BQEMU = PROJECT_ROOT / ".venv-bqemu" / "bin" / "bqemulator"
+
+
+@dataclass(frozen=True)
+class BigQueryEmulator:
+    url: str  # REST endpoint: the client's api_endpoint
+    project: str
+    gcs_root: Path  # a load job's gs://BUCKET/PATH reads GCS_ROOT/BUCKET/PATH
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def bigquery_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BigQueryEmulator]:
+    """bqemulator 1.4.0 from its own venv (``make .venv-bqemu``), started once per session.
+
+    It runs with a private HOME holding the DuckDB extensions its venv ships, so it never tries
+    to download them. Without the venv, every test using it skips with the reason.
+    """
+    if not BQEMU.exists():
+        pytest.skip(f"BigQuery emulator not installed at {BQEMU}: run `make .venv-bqemu` (see Makefile)")
+    home = tmp_path_factory.mktemp("bqemu-home")
+    extensions = home / ".duckdb" / "extensions" / "v1.5.5" / "linux_amd64"
+    extensions.mkdir(parents=True)
+    for shipped in (PROJECT_ROOT / ".venv-bqemu").rglob("*.duckdb_extension"):
+        shutil.copy(shipped, extensions)
+    gcs_root = home / "gcs"
+    gcs_root.mkdir()
+    project = "local-project"
+    port = _free_port()
+    log = (home / "emulator.log").open("w")
+    proc = subprocess.Popen(
+        [
+            str(BQEMU),
+            "start",
+            "--rest-port",
+            str(port),
+            "--grpc-port",
+            "0",
+            "--project",
+            project,
+            "--log-level",
+            "warning",
+        ],
+        env={**os.environ, "HOME": str(home), "BQEMU_GCS_LOCAL_ROOT": str(gcs_root)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/bigquery/v2/projects/{project}/datasets", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"emulator did not start: {(home / 'emulator.log').read_text()[-2000:]}"
+                    ) from None
+                time.sleep(0.2)
+        yield BigQueryEmulator(url=url, project=project, gcs_root=gcs_root)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()

@@ -10,7 +10,7 @@ context::
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -39,17 +39,19 @@ class Warehouse(Protocol):
         self, sql: str, params: Mapping[str, Any] | None = None, *, renames: Renames = ()
     ) -> pd.DataFrame: ...
     def ensure_tables(self) -> None: ...
+    def load_json_files(self, table: TableDef, files: Sequence[Path | str], *, key: str) -> tuple[int, int]:
+        """Insert rows from newline-delimited JSON files, skipping ``key`` values already present (and
+        repeats within the files): returns ``(inserted, already_present)``, so a replay inserts nothing."""
+        ...
 
 
 @contextmanager
 def connect(settings: Settings, *, read_only: bool = False) -> Iterator[Warehouse]:
     datasets = settings.bigquery.datasets
     if settings.warehouse.backend == "bigquery":
-        from google.cloud import bigquery
-
         from logistics.warehouse._bigquery import BigQueryWarehouse
 
-        client = bigquery.Client(project=settings.gcp.project_id)
+        client = _bigquery_client(settings)
         bq = BigQueryWarehouse(client, project=settings.gcp.project_id, datasets=datasets)
         try:
             yield bq
@@ -60,6 +62,23 @@ def connect(settings: Settings, *, read_only: bool = False) -> Iterator[Warehous
 
     with open_duckdb(settings.storage.duckdb_path, datasets=datasets, read_only=read_only) as wh:
         yield wh
+
+
+def _bigquery_client(settings: Settings) -> Any:
+    from google.cloud import bigquery
+
+    emulator = settings.bigquery.emulator_host
+    if emulator is None:
+        return bigquery.Client(project=settings.gcp.project_id)
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+
+    # An emulator takes no credentials; asking for them would go looking for a metadata server.
+    return bigquery.Client(
+        project=settings.gcp.project_id,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options=ClientOptions(api_endpoint=emulator),
+    )
 
 
 def sql_file(path: Path) -> str:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import uuid
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from logistics.warehouse._schema import managed_tables
+from logistics.warehouse._schema import TableDef, managed_tables
 from logistics.warehouse._sql import Renames, prepare
 
 if TYPE_CHECKING:
     import pandas as pd
+
+# A load's staging table outlives a crashed loader by at most this long (BigQuery drops it).
+_STAGING_TABLE_TTL = dt.timedelta(hours=6)
 
 
 def _param(name: str, value: Any) -> Any:
@@ -73,10 +78,7 @@ class BigQueryWarehouse:
         for table in managed_tables():
             dataset = f"{self._project}.{self.physical(table.dataset)}"
             self._client.create_dataset(dataset, exists_ok=True)
-            bq_table = bigquery.Table(
-                f"{dataset}.{table.name}",
-                schema=[bigquery.SchemaField.from_api_repr(f) for f in table.schema["fields"]],
-            )
+            bq_table = bigquery.Table(f"{dataset}.{table.name}", schema=_schema_fields(table))
             partition = table.schema.get("timePartitioning")
             if partition:
                 bq_table.time_partitioning = bigquery.TimePartitioning(
@@ -86,5 +88,82 @@ class BigQueryWarehouse:
             bq_table.description = table.schema.get("description")
             self._client.create_table(bq_table, exists_ok=True)
 
+    def load_json_files(self, table: TableDef, files: Sequence[Path | str], *, key: str) -> tuple[int, int]:
+        """Insert rows from newline-delimited JSON files (local paths or ``gs://`` URIs), skipping keys
+        already present. Returns ``(inserted, skipped)``: skipped rows were already in the table or
+        repeated a key within these files (a replay), exactly as the DuckDB backend counts them.
+
+        Load jobs into a fresh staging table, then one MERGE, rather than streaming inserts with
+        ``insertId = key``: insertId dedupe is best effort over about a minute, so it cannot make a
+        replay hours later idempotent, and streamed rows sit in the streaming buffer where DML cannot
+        touch them. Load jobs are free, atomic per job, parse the generated schema's TIMESTAMP and
+        JSON columns from the staged JSON as-is, and the emulator runs them too. The MERGE is the
+        only write to the target, so a failure anywhere before it leaves the target untouched.
+        """
+        if not files:
+            return 0, 0
+        from google.cloud import bigquery
+
+        dataset = f"{self._project}.{self.physical(table.dataset)}"
+        staging_id = f"{dataset}._load_{table.name}_{uuid.uuid4().hex}"
+        staging = bigquery.Table(staging_id, schema=_schema_fields(table))
+        # A loader killed mid-way leaves no permanent litter: BigQuery expires the table itself.
+        staging.expires = dt.datetime.now(dt.UTC) + _STAGING_TABLE_TTL
+        self._client.create_table(staging)
+        try:
+            self._load_into(staging_id, files)
+            staged = self._scalar(f"SELECT COUNT(*) FROM `{staging_id}`")
+            inserted = self._merge(target=f"{dataset}.{table.name}", staging_id=staging_id, table=table, key=key)
+        finally:
+            self._client.delete_table(staging_id, not_found_ok=True)
+        return inserted, staged - inserted
+
+    def _load_into(self, staging_id: str, files: Sequence[Path | str]) -> None:
+        from google.cloud import bigquery
+
+        config = bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
+            write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
+            create_disposition=bigquery.CreateDisposition.CREATE_NEVER,  # the schema is the generated one
+        )
+        uris = [str(f) for f in files if str(f).startswith("gs://")]
+        local = [Path(f) for f in files if not str(f).startswith("gs://")]
+        jobs = []
+        if uris:  # one job reads every staged object in Cloud Storage
+            jobs.append(self._client.load_table_from_uri(uris, staging_id, job_config=config))
+        for path in local:  # a local file is uploaded as the body of its own job
+            with path.open("rb") as fh:
+                jobs.append(self._client.load_table_from_file(fh, staging_id, job_config=config))
+        for job in jobs:
+            job.result(timeout=self._timeout_s)
+
+    def _merge(self, *, target: str, staging_id: str, table: TableDef, key: str) -> int:
+        """Insert staged rows whose key is absent, one row per key; returns the rows inserted."""
+        columns = ", ".join(f"`{c}`" for c in table.columns)
+        # Only identifiers (generated schema names, our own staging table) are in the text: this
+        # statement has no values, so nothing is formatted in that a parameter should carry.
+        sql = (
+            f"MERGE `{target}` AS t "
+            f"USING (SELECT {columns} FROM `{staging_id}` "
+            f"WHERE TRUE QUALIFY ROW_NUMBER() OVER (PARTITION BY `{key}`) = 1) AS s "
+            f"ON t.`{key}` = s.`{key}` "
+            f"WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({columns})"
+        )
+        self.statements_run += 1
+        job = self._client.query(sql)
+        job.result(timeout=self._timeout_s)
+        return int(job.num_dml_affected_rows or 0)
+
+    def _scalar(self, sql: str) -> int:
+        self.statements_run += 1
+        row = next(iter(self._client.query(sql).result(timeout=self._timeout_s)))
+        return int(row[0])
+
     def close(self) -> None:
         self._client.close()
+
+
+def _schema_fields(table: TableDef) -> list[Any]:
+    from google.cloud import bigquery
+
+    return [bigquery.SchemaField.from_api_repr(f) for f in table.schema["fields"]]

@@ -70,7 +70,7 @@ class DuckDBWarehouse:
         for dataset in ("curated", "features"):
             self._con.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.physical(dataset)}"')
 
-    def load_json_files(self, table: TableDef, files: Sequence[Path], *, key: str) -> tuple[int, int]:
+    def load_json_files(self, table: TableDef, files: Sequence[Path | str], *, key: str) -> tuple[int, int]:
         """Insert rows from newline-delimited JSON files, skipping keys already present.
 
         Returns ``(inserted, skipped)``: skipped rows were already in the table (a replay).

@@ -8,14 +8,15 @@ pipeline) inserts them, skipping keys already present, which makes replays idemp
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any
 
 import apache_beam as beam
 import orjson
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import PCollection
 
 from contracts.generated.catalog import FAMILIES, SUBJECTS
@@ -28,31 +29,71 @@ DLQ = "dlq_events"
 EVENT_COUNTS = "event_counts_5m"
 
 
+@functools.cache
+def _silver_layout(event_type: str) -> tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]:
+    """(silver table, ((key column, payload fields it comes from), ...)) of a subject, looked up once."""
+    family = FAMILIES[SUBJECTS[event_type].family]
+    return family.silver_table, tuple((column, tuple(family.sources_of(column))) for column in family.key_columns)
+
+
 def silver_row(envelope: Envelope) -> tuple[str, dict[str, Any]]:
     """(silver table, row): envelope columns, key columns lifted from the payload, payload as JSON."""
-    family = FAMILIES[SUBJECTS[envelope["event_type"]].family]
+    table, key_sources = _silver_layout(envelope["event_type"])
     payload = orjson.loads(envelope["payload"])
     row = {k: v for k, v in envelope.items() if k != "payload"}
-    for column in family.key_columns:
-        value = next((payload[f] for f in family.sources_of(column) if payload.get(f) is not None), None)
+    for column, fields in key_sources:
+        value = None
+        for name in fields:
+            value = payload.get(name)
+            if value is not None:
+                break
         row[column] = None if value is None else str(value)
     row["payload"] = payload
-    return family.silver_table, row
+    return table, row
 
 
 def dlq_row(dead: DeadLetter) -> tuple[str, dict[str, Any]]:
     return DLQ, dead.to_row(failed_time=dt.datetime.now(dt.UTC))
 
 
-def count_row(row: dict[str, Any], *, run_id: str) -> tuple[str, dict[str, Any]]:
-    """A pane of event_counts_5m, with the id that makes its load idempotent."""
-    key = f"{row['window_start'].isoformat()}|{row['event_type']}|{row['facility_id']}|{run_id}|{row['pane_index']}"
+def count_row(row: dict[str, Any], *, run_id: str, content: int | None = None) -> tuple[str, dict[str, Any]]:
+    """A pane of event_counts_5m, with the id that makes its load idempotent.
+
+    ``content`` (bounded runs: :func:`~pipeline.windows.event_counts.id_digest` of the counted
+    event ids) replaces the run id in the key. The table is a pane log summed over runs, so a
+    rerun or a redelivered micro-batch, which counts the same events under a new run id,
+    must make the same count_id and be skipped by the load, or its window would count twice;
+    different events in the same window still add up. (A bronze replay regroups events of
+    several runs, so it deletes its days' counts first: see ``replay_bronze``.)
+    """
+    run_part = run_id if content is None else f"{content:016x}"
+    key = f"{row['window_start'].isoformat()}|{row['event_type']}|{row['facility_id']}|{run_part}|{row['pane_index']}"
     return EVENT_COUNTS, {**row, "run_id": run_id, "count_id": hashlib.sha256(key.encode()).hexdigest()[:32]}
 
 
 def write_json_lines(fh: IO[bytes], rows: Iterable[dict[str, Any]]) -> None:
     for row in rows:
         fh.write(orjson.dumps(row, option=orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE))
+
+
+class StagedTables:
+    """One writer's staged rows: ``<staging>/<table>/<name>.jsonl`` per table, opened on first row."""
+
+    def __init__(self, *, staging_dir: str, name: str) -> None:
+        self._root, self._name = staging_dir.rstrip("/"), name
+        self._files: dict[str, IO[bytes]] = {}
+
+    def add(self, table: str, row: dict[str, Any]) -> None:
+        fh = self._files.get(table)
+        if fh is None:
+            # Deterministic name: a retried bundle overwrites its own file.
+            fh = self._files[table] = FileSystems.create(f"{self._root}/{table}/{self._name}.jsonl")
+        fh.write(orjson.dumps(row, option=orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE))
+
+    def close(self) -> None:
+        for fh in self._files.values():
+            fh.close()
+        self._files.clear()
 
 
 class StageRows(beam.PTransform):
@@ -94,17 +135,19 @@ class LoadResult:
 _LOAD_KEYS = {DLQ: "dlq_id", EVENT_COUNTS: "count_id"}
 
 
-def load_staged(warehouse: Warehouse, staging_dir: Path) -> LoadResult:
-    """Load every staged table into the warehouse (the single writer step)."""
-    from logistics.warehouse._duckdb import DuckDBWarehouse
+def staged_files(staging_dir: str, table: str) -> list[str]:
+    """Non-empty staged files of ``table`` (a local folder or any Beam filesystem URI)."""
+    matches = FileSystems.match([f"{staging_dir.rstrip('/')}/{table}/*.jsonl"])[0].metadata_list
+    return sorted(m.path for m in matches if m.size_in_bytes > 0)
 
-    if not isinstance(warehouse, DuckDBWarehouse):
-        raise TypeError("staged loading is the embedded path; BigQuery is written by the pipeline itself")
+
+def load_staged(warehouse: Warehouse, staging_dir: str) -> LoadResult:
+    """Load every staged table into the warehouse (the single writer step), whatever the engine."""
     warehouse.ensure_tables()
     result = LoadResult()
     staged = {t.name: t for t in managed_tables() if t.dataset == "clean"}
     for name, table in staged.items():
-        files = sorted(p for p in (staging_dir / name).glob("*.jsonl") if p.stat().st_size > 0)
+        files = staged_files(staging_dir, name)
         inserted, skipped = warehouse.load_json_files(table, files, key=_LOAD_KEYS.get(name, "event_id"))
         result.inserted[name] = inserted
         result.already_present[name] = skipped

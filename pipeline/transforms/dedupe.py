@@ -1,8 +1,10 @@
 """dedupe: one event per event_id within its contract's TTL; extra copies are counted, never silent.
 
-Two executions of the same rule, chosen by what Beam knows about the input:
-- bounded input groups by event_id (GroupByKey: ~14k events/s on the local runner, versus
-  ~300/s for a stateful DoFn hit by the state-cache sizing trap in RUNBOOK);
+Three executions of the same rule (:func:`keep_first`):
+- the bounded pipeline groups batches by shard of event_id (one GroupByKey for the whole
+  run) and runs :func:`first_copies` over each shard: a set-based pass, no per-id shuffle;
+- :class:`DedupeByEventId` on bounded input groups by event_id (GroupByKey: ~14k events/s on
+  the local runner, versus ~300/s for a stateful DoFn hit by the state-cache sizing trap in RUNBOOK);
 - unbounded input keeps one flag per event_id in state, cleared by an event-time timer when
   the subject's ``dedupe_ttl_hours`` has passed, so memory stays bounded.
 Across runs, the silver load skips event_ids already present, so replays are idempotent.
@@ -11,7 +13,8 @@ Across runs, the silver load skips event_ids already present, so replays are ide
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
@@ -52,6 +55,28 @@ def keep_first(copies: Iterable[Envelope]) -> tuple[list[Envelope], list[Envelop
         else:
             kept.append(envelope)
     return kept, duplicates
+
+
+def first_copies(
+    envelopes: Callable[[], Iterable[Envelope]], *, event_ids: Iterable[str]
+) -> Iterator[tuple[bool, Envelope]]:
+    """``(kept, envelope)`` for every envelope of a shard, decided as :func:`keep_first` decides.
+
+    ``envelopes`` is called once, after counting ``event_ids`` (the same ids, cheap to read):
+    an id seen once streams straight through, and only the copies of repeated ids are held
+    until the end, so memory grows with the duplicates, not with the shard.
+    """
+    copies = Counter(event_ids)
+    repeated: dict[str, list[Envelope]] = {}
+    for envelope in envelopes():
+        if copies[envelope["event_id"]] == 1:
+            yield True, envelope
+        else:
+            repeated.setdefault(envelope["event_id"], []).append(envelope)
+    for group in repeated.values():
+        kept, extra = keep_first(group)
+        yield from ((True, envelope) for envelope in kept)
+        yield from ((False, envelope) for envelope in extra)
 
 
 class _KeepFirstDoFn(beam.DoFn):

@@ -62,7 +62,7 @@ def normalize(
             "normalize", INVALID_ENVELOPE, f"expected a JSON object, got {type(record).__name__}", text, source_system
         )
 
-    found = {key: _first(record, aliases) for key, aliases in FIELD_ALIASES.items()}
+    found = _envelope_fields(record)
     for key, value in (attributes or {}).items():
         if key in found and found[key] is None:
             found[key] = value
@@ -143,8 +143,20 @@ def parse_time(value: Any) -> dt.datetime:
     raise ValueError(f"time {value!r} is not ISO-8601 or epoch")
 
 
-def _first(record: dict[str, Any], aliases: tuple[str, ...]) -> Any:
-    return next((record[a] for a in aliases if record.get(a) is not None), None)
+def _envelope_fields(record: dict[str, Any]) -> dict[str, Any]:
+    """Envelope key -> the first non-null alias value (plain loops: this runs once per event)."""
+    found: dict[str, Any] = {}
+    for key, aliases in _ALIAS_ITEMS:
+        value = None
+        for alias in aliases:
+            value = record.get(alias)
+            if value is not None:
+                break
+        found[key] = value
+    return found
+
+
+_ALIAS_ITEMS = tuple(FIELD_ALIASES.items())
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -156,6 +168,21 @@ def envelope_json(envelope: Envelope) -> str:
     return orjson.dumps({**envelope, "payload": orjson.loads(envelope["payload"])}, option=orjson.OPT_UTC_Z).decode()
 
 
+def normalize_record(
+    record: bytes | str | SourceRecord, *, source_system: str, ingest_time: dt.datetime
+) -> Envelope | DeadLetter:
+    """:func:`normalize` for what a source yields: a raw line, or a SourceRecord with its attributes."""
+    if isinstance(record, SourceRecord):
+        return normalize(
+            record.value,
+            source_system=record.source_system,
+            ingest_time=ingest_time,
+            attributes=record.attributes,
+            publish_time=record.publish_time,
+        )
+    return normalize(record, source_system=source_system, ingest_time=ingest_time)
+
+
 class NormalizeDoFn(beam.DoFn):
     """Raw records in; envelopes on the main output, DeadLetters on ``DEAD_LETTERS``."""
 
@@ -165,15 +192,5 @@ class NormalizeDoFn(beam.DoFn):
 
     def process(self, raw: bytes | str | SourceRecord) -> Iterator[Any]:
         self._received.inc()
-        now = dt.datetime.now(dt.UTC)
-        if isinstance(raw, SourceRecord):
-            result = normalize(
-                raw.value,
-                source_system=raw.source_system,
-                ingest_time=now,
-                attributes=raw.attributes,
-                publish_time=raw.publish_time,
-            )
-        else:
-            result = normalize(raw, source_system=self._source_system, ingest_time=now)
+        result = normalize_record(raw, source_system=self._source_system, ingest_time=dt.datetime.now(dt.UTC))
         yield beam.pvalue.TaggedOutput(DEAD_LETTERS, result) if isinstance(result, DeadLetter) else result

@@ -10,7 +10,8 @@ aggregate, and is counted as ``late_beyond_allowed`` so the gap is visible.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
@@ -38,6 +39,65 @@ def count_key(envelope: Envelope) -> tuple[str, str]:
     return envelope["event_type"], facility
 
 
+def too_late(envelope: Envelope, *, allowed_lateness: dt.timedelta) -> bool:
+    """Later than the windows still accept (it reaches silver, but not this aggregate)."""
+    return bool(envelope["ingest_time"] - envelope["event_time"] > allowed_lateness)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+# (window start in epoch microseconds, event_type, facility_id or ""): what a partial count
+# counts. Plain ints and strings, so Beam can key a CombinePerKey by it deterministically.
+WindowKey = tuple[int, str, str]
+
+
+def window_start(event_time: dt.datetime, *, window_seconds: int) -> dt.datetime:
+    """The start of the fixed window holding ``event_time`` (as Beam's FixedWindows, offset 0)."""
+    micros = (event_time - _EPOCH) // _MICROSECOND
+    return _EPOCH + dt.timedelta(microseconds=micros - micros % (window_seconds * 1_000_000))
+
+
+def window_key(envelope: Envelope, *, window_seconds: int) -> WindowKey:
+    start = window_start(envelope["event_time"], window_seconds=window_seconds)
+    return ((start - _EPOCH) // _MICROSECOND, *count_key(envelope))
+
+
+# (events, id digest): a window's partial count and which events it counted.
+PartialCount = tuple[int, int]
+_DIGEST_MOD = 1 << 64
+
+
+def id_digest(event_id: str) -> int:
+    """A 64-bit hash of one event id; summed mod 2**64 it names a set of ids in any order or split."""
+    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
+
+
+def add_partials(partials: Iterable[PartialCount]) -> PartialCount:
+    """Associative and commutative, so Beam may combine shards' partial counts in any order."""
+    events, digest = 0, 0
+    for count, ids in partials:
+        events += count
+        digest = (digest + ids) % _DIGEST_MOD
+    return events, digest
+
+
+def final_count_row(key: WindowKey, count: int, *, window_seconds: int) -> dict[str, Any]:
+    """The row of a window counted over bounded input: its one pane, fired on time."""
+    start_micros, event_type, facility = key
+    start = _EPOCH + dt.timedelta(microseconds=start_micros)
+    return {
+        "window_start": start,
+        "window_end": start + dt.timedelta(seconds=window_seconds),
+        "event_type": event_type,
+        "facility_id": facility or None,
+        "event_count": count,
+        "pane_index": 0,
+        "pane_timing": PaneInfoTiming.to_string(PaneInfoTiming.ON_TIME),
+        "computed_at": dt.datetime.now(dt.UTC),
+    }
+
+
 class _OnTimeOnlyDoFn(beam.DoFn):
     """Drops (and counts) events that arrive later than the windows still accept."""
 
@@ -46,7 +106,7 @@ class _OnTimeOnlyDoFn(beam.DoFn):
         self._late = Metrics.counter("ledger", "late_beyond_allowed")
 
     def process(self, envelope: Envelope) -> Iterator[Any]:
-        if envelope["ingest_time"] - envelope["event_time"] > self._allowed:
+        if too_late(envelope, allowed_lateness=self._allowed):
             self._late.inc()
             yield beam.pvalue.TaggedOutput(TOO_LATE, envelope)
             return

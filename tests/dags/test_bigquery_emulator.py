@@ -1,10 +1,9 @@
 """Every gold SQL file also runs on the BigQuery emulator (bqemulator 1.4.0, its own venv).
 
-The emulator lives in ``.venv-bqemu`` (see the Makefile); without it this test skips with
-the reason. It starts the emulator on a free port with a private HOME holding the DuckDB
-extensions its venv ships (so it never tries to download them), runs the files through
-the BigQuery backend of the warehouse adapter (rendered for BigQuery, parameters bound),
-and stops it.
+The emulator lives in ``.venv-bqemu`` (see the Makefile) and is started once per session by
+the ``bigquery_emulator`` fixture (tests/conftest.py); without it this test skips with the
+reason. It runs the files through the BigQuery backend of the warehouse adapter (rendered
+for BigQuery, parameters bound).
 
 Emulator gap worked around here, not in the SQL: a named parameter used more than once in
 a query fails ("Parameter argument/count mismatch"), so such files get their parameters
@@ -14,21 +13,14 @@ as typed literals; real BigQuery binds them.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
 
 from logistics.settings import PROJECT_ROOT
 
-BQEMU = PROJECT_ROOT / ".venv-bqemu" / "bin" / "bqemulator"
 pytestmark = pytest.mark.integration
 
 PARAMS = {
@@ -51,60 +43,6 @@ GOLD_FILES = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not BQEMU.exists():
-        pytest.skip(f"BigQuery emulator not installed at {BQEMU}: run `make .venv-bqemu` (see Makefile)")
-    home = tmp_path_factory.mktemp("bqemu-home")
-    extensions = home / ".duckdb" / "extensions" / "v1.5.5" / "linux_amd64"
-    extensions.mkdir(parents=True)
-    for shipped in (PROJECT_ROOT / ".venv-bqemu").rglob("*.duckdb_extension"):
-        shutil.copy(shipped, extensions)
-    port = _free_port()
-    log = (home / "emulator.log").open("w")
-    proc = subprocess.Popen(
-        [
-            str(BQEMU),
-            "start",
-            "--rest-port",
-            str(port),
-            "--grpc-port",
-            "0",
-            "--project",
-            "local-project",
-            "--log-level",
-            "warning",
-        ],
-        env={**os.environ, "HOME": str(home)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/bigquery/v2/projects/local-project/datasets", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"emulator did not start: {(home / 'emulator.log').read_text()[-2000:]}"
-                    ) from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
-
-
 def _literal(value: object) -> str:
     if isinstance(value, dt.datetime):
         return f"TIMESTAMP '{value.isoformat()}'"
@@ -125,7 +63,7 @@ def _for_emulator(sql: str) -> tuple[str, dict[str, object]]:
     return sql, bound
 
 
-def test_every_gold_sql_file_runs_on_the_bigquery_emulator(emulator: str) -> None:
+def test_every_gold_sql_file_runs_on_the_bigquery_emulator(bigquery_emulator: Any) -> None:
     from google.api_core.client_options import ClientOptions
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import bigquery
@@ -136,7 +74,7 @@ def test_every_gold_sql_file_runs_on_the_bigquery_emulator(emulator: str) -> Non
     client = bigquery.Client(
         project="local-project",
         credentials=AnonymousCredentials(),
-        client_options=ClientOptions(api_endpoint=emulator),
+        client_options=ClientOptions(api_endpoint=bigquery_emulator.url),
     )
     datasets = {"raw": "raw", "clean": "clean", "curated": "curated", "features": "features"}
     wh = BigQueryWarehouse(client, project="local-project", datasets=datasets, timeout_s=60)

@@ -7,7 +7,7 @@ import apache_beam as beam
 import orjson
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.transforms.dedupe import DUPLICATES, DedupeByEventId, keep_first
+from pipeline.transforms.dedupe import DUPLICATES, DedupeByEventId, first_copies, keep_first
 
 T0 = dt.datetime(2024, 1, 15, tzinfo=dt.UTC)
 
@@ -53,3 +53,18 @@ def test_dedupe_transform_splits_unique_and_duplicates(tmp_path: Path) -> None:
             equal_to(["a", "a", "b"]),
             label="duplicates",
         )
+
+
+def test_first_copies_decides_exactly_as_keep_first_per_id() -> None:
+    # Copies of "a" 30 min apart (TTL 24 h: one kept), "b" once, "c" 25 h apart (both kept).
+    envelopes = [_env("a", 30), _env("b", 0), _env("a", 0), _env("c", 0), _env("c", 25 * 60), _env("a", 60)]
+    decided = list(first_copies(lambda: iter(envelopes), event_ids=(e["event_id"] for e in envelopes)))
+
+    assert len(decided) == len(envelopes)  # every envelope is decided once
+    kept = sorted((e["event_id"], e["ingest_time"]) for k, e in decided if k)
+    expected = sorted(
+        (e["event_id"], e["ingest_time"])
+        for event_id in ("a", "b", "c")
+        for e in keep_first([x for x in envelopes if x["event_id"] == event_id])[0]
+    )
+    assert kept == expected == [("a", T0), ("b", T0), ("c", T0), ("c", T0 + dt.timedelta(hours=25))]

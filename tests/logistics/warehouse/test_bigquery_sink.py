@@ -1,0 +1,230 @@
+"""The BigQuery silver + DLQ sink on the BigQuery emulator (bqemulator 1.4.0, its own venv).
+
+Rows are staged by a real pipeline run (Beam's local runner, the same ``build`` as
+``run_pipeline``), exactly as the workers stage them, then loaded through the BigQuery backend
+of the warehouse adapter, reached by settings (``bigquery.emulator_host``). Each test uses its
+own datasets, so the session-wide emulator's other users never see its rows. The same files
+are loaded into DuckDB too: both backends must agree row for row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+import orjson
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from logistics.settings import BigQuerySettings, GcpSettings, Settings, StorageSettings, WarehouseSettings
+from logistics.warehouse import Warehouse, connect, dlq_table, managed_tables, silver_tables
+from logistics.warehouse._duckdb import open_duckdb
+from pipeline.run import build
+from pipeline.sources.generator import GeneratedBatch, generate_events, write_jsonl
+
+pytestmark = pytest.mark.integration
+
+# The key that makes each staged table's load idempotent (the pipeline's load keys).
+KEYS = {"dlq_events": "dlq_id", "event_counts_5m": "count_id"}
+SILVER = sorted(t.name for t in silver_tables().values())
+
+
+@dataclass(frozen=True)
+class Staged:
+    root: Path  # <root>/<table>/part-*.jsonl, as the workers leave them
+    batch: GeneratedBatch
+
+    def files(self, table: str) -> list[Path]:
+        return sorted(p for p in (self.root / table).glob("*.jsonl") if p.stat().st_size > 0)
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        return [orjson.loads(line) for f in self.files(table) for line in f.read_bytes().splitlines()]
+
+    def tables(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir() if self.files(p.name))
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory: pytest.TempPathFactory) -> Staged:
+    """One real pipeline run over generated events (with its planted duplicate and malformed line)."""
+    from apache_beam.runners.portability.fn_api_runner import worker_handlers
+
+    root = tmp_path_factory.mktemp("bq-sink")
+    settings = Settings(storage=StorageSettings(data_dir=root / "data"))
+    batch = generate_events(shipments=3, seed=11)
+    source = write_jsonl(batch, root / "input" / "events.jsonl")
+    worker_handlers.STATE_CACHE_SIZE_MB = 0  # RUNBOOK: the local runner's state-cache trap
+    pipeline = beam.Pipeline(options=PipelineOptions([], runner=settings.pipeline.runner))
+    build(pipeline, input_pattern=str(source), settings=settings, run_id="staged")
+    pipeline.run().wait_until_finish()
+    return Staged(root=settings.storage.staging_dir / "staged", batch=batch)
+
+
+def _settings(emulator: Any, tmp_path: Path) -> Settings:
+    """BigQuery by configuration, in datasets of this test's own."""
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    return Settings(
+        gcp=GcpSettings(project_id=emulator.project),
+        warehouse=WarehouseSettings(backend="bigquery"),
+        bigquery=BigQuerySettings(
+            emulator_host=emulator.url,
+            datasets={name: f"{prefix}_{name}" for name in ("raw", "clean", "curated", "features")},
+        ),
+        storage=StorageSettings(data_dir=tmp_path / "data"),
+    )
+
+
+@contextmanager
+def _bigquery(emulator: Any, tmp_path: Path) -> Iterator[tuple[Warehouse, Settings]]:
+    settings = _settings(emulator, tmp_path)
+    with connect(settings) as wh:
+        assert wh.dialect == "bigquery"
+        wh.ensure_tables()
+        yield wh, settings
+
+
+def _client(emulator: Any) -> Any:
+    """An observer of the emulator independent of the adapter under test."""
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery
+
+    return bigquery.Client(
+        project=emulator.project,
+        credentials=AnonymousCredentials(),
+        client_options=ClientOptions(api_endpoint=emulator.url),
+    )
+
+
+def _load(wh: Warehouse, staged: Staged, files: dict[str, list[Any]] | None = None) -> dict[str, tuple[int, int]]:
+    tables = {t.name: t for t in managed_tables() if t.dataset == "clean"}
+    chosen = files or {name: list(staged.files(name)) for name in staged.tables()}
+    return {name: wh.load_json_files(tables[name], f, key=KEYS.get(name, "event_id")) for name, f in chosen.items()}
+
+
+def _keys(wh: Warehouse, table: str) -> list[str]:
+    key = KEYS.get(table, "event_id")
+    return sorted(r["k"] for r in wh.query(f"SELECT {key} AS k FROM clean.{table}"))
+
+
+def test_ensure_tables_creates_every_contract_table_from_its_generated_schema(
+    bigquery_emulator: Any, tmp_path: Path
+) -> None:
+    client = _client(bigquery_emulator)
+    with _bigquery(bigquery_emulator, tmp_path) as (wh, _):
+        for table in managed_tables():
+            made = client.get_table(f"{bigquery_emulator.project}.{wh.physical(table.dataset)}.{table.name}")
+            generated = table.schema
+            assert [(f.name, f.field_type, f.mode) for f in made.schema] == [
+                (f["name"], f["type"], f["mode"]) for f in generated["fields"]
+            ], table.name
+            assert made.time_partitioning.field == generated["timePartitioning"]["field"], table.name
+            assert made.clustering_fields == generated.get("clustering"), table.name
+        wh.ensure_tables()  # a second call changes nothing and does not fail
+    client.close()
+
+
+def test_staged_silver_and_dlq_load_read_back_and_a_replay_adds_no_row(
+    bigquery_emulator: Any, staged: Staged, tmp_path: Path
+) -> None:
+    batch = staged.batch
+    with _bigquery(bigquery_emulator, tmp_path) as (wh, _):
+        first = _load(wh, staged)
+        # Every distinct well-formed event once, the malformed line in the DLQ, nothing skipped.
+        assert sum(first[t][0] for t in SILVER if t in first) == batch.events
+        assert first["dlq_events"] == (batch.malformed, 0)
+        assert {name: n for name, (n, _) in first.items()} == {t: len(staged.rows(t)) for t in staged.tables()}
+
+        # Read back through a parameterized query: TIMESTAMP and JSON columns as staged.
+        shipment = next(r for r in staged.rows("shipment_events") if r["event_type"] == "shipment.created")
+        rows = wh.query(
+            "SELECT event_id, event_time, carrier_id, payload, JSON_VALUE(payload, '$.tracking_number') AS tn "
+            "FROM clean.shipment_events WHERE event_id = @event_id",
+            {"event_id": shipment["event_id"]},
+        )
+        assert len(rows) == 1
+        row = rows[0]
+        assert row["event_time"] == dt.datetime.fromisoformat(shipment["event_time"])
+        assert row["carrier_id"] == shipment["carrier_id"]
+        assert row["tn"] == shipment["payload"]["tracking_number"]
+        payload = row["payload"] if isinstance(row["payload"], dict) else orjson.loads(row["payload"])
+        assert payload == shipment["payload"]
+        dead = wh.query("SELECT stage, reason_code, raw, attempt_count, status FROM clean.dlq_events")
+        assert [(d["stage"], d["reason_code"], d["attempt_count"], d["status"]) for d in dead] == [
+            ("normalize", "malformed_json", 1, "open")
+        ]
+        assert dead[0]["raw"] == staged.rows("dlq_events")[0]["raw"]
+        before = {t: _keys(wh, t) for t in staged.tables()}
+
+        # The replay: the same files again make no second row, every row counted as already present.
+        again = _load(wh, staged)
+        assert again == {name: (0, n) for name, (n, _) in first.items()}
+        assert {t: _keys(wh, t) for t in staged.tables()} == before
+
+    # The embedded backend, fed the same files, holds exactly the same keys.
+    with open_duckdb(
+        tmp_path / "warehouse.duckdb",
+        datasets=BigQuerySettings().datasets,
+        read_only=False,
+    ) as duck:
+        duck.ensure_tables()
+        assert _load(duck, staged) == first
+        assert {t: _keys(duck, t) for t in staged.tables()} == before
+
+
+def test_a_key_repeated_within_one_load_makes_one_row_and_no_staging_table_is_left(
+    bigquery_emulator: Any, staged: Staged, tmp_path: Path
+) -> None:
+    client = _client(bigquery_emulator)
+    with _bigquery(bigquery_emulator, tmp_path) as (wh, _):
+        table = silver_tables()["shipment"].name
+        files = staged.files(table)
+        n = len(staged.rows(table))
+        assert _load(wh, staged, {table: files + files}) == {table: (n, n)}
+        assert len(_keys(wh, table)) == n
+        dataset = f"{bigquery_emulator.project}.{wh.physical('clean')}"
+        left = sorted(t.table_id for t in client.list_tables(dataset))
+        assert left == sorted(t.name for t in managed_tables() if t.dataset == "clean")
+    client.close()
+
+
+def test_gs_uris_load_in_one_job_and_local_replays_of_them_add_nothing(
+    bigquery_emulator: Any, staged: Staged, tmp_path: Path
+) -> None:
+    """Workers on Dataflow stage to Cloud Storage; the emulator maps gs://BUCKET/PATH onto a folder."""
+    bucket = f"staging-{uuid.uuid4().hex[:8]}"
+    uris: dict[str, list[Any]] = {}
+    for table in staged.tables():
+        for f in staged.files(table):
+            target = bigquery_emulator.gcs_root / bucket / "run" / table / f.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(f, target)
+            uris.setdefault(table, []).append(f"gs://{bucket}/run/{table}/{f.name}")
+    with _bigquery(bigquery_emulator, tmp_path) as (wh, _):
+        from_gcs = _load(wh, staged, uris)
+        assert from_gcs == {t: (len(staged.rows(t)), 0) for t in staged.tables()}
+        assert dlq_table().name in from_gcs
+        assert _load(wh, staged) == {t: (0, len(staged.rows(t))) for t in staged.tables()}
+
+
+def test_the_pipelines_writer_step_loads_bigquery_and_replays_add_nothing(
+    bigquery_emulator: Any, staged: Staged, tmp_path: Path
+) -> None:
+    """``load_staged``, the step ``run_pipeline`` runs after the workers, on the BigQuery backend."""
+    from pipeline.sinks.silver import load_staged
+
+    with _bigquery(bigquery_emulator, tmp_path) as (wh, _):
+        first = load_staged(wh, str(staged.root))
+        assert sum(first.inserted[t] for t in SILVER) == staged.batch.events
+        assert first.inserted["dlq_events"] == staged.batch.malformed
+        assert set(first.already_present.values()) == {0}
+        again = load_staged(wh, str(staged.root))
+        assert set(again.inserted.values()) == {0}
+        assert again.already_present == first.inserted
