@@ -23,6 +23,7 @@ import orjson
 from logistics.local.api import ApiServer
 from logistics.settings import Settings
 from pipeline.run import Ledger
+from pipeline.sources.simulator import GroundTruth
 
 DemoSource = Literal["file", "kafka", "pubsub"]
 
@@ -71,6 +72,17 @@ def demo_dir(settings: Settings) -> Path:
     return settings.storage.resolved_data_dir() / "demo"
 
 
+def truth_path(settings: Settings) -> Path:
+    """The simulator's ground truth, beside its events."""
+    return settings.storage.resolved_data_dir() / "input" / "truth.json"
+
+
+def gold_days(truth: GroundTruth) -> list[dt.date]:
+    """Every day a delivery ended on (fact_deliveries' partitions): marts_daily builds each."""
+    days = {day for carrier in truth.carriers.values() for day in carrier.by_day} | set(truth.delivered_per_day)
+    return sorted(dt.date.fromisoformat(day) for day in days)
+
+
 # --- ingest ----------------------------------------------------------------------------------
 
 
@@ -91,7 +103,7 @@ def local_broker(settings: Settings, *, broker: Literal["kafka", "pubsub"]) -> I
     from logistics.local import kafka_broker, pubsub_emulator
 
     if broker == "kafka":
-        with kafka_broker(log_dir=demo_dir(settings)) as kafka:
+        with kafka_broker(log_dir=demo_dir(settings), topics=settings.kafka.topics) as kafka:
             update: dict[str, Any] = {
                 "kafka": settings.kafka.model_copy(update={"bootstrap_servers": kafka.bootstrap_servers})
             }

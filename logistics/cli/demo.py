@@ -30,7 +30,7 @@ def demo(
             envvar="DEMO_SOURCE", help="file, kafka (a local Tansu broker) or pubsub (the official emulator)."
         ),
     ] = "file",
-    shipments: Annotated[int, typer.Option(min=1, help="Shipments in the simulated day.")] = 300,
+    shipments: Annotated[int, typer.Option(min=1, help="Shipments booked in the simulated day.")] = 2_000,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same day.")] = 7,
     serve: Annotated[
         bool | None,
@@ -42,7 +42,7 @@ def demo(
     from logistics.cli.run_pipeline import ledger_table
     from logistics.local import api_server
     from logistics.settings import get_settings
-    from pipeline.sources.generator import generate_events, write_jsonl
+    from pipeline.sources.simulator import SimulationConfig, simulate, write_jsonl
     from quality.gate import results_dir_for
 
     started = dt.datetime.now(dt.UTC)
@@ -50,11 +50,14 @@ def demo(
     data_dir = settings.storage.resolved_data_dir()
 
     console.rule("1. simulate a day of the network")
-    batch = generate_events(shipments=shipments, seed=seed)
-    input_path = write_jsonl(batch, data_dir / "input" / "events.jsonl")
+    config = SimulationConfig(shipments=shipments, days=1, seed=seed)
+    input_path = data_dir / "input" / "events.jsonl"
+    truth = write_jsonl(simulate(config), input_path, truth_path=tour.truth_path(settings))
+    planted = ", ".join(f"{count:,} {kind.replace('_', ' ')}" for kind, count in truth.faults.items())
     console.print(
-        f"{batch.records:,} records -> {input_path}\n"
-        f"planted faults: {batch.duplicates} duplicate(s), {batch.malformed} malformed line(s)"
+        f"{truth.records:,} records ({truth.shipments:,} shipments, {config.hubs} hubs, "
+        f"{config.hubs * config.depots_per_hub} depots, {len(config.carriers)} carriers) -> {input_path}\n"
+        f"planted faults: {planted}\nground truth: {tour.truth_path(settings)}"
     )
 
     via = {"file": "the file source", "kafka": "Kafka (a local Tansu broker)", "pubsub": "the Pub/Sub emulator"}
@@ -64,7 +67,7 @@ def demo(
     console.print(ledger_table(ledger))
 
     console.rule("3. gold: the marts_daily DAG under Airflow (stage -> quality gate -> publish)")
-    days = sorted({t.date() for t in batch.delivered.values()})
+    days = tour.gold_days(truth)
     with console.status(f"airflow: marts_daily for {len(days)} day(s) (first start-up takes a while) ..."):
         runs = tour.build_gold_with_airflow(settings, days=days)
     for run in runs:

@@ -3,13 +3,16 @@
 For demos and tests against a local broker (Tansu, the Pub/Sub emulator): every line
 becomes one message, byte for byte, malformed lines included, so the pipeline's DLQ
 path is exercised too. Pub/Sub messages carry ``event_type`` and ``trace_id`` attributes
-taken from the body (when it parses), and go to their family's topic unless ``--topic``
-is given.
+taken from the body (when it parses; legacy camelCase keys too), and go to their family's
+topic unless ``--topic`` is given. The file is streamed, never read whole, and ``--rate``
+paces the sends to a target number of messages per second (a steady feed for streaming runs).
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,10 +21,13 @@ import typer
 
 from logistics.cli._console import console
 
+Broker = Literal["kafka", "pubsub"]
+_PUBSUB_CHUNK = 500  # messages awaited together: bounded memory, still batched on the wire
+
 
 def publish(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL file (e.g. from `generate`).")],
-    to: Annotated[Literal["kafka", "pubsub"], typer.Option(help="Broker to publish to.")],
+    to: Annotated[Broker, typer.Option(help="Broker to publish to.")],
     topic: Annotated[
         str | None,
         typer.Option(help="Topic (default: kafka.topics[0]; Pub/Sub: the event family's topic from config)."),
@@ -32,17 +38,71 @@ def publish(
     create: Annotated[
         bool, typer.Option(help="Pub/Sub: create missing topics and the pipeline's subscriptions (emulator).")
     ] = False,
+    rate: Annotated[
+        float | None, typer.Option(min=1, help="Target messages per second (default: as fast as the broker takes).")
+    ] = None,
 ) -> None:
     """Publish every line of FILE as one message."""
+    started = time.monotonic()
+    with file.open("rb") as lines:
+        sent = publish_lines(_non_blank(lines), to=to, topic=topic, avro=avro, create=create, rate=rate)
+    report_sent(sent, to=to, seconds=time.monotonic() - started)
+
+
+def report_sent(sent: Counter[str], *, to: Broker, seconds: float) -> None:
     from logistics.settings import get_settings
 
-    settings = get_settings()
-    lines = [line for line in file.read_bytes().splitlines() if line.strip()]
-    sent = _to_kafka(lines, topic=topic, avro=avro) if to == "kafka" else _to_pubsub(lines, topic=topic, create=create)
     for name, count in sorted(sent.items()):
         console.print(f"published {count} message(s) to {to} topic {name}")
+    total = sum(sent.values())
+    if total and seconds > 0:
+        console.print(f"({total} in {seconds:.1f} s: {total / seconds:,.0f} messages/s)")
     if to == "pubsub":
-        console.print(f"(project {settings.gcp.project_id})")
+        console.print(f"(project {get_settings().gcp.project_id})")
+
+
+def publish_lines(
+    lines: Iterable[bytes],
+    *,
+    to: Broker,
+    topic: str | None = None,
+    avro: bool = False,
+    create: bool = False,
+    rate: float | None = None,
+) -> Counter[str]:
+    """Send each line as one message (streamed), paced to ``rate`` messages/s when given."""
+    pacer = Pacer(rate)
+    if to == "kafka":
+        return _to_kafka(lines, topic=topic, avro=avro, pacer=pacer)
+    return _to_pubsub(lines, topic=topic, create=create, pacer=pacer)
+
+
+class Pacer:
+    """Holds a sender to ``rate`` messages/s on average: it sleeps whenever the sends run ahead of
+    the schedule ``n / rate`` seconds after the first one (so a slow stretch is caught up on)."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.rate = rate
+        self.sent = 0
+        self._start: float | None = None
+
+    def tick(self, count: int = 1) -> None:
+        if self.rate is None:
+            return
+        now = time.monotonic()
+        if self._start is None:
+            self._start = now
+        self.sent += count
+        ahead = self.sent / self.rate - (now - self._start)
+        if ahead > 0.002:  # below a couple of ms, sleeping costs more accuracy than it buys
+            time.sleep(ahead)
+
+
+def _non_blank(lines: Iterable[bytes]) -> Iterator[bytes]:
+    for line in lines:
+        stripped = line.rstrip(b"\r\n")
+        if stripped.strip():
+            yield stripped
 
 
 def _body(line: bytes) -> dict[str, Any]:
@@ -53,7 +113,14 @@ def _body(line: bytes) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _to_kafka(lines: list[bytes], *, topic: str | None, avro: bool) -> Counter[str]:
+def _field(body: dict[str, Any], key: str) -> Any:
+    """An envelope field under any of the names normalize accepts (legacy producers send camelCase)."""
+    from pipeline.transforms.normalize import FIELD_ALIASES
+
+    return next((body[alias] for alias in FIELD_ALIASES[key] if body.get(alias) is not None), None)
+
+
+def _to_kafka(lines: Iterable[bytes], *, topic: str | None, avro: bool, pacer: Pacer) -> Counter[str]:
     from confluent_kafka import Producer
 
     from logistics.settings import get_settings
@@ -64,12 +131,21 @@ def _to_kafka(lines: list[bytes], *, topic: str | None, avro: bool) -> Counter[s
     if target is None:
         raise typer.BadParameter("no --topic and no kafka.topics configured")
     producer = Producer(security_config(kafka))
+    count = 0
     for line in lines:
-        producer.produce(target, value=_as_wire_format(line, encode_wire_format) if avro else line)
+        value = _as_wire_format(line, encode_wire_format) if avro else line
+        while True:
+            try:
+                producer.produce(target, value=value)
+                break
+            except BufferError:  # the local queue is full: let librdkafka drain it, then retry
+                producer.poll(0.1)
         producer.poll(0)  # serve delivery callbacks so the local queue never fills up
+        count += 1
+        pacer.tick()
     if unsent := producer.flush(30):
         raise RuntimeError(f"{unsent} message(s) were not delivered to {kafka.bootstrap_servers}")
-    return Counter({target: len(lines)})
+    return Counter({target: count})
 
 
 def _as_wire_format(line: bytes, encode: Any) -> bytes:
@@ -97,7 +173,9 @@ def _as_wire_format(line: bytes, encode: Any) -> bytes:
         return line
 
 
-def _to_pubsub(lines: list[bytes], *, topic: str | None, create: bool) -> Counter[str]:
+def _to_pubsub(lines: Iterable[bytes], *, topic: str | None, create: bool, pacer: Pacer) -> Counter[str]:
+    from google.cloud.pubsub_v1 import PublisherClient
+
     from contracts.generated.catalog import SUBJECTS
     from logistics.settings import get_settings
     from pipeline.sources.pubsub import ensure_topic_and_subscription
@@ -106,21 +184,40 @@ def _to_pubsub(lines: list[bytes], *, topic: str | None, create: bool) -> Counte
     settings = get_settings()
     topics = settings.pubsub.topics
     fallback = topic or next(iter(t for key, t in topics.items() if key not in {"dlq", "alerts"}))
-    by_topic: dict[str, list[tuple[bytes, dict[str, str]]]] = {}
+    client = PublisherClient()
+    ready: set[str] = set()
+    sent: Counter[str] = Counter()
+    chunk: dict[str, list[tuple[bytes, dict[str, str]]]] = {}
+
+    def flush() -> None:
+        for target, messages in chunk.items():
+            if create and target not in ready:
+                ensure_topic_and_subscription(
+                    project=settings.gcp.project_id,
+                    topic=target,
+                    subscription=f"{target}{settings.pubsub.subscription_suffix}",
+                )
+                ready.add(target)
+            sent[target] += publish_messages(
+                project=settings.gcp.project_id, topic=target, messages=messages, publisher=client
+            )
+        chunk.clear()
+
+    pending = 0
+    # Paced runs flush every ~0.1 s of messages, so the feed arrives steadily, not in bursts.
+    chunk_size = _PUBSUB_CHUNK if pacer.rate is None else max(1, min(_PUBSUB_CHUNK, int(pacer.rate / 10)))
     for line in lines:
         body = _body(line)
-        event_type = body.get("event_type")
-        attributes = {k: str(body[k]) for k in ("event_type", "trace_id") if body.get(k) is not None}
+        event_type, trace_id = _field(body, "event_type"), _field(body, "trace_id")
+        attributes = {k: str(v) for k, v in (("event_type", event_type), ("trace_id", trace_id)) if v is not None}
         spec = SUBJECTS.get(event_type) if isinstance(event_type, str) else None
         target = topic or (topics.get(spec.family, fallback) if spec else fallback)
-        by_topic.setdefault(target, []).append((line, attributes))
-    sent: Counter[str] = Counter()
-    for target, messages in by_topic.items():
-        if create:
-            ensure_topic_and_subscription(
-                project=settings.gcp.project_id,
-                topic=target,
-                subscription=f"{target}{settings.pubsub.subscription_suffix}",
-            )
-        sent[target] = publish_messages(project=settings.gcp.project_id, topic=target, messages=messages)
+        chunk.setdefault(target, []).append((line, attributes))
+        pending += 1
+        if pending >= chunk_size:
+            flush()
+            pacer.tick(pending)
+            pending = 0
+    flush()
+    pacer.tick(pending)
     return sent

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,11 +35,28 @@ def tansu_binary() -> Path:
 
 
 @contextmanager
-def kafka_broker(*, log_dir: Path, port: int | None = None) -> Iterator[KafkaBroker]:
-    """Tansu on loopback (always pass --listener-url: it otherwise binds 0.0.0.0)."""
+def kafka_broker(*, log_dir: Path, port: int | None = None, topics: Sequence[str] = ()) -> Iterator[KafkaBroker]:
+    """Tansu on loopback (always pass --listener-url: it otherwise binds 0.0.0.0), with ``topics`` created.
+
+    Producing auto-creates a topic, but a consumer subscribed to one nobody produced to yet
+    fails with "unknown topic": creating the pipeline's topics up front avoids that.
+    """
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
     command = [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url]
     command += ["--storage-engine", "memory://tansu/"]
     with listening_process(command, port=port, log=log_dir / "tansu.log", timeout_s=15):
-        yield KafkaBroker(bootstrap_servers=f"127.0.0.1:{port}")
+        broker = KafkaBroker(bootstrap_servers=f"127.0.0.1:{port}")
+        if topics:
+            create_topics(broker, topics=topics)
+        yield broker
+
+
+def create_topics(broker: KafkaBroker, *, topics: Sequence[str], partitions: int = 4) -> None:
+    from confluent_kafka.admin import AdminClient
+    from confluent_kafka.cimpl import NewTopic
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
+    futures = admin.create_topics([NewTopic(t, num_partitions=partitions) for t in topics], operation_timeout=10)
+    for future in futures.values():
+        future.result(timeout=15)

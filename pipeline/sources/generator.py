@@ -1,8 +1,13 @@
-"""A small, seeded generator of realistic tracking events (JSON lines).
+"""The spine scenario: a small, fixed, seeded set of tracking events (JSON lines).
+
+Three facilities, two carriers, three drivers; every shipment is delivered on the first
+attempt; exactly one duplicate (producer retry) and one malformed line. Tests and the API
+fixtures pin values derived from it (timelines, transit hours), so its output is frozen:
+for realistic volumes, faults at configurable rates and a ground truth, use the network
+simulator, :mod:`pipeline.sources.simulator` (``logistics generate``).
 
 Every payload is built through the generated Pydantic model of its contract, so the
-generator cannot drift from the registry. It also plants the faults real feeds
-have: an exact duplicate (producer retry) and a malformed line.
+generator cannot drift from the registry.
 """
 
 from __future__ import annotations
