@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -28,8 +32,9 @@ from logistics.settings import Settings, get_settings
 class ReaderPerRequest:
     """ASGI middleware: one :class:`Reader` per HTTP request, closed when the response is done.
 
-    The reader opens the warehouse lazily on its first cache miss, so the file is never held
-    between requests. The response carries ``X-Warehouse-Queries``: the reads this request cost.
+    The reader leases a cursor on the process's warehouse snapshot on its first cache miss (the
+    warehouse file itself is only held while a snapshot is copied). The response carries
+    ``X-Warehouse-Queries``: the reads this request cost.
     """
 
     def __init__(self, app: ASGIApp, *, source: WarehouseSource, cache: ReadCache) -> None:
@@ -59,6 +64,9 @@ class _Router(GraphQLRouter[RequestContext, None]):
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(graphiql_html())
 
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)  # several times faster than the stdlib encoder Strawberry defaults to
+
 
 def _is_ide_page(request: Request) -> bool:
     """GET /graphql from a browser without a query: the static GraphiQL page, which holds no data."""
@@ -69,10 +77,22 @@ def _is_ide_page(request: Request) -> bool:
     )
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Everything alive at startup (modules, schema, routes) lives as long as the process. Freezing
+    # it takes ~100k objects out of the collector's view: a full collection then costs ~12 ms
+    # instead of ~80 ms, and those pauses were the p99 of cached reads.
+    gc.collect()
+    gc.freeze()
+    yield
+    source: WarehouseSource = app.state.warehouse_source
+    source.close()  # the process's snapshot copies go with it
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     api = settings.api
-    app = FastAPI(title="Logistics shipment graph", version="0.2.0")
+    app = FastAPI(title="Logistics shipment graph", version="0.2.0", lifespan=_lifespan)
     app.state.settings = settings
     source = warehouse_source(settings)
     cache = ReadCache(ttl_seconds=api.cache_ttl_seconds, max_entries=api.cache_max_entries)
@@ -81,7 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.warehouse_source = source
     app.state.read_cache = cache
 
-    def authorize(request: Request) -> Principal | None:
+    # Async although it never awaits: a sync dependency would cost every request a thread-pool hop.
+    async def authorize(request: Request) -> Principal | None:
         if request.url.path == "/graphql" and _is_ide_page(request):
             return None
         principal = keys.authenticate(request.headers)
@@ -109,7 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return RequestContext(reader=request.state.reader, principal=principal, api=api)
 
     graphql = _Router(
-        build_schema(api),
+        build_schema(api, response_cache=cache),
         context_getter=graphql_context,
         graphql_ide="graphiql" if api.introspection else None,
     )

@@ -27,6 +27,10 @@ class ReadCache:
         self.hits = 0
         self.misses = 0
 
+    @property
+    def enabled(self) -> bool:
+        return self._ttl > 0
+
     def get(self, key: Hashable) -> Any:
         """The cached value, or the module's ``MISSING`` sentinel (``None`` is a valid cached value)."""
         if self._ttl <= 0:

@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import anyio.to_thread
 from strawberry.dataloader import DataLoader
 
 from graphql_api import drivers, facilities, shipments
@@ -20,10 +19,10 @@ MetricsKey = tuple[str, dt.datetime, dt.datetime]
 
 
 def _threaded(reader: Reader, fn: Callable[[Reader, list[K]], Sequence[V]]) -> DataLoader[K, V]:
-    """A DataLoader whose batch function runs the blocking warehouse read in a worker thread."""
+    """A DataLoader whose batch function is served from the cache, or reads the warehouse in a worker thread."""
 
     async def load(keys: list[K]) -> Sequence[V]:
-        return await anyio.to_thread.run_sync(fn, reader, list(keys))
+        return await reader.call(fn, reader, list(keys))
 
     return DataLoader(load_fn=load)
 

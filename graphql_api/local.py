@@ -9,7 +9,7 @@ import anyio
 from graphql_api.auth import READ, Principal
 from graphql_api.cache import ReadCache
 from graphql_api.context import RequestContext
-from graphql_api.reader import Reader, warehouse_source
+from graphql_api.reader import ConnectSource, Reader
 from graphql_api.schema import build_schema
 from logistics.settings import Settings
 
@@ -22,7 +22,8 @@ def run_query(
     scopes: frozenset[str] = frozenset({READ}),
 ) -> dict[str, Any]:
     """``{"data": ..., "errors": [...]}`` for one query, read from the configured warehouse."""
-    reader = Reader(warehouse_source(settings), ReadCache(ttl_seconds=0, max_entries=1))
+    # One query: the adapter's own short read-only connection, not a snapshot copy of the file.
+    reader = Reader(ConnectSource(settings), ReadCache(ttl_seconds=0, max_entries=1))
     try:
         context = RequestContext(reader=reader, principal=Principal(name="local", scopes=scopes), api=settings.api)
         schema = build_schema(settings.api)

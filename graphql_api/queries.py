@@ -24,5 +24,8 @@ class _Queries:
     def names(self) -> list[str]:
         return sorted(self._texts)
 
+    def texts(self) -> list[str]:
+        return [self._texts[name] for name in self.names()]
+
 
 SQL = _Queries(SQL_DIR)

@@ -1,34 +1,50 @@
-"""How the API reads the warehouse: briefly, read-only, through a shared TTL cache.
+"""How the API reads the warehouse: a private read-only snapshot, through a shared TTL cache.
 
-DuckDB's locking rule (a writer excludes every reader) means the API must never keep the
-warehouse file open between requests. Opening a DuckDB *database instance* costs ~100 ms of
-CPU on this machine, far too slow per request, so the process keeps one in-memory DuckDB
-instance (which holds no file) and ATTACHes the warehouse file read-only for the duration of
-one request (~5 ms), then DETACHes it. BigQuery needs no such care: one client per process.
+DuckDB's locking rule (a writer excludes every reader, and a reader every writer) means the
+API must never keep the warehouse file open. Opening it per request is correct but slow:
+an ATTACH + DETACH costs more CPU than the read it serves. So each process copies the file
+while briefly holding a read-only attachment (the shared lock guarantees no writer is
+mid-write), attaches the *copy*, and serves every request from it. Each read stats the
+file; when the pipeline or a DAG has changed it, the next read takes a new snapshot. While
+a writer holds the file, reads keep answering from the last snapshot instead of waiting,
+and the API holds the file for the length of one copy per change, never per request.
+BigQuery needs no such care: one client per process.
 """
 
 from __future__ import annotations
 
+import contextvars
 import itertools
+import os
+import shutil
+import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import anyio.to_thread
 import duckdb
 import orjson
 
 from graphql_api.cache import ReadCache, freeze, is_missing
+from graphql_api.queries import SQL
 from logistics.settings import Settings
 from logistics.warehouse import Warehouse, connect
 from logistics.warehouse._duckdb import DuckDBWarehouse
 
-_LOCK_RETRY_SECONDS = 30.0
+T = TypeVar("T")
+
+_LOCK_RETRY_SECONDS = 30.0  # with no snapshot yet, how long a read waits for a writer to finish
+_REFRESH_RETRY_SECONDS = 1.0  # with a snapshot, how soon to try again after a writer held the file
 # Errors meaning "that table does not exist (yet)": gold tables appear once the marts DAG ran.
 _MISSING_TABLE_ERRORS = ("CatalogException", "NotFound")
+# Set while a read runs on the event loop thread: a cache miss must not block the loop.
+_cache_only: contextvars.ContextVar[bool] = contextvars.ContextVar("cache_only", default=False)
 
 
 class WarehouseSource(Protocol):
@@ -36,55 +52,193 @@ class WarehouseSource(Protocol):
 
     def open(self) -> AbstractContextManager[Warehouse]: ...
 
+    def close(self) -> None: ...
 
-class AttachedDuckDB:
-    """One in-memory DuckDB instance per process; the warehouse file is attached per use, read-only."""
+
+FileSignature = tuple[tuple[int, int, int], ...]
+
+
+def file_signature(path: Path) -> FileSignature:
+    """What changes when a writer changes the database: the file's and its WAL's inode, size and mtime."""
+    signature = []
+    for candidate in (path, path.with_name(path.name + ".wal")):
+        try:
+            stat = os.stat(candidate)
+        except FileNotFoundError:
+            if candidate is path:
+                raise FileNotFoundError(
+                    f"no warehouse at {path}: run `logistics run-pipeline` (or `make demo`) first"
+                ) from None
+            continue
+        signature.append((stat.st_ino, stat.st_size, stat.st_mtime_ns))
+    return tuple(signature)
+
+
+@dataclass(eq=False)
+class _Snapshot:
+    """One copy of the warehouse file, attached read-only as ``alias``, with its idle cursors."""
+
+    alias: str
+    files: list[Path]
+    signature: FileSignature
+    leases: int = 0
+    retired: bool = False
+    idle: list[duckdb.DuckDBPyConnection] = field(default_factory=list)
+
+
+class SnapshotDuckDB:
+    """One in-memory DuckDB engine per process, reading a private copy of the warehouse file."""
 
     def __init__(self, path: Path, *, datasets: dict[str, str]) -> None:
         self._path = path
         self._datasets = datasets
         self._engine = duckdb.connect(":memory:")
         self._engine.execute("SET GLOBAL TimeZone = 'UTC'")
-        self._aliases = itertools.count()
-        self.opened = 0  # attaches so far (the benchmark reports it)
+        self._dir = Path(tempfile.mkdtemp(prefix="logistics-api-snapshot-"))
+        # At close(), or when collected, or at interpreter exit; uvicorn re-raises SIGTERM after its
+        # graceful shutdown (no atexit then), so the app's lifespan calls close() explicitly.
+        self._cleanup = weakref.finalize(self, _discard, self._engine, self._dir)
+        self._generations = itertools.count()
+        self._lock = threading.Lock()  # guards _current and the snapshots' leases and cursors
+        self._refreshing = threading.Lock()  # one refresh at a time
+        self._current: _Snapshot | None = None
+        self._next_attempt = 0.0
+        self.snapshots_taken = 0
 
     @contextmanager
     def open(self) -> Iterator[Warehouse]:
-        if not self._path.exists():
-            raise FileNotFoundError(
-                f"no warehouse at {self._path}: run `logistics run-pipeline` (or `make demo`) first"
-            )
-        cursor = self._engine.cursor()
-        alias = f"warehouse_{next(self._aliases)}"
-        quoted_path = str(self._path).replace("'", "''")
-        deadline = time.monotonic() + _LOCK_RETRY_SECONDS
-        while True:  # a writer (pipeline, DAG) holds the file: wait for it, bounded
-            try:
-                cursor.execute(f"ATTACH '{quoted_path}' AS {alias} (READ_ONLY)")
-                break
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                    cursor.close()
-                    raise
-                time.sleep(0.05)
-        self.opened += 1
+        snapshot = self._lease()
+        with self._lock:
+            cursor = snapshot.idle.pop() if snapshot.idle else None
+        if cursor is None:
+            cursor = self._engine.cursor()
+            cursor.execute(f"USE {snapshot.alias}")
         try:
-            cursor.execute(f"USE {alias}")
             yield DuckDBWarehouse(cursor, datasets=self._datasets)
         finally:
+            with self._lock:
+                snapshot.idle.append(cursor)
+                snapshot.leases -= 1
+                drop = snapshot.retired and snapshot.leases == 0
+            if drop:
+                self._drop(snapshot)
+
+    def close(self) -> None:
+        """Close the engine and delete every snapshot copy (idempotent)."""
+        self._cleanup()
+
+    def render_ahead(self, statements: Iterable[str]) -> None:
+        """Transpile (and cache) every statement now, on one thread.
+
+        sqlglot's first use is not thread-safe: requests racing through it under load got
+        half-transpiled SQL (BigQuery functions left in), and the adapter's render cache kept it.
+        """
+        warehouse = DuckDBWarehouse(self._engine, datasets=self._datasets)
+        for sql in statements:
+            warehouse.render(sql)
+
+    def _lease(self) -> _Snapshot:
+        signature = file_signature(self._path)
+        current = self._current
+        if current is None or (current.signature != signature and time.monotonic() >= self._next_attempt):
+            self._refresh(wait=current is None)
+        with self._lock:
+            snapshot = self._current
+            if snapshot is None:  # pragma: no cover - _refresh(wait=True) either sets it or raises
+                raise RuntimeError("no warehouse snapshot")
+            snapshot.leases += 1
+            return snapshot
+
+    def _refresh(self, *, wait: bool) -> None:
+        """Take a new snapshot. Without ``wait``, a busy file (or a refresh in flight) keeps the current one."""
+        if not self._refreshing.acquire(blocking=wait):
+            return
+        try:
+            current = self._current
+            if current is not None and current.signature == file_signature(self._path):
+                return  # another thread refreshed while this one waited
+            deadline = time.monotonic() + (_LOCK_RETRY_SECONDS if current is None else 0.0)
+            while True:
+                try:
+                    fresh = self._take()
+                    break
+                except duckdb.IOException as exc:  # a writer (pipeline, DAG) holds the file
+                    if "lock" not in str(exc).lower():
+                        raise
+                    if time.monotonic() >= deadline:
+                        if current is None:
+                            raise
+                        self._next_attempt = time.monotonic() + _REFRESH_RETRY_SECONDS
+                        return
+                    time.sleep(0.05)
+            with self._lock:
+                old, self._current = self._current, fresh
+                if old is not None:
+                    old.retired = True
+                drop = old is not None and old.leases == 0
+            if drop and old is not None:
+                self._drop(old)
+        finally:
+            self._refreshing.release()
+
+    def _take(self) -> _Snapshot:
+        generation = next(self._generations)
+        copy = self._dir / f"warehouse_{generation}.duckdb"
+        files = [copy]
+        cursor = self._engine.cursor()
+        try:
+            # The read-only attachment holds DuckDB's shared lock: no writer can start while we copy.
+            cursor.execute(f"ATTACH '{_quoted(self._path)}' AS source_{generation} (READ_ONLY)")
             try:
-                cursor.execute("USE memory")
-                cursor.execute(f"DETACH {alias}")
+                signature = file_signature(self._path)
+                shutil.copyfile(self._path, copy)
+                wal = self._path.with_name(self._path.name + ".wal")
+                if wal.exists():  # a writer that did not checkpoint: its log belongs to the snapshot
+                    files.append(copy.with_name(copy.name + ".wal"))
+                    shutil.copyfile(wal, files[-1])
             finally:
-                cursor.close()
+                cursor.execute(f"DETACH source_{generation}")
+            cursor.execute(f"ATTACH '{_quoted(copy)}' AS snapshot_{generation} (READ_ONLY)")
+        except BaseException:
+            for path in files:
+                path.unlink(missing_ok=True)
+            raise
+        finally:
+            cursor.close()
+        self.snapshots_taken += 1
+        return _Snapshot(alias=f"snapshot_{generation}", files=files, signature=signature)
+
+    def _drop(self, snapshot: _Snapshot) -> None:
+        for cursor in snapshot.idle:
+            cursor.close()
+        snapshot.idle.clear()
+        cursor = self._engine.cursor()
+        try:
+            cursor.execute(f"DETACH {snapshot.alias}")
+        finally:
+            cursor.close()
+        for path in snapshot.files:
+            path.unlink(missing_ok=True)
+
+
+def _discard(engine: duckdb.DuckDBPyConnection, directory: Path) -> None:
+    engine.close()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 class ConnectSource:
-    """Any other backend (BigQuery): the adapter's own ``connect``."""
+    """The adapter's own ``connect`` per use: BigQuery, and one-off local reads (no snapshot worth taking)."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self.opened = 0
+
+    def close(self) -> None:
+        """Nothing is held between uses."""
 
     @contextmanager
     def open(self) -> Iterator[Warehouse]:
@@ -93,19 +247,26 @@ class ConnectSource:
             yield warehouse
 
 
-def warehouse_source(settings: Settings) -> AttachedDuckDB | ConnectSource:
+def warehouse_source(settings: Settings) -> SnapshotDuckDB | ConnectSource:
     if settings.warehouse.backend == "duckdb":
-        return AttachedDuckDB(settings.storage.duckdb_path, datasets=dict(settings.bigquery.datasets))
+        source = SnapshotDuckDB(settings.storage.duckdb_path, datasets=dict(settings.bigquery.datasets))
+        source.render_ahead(SQL.texts())
+        return source
     return ConnectSource(settings)
+
+
+class CacheMissError(LookupError):
+    """A read on the event loop found no cached value: the caller retries it in a worker thread."""
 
 
 class Reader:
     """The reads of one request: cached rows, or one lazily opened read-only warehouse.
 
     The warehouse is opened on the first cache miss and closed by :meth:`close` at the end
-    of the request, so a fully cached request never touches the file. Warehouse calls run in
+    of the request, so a fully cached request never touches it. Warehouse calls run in
     worker threads (DataLoaders may dispatch concurrently), serialized by a lock because one
-    DuckDB cursor is not safe for concurrent use.
+    DuckDB cursor is not safe for concurrent use; :meth:`call` first tries a read on the
+    event loop, from the cache only, because a thread hop costs more than a cache hit.
     """
 
     def __init__(self, source: WarehouseSource, cache: ReadCache) -> None:
@@ -116,7 +277,7 @@ class Reader:
         self._lock = threading.Lock()
         self.statements_run = 0  # warehouse queries this request issued (cache hits excluded)
 
-    # -- synchronous API (REST routes run in the threadpool) ------------------------------
+    # -- synchronous API (the functions :meth:`call` runs) ---------------------------------
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         key = ("rows", sql, freeze(params))
         cached = self._cache.get(key)
@@ -171,22 +332,25 @@ class Reader:
     def uncached(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         return self._run(sql, params)
 
-    # -- async wrappers for resolvers and DataLoaders --------------------------------------
-    async def aquery(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        return await anyio.to_thread.run_sync(self.query, sql, params)
+    # -- from async code (resolvers, DataLoaders, routes) -----------------------------------
+    async def call(self, fn: Callable[..., T], /, *args: Any) -> T:
+        """``fn(*args)``: on the event loop when every read it makes is cached, else in a worker thread.
 
-    async def aquery_optional(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]] | None:
-        return await anyio.to_thread.run_sync(self.query_optional, sql, params)
-
-    async def aload_many(
-        self, sql: str, *, param: str, keys: Sequence[str], key_column: str, params: dict[str, Any] | None = None
-    ) -> dict[str, list[dict[str, Any]]]:
-        def run() -> dict[str, list[dict[str, Any]]]:
-            return self.load_many(sql, param=param, keys=keys, key_column=key_column, params=params)
-
-        return await anyio.to_thread.run_sync(run)
+        Reads are idempotent, so a call abandoned at its first cache miss is simply run again.
+        """
+        if self._cache.enabled:
+            token = _cache_only.set(True)
+            try:
+                return fn(*args)
+            except CacheMissError:
+                pass
+            finally:
+                _cache_only.reset(token)
+        return await anyio.to_thread.run_sync(fn, *args)
 
     def _run(self, sql: str, params: dict[str, Any] | None) -> list[dict[str, Any]]:
+        if _cache_only.get():
+            raise CacheMissError(sql)
         with self._lock:
             if self._warehouse is None:
                 self._warehouse = self._stack.enter_context(self._source.open())

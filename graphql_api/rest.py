@@ -108,8 +108,9 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1", responses=_ERRORS)
 
     @router.get("/shipments/{shipment_id}/timeline", tags=["shipments"], response_model=TimelineOut)
-    def shipment_timeline(shipment_id: ShipmentId, request: Request) -> TimelineOut:
-        record = shipments.fetch_shipment(_reader(request), shipment_id)
+    async def shipment_timeline(shipment_id: ShipmentId, request: Request) -> TimelineOut:
+        reader = _reader(request)
+        record = await reader.call(shipments.fetch_shipment, reader, shipment_id)
         if record is None:
             raise HTTPException(status_code=404, detail=f"shipment {shipment_id} not found")
         return TimelineOut.model_validate(shipments.timeline_response(record))

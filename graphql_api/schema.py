@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Annotated, Any
 
-import anyio.to_thread
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
@@ -25,6 +24,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from graphql_api import analytics, facilities, shipments
+from graphql_api.cache import ReadCache
 from graphql_api.graph import (
     END_OF_TIME,
     EPOCH,
@@ -44,6 +44,7 @@ from graphql_api.graph import (
 )
 from graphql_api.persisted import PersistedQueries, load_registry
 from graphql_api.protection import CostLimiter
+from graphql_api.response_cache import ResponseCache
 from logistics.settings import ApiSettings
 
 _DOCUMENT_CACHE_SIZE = 512  # distinct query texts whose parse and validation are kept
@@ -82,8 +83,9 @@ class Query:
             created_to=chosen.created_to,
         )
         try:
-            page, has_next = await anyio.to_thread.run_sync(
-                lambda: shipments.shipment_page(info.context.reader, filters=values, first=size, after=after)
+            reader = info.context.reader
+            page, has_next = await reader.call(
+                lambda: shipments.shipment_page(reader, filters=values, first=size, after=after)
             )
         except shipments.InvalidCursorError as exc:
             raise _bad_input(str(exc)) from None
@@ -110,7 +112,7 @@ class Query:
     @strawberry.field(description="Every facility, by id (at most the maximum page size).")
     async def facilities(self, info: Ctx) -> list[Facility]:
         reader, limit = info.context.reader, info.context.api.max_page_size
-        ids = await anyio.to_thread.run_sync(lambda: facilities.facility_ids(reader, limit=limit))
+        ids = await reader.call(lambda: facilities.facility_ids(reader, limit=limit))
         found = [await load_facility(info, fid) for fid in ids]
         return [f for f in found if f is not None]
 
@@ -131,7 +133,7 @@ class Query:
         group_by: PerformanceGroupBy = PerformanceGroupBy.DAY,
     ) -> list[DeliveryPerformanceGroup]:
         reader = info.context.reader
-        rows = await anyio.to_thread.run_sync(
+        rows = await reader.call(
             lambda: analytics.delivery_performance(
                 reader, window_start=from_ or EPOCH, window_end=to or END_OF_TIME, group_by=group_by.value
             )
@@ -193,8 +195,13 @@ class GuardedSchema(strawberry.Schema):
             super().process_errors(unexpected, execution_context)
 
 
-def build_schema(api: ApiSettings | None = None, *, persisted: dict[str, str] | None = None) -> GuardedSchema:
-    """The schema with ``api``'s limits: depth, aliases, tokens, cost, page size, timeout, introspection."""
+def build_schema(
+    api: ApiSettings | None = None, *, persisted: dict[str, str] | None = None, response_cache: ReadCache | None = None
+) -> GuardedSchema:
+    """The schema with ``api``'s limits: depth, aliases, tokens, cost, page size, timeout, introspection.
+
+    With ``response_cache`` (and a positive TTL), accepted queries' answers are cached whole.
+    """
     api = api or ApiSettings()
     registry = persisted if persisted is not None else load_registry()
     # The depth and alias rules are built once, so the (module-level) validation cache can key on
@@ -215,6 +222,9 @@ def build_schema(api: ApiSettings | None = None, *, persisted: dict[str, str] | 
             CostLimiter, max_cost=api.max_cost, max_page_size=api.max_page_size, default_page_size=api.default_page_size
         ),
     ]
+    if response_cache is not None and response_cache.enabled:
+        # After the limits: only a query they accepted can be answered from the cache.
+        extensions.append(partial(ResponseCache, cache=response_cache))
     if not api.introspection:
         extensions.append(DisableIntrospection)
     schema = GuardedSchema(query=Query, extensions=extensions)

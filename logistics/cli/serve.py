@@ -11,7 +11,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[
-        int, typer.Option(min=1, help="Worker processes (each attaches the warehouse per request).")
+        int, typer.Option(min=1, help="Worker processes (each reads its own snapshot of the warehouse file).")
     ] = 1,
 ) -> None:
     """Serve GraphQL (+ GraphiQL when introspection is on) at /graphql, REST under /api/v1, /health, /ready."""

@@ -2,7 +2,7 @@
 
 Locking rule: one read-write process at a time, and a writer excludes all readers.
 So connections here are short-lived (open, work, close); the pipeline stages files
-and one step loads them; the API opens read-only per request.
+and one step loads them; the API reads a private snapshot copy, taken under a read-only attach.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ with sqlglot. Parameters are named (``@day``) and always bound, never formatted 
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,6 +26,10 @@ class SqlTranspileError(ValueError):
 
 Renames = tuple[tuple[str, str], ...]  # (("curated.fact_deliveries", "curated.fact_deliveries__staging"), ...)
 
+# sqlglot's first use in a process is not thread-safe (its lazily built dialect tables): two
+# threads rendering at once produced half-transpiled SQL, which the cache then kept.
+_SQLGLOT_LOCK = threading.Lock()
+
 
 @lru_cache(maxsize=256)
 def prepare(
@@ -40,33 +45,34 @@ def prepare(
     ``renames`` points logical tables elsewhere before datasets are mapped, so one query
     written against published gold (``curated.fact_deliveries``) can read a staging copy.
     """
-    mapping = dict(datasets)
-    table_renames = {src: tuple(dst.split(".", 1)) for src, dst in renames}
-    try:
-        statements = sqlglot.parse(sql, read="bigquery", error_level=sqlglot.ErrorLevel.RAISE)
-    except sqlglot.errors.ParseError as exc:
-        raise SqlTranspileError(f"not valid BigQuery SQL: {exc}") from None
-    rendered = []
-    for statement in statements:
-        if statement is None:
-            continue
-        for table in statement.find_all(exp.Table):
-            renamed = table_renames.get(f"{table.db}.{table.name}")
-            if renamed:
-                table.set("db", exp.to_identifier(renamed[0]))
-                table.set("this", exp.to_identifier(renamed[1]))
-            if table.db in mapping:
-                table.set("db", exp.to_identifier(mapping[table.db]))
-                if project and dialect == "bigquery":
-                    table.set("catalog", exp.to_identifier(project))
-        if dialect == "duckdb":
-            for prop in list(statement.find_all(*_BIGQUERY_STORAGE_PROPERTIES)):
-                prop.pop()
+    with _SQLGLOT_LOCK:
+        mapping = dict(datasets)
+        table_renames = {src: tuple(dst.split(".", 1)) for src, dst in renames}
         try:
-            rendered.append(statement.sql(dialect=dialect, unsupported_level=sqlglot.ErrorLevel.RAISE))
-        except sqlglot.errors.UnsupportedError as exc:
-            raise SqlTranspileError(f"cannot be expressed in {dialect}: {exc}") from None
-    return ";\n".join(rendered)
+            statements = sqlglot.parse(sql, read="bigquery", error_level=sqlglot.ErrorLevel.RAISE)
+        except sqlglot.errors.ParseError as exc:
+            raise SqlTranspileError(f"not valid BigQuery SQL: {exc}") from None
+        rendered = []
+        for statement in statements:
+            if statement is None:
+                continue
+            for table in statement.find_all(exp.Table):
+                renamed = table_renames.get(f"{table.db}.{table.name}")
+                if renamed:
+                    table.set("db", exp.to_identifier(renamed[0]))
+                    table.set("this", exp.to_identifier(renamed[1]))
+                if table.db in mapping:
+                    table.set("db", exp.to_identifier(mapping[table.db]))
+                    if project and dialect == "bigquery":
+                        table.set("catalog", exp.to_identifier(project))
+            if dialect == "duckdb":
+                for prop in list(statement.find_all(*_BIGQUERY_STORAGE_PROPERTIES)):
+                    prop.pop()
+            try:
+                rendered.append(statement.sql(dialect=dialect, unsupported_level=sqlglot.ErrorLevel.RAISE))
+            except sqlglot.errors.UnsupportedError as exc:
+                raise SqlTranspileError(f"cannot be expressed in {dialect}: {exc}") from None
+        return ";\n".join(rendered)
 
 
 def read_sql(path: Path) -> str:
