@@ -2,7 +2,10 @@
 
 Great Expectations runs on an ephemeral context against a pandas DataFrame fetched through
 the warehouse adapter: GX's SQL datasource on DuckDB returns nothing once GX closes its
-connection (see RUNBOOK), and a DataFrame works the same for DuckDB and BigQuery.
+connection (see RUNBOOK), and a DataFrame works the same for DuckDB and BigQuery. The frame
+is the table's violation summary (``quality/sql/<table>.sql``: one row of counts computed
+in the warehouse, see ``quality.suites``), so the gate costs one scan of the partition, not
+a multi-million-row fetch.
 
 ``staged=True`` validates the ``__staging`` tables of the current build (the same SQL,
 pointed at staging by the adapter's table renames); ``staged=False`` the published ones.
@@ -11,9 +14,11 @@ Each validation is stored as JSON next to an HTML report.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
+import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -34,11 +39,6 @@ if TYPE_CHECKING:
 QUALITY_SQL = Path(__file__).resolve().parent / "sql"
 log = logging.getLogger(__name__)
 
-_DIMENSION_KEYS = {
-    "facility": "SELECT DISTINCT facility_id AS k FROM curated.dim_facility",
-    "carrier": "SELECT DISTINCT carrier_id AS k FROM curated.dim_carrier",
-    "driver": "SELECT DISTINCT driver_id AS k FROM curated.dim_driver",
-}
 _FACT_ROWS = "SELECT COUNT(*) AS fact_rows FROM curated.fact_deliveries WHERE delivery_date = @day"
 
 
@@ -55,6 +55,7 @@ class GateResult:
     failed: tuple[str, ...]  # "expectation_type(column)" of each unmet expectation
     results_path: Path
     report_path: Path
+    seconds: float = 0.0  # wall time: summary query, silver bounds (first table needing them), GX, report
 
     def summary(self) -> str:
         scope = f"{self.table}@{self.day}" if self.day else self.table
@@ -75,7 +76,10 @@ def run_gate(
     day: dt.date | None,
     results_dir: Path,
     staged: bool = True,
+    bounds: GateBounds | None = None,
 ) -> GateResult:
+    """Validate one table; ``bounds`` shares silver's bounds across the tables of one build."""
+    started = time.perf_counter()
     target = table if isinstance(table, GoldTable) else gold_table(table)
     if target.partition_column and day is None:
         raise ValueError(f"{target.name} is partitioned by {target.partition_column}: give the day to validate")
@@ -83,16 +87,20 @@ def run_gate(
     renames = staging_renames() if staged else ()
     params = {"day": scope_day} if scope_day else None
     frame = warehouse.dataframe(sql_file(QUALITY_SQL / f"{target.short_name}.sql"), params, renames=renames)
-    lookups = _lookups(warehouse, target=target, day=scope_day, renames=renames)
+    if bounds is None:
+        bounds = GateBounds(warehouse, renames=renames)
+    lookups = Lookups(day=scope_day, bounds=bounds.for_table(target, day=scope_day))
     result = _validate(frame, name=target.short_name, expectations=SUITES[target.short_name](lookups))
-    return _store(result, table=target, day=scope_day, staged=staged, results_dir=results_dir)
+    stored = _store(result, table=target, day=scope_day, staged=staged, results_dir=results_dir)
+    return dataclasses.replace(stored, seconds=time.perf_counter() - started)
 
 
 def gate_all(
     warehouse: Warehouse, *, tables: tuple[GoldTable, ...], day: dt.date, results_dir: Path
 ) -> list[GateResult]:
     """Validate every staged table of a build; raise :class:`QualityGateFailed` naming each failure."""
-    results = [run_gate(warehouse, table=t, day=day, results_dir=results_dir) for t in tables]
+    bounds = GateBounds(warehouse, renames=staging_renames())
+    results = [run_gate(warehouse, table=t, day=day, results_dir=results_dir, bounds=bounds) for t in tables]
     for r in results:
         log.info("quality gate %s", r.summary())
     failed = [r for r in results if not r.success]
@@ -101,18 +109,27 @@ def gate_all(
     return results
 
 
-def _lookups(warehouse: Warehouse, *, target: GoldTable, day: dt.date | None, renames: Renames) -> Lookups:
-    keys = {
-        name: [row["k"] for row in warehouse.query(sql, renames=renames) if row["k"] is not None]
-        for name, sql in _DIMENSION_KEYS.items()
-    }
-    bounds: dict[str, Any] = {}
-    if target.partition_column is None:
-        bounds = warehouse.query(sql_file(QUALITY_SQL / "dimension_bounds.sql"), renames=renames)[0]
-    else:
-        bounds = warehouse.query(sql_file(QUALITY_SQL / "silver_bounds.sql"), {"day": day}, renames=renames)[0]
-        bounds |= warehouse.query(_FACT_ROWS, {"day": day}, renames=renames)[0]
-    return Lookups(day=day, dimension_keys=keys, bounds=bounds)
+class GateBounds:
+    """What silver (or the change logs) says the gold tables should hold, queried once per build."""
+
+    def __init__(self, warehouse: Warehouse, *, renames: Renames) -> None:
+        self._warehouse = warehouse
+        self._renames = renames
+        self._found: dict[tuple[str, dt.date | None], dict[str, Any]] = {}
+
+    def for_table(self, table: GoldTable, *, day: dt.date | None) -> dict[str, Any]:
+        kind = "partition" if table.partition_column else "dimension"
+        if (kind, day) not in self._found:
+            self._found[kind, day] = self._query(day) if kind == "partition" else self._query_dimensions()
+        return self._found[kind, day]
+
+    def _query_dimensions(self) -> dict[str, Any]:
+        return self._warehouse.query(sql_file(QUALITY_SQL / "dimension_bounds.sql"), renames=self._renames)[0]
+
+    def _query(self, day: dt.date | None) -> dict[str, Any]:
+        params = {"day": day}
+        bounds = self._warehouse.query(sql_file(QUALITY_SQL / "silver_bounds.sql"), params, renames=self._renames)[0]
+        return bounds | self._warehouse.query(_FACT_ROWS, params, renames=self._renames)[0]
 
 
 @cache
@@ -141,20 +158,9 @@ def _validate(frame: pd.DataFrame, *, name: str, expectations: list[Any]) -> dic
     except (LookupError, ValueError):
         batch_definition = source.add_dataframe_asset(name=name).add_batch_definition_whole_dataframe(name)
     suite = gx.ExpectationSuite(name=f"{name}.gate", expectations=expectations)
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": _normalize(frame)})
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
     result = batch.validate(suite, result_format="SUMMARY")
     return dict(result.to_json_dict())
-
-
-def _normalize(frame: pd.DataFrame) -> pd.DataFrame:
-    """DATE columns arrive as datetimes; compare them as ``datetime.date`` like the lookups."""
-    import pandas as pd
-
-    out = frame.copy()
-    for column in out.columns:
-        if column.endswith("_date") and pd.api.types.is_datetime64_any_dtype(out[column]):
-            out[column] = out[column].dt.date
-    return out
 
 
 def _store(

@@ -7,7 +7,8 @@ tasks. ``build_fact_shipments`` remains for callers that want that one table, un
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,8 @@ class GoldBuild:
     day: dt.date
     gates: tuple[GateResult, ...]
     rows: dict[str, int]  # published rows per table (for the day, or whole for a dimension)
+    # wall seconds per step, in run order: "stage dimensions", "stage <table>", "gate <table>", "publish"
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def build_gold(warehouse: Warehouse, *, day: dt.date, results_dir: Path) -> GoldBuild:
@@ -33,11 +36,26 @@ def build_gold(warehouse: Warehouse, *, day: dt.date, results_dir: Path) -> Gold
     """
     from quality.gate import gate_all
 
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal started
+        now = time.perf_counter()
+        seconds[step] = now - started
+        started = now
+
     stage_dimensions(warehouse)
-    stage_partition(warehouse, day=day)
+    lap("stage dimensions")
+    for table in PARTITIONED:
+        stage_partition(warehouse, day=day, tables=(table,))
+        lap(f"stage {table.name}")
     gates = gate_all(warehouse, tables=GOLD_TABLES, day=day, results_dir=results_dir)
+    seconds |= {f"gate {g.table}": g.seconds for g in gates}  # each timed by the gate itself
+    started = time.perf_counter()
     publish(warehouse, tables=(*DIMENSIONS, *PARTITIONED), day=day)
-    return GoldBuild(day=day, gates=tuple(gates), rows=published_rows(warehouse, day=day))
+    lap("publish")
+    return GoldBuild(day=day, gates=tuple(gates), rows=published_rows(warehouse, day=day), seconds=seconds)
 
 
 def published_rows(warehouse: Warehouse, *, day: dt.date) -> dict[str, int]:

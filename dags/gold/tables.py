@@ -100,6 +100,16 @@ def gold_table(name: str) -> GoldTable:
 def ensure_published_tables(warehouse: Warehouse) -> None:
     """Create every published gold table that does not exist yet (empty), for readers and gates."""
     for table in TABLES_BY_NAME.values():
-        for statement in sqlglot.parse(table.sql_path.read_text(encoding="utf-8"), read="bigquery"):
-            if isinstance(statement, exp.Create) and statement.args.get("exists"):
-                warehouse.execute(statement.sql(dialect="bigquery"))
+        for statement in _create_if_missing(table.sql_path):
+            warehouse.execute(statement)
+
+
+@cache
+def _create_if_missing(path: Path) -> tuple[str, ...]:
+    # parsed once per process: every build calls ensure_published_tables, and parsing the
+    # files again each time cost more than creating nothing
+    return tuple(
+        statement.sql(dialect="bigquery")
+        for statement in sqlglot.parse(path.read_text(encoding="utf-8"), read="bigquery")
+        if isinstance(statement, exp.Create) and statement.args.get("exists")
+    )

@@ -53,8 +53,10 @@ def test_overlapping_scd2_versions_fail_the_dimension_suite(gold) -> None:
         )
     result = _gate(gold, "dim_facility", day=None)
     assert not result.success
-    assert "expect_column_values_to_be_between(current_versions)" in result.failed
-    assert "expect_column_pair_values_to_be_equal(is_current)" not in result.failed  # each row is internally consistent
+    assert set(result.failed) == {
+        "expect_column_max_to_be_between(keys_without_one_current)",
+        "expect_column_max_to_be_between(gaps_or_overlaps)",  # the first version never ends
+    }  # each row is internally consistent: current_not_open_ended and the rest hold
 
 
 def test_unknown_dimension_key_and_wrong_on_time_flag_fail_the_fact_suite(gold) -> None:
@@ -65,10 +67,55 @@ def test_unknown_dimension_key_and_wrong_on_time_flag_fail_the_fact_suite(gold) 
         )
     result = _gate(gold, "fact_deliveries")
     assert set(result.failed) == {
-        "expect_column_values_to_be_in_set(facility_id)",
-        "expect_column_pair_values_to_be_equal(on_time_flag)",
+        "expect_column_max_to_be_between(orphan_facility_id)",
+        "expect_column_max_to_be_between(on_time_flag_mismatch)",
     }
     assert "FAIL" in result.report_path.read_text()
+
+
+def test_duplicate_key_fails_the_fact_and_feature_suites(gold) -> None:
+    with connect(gold) as wh:
+        wh.execute(
+            "INSERT INTO curated.fact_deliveries__staging SELECT * FROM curated.fact_deliveries__staging "
+            "WHERE delivery_id = (SELECT MIN(delivery_id) FROM curated.fact_deliveries__staging)"
+        )
+        wh.execute(
+            "INSERT INTO features.ml_delivery_features__staging SELECT * FROM features.ml_delivery_features__staging "
+            "WHERE delivery_id = (SELECT MAX(delivery_id) FROM features.ml_delivery_features__staging)"
+        )
+    facts = _gate(gold, "fact_deliveries")
+    # one extra row: a duplicate key, and more rows than silver has outcomes for the day
+    assert set(facts.failed) == {
+        "expect_column_max_to_be_between(duplicate_delivery_id)",
+        "expect_column_max_to_be_between(row_count)",
+    }
+    features = _gate(gold, "ml_delivery_features")
+    assert "expect_column_max_to_be_between(duplicate_delivery_id)" in features.failed
+
+
+def test_orphan_keys_fail_the_driver_and_feature_suites(gold) -> None:
+    with connect(gold) as wh:
+        wh.execute("UPDATE curated.dim_driver__staging SET carrier_id = 'CAR-NOWHERE' WHERE version = 1")
+        wh.execute(
+            "UPDATE features.ml_delivery_features__staging SET carrier_id = 'CAR-NOWHERE' "
+            "WHERE delivery_id = (SELECT MIN(delivery_id) FROM features.ml_delivery_features__staging)"
+        )
+    assert _gate(gold, "dim_driver", day=None).failed == ("expect_column_max_to_be_between(orphan_carrier_id)",)
+    assert _gate(gold, "ml_delivery_features").failed == ("expect_column_max_to_be_between(orphan_carrier_id)",)
+
+
+def test_a_gap_between_scd2_versions_fails_the_dimension_suite(gold) -> None:
+    with connect(gold) as wh:  # FAC-CHI gets a second version a day later; the first ends an hour too early
+        wh.execute(
+            "INSERT INTO curated.dim_facility__staging SELECT * REPLACE ("
+            "'v2-sk' AS facility_sk, valid_from + INTERVAL 1 DAY AS valid_from, 2 AS version) "
+            "FROM curated.dim_facility__staging WHERE facility_id = 'FAC-CHI'"
+        )
+        wh.execute(
+            "UPDATE curated.dim_facility__staging SET is_current = FALSE, "
+            "valid_to = valid_from + INTERVAL 23 HOUR WHERE facility_id = 'FAC-CHI' AND version = 1"
+        )
+    assert _gate(gold, "dim_facility", day=None).failed == ("expect_column_max_to_be_between(gaps_or_overlaps)",)
 
 
 def test_cli_runs_a_gate_by_hand(gold, monkeypatch) -> None:

@@ -101,33 +101,54 @@ places AS (
     ON dest.facility_id = s.destination_facility_id
     AND dest.valid_from <= p.feature_time AND (dest.valid_to IS NULL OR p.feature_time < dest.valid_to)
 ),
--- facility load: shipment scans at the facility in the hour up to feature_time. Scans and
--- prediction points share one time line per facility, so a window frame counts them
--- without a range join.
+-- Windowed counts (scans in the last hour, outcomes in the last 7/30 days) are differences
+-- of running totals: count(lo <= t < hi) = count(t < hi) - count(t < lo). Events and
+-- query marks share one time line per key; a running SUM along it (ROWS UNBOUNDED
+-- PRECEDING: one streaming pass after the sort) is each mark's "events before me".
+-- `position` = microseconds * 4 + tie: events are tie 1, and a mark's tie puts events at
+-- the same instant before it (tie 2: "at or before") or after it (tie 0: "strictly
+-- before"). One INT64 sort key sorts at about half the cost of (time, tie); RANGE frames
+-- with an offset would count the same but search per row, growing faster than linearly.
+-- Events are counted per (key, instant) and marks taken per distinct (key, feature_time)
+-- before the sort: exact, and the sorted line shrinks wherever instants repeat.
+-- A NULL facility or carrier has no window (its counts are 0, its rates NULL).
+--
+-- facility load: shipment scans at the facility in [feature_time - 1 h, feature_time]
 scan_points AS (
-  SELECT facility_id, UNIX_MICROS(event_time) AS at_us, 1 AS is_scan, CAST(NULL AS STRING) AS delivery_id
+  SELECT facility_id, UNIX_MICROS(event_time) * 4 + 1 AS position, COUNT(*) AS scans, 0 AS sign,
+    CAST(NULL AS TIMESTAMP) AS feature_time
   FROM clean.shipment_events
   WHERE event_time >= (SELECT TIMESTAMP_SUB(MIN(feature_time), INTERVAL 1 HOUR) FROM prediction)
     AND event_time < TIMESTAMP(DATE_ADD(@day, INTERVAL 1 DAY))
     AND facility_id IN (SELECT facility_id FROM prediction)
+  GROUP BY facility_id, event_time
   UNION ALL
-  SELECT facility_id, UNIX_MICROS(feature_time), 0, delivery_id
+  -- scans at or before feature_time ...
+  SELECT DISTINCT facility_id, UNIX_MICROS(feature_time) * 4 + 2, 0, 1, feature_time
   FROM prediction
+  WHERE facility_id IS NOT NULL
+  UNION ALL
+  -- ... minus those strictly before feature_time - 1 h
+  SELECT DISTINCT facility_id, (UNIX_MICROS(feature_time) - 3600000000) * 4, 0, -1, feature_time
+  FROM prediction
+  WHERE facility_id IS NOT NULL
 ),
 facility_load AS (
-  SELECT delivery_id, scans
+  SELECT facility_id, feature_time, SUM(sign * scans_before) AS scans
   FROM (
     SELECT
-      delivery_id,
-      is_scan,
-      SUM(is_scan) OVER (PARTITION BY facility_id ORDER BY at_us RANGE BETWEEN 3600000000 PRECEDING AND CURRENT ROW)
-        AS scans
+      facility_id,
+      feature_time,
+      sign,
+      SUM(scans) OVER (PARTITION BY facility_id ORDER BY position ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        AS scans_before
     FROM scan_points
   )
-  WHERE is_scan = 0
+  WHERE sign != 0
+  GROUP BY facility_id, feature_time
 ),
--- carrier on-time rate: outcomes strictly before feature_time (published history of the
--- previous 31 days plus today's staged rows), on the same kind of shared time line
+-- carrier on-time rate: outcomes in [feature_time - N days, feature_time), i.e. strictly
+-- before feature_time (published history of the previous 31 days plus today's staged rows)
 outcome_points AS (
   SELECT f.carrier_id, f.delivery_time, f.on_time_flag
   FROM curated.fact_deliveries AS f
@@ -136,37 +157,57 @@ outcome_points AS (
   SELECT l.carrier_id, l.delivery_time, l.on_time_flag
   FROM labels AS l
 ),
+carrier_instants AS (
+  SELECT DISTINCT carrier_id, feature_time
+  FROM prediction
+  WHERE carrier_id IS NOT NULL
+),
 carrier_points AS (
   SELECT
     carrier_id,
-    UNIX_MICROS(delivery_time) AS at_us,
-    1 AS is_outcome,
-    IF(on_time_flag, 1, 0) AS on_time,
-    CAST(NULL AS STRING) AS delivery_id
+    UNIX_MICROS(delivery_time) * 4 + 1 AS position,
+    COUNT(*) AS outcomes,
+    SUM(IF(on_time_flag, 1, 0)) AS on_time,
+    0 AS sign_7d,
+    0 AS sign_30d,
+    CAST(NULL AS TIMESTAMP) AS feature_time
   FROM outcome_points
-  WHERE on_time_flag IS NOT NULL
+  WHERE on_time_flag IS NOT NULL AND carrier_id IS NOT NULL
+  GROUP BY carrier_id, delivery_time
   UNION ALL
-  -- a prediction sits 1 µs before its feature_time, so frames ending at CURRENT ROW
-  -- (fast, incremental) still see only outcomes strictly earlier than feature_time
-  SELECT carrier_id, UNIX_MICROS(feature_time) - 1, 0, 0, delivery_id
-  FROM prediction
+  -- outcomes strictly before feature_time (counted by both windows) ...
+  SELECT carrier_id, UNIX_MICROS(feature_time) * 4, 0, 0, 1, 1, feature_time
+  FROM carrier_instants
+  UNION ALL
+  -- ... minus those strictly before feature_time - 7 days
+  SELECT carrier_id, (UNIX_MICROS(feature_time) - 604800000000) * 4, 0, 0, -1, 0, feature_time
+  FROM carrier_instants
+  UNION ALL
+  -- ... minus those strictly before feature_time - 30 days
+  SELECT carrier_id, (UNIX_MICROS(feature_time) - 2592000000000) * 4, 0, 0, 0, -1, feature_time
+  FROM carrier_instants
 ),
 carrier_rates AS (
-  SELECT delivery_id, n7, ok7, n30, ok30
+  SELECT
+    carrier_id,
+    feature_time,
+    SUM(sign_7d * outcomes_before) AS n7,
+    SUM(sign_7d * on_time_before) AS ok7,
+    SUM(sign_30d * outcomes_before) AS n30,
+    SUM(sign_30d * on_time_before) AS ok30
   FROM (
     SELECT
-      delivery_id,
-      is_outcome,
-      SUM(is_outcome) OVER last_7d AS n7,
-      SUM(on_time) OVER last_7d AS ok7,
-      SUM(is_outcome) OVER last_30d AS n30,
-      SUM(on_time) OVER last_30d AS ok30
+      carrier_id,
+      feature_time,
+      sign_7d,
+      sign_30d,
+      SUM(outcomes) OVER timeline AS outcomes_before,
+      SUM(on_time) OVER timeline AS on_time_before
     FROM carrier_points
-    WINDOW
-      last_7d AS (PARTITION BY carrier_id ORDER BY at_us RANGE BETWEEN 604799999999 PRECEDING AND CURRENT ROW),
-      last_30d AS (PARTITION BY carrier_id ORDER BY at_us RANGE BETWEEN 2591999999999 PRECEDING AND CURRENT ROW)
+    WINDOW timeline AS (PARTITION BY carrier_id ORDER BY position ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
   )
-  WHERE is_outcome = 0
+  WHERE feature_time IS NOT NULL
+  GROUP BY carrier_id, feature_time
 )
 SELECT
   p.delivery_id,
@@ -199,6 +240,6 @@ SELECT
 FROM prediction AS p
 LEFT JOIN shipment AS s ON s.delivery_id = p.delivery_id
 LEFT JOIN places AS pl ON pl.delivery_id = p.delivery_id
-LEFT JOIN facility_load AS fl ON fl.delivery_id = p.delivery_id
-LEFT JOIN carrier_rates AS cr ON cr.delivery_id = p.delivery_id
+LEFT JOIN facility_load AS fl ON fl.facility_id = p.facility_id AND fl.feature_time = p.feature_time
+LEFT JOIN carrier_rates AS cr ON cr.carrier_id = p.carrier_id AND cr.feature_time = p.feature_time
 LEFT JOIN attempt_history AS ah ON ah.delivery_id = p.delivery_id;
