@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install demo test lint codegen contracts-check lock clean tools lock-tools bench-pipeline bench-marts bench-api test-sources bqemu
+.PHONY: install demo test lint codegen contracts-check lock clean tools lock-tools bench bench-pipeline bench-pipeline-1m bench-marts bench-api bench-generate test-sources bqemu
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,8 +47,19 @@ test: install tools bqemu
 test-sources: install
 	$(BIN)/python -m pytest -q -rs tests/pipeline/sources tests/pipeline/test_streaming.py
 
+# Benchmarks: each prints its figures next to a baseline measured in the same run.
+bench: bench-pipeline bench-pipeline-1m bench-marts bench-api bench-generate
+
 bench-pipeline: install
 	$(BIN)/python -m benchmarks.bench_pipeline
+
+# Peak memory of the pipeline over 1M events (target < 2 GB); the loop baseline is skipped.
+bench-pipeline-1m: install
+	$(BIN)/python -m benchmarks.bench_pipeline --events 1000000 --naive-events 500 --skip-loop
+
+# The simulator's rate: 1M records over 10 days (records/s and peak RSS are printed).
+bench-generate: install
+	$(BIN)/logistics generate --events 1000000 --days 10 --out .data/bench/events.jsonl --truth .data/bench/truth.json
 
 bench-api: install
 	$(BIN)/python -m benchmarks.bench_api --rate 200 --seconds 10

@@ -21,6 +21,7 @@ from logistics.warehouse import connect
 from pipeline.dead_letter import DEAD_LETTERS
 from pipeline.sinks.shard import ShardTargets, WriteShardDoFn
 from pipeline.sinks.silver import DLQ, LoadResult, StageRows, count_row, dlq_row, load_staged
+from pipeline.sinks.spill import buckets_for, input_bytes, shuffle_root
 from pipeline.sources.file import ReadLineBatches
 from pipeline.transforms.batch import CheckBatchDoFn
 from pipeline.transforms.enrich import dimension_side_input
@@ -70,17 +71,25 @@ def build(
     run_id: str,
     landing: bool = False,
     shards: int = DEFAULT_SHARDS,
+    buckets: int | None = None,
 ) -> None:
     """Wire the bounded pipeline over files: batches of lines -> normalize + validate ->
     (one GroupByKey by dedupe shard) -> per shard: dedupe -> PII -> bronze + enriched silver
     rows + window counts + alerts; rejects -> PII -> DLQ. Nothing downstream of the PII
     step ever sees a clear personal value.
 
+    The GroupByKey carries spill-file names, not events (:mod:`pipeline.sinks.spill`), and each
+    shard is deduplicated ``buckets`` at a time (default: sized from the input files so that
+    memory stays flat however big the input is).
+
     Beam sees batches, not events (see :mod:`pipeline.transforms.batch`): the per-event work
     is the same pure functions the per-element transforms (``DedupeByEventId``,
     ``EventCounts5m``, used on unbounded input) apply, so both paths decide alike.
     """
     staging = staging_uri(settings, run_id)
+    shuffle = shuffle_root(staging)
+    if buckets is None:
+        buckets = buckets_for(input_bytes(input_pattern), shards=shards)
     data_dir = settings.storage.resolved_data_dir()
     targets = ShardTargets(
         run_id=run_id,
@@ -89,7 +98,12 @@ def build(
         alerts_root=str(data_dir / "alerts"),
         alert_event_types=frozenset(settings.pipeline.alert_event_types),
         window_seconds=settings.pipeline.window_size_seconds,
-        allowed_lateness=dt.timedelta(hours=settings.pipeline.allowed_lateness_hours),
+        # Micro-batches of a live stream judge lateness by ingest time, as the streaming windows do;
+        # a file (an archive, a replay, a backfill) is batch input, where Beam holds every event
+        # on time: judged by wall-clock ingest time, a day's file from last week would count nothing.
+        allowed_lateness=dt.timedelta(hours=settings.pipeline.allowed_lateness_hours) if landing else None,
+        shuffle_dir=shuffle,
+        bronze_groups=buckets,  # an hour-group holds about what a bucket holds
     )
     window_seconds = targets.window_seconds
 
@@ -97,7 +111,9 @@ def build(
         pipeline
         | "Read" >> ReadLineBatches(input_pattern, records=landing)
         | "Check"
-        >> beam.ParDo(CheckBatchDoFn(source_system="file", shards=shards)).with_outputs(DEAD_LETTERS, main="valid")
+        >> beam.ParDo(
+            CheckBatchDoFn(source_system="file", shards=shards, buckets=buckets, shuffle_dir=shuffle)
+        ).with_outputs(DEAD_LETTERS, main="valid")
     )
     dimensions = dimension_side_input(pipeline, settings=settings)
     partial_counts = (
@@ -141,19 +157,21 @@ def run_pipeline(
     run_id: str | None = None,
     landing: bool = False,
     pipeline_args: Sequence[str] = (),
+    buckets: int | None = None,
 ) -> Ledger:
     """Run the bounded pipeline over files matching ``input_pattern``, then load silver + DLQ.
 
     ``landing=True`` reads landing files of SourceRecords (micro-batches from Kafka/Pub/Sub,
     see :mod:`pipeline.sources.landing`) instead of raw JSON lines. ``pipeline_args`` are Beam
     options passed through untouched (e.g. ``--project``, ``--region``, ``--temp_location`` from
-    the Dataflow Flex Template launcher); the runner comes from settings.
+    the Dataflow Flex Template launcher); the runner comes from settings. ``buckets`` overrides
+    the dedupe buckets per shard (default: sized from the input, see :func:`build`).
     """
     run_id = run_id or f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     options = PipelineOptions(list(pipeline_args), runner=settings.pipeline.runner, save_main_session=False)
     _avoid_state_cache_trap()
     pipeline = beam.Pipeline(options=options)
-    build(pipeline, input_pattern=input_pattern, settings=settings, run_id=run_id, landing=landing)
+    build(pipeline, input_pattern=input_pattern, settings=settings, run_id=run_id, landing=landing, buckets=buckets)
     result = pipeline.run()
     result.wait_until_finish()
     counters = _counters(result)
@@ -161,7 +179,7 @@ def run_pipeline(
     staging = staging_uri(settings, run_id)
     with connect(settings) as warehouse:
         loaded: LoadResult = load_staged(warehouse, staging)
-    _remove(staging)  # loaded: the warehouse is now the record
+    _remove(staging)  # loaded: the warehouse is now the record (this also removes the spill files)
     silver_names = {family.silver_table for family in FAMILIES.values()}
     return Ledger(
         run_id=run_id,
