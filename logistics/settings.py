@@ -58,6 +58,7 @@ class StorageSettings(BaseModel):
     bronze_uri: str | None = None  # default: <data_dir>/bronze/events
     # Where workers stage silver/DLQ rows for the loader (gs:// on Dataflow); default <data_dir>/staging.
     staging_uri: str | None = None
+    alerts_uri: str | None = None  # alert files (gs:// on Dataflow); default <data_dir>/alerts
 
     def resolved_data_dir(self) -> Path:
         return self.data_dir if self.data_dir.is_absolute() else PROJECT_ROOT / self.data_dir
@@ -76,6 +77,10 @@ class StorageSettings(BaseModel):
         return self.resolved_data_dir() / "staging"
 
     @property
+    def alerts(self) -> str:
+        return self.alerts_uri or str(self.resolved_data_dir() / "alerts")
+
+    @property
     def staging(self) -> str:
         """Where a run's workers stage rows: any Beam filesystem path."""
         return self.staging_uri or str(self.staging_dir)
@@ -89,8 +94,10 @@ class PipelineSettings(BaseModel):
     dedupe_ttl_hours: int = 24
     max_workers: int | None = None
     autoscaling: bool = False
-    # Event types also published to the alerts topic (locally: <data_dir>/alerts/).
+    # Event types also written to the alerts files (storage.alerts) and, when publishing, the alerts topic.
     alert_event_types: list[str] = Field(default_factory=lambda: ["shipment.exception", "delivery.failed"])
+    # After each load, publish the run's DLQ rows and alerts to pubsub.topics.dlq / .alerts.
+    publish_to_topics: bool = False
 
 
 class ApiKeySettings(BaseModel):

@@ -22,6 +22,7 @@ from pipeline.dead_letter import DEAD_LETTERS
 from pipeline.sinks.shard import ShardTargets, WriteShardDoFn
 from pipeline.sinks.silver import DLQ, LoadResult, StageRows, count_row, dlq_row, load_staged
 from pipeline.sinks.spill import buckets_for, input_bytes, shuffle_root
+from pipeline.sinks.topics import publish_run_outputs
 from pipeline.sources.file import ReadLineBatches
 from pipeline.transforms.batch import CheckBatchDoFn
 from pipeline.transforms.enrich import dimension_side_input
@@ -95,7 +96,7 @@ def build(
         run_id=run_id,
         bronze_root=settings.storage.bronze,
         staging_dir=staging,
-        alerts_root=str(data_dir / "alerts"),
+        alerts_root=settings.storage.alerts,
         alert_event_types=frozenset(settings.pipeline.alert_event_types),
         window_seconds=settings.pipeline.window_size_seconds,
         # Micro-batches of a live stream judge lateness by ingest time, as the streaming windows do;
@@ -179,6 +180,7 @@ def run_pipeline(
     staging = staging_uri(settings, run_id)
     with connect(settings) as warehouse:
         loaded: LoadResult = load_staged(warehouse, staging)
+    publish_run_outputs(settings, run_id=run_id, staging=staging)  # after the load: never ahead of the table
     _remove(staging)  # loaded: the warehouse is now the record (this also removes the spill files)
     silver_names = {family.silver_table for family in FAMILIES.values()}
     return Ledger(

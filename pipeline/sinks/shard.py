@@ -142,7 +142,7 @@ def write_shard(
                 ):
                     counts.late += 1
                 else:
-                    key = window_key(protected, window_seconds=targets.window_seconds)
+                    key = window_key(protected, window_seconds=targets.window_seconds, row=row)
                     counts.windows[key] = add_partials(
                         (counts.windows.get(key, (0, 0)), (1, id_digest(protected["event_id"])))
                     )

@@ -23,7 +23,7 @@ from contracts.generated.catalog import FAMILIES, SUBJECTS
 from logistics.warehouse import Warehouse, managed_tables
 from pipeline.dead_letter import DeadLetter
 from pipeline.sinks._files import WriteGroupedFiles, shard_of
-from pipeline.transforms.normalize import Envelope
+from pipeline.transforms.normalize import Envelope, first_present
 
 DLQ = "dlq_events"
 EVENT_COUNTS = "event_counts_5m"
@@ -42,11 +42,7 @@ def silver_row(envelope: Envelope) -> tuple[str, dict[str, Any]]:
     payload = orjson.loads(envelope["payload"])
     row = {k: v for k, v in envelope.items() if k != "payload"}
     for column, fields in key_sources:
-        value = None
-        for name in fields:
-            value = payload.get(name)
-            if value is not None:
-                break
+        value = first_present(payload, fields)
         row[column] = None if value is None else str(value)
     row["payload"] = payload
     return table, row

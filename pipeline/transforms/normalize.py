@@ -143,17 +143,18 @@ def parse_time(value: Any) -> dt.datetime:
     raise ValueError(f"time {value!r} is not ISO-8601 or epoch")
 
 
+def first_present(record: dict[str, Any], names: tuple[str, ...]) -> Any:
+    """The value of the first of ``names`` that ``record`` holds and is not null (a plain loop: hot path)."""
+    for name in names:
+        value = record.get(name)
+        if value is not None:
+            return value
+    return None
+
+
 def _envelope_fields(record: dict[str, Any]) -> dict[str, Any]:
-    """Envelope key -> the first non-null alias value (plain loops: this runs once per event)."""
-    found: dict[str, Any] = {}
-    for key, aliases in _ALIAS_ITEMS:
-        value = None
-        for alias in aliases:
-            value = record.get(alias)
-            if value is not None:
-                break
-        found[key] = value
-    return found
+    """Envelope key -> the first non-null alias value."""
+    return {key: first_present(record, aliases) for key, aliases in _ALIAS_ITEMS}
 
 
 _ALIAS_ITEMS = tuple(FIELD_ALIASES.items())

@@ -15,28 +15,24 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
-import orjson
 from apache_beam.metrics.metric import Metrics
 from apache_beam.pvalue import PCollection
 from apache_beam.transforms import trigger, window
 from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import PaneInfoTiming
 
-from contracts.generated.catalog import FAMILIES, SUBJECTS
+from pipeline.sinks.silver import silver_row
 from pipeline.transforms.normalize import Envelope
 
 TABLE = "event_counts_5m"
 TOO_LATE = "too_late"
 
 
-def count_key(envelope: Envelope) -> tuple[str, str]:
-    """(event_type, facility_id or ""): facility as the family's registry declares it."""
-    family = FAMILIES[SUBJECTS[envelope["event_type"]].family]
-    payload = orjson.loads(envelope["payload"])
-    facility = ""
-    if "facility_id" in family.key_columns:
-        facility = next((str(payload[f]) for f in family.sources_of("facility_id") if payload.get(f)), "")
-    return envelope["event_type"], facility
+def count_key(envelope: Envelope, *, row: dict[str, Any] | None = None) -> tuple[str, str]:
+    """(event_type, facility_id or ""): the facility of the event's silver row (the family's
+    declared key column), so the counts and silver always agree. Pass ``row`` if already built."""
+    silver = row if row is not None else silver_row(envelope)[1]
+    return envelope["event_type"], silver.get("facility_id") or ""
 
 
 def too_late(envelope: Envelope, *, allowed_lateness: dt.timedelta) -> bool:
@@ -58,9 +54,9 @@ def window_start(event_time: dt.datetime, *, window_seconds: int) -> dt.datetime
     return _EPOCH + dt.timedelta(microseconds=micros - micros % (window_seconds * 1_000_000))
 
 
-def window_key(envelope: Envelope, *, window_seconds: int) -> WindowKey:
+def window_key(envelope: Envelope, *, window_seconds: int, row: dict[str, Any] | None = None) -> WindowKey:
     start = window_start(envelope["event_time"], window_seconds=window_seconds)
-    return ((start - _EPOCH) // _MICROSECOND, *count_key(envelope))
+    return ((start - _EPOCH) // _MICROSECOND, *count_key(envelope, row=row))
 
 
 # (events, id digest): a window's partial count and which events it counted.

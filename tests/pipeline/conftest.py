@@ -1,4 +1,4 @@
-"""Real brokers for the source tests: a Tansu Kafka broker and the official Pub/Sub emulator.
+"""Real brokers for the pipeline tests: a Tansu Kafka broker and the official Pub/Sub emulator.
 
 Each starts once per session on a free loopback port (the same launchers ``make demo`` uses,
 ``logistics.local``), is waited on until it accepts connections, and is always stopped. No
