@@ -62,7 +62,7 @@ bench-generate: install
 	$(BIN)/logistics generate --events 1000000 --days 10 --out .data/bench/events.jsonl --truth .data/bench/truth.json
 
 bench-api: install
-	$(BIN)/python -m benchmarks.bench_api --rate 200 --seconds 10
+	$(BIN)/python -m benchmarks.bench_api --rate 200 --seconds 10 --server-workers 2
 
 bench-marts: install
 	$(BIN)/python -m benchmarks.bench_marts --sizes 1000000 10000000

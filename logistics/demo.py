@@ -194,24 +194,24 @@ class GateOutcome:
 
 
 def gate_outcomes(settings: Settings, *, since: dt.datetime) -> list[GateOutcome]:
-    """The gates the DAG runs wrote since ``since`` (results JSON beside each HTML report)."""
+    """The latest gate per table and day that the DAG runs wrote since ``since`` (results JSON
+    beside each HTML report; dimensions are rebuilt, and gated, by every daily run)."""
     from quality.gate import results_dir_for
 
-    outcomes = []
-    for results in sorted(results_dir_for(settings).glob("*/*/*.json")):
+    latest: dict[tuple[str, str], GateOutcome] = {}
+    for results in sorted(results_dir_for(settings).glob("*/*/*.json")):  # names start with a timestamp
         if dt.datetime.fromtimestamp(results.stat().st_mtime, dt.UTC) < since:
             continue
         body = orjson.loads(results.read_bytes())
-        outcomes.append(
-            GateOutcome(
-                table=results.parent.parent.name,
-                day=results.parent.name,
-                success=bool(body["success"]),
-                expectations=len(body["results"]),
-                report=results.with_suffix(".html"),
-            )
+        table, day = results.parent.parent.name, results.parent.name
+        latest[(table, day)] = GateOutcome(
+            table=table,
+            day=day,
+            success=bool(body["success"]),
+            expectations=len(body["results"]),
+            report=results.with_suffix(".html"),
         )
-    return outcomes
+    return list(latest.values())
 
 
 def layer_counts(settings: Settings) -> dict[str, int]:

@@ -28,11 +28,15 @@ class DeadLetter:
     event_type: str | None = None
     event_version: int | None = None
     contract_version: int | None = None
+    # What identifies the record when ``raw`` carries run-dependent parts (a normalized
+    # envelope's ingest time); None: ``raw`` itself.
+    identity: str | None = None
 
     @property
     def dlq_id(self) -> str:
         """Same record, same reason -> same id, so a replay never adds a second DLQ row."""
-        return hashlib.sha256(f"{self.reason_code}\x00{self.raw}".encode()).hexdigest()[:32]
+        record = self.raw if self.identity is None else self.identity
+        return hashlib.sha256(f"{self.reason_code}\x00{record}".encode()).hexdigest()[:32]
 
     def to_row(self, *, failed_time: dt.datetime) -> dict[str, Any]:
         return {

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
@@ -76,7 +77,7 @@ def demo(
         console.print(
             f"marts_daily {run.day}: [{colour}]{run.state}[/]" + (f" (not run/failed: {failed})" if failed else "")
         )
-    console.print(_gates_table(tour.gate_outcomes(settings, since=started)))
+    console.print(_gates_table(tour.gate_outcomes(settings, since=started), root=results_dir_for(settings)))
     layers = Table(title="Rows per layer")
     layers.add_column("table")
     layers.add_column("rows", justify="right")
@@ -88,7 +89,8 @@ def demo(
     with api_server(log_dir=tour.demo_dir(settings), port=_port()) as api:
         for title, query in tour.EXAMPLE_QUERIES.items():
             console.print(f"[bold]{title}[/]\n{query}")
-            console.print_json(json.dumps(tour.ask(api, query), default=str))
+            answer = tour.ask(api, query)
+            console.print_json(json.dumps({k: v for k, v in answer.items() if k in ("data", "errors")}, default=str))
         console.rule("where to look")
         console.print(f"GraphiQL:          {api.graphql}   (header X-API-Key: {tour.DEMO_API_KEY})")
         console.print(f"REST + OpenAPI:    {api.url}/docs   e.g. {api.url}/api/v1/shipments/SHP-0001/timeline")
@@ -109,13 +111,13 @@ def demo(
         raise typer.Exit(1)
 
 
-def _gates_table(outcomes: list[GateOutcome]) -> Table:
-    gates = Table(title="Quality gates (Great Expectations), one per staged table and day")
+def _gates_table(outcomes: list[GateOutcome], *, root: Path) -> Table:
+    gates = Table(title=f"Quality gates (Great Expectations): reports under {root}/")
     for column in ("table", "day", "result", "report"):
         gates.add_column(column)
     for outcome in outcomes:
         verdict = f"[green]passed[/] {outcome.expectations}" if outcome.success else "[red]FAILED[/]"
-        gates.add_row(outcome.table, outcome.day, verdict, str(outcome.report))
+        gates.add_row(outcome.table, outcome.day, verdict, str(outcome.report.relative_to(root)))
     return gates
 
 

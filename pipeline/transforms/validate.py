@@ -45,6 +45,8 @@ def validate(envelope: Envelope) -> Envelope | DeadLetter:
             envelope["source_system"],
             event_id=envelope["event_id"],
             event_type=event_type,
+            # Its envelope minus the ingest time: rejected again by a later run, the same DLQ row.
+            identity=envelope_json({**envelope, "ingest_time": None}),
             event_version=version,
             contract_version=contract_version,
         )

@@ -11,6 +11,7 @@ from logistics.settings import Settings
 from logistics.warehouse import connect
 from pipeline.run import run_pipeline
 from pipeline.sinks.bronze import read_bronze
+from pipeline.sources.simulator import Faults, SimulationConfig, simulate, write_jsonl
 
 
 def _count(settings: Settings, table: str) -> int:
@@ -115,3 +116,19 @@ def test_each_kind_of_bad_input_lands_in_the_dlq_with_a_distinct_reason(settings
     assert reasons["unknown_event_version"]["event_id"] == "b-2"
     assert "facility_id" in reasons["missing_required_field"]["reason"]
     assert ledger.silver_total == 1 and ledger.dlq == len(lines) - 1 and ledger.balanced
+
+
+def test_a_second_run_over_the_same_input_adds_nothing(settings: Settings) -> None:
+    """Rejects too: a validate-stage dead letter carries its run's ingest time, yet is the same DLQ row."""
+    faults = Faults(unknown_type=0.05, malformed=0.03)
+    truth = write_jsonl(
+        simulate(SimulationConfig(shipments=15, seed=2, faults=faults)), settings.storage.data_dir / "in.jsonl"
+    )
+    first = run_pipeline(settings=settings, input_pattern=str(settings.storage.data_dir / "in.jsonl"))
+    second = run_pipeline(settings=settings, input_pattern=str(settings.storage.data_dir / "in.jsonl"))
+
+    assert first.dlq == truth.expected()["dlq"] > 0 and truth.faults["unknown_type"] > 0
+    assert (second.silver_total, second.dlq) == (0, 0)
+    assert second.silver_already_present == first.silver_total
+    assert second.dlq_already_present == first.dlq
+    assert second.balanced
