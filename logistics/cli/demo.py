@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -102,11 +103,8 @@ def demo(
         healthy = ledger.balanced and all(run.state == "success" for run in runs)
         if healthy and (serve if serve is not None else sys.stdin.isatty()):
             console.print("[bold]the API stays up: Ctrl-C stops it and everything the demo started[/]")
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                console.print("stopping ...")
+            _wait_for_interrupt()
+            console.print("stopping ...")
     if not healthy:
         raise typer.Exit(1)
 
@@ -133,3 +131,21 @@ def _port() -> int:
         except OSError:
             return free_port()
     return 8000
+
+
+def _wait_for_interrupt() -> None:
+    """Block until Ctrl-C or SIGTERM. Airflow installs its own SIGTERM handler on first use (and
+    a shell may start us with SIGINT ignored), so ours are set here, for the wait only."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
