@@ -19,7 +19,6 @@ import asyncio
 import hashlib
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,8 @@ from pathlib import Path
 
 import aiohttp
 import httpx
+
+from logistics.local import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "bench-key"
@@ -83,13 +84,6 @@ def build_warehouse(data_dir: Path, shipments: int) -> list[str]:
     batch = generate_events(shipments=shipments, seed=3)
     run_pipeline(settings=settings, input_pattern=str(write_jsonl(batch, data_dir.parent / "events.jsonl")))
     return batch.shipments
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def start_server(data_dir: Path, *, cache_ttl: int, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:

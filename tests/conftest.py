@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import pytest
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
+from logistics.local import free_port
 from logistics.settings import PROJECT_ROOT, Settings, StorageSettings
 
 
@@ -62,12 +62,6 @@ class BigQueryEmulator:
     gcs_root: Path  # a load job's gs://BUCKET/PATH reads GCS_ROOT/BUCKET/PATH
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def bigquery_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BigQueryEmulator]:
     """bqemulator 1.4.0 from its own venv (``make .venv-bqemu``), started once per session.
@@ -85,7 +79,7 @@ def bigquery_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BigQ
     gcs_root = home / "gcs"
     gcs_root.mkdir()
     project = "local-project"
-    port = _free_port()
+    port = free_port()
     log = (home / "emulator.log").open("w")
     proc = subprocess.Popen(
         [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from graphql_api.app import create_app
+from logistics.local import free_port
 from logistics.settings import ApiKeySettings, ApiSettings, Settings, StorageSettings
 
 READ_KEY = "test-read-key"
@@ -40,9 +40,7 @@ def with_api(settings: Settings, **overrides: object) -> Settings:
 @contextlib.contextmanager
 def running(app: FastAPI) -> Iterator[str]:
     """``app`` on a real uvicorn server on a free loopback port, for the duration of the block."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
