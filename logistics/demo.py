@@ -22,7 +22,7 @@ import orjson
 
 from logistics.local.api import ApiServer
 from logistics.settings import Settings
-from pipeline.run import Ledger
+from pipeline.run import Ledger, run_pipeline
 from pipeline.sources.simulator import GroundTruth
 
 DemoSource = Literal["file", "kafka", "pubsub"]
@@ -88,8 +88,6 @@ def gold_days(truth: GroundTruth) -> list[dt.date]:
 
 def ingest(settings: Settings, *, source: DemoSource, input_path: Path) -> Ledger:
     """Run the pipeline over ``input_path``: directly (file source) or published to a local broker and drained."""
-    from pipeline.run import run_pipeline
-
     if source == "file":
         return run_pipeline(settings=settings, input_pattern=str(input_path))
     with local_broker(settings, broker=source) as broker_settings:

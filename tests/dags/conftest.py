@@ -14,26 +14,19 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from logistics.settings import PROJECT_ROOT, Settings
+from logistics.local import airflow as local_airflow
+from logistics.settings import Settings
 from logistics.warehouse import connect
 
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="airflow-home-")
 atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
-os.environ.update(
-    {
-        "AIRFLOW_HOME": _AIRFLOW_HOME,
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME}/airflow.db",
-    }
-)
+os.environ.update({**local_airflow.airflow_environment(Path(_AIRFLOW_HOME)), "AIRFLOW__CORE__UNIT_TEST_MODE": "True"})
 
 _SILVER_COLUMNS = {
     "facility_events": ("facility_id",),
@@ -191,21 +184,9 @@ def small_world(silver: Silver) -> Silver:
 
 
 @pytest.fixture(scope="session")
-def airflow_dags() -> Iterator[dict[str, Any]]:
-    """A migrated SQLite metadata DB and the repo's DAGs parsed and serialized into it."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
-    from airflow.utils import db
-
-    db.resetdb()
-    manager = DagBundlesManager()
-    manager.sync_bundles_to_db()
-    bundle = manager.get_bundle("dags-folder")
-    bundle.initialize()
-    bag = BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name)
-    assert not bag.import_errors, bag.import_errors
-    sync_bag_to_db(bag, bundle.name, bundle.version)
-    yield bag.dags
+def airflow_dags() -> dict[str, Any]:
+    """A fresh SQLite metadata DB and the repo's DAGs parsed (no import error) and serialized into it."""
+    return local_airflow.load_dags(reset=True)
 
 
 @pytest.fixture
@@ -219,9 +200,8 @@ def _run_dag(
     dag: Any, *, logical_date: dt.datetime, conf: dict[str, Any] | None = None, mark_success: str | None = None
 ) -> dict[str, str]:
     """``dag.test()`` under real Airflow; returns {task_id: state} plus the run's state under 'dag_run'."""
-    run = dag.test(logical_date=logical_date, run_conf=conf, mark_success_pattern=mark_success)
-    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
-    return {"dag_run": str(run.state), **states}
+    result = local_airflow.run_dag(dag, logical_date=logical_date, conf=conf, mark_success=mark_success)
+    return {"dag_run": result.state, **result.task_states}
 
 
 @pytest.fixture
