@@ -118,9 +118,16 @@ def load_registry(root: Path = REGISTRY_DIR, *, read_text: Callable[[Path], str]
             ),
             cluster_by=tuple(spec.get("cluster_by", ())),
             partition_field=spec.get("partition_field", "event_time"),
+            lookup_by=tuple(spec.get("lookup_by", ())),
         )
         for name, spec in (config.get("families") or {}).items()
     }
+    for family in families.values():
+        unknown = [c for c in family.lookup_by if c not in family.key_columns]
+        if unknown:
+            raise RegistryError(
+                f"family {family.name!r}: lookup_by {unknown} must be among its key_columns {list(family.key_columns)}"
+            )
     envelope_cfg = config.get("envelope") or {}
     registry = Registry(
         root=root,

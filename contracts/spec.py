@@ -29,6 +29,9 @@ class Family:
     key_columns: tuple[str, ...]
     cluster_by: tuple[str, ...]
     partition_field: str = "event_time"
+    # Columns rows are fetched by (the API's point reads). BigQuery prunes on cluster_by; DuckDB,
+    # which has no clustering, indexes each of these instead of scanning the table per read.
+    lookup_by: tuple[str, ...] = ()
     # column -> payload fields to take it from, first present wins (default: the column's own name)
     key_sources: tuple[tuple[str, tuple[str, ...]], ...] = ()
 

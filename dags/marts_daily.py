@@ -8,23 +8,20 @@ Trigger with ``{"day": "YYYY-MM-DD"}`` to (re)build a given day.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, Param
 
 from dags.ops import tasks
+from dags.ops.defaults import DAG_DEFAULTS, task_defaults
 
 with DAG(
     dag_id="marts_daily",
     schedule="0 6 * * *",
-    start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
-    catchup=False,
-    max_active_runs=1,  # one writer at a time (DuckDB lock; staging tables are shared)
     params={"day": Param(None, type=["null", "string"], format="date", description="day to build (UTC)")},
-    default_args={"retries": 0, "on_failure_callback": tasks.alert_on_failure},
+    default_args=task_defaults(on_failure_callback=tasks.alert_on_failure),
     tags=["gold"],
     doc_md=__doc__,
+    **DAG_DEFAULTS,
 ) as dag:
     check_source_ready = PythonOperator(task_id="check_source_ready", python_callable=tasks.check_source_ready)
     build_dimensions = PythonOperator(task_id="build_dimensions", python_callable=tasks.build_dimensions)

@@ -7,22 +7,19 @@ through the same staging -> gate -> publish path, and nothing else is touched.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG
 
 from dags.ops import tasks
+from dags.ops.defaults import DAG_DEFAULTS, task_defaults
 
 with DAG(
     dag_id="reconciliation",
     schedule="0 */4 * * *",
-    start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
-    catchup=False,
-    max_active_runs=1,
-    default_args={"retries": 0, "on_failure_callback": tasks.alert_on_failure},
+    default_args=task_defaults(on_failure_callback=tasks.alert_on_failure),
     tags=["gold"],
     doc_md=__doc__,
+    **DAG_DEFAULTS,
 ) as dag:
     find_late_partitions = PythonOperator(task_id="find_late_partitions", python_callable=tasks.find_late_partitions)
     rebuild_partitions = PythonOperator(task_id="rebuild_partitions", python_callable=tasks.rebuild_partitions)

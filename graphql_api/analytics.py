@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from graphql_api.queries import SQL
 from graphql_api.reader import Reader
@@ -12,32 +13,37 @@ from graphql_api.reader import Reader
 GroupBy = Literal["day", "facility", "carrier"]
 
 
-@dataclass(frozen=True)
-class PerformanceRow:
-    key: str
+def on_time_percentage(on_time: int, deliveries: int) -> float | None:
+    return round(100.0 * on_time / deliveries, 2) if deliveries else None
+
+
+class PerformanceGroup(BaseModel):
+    """Delivery KPIs for one group: REST returns it as is, GraphQL's DeliveryPerformanceGroup is derived from it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(description="The day (YYYY-MM-DD), facility id or carrier id.")
     deliveries: int
     on_time_deliveries: int
+    on_time_percentage: float | None
     average_attempts: float | None
-    source: Literal["gold", "silver"]
-
-    @property
-    def on_time_percentage(self) -> float | None:
-        return round(100.0 * self.on_time_deliveries / self.deliveries, 2) if self.deliveries else None
+    source: Literal["gold", "silver"] = Field(description="gold (curated.fact_deliveries) or silver (computed).")
 
 
 def delivery_performance(
     reader: Reader, *, window_start: dt.datetime, window_end: dt.datetime, group_by: GroupBy
-) -> list[PerformanceRow]:
+) -> list[PerformanceGroup]:
     params = {"window_start": window_start, "window_end": window_end, "group_by": group_by}
     rows = reader.query_optional(SQL.delivery_performance_gold, params)
     source: Literal["gold", "silver"] = "gold"
     if rows is None:
         rows, source = reader.query(SQL.delivery_performance, params), "silver"
     return [
-        PerformanceRow(
+        PerformanceGroup(
             key=str(r["group_key"]),
             deliveries=int(r["deliveries"]),
             on_time_deliveries=int(r["on_time_deliveries"] or 0),
+            on_time_percentage=on_time_percentage(int(r["on_time_deliveries"] or 0), int(r["deliveries"])),
             average_attempts=round(float(r["average_attempts"]), 2) if r["average_attempts"] is not None else None,
             source=source,
         )

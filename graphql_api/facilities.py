@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from graphql_api.analytics import delivery_performance
 from graphql_api.queries import SQL
 from graphql_api.reader import Reader, payload_of
@@ -18,19 +20,19 @@ class FacilityRecord:
     capacity_per_hour: int  # after the latest capacity change
 
 
-@dataclass(frozen=True)
-class FacilityMetricsRecord:
+class FacilityMetricsRecord(BaseModel):
+    """Facility KPIs over a window: REST returns it as is, GraphQL's FacilityMetrics is derived from it."""
+
+    model_config = ConfigDict(frozen=True, title="FacilityMetrics")
+
     facility_id: str
     window_start: dt.datetime
     window_end: dt.datetime
-    volume: int
-    average_dwell_hours: float | None
-    deliveries: int
+    volume: int = Field(description="Shipments scanned at the facility in the window.")
+    average_dwell_hours: float | None = Field(description="First to last scan of a shipment there.")
+    deliveries: int = Field(description="Deliveries completed from the facility in the window.")
     on_time_deliveries: int
-
-    @property
-    def on_time_percentage(self) -> float | None:
-        return round(100.0 * self.on_time_deliveries / self.deliveries, 2) if self.deliveries else None
+    on_time_percentage: float | None
 
 
 def build_facility(facility_id: str, rows: list[dict[str, Any]]) -> FacilityRecord | None:
@@ -79,6 +81,7 @@ def load_metrics(
                 average_dwell_hours=round(float(dwell), 2) if dwell is not None else None,
                 deliveries=perf.deliveries if perf else 0,
                 on_time_deliveries=perf.on_time_deliveries if perf else 0,
+                on_time_percentage=perf.on_time_percentage if perf else None,
             )
         )
     return out

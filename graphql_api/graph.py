@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import enum
 from typing import Annotated, Any
@@ -25,6 +24,7 @@ from contracts.generated.models import (
     facility_created_v1,
     shipment_created_v2,
 )
+from graphql_api import analytics
 from graphql_api import facilities as facility_reads
 from graphql_api.auth import READ_PII, RequiresScope
 from graphql_api.context import RequestContext
@@ -123,16 +123,13 @@ class ShipmentStatus(enum.Enum):
     UNKNOWN = "unknown"
 
 
-@strawberry.type(description="Facility KPIs over a time window, from silver (on-time from gold when built).")
+@strawberry.experimental.pydantic.type(
+    model=facility_reads.FacilityMetricsRecord,
+    all_fields=True,
+    description="Facility KPIs over a time window, from silver (on-time from gold when built).",
+)
 class FacilityMetrics:
     facility_id: strawberry.ID
-    window_start: dt.datetime
-    window_end: dt.datetime
-    volume: int = strawberry.field(description="Shipments scanned at the facility in the window.")
-    average_dwell_hours: float | None = strawberry.field(description="First to last scan of a shipment there.")
-    deliveries: int = strawberry.field(description="Deliveries completed from the facility in the window.")
-    on_time_deliveries: int
-    on_time_percentage: float | None
 
 
 @strawberry.type(description="One SCD2 version of a facility, from gold's dim_facility.")
@@ -169,7 +166,7 @@ class Facility(
         to: dt.datetime | None = None,
     ) -> FacilityMetrics:
         record = await info.context.loaders.facility_metrics.load((self.facility_id, from_ or EPOCH, to or END_OF_TIME))
-        return facility_metrics(record)
+        return FacilityMetrics.from_pydantic(record)
 
     @strawberry.field(description="SCD2 versions from gold, oldest first; empty until dim_facility is built.")
     async def history(self, info: Ctx) -> list[FacilityVersion]:
@@ -186,11 +183,6 @@ class Facility(
             )
             for r in rows
         ]
-
-
-def facility_metrics(record: facility_reads.FacilityMetricsRecord) -> FacilityMetrics:
-    fields = {**dataclasses.asdict(record), "facility_id": strawberry.ID(record.facility_id)}
-    return FacilityMetrics(**fields, on_time_percentage=record.on_time_percentage)
 
 
 async def load_facility(info: Ctx, facility_id: str | None) -> Facility | None:
@@ -320,27 +312,25 @@ class Delivery:
 
 @strawberry.type(description="One event in a shipment's life, from silver.")
 class TimelineEvent:
-    entry: strawberry.Private[TimelineEntry]
+    # Plain fields, not resolvers: Strawberry reads them without building an Info or argument
+    # list, and a timeline is most of the fields a shipment query resolves.
+    event_id: strawberry.ID
+    event_type: str
+    time: dt.datetime
+    facility_id: str | None
 
-    @strawberry.field
-    def event_id(self) -> strawberry.ID:
-        return strawberry.ID(self.entry.event_id)
-
-    @strawberry.field
-    def event_type(self) -> str:
-        return self.entry.event_type
-
-    @strawberry.field
-    def time(self) -> dt.datetime:
-        return self.entry.time
-
-    @strawberry.field
-    def facility_id(self) -> str | None:
-        return self.entry.facility_id
+    @classmethod
+    def of(cls, entry: TimelineEntry) -> TimelineEvent:
+        return cls(
+            event_id=strawberry.ID(entry.event_id),
+            event_type=entry.event_type,
+            time=entry.time,
+            facility_id=entry.facility_id,
+        )
 
     @strawberry.field
     async def facility(self, info: Ctx) -> Facility | None:
-        return await load_facility(info, self.entry.facility_id)
+        return await load_facility(info, self.facility_id)
 
 
 @strawberry.type(description="A parcel moving through the network.")
@@ -384,7 +374,7 @@ class Shipment:
 
     @strawberry.field(description="Every event, oldest first.")
     def timeline(self) -> list[TimelineEvent]:
-        return [TimelineEvent(entry=e) for e in self.record.events]
+        return [TimelineEvent.of(e) for e in self.record.events]
 
     @strawberry.field
     def deliveries(self) -> list[Delivery]:
@@ -454,11 +444,10 @@ class PerformanceGroupBy(enum.Enum):
     CARRIER = "carrier"
 
 
-@strawberry.type(description="Delivery KPIs for one group (a day, facility or carrier).")
+@strawberry.experimental.pydantic.type(
+    model=analytics.PerformanceGroup,
+    all_fields=True,
+    description="Delivery KPIs for one group (a day, facility or carrier).",
+)
 class DeliveryPerformanceGroup:
-    key: str
-    deliveries: int
-    on_time_deliveries: int
-    on_time_percentage: float | None
-    average_attempts: float | None
     source: str = strawberry.field(description="gold (curated.fact_deliveries) or silver (computed).")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from typing import Annotated, Literal
 
@@ -34,31 +33,12 @@ class TimelineOut(BaseModel):
     total_transit_hours: float | None
 
 
-class FacilityMetricsOut(BaseModel):
-    facility_id: str
-    window_start: dt.datetime
-    window_end: dt.datetime
-    volume: int
-    average_dwell_hours: float | None
-    deliveries: int
-    on_time_deliveries: int
-    on_time_percentage: float | None
-
-
-class PerformanceGroupOut(BaseModel):
-    key: str
-    deliveries: int
-    on_time_deliveries: int
-    on_time_percentage: float | None
-    average_attempts: float | None
-
-
 class DeliveryPerformanceOut(BaseModel):
     window_start: dt.datetime
     window_end: dt.datetime
     group_by: Literal["day", "facility", "carrier"]
     source: Literal["gold", "silver"]
-    groups: list[PerformanceGroupOut]
+    groups: list[analytics.PerformanceGroup]
 
 
 def _reader(request: Request) -> Reader:
@@ -115,16 +95,18 @@ def build_router() -> APIRouter:
             raise HTTPException(status_code=404, detail=f"shipment {shipment_id} not found")
         return TimelineOut.model_validate(shipments.timeline_response(record))
 
-    @router.get("/facilities/{facility_id}/metrics", tags=["facilities"], response_model=FacilityMetricsOut)
+    @router.get(
+        "/facilities/{facility_id}/metrics", tags=["facilities"], response_model=facilities.FacilityMetricsRecord
+    )
     def facility_metrics(
         facility_id: FacilityId, request: Request, from_: FromDate = None, to: ToDate = None
-    ) -> FacilityMetricsOut:
+    ) -> facilities.FacilityMetricsRecord:
         reader = _reader(request)
         start, end = _window(from_, to)
         if facilities.load_facilities(reader, [facility_id])[0] is None:
             raise HTTPException(status_code=404, detail=f"facility {facility_id} not found")
         (record,) = facilities.load_metrics(reader, [facility_id], window_start=start, window_end=end)
-        return FacilityMetricsOut(**dataclasses.asdict(record), on_time_percentage=record.on_time_percentage)
+        return record
 
     @router.get("/analytics/delivery-performance", tags=["analytics"], response_model=DeliveryPerformanceOut)
     def delivery_performance(
@@ -140,16 +122,7 @@ def build_router() -> APIRouter:
             window_end=end,
             group_by=group_by,
             source=rows[0].source if rows else "silver",
-            groups=[
-                PerformanceGroupOut(
-                    key=r.key,
-                    deliveries=r.deliveries,
-                    on_time_deliveries=r.on_time_deliveries,
-                    on_time_percentage=r.on_time_percentage,
-                    average_attempts=r.average_attempts,
-                )
-                for r in rows
-            ],
+            groups=rows,
         )
 
     return router

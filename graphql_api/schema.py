@@ -138,17 +138,7 @@ class Query:
                 reader, window_start=from_ or EPOCH, window_end=to or END_OF_TIME, group_by=group_by.value
             )
         )
-        return [
-            DeliveryPerformanceGroup(
-                key=r.key,
-                deliveries=r.deliveries,
-                on_time_deliveries=r.on_time_deliveries,
-                on_time_percentage=r.on_time_percentage,
-                average_attempts=r.average_attempts,
-                source=r.source,
-            )
-            for r in rows
-        ]
+        return [DeliveryPerformanceGroup.from_pydantic(r) for r in rows]
 
 
 class GuardedSchema(strawberry.Schema):

@@ -3,9 +3,9 @@
 Great Expectations runs on an ephemeral context against a pandas DataFrame fetched through
 the warehouse adapter: GX's SQL datasource on DuckDB returns nothing once GX closes its
 connection (see RUNBOOK), and a DataFrame works the same for DuckDB and BigQuery. The frame
-is the table's violation summary (``quality/sql/<table>.sql``: one row of counts computed
-in the warehouse, see ``quality.suites``), so the gate costs one scan of the partition, not
-a multi-million-row fetch.
+is the table's violation summary (``quality.summary``: one row of counts computed in the
+warehouse, see ``quality.suites``), so the gate costs one scan of the partition, not a
+multi-million-row fetch.
 
 ``staged=True`` validates the ``__staging`` tables of the current build (the same SQL,
 pointed at staging by the adapter's table renames); ``staged=False`` the published ones.
@@ -31,12 +31,12 @@ from logistics.settings import Settings
 from logistics.warehouse import Renames, Warehouse, sql_file
 from quality.report import render_html
 from quality.suites import SUITES, Lookups
+from quality.summary import QUALITY_SQL, summary_sql
 
 if TYPE_CHECKING:
     import pandas as pd
     from great_expectations.data_context.data_context.abstract_data_context import AbstractDataContext
 
-QUALITY_SQL = Path(__file__).resolve().parent / "sql"
 log = logging.getLogger(__name__)
 
 _FACT_ROWS = "SELECT COUNT(*) AS fact_rows FROM curated.fact_deliveries WHERE delivery_date = @day"
@@ -86,7 +86,7 @@ def run_gate(
     scope_day = day if target.partition_column else None
     renames = staging_renames() if staged else ()
     params = {"day": scope_day} if scope_day else None
-    frame = warehouse.dataframe(sql_file(QUALITY_SQL / f"{target.short_name}.sql"), params, renames=renames)
+    frame = warehouse.dataframe(summary_sql(target), params, renames=renames)
     if bounds is None:
         bounds = GateBounds(warehouse, renames=renames)
     lookups = Lookups(day=scope_day, bounds=bounds.for_table(target, day=scope_day))

@@ -1,7 +1,7 @@
 """One Great Expectations suite per gold table, over that table's violation summary.
 
-The gate does not hand GX the rows: ``quality/sql/<table>.sql`` reduces the partition (or
-the whole dimension) to one row in the warehouse, with a count of the rows that break each
+The gate does not hand GX the rows: ``quality.summary`` reduces the partition (or the
+whole dimension) to one row in the warehouse, with a count of the rows that break each
 rule (``duplicate_delivery_id``, ``gaps_or_overlaps``, ``orphan_facility_id``, ...) plus the
 row count and totals. Each suite expects every violation count to be 0 and the totals to
 match :class:`Lookups` (what silver says the table should hold), so bounds are never
@@ -18,6 +18,9 @@ from typing import Any
 
 import great_expectations.expectations as _expectations
 from great_expectations.expectations.expectation import Expectation
+
+from dags.gold.scd2 import spec_of
+from dags.gold.tables import DIM_CARRIER, DIM_DRIVER, DIM_FACILITY, GoldTable
 
 # GX re-exports its expectation classes without declaring them (no __all__), which strict
 # mypy rejects attribute by attribute; the classes themselves are checked at suite build time.
@@ -44,7 +47,11 @@ def _summary() -> list[Expectation]:
     return [gxe.ExpectTableRowCountToEqual(value=1)]
 
 
-def _scd2(key: str, surrogate: str, lookups: Lookups, dimension: str) -> list[Expectation]:
+def _scd2(table: GoldTable, lookups: Lookups) -> list[Expectation]:
+    """The SCD2 invariants every dimension's summary counts (``quality.summary``), and its row-count bounds."""
+    scd2 = spec_of(table)
+    key, surrogate = scd2.key, scd2.surrogate
+    dimension = table.short_name.removeprefix("dim_")  # the prefix of its columns in dimension_bounds.sql
     return [
         *_summary(),
         *_none(*(f"null_{c}" for c in (surrogate, key, "valid_from", "is_current", "version"))),
@@ -58,15 +65,15 @@ def _scd2(key: str, surrogate: str, lookups: Lookups, dimension: str) -> list[Ex
 
 
 def dim_facility(lookups: Lookups) -> list[Expectation]:
-    return [*_scd2("facility_id", "facility_sk", lookups, "facility"), *_none("negative_capacity_per_hour")]
+    return [*_scd2(DIM_FACILITY, lookups), *_none("negative_capacity_per_hour")]
 
 
 def dim_carrier(lookups: Lookups) -> list[Expectation]:
-    return _scd2("carrier_id", "carrier_sk", lookups, "carrier")
+    return _scd2(DIM_CARRIER, lookups)
 
 
 def dim_driver(lookups: Lookups) -> list[Expectation]:
-    return [*_scd2("driver_id", "driver_sk", lookups, "driver"), *_none("orphan_carrier_id")]
+    return [*_scd2(DIM_DRIVER, lookups), *_none("orphan_carrier_id")]
 
 
 def fact_deliveries(lookups: Lookups) -> list[Expectation]:

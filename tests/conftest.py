@@ -1,5 +1,5 @@
-"""Shared fixtures: isolated settings per test session, one spine run reused by readers, and the
-BigQuery emulator."""
+"""Shared fixtures: isolated settings per test session, one spine run reused by readers (a test
+that writes takes a private ``warehouse_copy``), and the BigQuery emulator."""
 
 from __future__ import annotations
 
@@ -50,6 +50,19 @@ def spine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpineRun]:
     input_path = write_jsonl(batch, root / "input" / "events.jsonl")
     ledger = run_pipeline(settings=settings, input_pattern=str(input_path))
     yield SpineRun(settings=settings, input_path=input_path, batch=batch, ledger=ledger)
+
+
+@pytest.fixture
+def warehouse_copy(spine: SpineRun, tmp_path: Path) -> Settings:
+    """A private copy of the spine's warehouse (silver filled by the real pipeline) a test may write to.
+
+    The spine is shared by the whole session: a test that built gold into it, or deleted rows,
+    changed what every later reader saw, and the outcome depended on the order tests ran in.
+    """
+    settings = make_settings(tmp_path / "data")
+    settings.storage.duckdb_path.parent.mkdir(parents=True)
+    shutil.copy(spine.settings.storage.duckdb_path, settings.storage.duckdb_path)
+    return settings
 
 
 BQEMU = PROJECT_ROOT / ".venv-bqemu" / "bin" / "bqemulator"

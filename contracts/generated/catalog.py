@@ -8,10 +8,10 @@ from contracts.spec import Family, PiiRule, SubjectSpec
 ENVELOPE_VERSION = 1
 
 FAMILIES: dict[str, Family] = {
-    'shipment': Family(name='shipment', silver_table='shipment_events', key_columns=('shipment_id', 'facility_id', 'carrier_id'), cluster_by=('shipment_id', 'event_type'), partition_field='event_time', key_sources=(('facility_id', ('facility_id', 'origin_facility_id')),)),
-    'facility': Family(name='facility', silver_table='facility_events', key_columns=('facility_id',), cluster_by=('facility_id', 'event_type'), partition_field='event_time', key_sources=()),
-    'driver': Family(name='driver', silver_table='driver_events', key_columns=('driver_id', 'carrier_id'), cluster_by=('driver_id', 'event_type'), partition_field='event_time', key_sources=()),
-    'delivery': Family(name='delivery', silver_table='delivery_events', key_columns=('delivery_id', 'shipment_id', 'facility_id', 'carrier_id', 'driver_id'), cluster_by=('delivery_id', 'shipment_id'), partition_field='event_time', key_sources=()),
+    'shipment': Family(name='shipment', silver_table='shipment_events', key_columns=('shipment_id', 'facility_id', 'carrier_id'), cluster_by=('shipment_id', 'event_type'), partition_field='event_time', lookup_by=('shipment_id',), key_sources=(('facility_id', ('facility_id', 'origin_facility_id')),)),
+    'facility': Family(name='facility', silver_table='facility_events', key_columns=('facility_id',), cluster_by=('facility_id', 'event_type'), partition_field='event_time', lookup_by=('facility_id',), key_sources=()),
+    'driver': Family(name='driver', silver_table='driver_events', key_columns=('driver_id', 'carrier_id'), cluster_by=('driver_id', 'event_type'), partition_field='event_time', lookup_by=('driver_id',), key_sources=()),
+    'delivery': Family(name='delivery', silver_table='delivery_events', key_columns=('delivery_id', 'shipment_id', 'facility_id', 'carrier_id', 'driver_id'), cluster_by=('shipment_id', 'driver_id', 'delivery_id'), partition_field='event_time', lookup_by=('shipment_id', 'driver_id'), key_sources=()),
 }
 
 SUBJECTS: dict[str, SubjectSpec] = {

@@ -1,7 +1,8 @@
 """Staging, then publish: how a gold build runs.
 
-1. ``stage_dimensions`` and ``stage_partition`` run the SQL files; they write only
-   ``*__staging`` tables (and never touch published gold).
+1. ``stage_dimensions`` and ``stage_partition`` run each table's staging SQL (its file; for an
+   SCD2 dimension, then the versioning every dimension shares, ``dags.gold.scd2``); they
+   write only ``*__staging`` tables (and never touch published gold).
 2. The quality gate validates the staged tables (``quality.gate``).
 3. ``publish`` copies staging into the published tables in one transaction: a
    partition is replaced (delete + insert of that day), a dimension is swapped whole and
@@ -13,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+from dags.gold.scd2 import versions_sql
 from dags.gold.seeds import load_carriers
 from dags.gold.tables import (
     DIMENSIONS,
@@ -28,18 +30,26 @@ from logistics.warehouse import Warehouse, sql_file
 PARTITIONED = (GOLD_WATERMARKS, *FACTS, *FEATURES)  # staged per day, in this order
 
 
+def staging_sql(table: GoldTable) -> str:
+    """The SQL that stages ``table`` (BigQuery dialect): its file, then for an SCD2 dimension its versions."""
+    sql = sql_file(table.sql_path)
+    if table.scd2 is None:
+        return sql
+    return f"{sql.rstrip()}\n\n{versions_sql(table)}"
+
+
 def stage_dimensions(warehouse: Warehouse) -> None:
     """Load the seeds and stage every SCD2 dimension (recomputed from its change log + silver)."""
     ensure_published_tables(warehouse)
     load_carriers(warehouse)
     for table in DIMENSIONS:
-        warehouse.execute(sql_file(table.sql_path))
+        warehouse.execute(staging_sql(table))
 
 
 def stage_partition(warehouse: Warehouse, *, day: dt.date, tables: Sequence[GoldTable] = PARTITIONED) -> None:
     """Stage ``day`` of each partitioned table (features read the staged facts and dimensions)."""
     for table in tables:
-        warehouse.execute(sql_file(table.sql_path), {"day": day})
+        warehouse.execute(staging_sql(table), {"day": day})
 
 
 def publish_sql(tables: Sequence[GoldTable]) -> str:

@@ -1,1 +1,1 @@
-"""What the DAGs need besides gold SQL: settings per task, SLA checks, alert notifiers."""
+"""What the DAGs need besides gold SQL: shared DAG defaults, settings per task, SLA checks, alert notifiers."""

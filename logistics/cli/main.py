@@ -11,6 +11,7 @@ from logistics.cli import (
     demo,
     dlq,
     generate,
+    gold_sql,
     graphql,
     pii,
     publish,
@@ -37,6 +38,7 @@ app.command("publish")(publish.publish)
 app.add_typer(dlq.app, name="dlq")
 app.command("replay")(replay.replay)
 app.command("build-marts")(build_marts.build_marts)
+app.command("gold-sql")(gold_sql.gold_sql)
 app.add_typer(quality.app, name="quality")
 app.command("serve")(serve.serve)
 app.command("sla")(sla.sla)

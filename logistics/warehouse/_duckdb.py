@@ -66,7 +66,8 @@ class DuckDBWarehouse:
         for table in managed_tables():
             schema = self.physical(table.dataset)
             self._con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            self._con.execute(table.duckdb_ddl(schema))
+            for statement in table.duckdb_ddl(schema):
+                self._con.execute(statement)
         for dataset in ("curated", "features"):
             self._con.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.physical(dataset)}"')
 

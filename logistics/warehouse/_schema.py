@@ -30,6 +30,7 @@ class TableDef:
     dataset: str  # logical dataset: raw | clean
     name: str
     schema: dict[str, Any]  # generated BigQuery table JSON
+    lookup_by: tuple[str, ...] = ()  # columns DuckDB indexes (BigQuery clusters on them instead)
 
     @property
     def columns(self) -> list[str]:
@@ -38,22 +39,28 @@ class TableDef:
     def duckdb_columns(self) -> dict[str, str]:
         return {f["name"]: _BQ_TO_DUCKDB[f["type"]] for f in self.schema["fields"]}
 
-    def duckdb_ddl(self, physical_dataset: str) -> str:
+    def duckdb_ddl(self, physical_dataset: str) -> list[str]:
+        """The table, then an index per lookup column (a point read then costs the same at any table size)."""
         cols = ", ".join(
             f'"{f["name"]}" {_BQ_TO_DUCKDB[f["type"]]}{" NOT NULL" if f.get("mode") == "REQUIRED" else ""}'
             for f in self.schema["fields"]
         )
-        return f'CREATE TABLE IF NOT EXISTS "{physical_dataset}"."{self.name}" ({cols})'
+        table = f'"{physical_dataset}"."{self.name}"'
+        return [
+            f"CREATE TABLE IF NOT EXISTS {table} ({cols})",
+            *(f'CREATE INDEX IF NOT EXISTS "{self.name}__{c}" ON {table} ("{c}")' for c in self.lookup_by),
+        ]
 
 
-def _load(dataset: str, name: str) -> TableDef:
+def _load(dataset: str, name: str, *, lookup_by: tuple[str, ...] = ()) -> TableDef:
     path = GENERATED_DIR / "bigquery" / dataset / f"{name}.json"
-    return TableDef(dataset=dataset, name=name, schema=json.loads(path.read_text(encoding="utf-8")))
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    return TableDef(dataset=dataset, name=name, schema=schema, lookup_by=lookup_by)
 
 
 def silver_tables() -> dict[str, TableDef]:
     """Silver table per family name."""
-    return {name: _load("clean", family.silver_table) for name, family in FAMILIES.items()}
+    return {name: _load("clean", family.silver_table, lookup_by=family.lookup_by) for name, family in FAMILIES.items()}
 
 
 def dlq_table() -> TableDef:

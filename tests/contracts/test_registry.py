@@ -228,6 +228,15 @@ def test_subject_without_v1_is_rejected(registry_copy) -> None:
         load_registry(registry_copy.root)
 
 
+def test_lookup_column_must_be_a_key_column(registry_copy) -> None:
+    """An index on a column silver does not lift out of the payload would be an index on nothing."""
+    config = registry_copy.config()
+    config["families"]["delivery"]["lookup_by"] = ["shipment_id", "recipient_email"]
+    registry_copy.write_config(config)
+    with pytest.raises(RegistryError, match=r"delivery.*\['recipient_email'\].*key_columns"):
+        load_registry(registry_copy.root)
+
+
 def test_schema_folder_without_registry_entry_is_rejected(registry_copy) -> None:
     orphan = registry_copy.root / "schemas" / "shipment.returned"
     shutil.copytree(registry_copy.root / "schemas" / "shipment.exception", orphan)

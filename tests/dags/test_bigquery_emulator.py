@@ -1,4 +1,5 @@
-"""Every gold SQL file also runs on the BigQuery emulator (bqemulator 1.4.0, its own venv).
+"""Every gold SQL file, and the SCD2 SQL rendered per dimension, also runs on the BigQuery
+emulator (bqemulator 1.4.0, its own venv).
 
 The emulator lives in ``.venv-bqemu`` (see the Makefile) and is started once per session by
 the ``bigquery_emulator`` fixture (tests/conftest.py); without it this test skips with the
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,19 +28,21 @@ PARAMS = {
     "now": dt.datetime(2024, 1, 16, 6, tzinfo=dt.UTC),
     "dlq_window_start": dt.datetime(2024, 1, 16, 5, tzinfo=dt.UTC),
 }
-GOLD_FILES = [
-    "dags/sql/curated/dim_facility.sql",
-    "dags/sql/curated/dim_carrier.sql",
-    "dags/sql/curated/dim_driver.sql",
-    "dags/sql/ops/gold_watermarks.sql",
-    "dags/sql/curated/fact_deliveries.sql",
-    "dags/sql/curated/fact_shipments.sql",
-    "dags/sql/features/ml_delivery_features.sql",
-    "dags/sql/ops/late_partitions.sql",
-    "dags/sql/ops/sla_metrics.sql",
-    "dags/sql/ops/gold_health.sql",
-    *sorted(str(p.relative_to(PROJECT_ROOT)) for p in (PROJECT_ROOT / "quality" / "sql").glob("*.sql")),
-]
+OPS_FILES = ["dags/sql/ops/late_partitions.sql", "dags/sql/ops/sla_metrics.sql", "dags/sql/ops/gold_health.sql"]
+QUALITY_FILES = sorted(str(p.relative_to(PROJECT_ROOT)) for p in (PROJECT_ROOT / "quality" / "sql").glob("*.sql"))
+
+
+def _gold_sql() -> dict[str, str]:
+    """Every gold SQL text in build order, as the build and the gate run it (files + rendered SCD2 SQL)."""
+    from dags.gold import DIMENSIONS, PARTITIONED
+    from dags.gold.build import staging_sql
+    from quality.summary import summary_sql
+
+    return {
+        **{f"stage {t.name}": staging_sql(t) for t in (*DIMENSIONS, *PARTITIONED)},
+        **{name: (PROJECT_ROOT / name).read_text() for name in (*OPS_FILES, *QUALITY_FILES)},
+        **{f"gate {t.name}": summary_sql(t) for t in DIMENSIONS},  # the other tables' are files above
+    }
 
 
 def _literal(value: object) -> str:
@@ -84,8 +86,8 @@ def test_every_gold_sql_file_runs_on_the_bigquery_emulator(bigquery_emulator: An
     load_carriers(wh)
 
     failures = {}
-    for name in GOLD_FILES:
-        sql, params = _for_emulator(Path(PROJECT_ROOT / name).read_text())
+    for name, text in _gold_sql().items():
+        sql, params = _for_emulator(text)
         try:
             wh.execute(sql, params)
         except Exception as exc:  # collect every file's outcome, then report them together

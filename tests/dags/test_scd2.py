@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from dags.gold import DIMENSIONS, publish, stage_dimensions
 from logistics.warehouse import connect
 
@@ -79,3 +81,67 @@ def test_carrier_seed_and_driver_dimensions(silver, settings) -> None:
         ("CAR-SWIFT", "Swift Logistics", True),
     ]
     assert [tuple(r.values()) for r in drivers] == [("CAR-ACME", False), ("CAR-SWIFT", True)]
+
+
+def test_only_a_carry_forward_dimension_fills_attributes_a_change_leaves_out(silver, settings) -> None:
+    """dim_facility carries attributes forward (a capacity change states only the capacity); dim_driver
+    does not: a re-sent driver.created without vehicle_type is a version whose vehicle_type is NULL."""
+    silver.driver("DRV-1", _t("2024-01-02 00:00"))
+    silver.add("driver.created", _t("2024-01-03 00:00"), {"driver_id": "DRV-1", "carrier_id": "CAR-ACME"})
+    silver.facility("FAC-A", _t("2024-01-01 00:00"), capacity=100, name="Alpha")
+    silver.capacity("FAC-A", _t("2024-01-05 00:00"), 200)
+    facilities = _rebuild_dims(settings)
+    with connect(settings) as wh:
+        drivers = wh.query("SELECT vehicle_type, home_facility_id, version FROM curated.dim_driver ORDER BY version")
+    assert [tuple(r.values()) for r in drivers] == [("VAN", "FAC-B", 1), (None, None, 2)]
+    assert [(r[1], r[2]) for r in facilities] == [(100, "Alpha"), (200, "Alpha")]
+
+
+def test_a_dimension_and_its_change_log_must_track_the_same_attributes(tmp_path) -> None:
+    from dags.gold.scd2 import versions_sql
+    from dags.gold.tables import GoldTable, Scd2
+
+    path = tmp_path / "dim_depot.sql"
+    path.write_text(
+        "CREATE TABLE IF NOT EXISTS curated.dim_depot (depot_sk STRING, depot_id STRING, name STRING, region STRING,"
+        " valid_from TIMESTAMP, valid_to TIMESTAMP, is_current BOOL, version INT64);\n"
+        "CREATE TABLE IF NOT EXISTS curated.dim_depot_changes (change_id STRING, depot_id STRING,"
+        " changed_at TIMESTAMP, ingest_time TIMESTAMP, name STRING);\n"
+    )
+    depot = GoldTable(
+        name="curated.dim_depot",
+        sql_path=path,
+        scd2=Scd2(key="depot_id", surrogate="depot_sk", change_log="curated.dim_depot_changes"),
+    )
+    with pytest.raises(ValueError, match=r"tracks \['name', 'region'\] but curated.dim_depot_changes logs \['name'\]"):
+        versions_sql(depot)
+
+
+def test_logistics_gold_sql_prints_a_dimensions_whole_sql() -> None:
+    from typer.testing import CliRunner
+
+    from dags.gold.tables import DIM_DRIVER
+    from logistics.cli.main import app
+
+    def gold_sql(*args: str) -> str:
+        result = CliRunner().invoke(app, ["gold-sql", *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    printed = gold_sql("dim_driver")
+    # the dimension's own file first, then the versioning every dimension shares
+    assert printed.startswith(DIM_DRIVER.sql_path.read_text().rstrip())
+    assert printed.rstrip().endswith("FROM versions;")
+    assert "CREATE OR REPLACE TABLE curated.dim_driver__staging AS" in printed
+    assert "filled AS" not in printed  # carry_forward is dim_facility's alone
+
+    printed = gold_sql("--quality", "curated.dim_carrier")
+    assert "AS gaps_or_overlaps" in printed and "duplicate_carrier_sk" in printed
+    assert "own_rules" not in printed  # dim_carrier has no rules of its own
+    assert "AS orphan_carrier_id" in gold_sql("--quality", "dim_driver")
+    duck = gold_sql("dim_driver", "--duckdb")
+    assert "TO_HEX(MD5(" not in duck and "MD5(" in duck  # transpiled: DuckDB's md5 is already hex
+
+    unknown = CliRunner().invoke(app, ["gold-sql", "dim_nowhere"])
+    assert unknown.exit_code == 2
+    assert "no gold table 'dim_nowhere'" in " ".join(unknown.output.split())

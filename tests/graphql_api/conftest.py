@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import shutil
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import uvicorn
@@ -94,12 +92,3 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Fleet:
     batch = generate_events(shipments=50, seed=11)
     run_pipeline(settings=settings, input_pattern=str(write_jsonl(batch, root / "events.jsonl")))
     return Fleet(settings=settings, batch=batch)
-
-
-@pytest.fixture
-def warehouse_copy(spine, tmp_path: Path) -> Settings:
-    """A private copy of the spine's warehouse a test may add gold tables to."""
-    data = tmp_path / "data"
-    data.mkdir()
-    shutil.copy(spine.settings.storage.duckdb_path, data / "warehouse.duckdb")
-    return Settings(storage=StorageSettings(data_dir=data))

@@ -3,8 +3,8 @@
 Terraform cannot download providers on this machine, so `init`/`validate`/`plan` never run here.
 What can run is the real `terraform` binary on files that need no provider: `fmt`, and
 `terraform console` on a directory holding only variables and locals. The modules keep their
-data-shaping logic (BigQuery tables from the generated schemas, an environment's settings read
-from config/) in such provider-free files, and these fixtures evaluate them.
+data-shaping logic (BigQuery tables from the generated schemas, the names the platform reads from
+config/) in such provider-free files, and these fixtures evaluate them.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = REPO_ROOT / "infra" / "terraform"
 MODULES_DIR = TERRAFORM_DIR / "modules"
+# The composition every environment root calls once; envs/<env> only passes its values.
+PLATFORM_DIR = MODULES_DIR / "platform"
 ENVS = ("dev", "prod")
 TERRAFORM = shutil.which("terraform") or "/usr/local/bin/terraform"
 
@@ -108,34 +110,57 @@ def evaluate(terraform_bin: str, terraform_env: dict[str, str]) -> Evaluate:
     return run
 
 
-def isolated_env_dir(root: Path, env: str) -> Path:
-    """A copy of envs/<env>/settings.tf at the same depth as in the repo, next to the real config/
-    and lock (symlinked), so its relative paths resolve exactly as they do in the repository."""
-    workdir = root / "infra" / "terraform" / "envs" / env
+def is_literal(value: Any) -> bool:
+    """A value written out in the file, not an expression Terraform computes."""
+    if isinstance(value, dict):
+        return all(is_literal(item) for item in value.values())
+    if isinstance(value, list):
+        return all(is_literal(item) for item in value)
+    return not (isinstance(value, str) and "${" in value)
+
+
+def platform_call(env: str) -> dict[str, Any]:
+    """The arguments envs/<env> passes to modules/platform (its only module call)."""
+    calls = labelled(load_dir(TERRAFORM_DIR / "envs" / env).get("module", []))
+    return dict(calls["platform"])
+
+
+def isolated_platform_settings(root: Path, env: str) -> Path:
+    """The platform's provider-free files (variables, and the locals read from config/) at the same
+    depth as in the repo, next to the real config/ and lock (symlinked), so their relative paths
+    resolve exactly as in the repository; envs/<env>'s literal arguments become its tfvars, so
+    Terraform applies the platform's types and defaults to exactly what that root passes."""
+    workdir = root / env / "infra" / "terraform" / "modules" / "platform"
     workdir.mkdir(parents=True)
-    shutil.copy(TERRAFORM_DIR / "envs" / env / "settings.tf", workdir / "settings.tf")
+    for name in ("variables.tf", "app_config.tf"):
+        shutil.copy(PLATFORM_DIR / name, workdir / name)
+    values = {name: value for name, value in platform_call(env).items() if name != "source" and is_literal(value)}
+    (workdir / "terraform.tfvars.json").write_text(json.dumps(values), encoding="utf-8")
     for name in ("config", "requirements.lock"):
-        link = root / name
-        if not link.exists():
-            link.symlink_to(REPO_ROOT / name)
+        (root / env / name).symlink_to(REPO_ROOT / name)
     return workdir
 
 
 @pytest.fixture(scope="session")
 def env_settings(evaluate: Evaluate, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """env -> every local of envs/<env>/settings.tf, as Terraform evaluates it."""
+    """env -> what modules/platform works with in envs/<env>, as Terraform evaluates it: the values the
+    root passes (var.*, with the platform's defaults) and the names read from config/ (local.*)."""
     root = tmp_path_factory.mktemp("envs")
-    names = [
+    passed = [
         "env",
-        "project_id",
-        "region",
         "dataflow_num_workers",
-        "dataflow_max_workers",
         "bq_retention_days",
         "composer_size",
         "composer_workers",
         "budget_usd",
         "deletion_protection",
+        "api_min_instances",
+        "api_max_instances",
+    ]
+    from_config = [
+        "project_id",
+        "region",
+        "dataflow_max_workers",
         "datasets",
         "bronze_uri",
         "event_topics",
@@ -144,11 +169,10 @@ def env_settings(evaluate: Evaluate, tmp_path_factory: pytest.TempPathFactory) -
         "subscription_suffix",
         "pii_secret_id",
         "composer_pypi_packages",
-        "api_min_instances",
-        "api_max_instances",
     ]
-    expression = "{" + ", ".join(f"{name} = local.{name}" for name in names) + "}"
-    return {env: evaluate(isolated_env_dir(root, env), expression) for env in ENVS}
+    fields = [f"{name} = var.{name}" for name in passed] + [f"{name} = local.{name}" for name in from_config]
+    expression = "{" + ", ".join(fields) + "}"
+    return {env: evaluate(isolated_platform_settings(root, env), expression) for env in ENVS}
 
 
 @pytest.fixture
@@ -172,5 +196,6 @@ def hcl() -> SimpleNamespace:
         repo=REPO_ROOT,
         terraform_dir=TERRAFORM_DIR,
         modules_dir=MODULES_DIR,
+        platform_dir=PLATFORM_DIR,
         envs=ENVS,
     )

@@ -93,12 +93,12 @@ def test_the_table_resource_takes_everything_from_the_generated_schema(hcl: Simp
     assert partitioning["content"][0]["field"] == "${time_partitioning.value.field}"
 
 
-def test_every_env_points_the_module_at_the_generated_schemas(hcl: SimpleNamespace) -> None:
-    for env in hcl.envs:
-        env_dir = hcl.terraform_dir / "envs" / env
-        call = hcl.labelled(hcl.load(env_dir / "main.tf")["module"])["bigquery"]
-        path = call["schema_dir"].removeprefix('${abspath("${path.root}/').removesuffix('")}')
-        assert (env_dir / path).resolve() == (hcl.repo / SCHEMA_DIR).resolve()
+def test_the_platform_points_the_module_at_the_generated_schemas(hcl: SimpleNamespace) -> None:
+    call = hcl.labelled(hcl.load(hcl.platform_dir / "main.tf")["module"])["bigquery"]
+    path = call["schema_dir"].removeprefix('${abspath("${local.repo_root}/').removesuffix('")}')
+    repo_root = hcl.load(hcl.platform_dir / "app_config.tf")["locals"][0]["repo_root"]
+    repo_root = repo_root.removeprefix("${path.module}/")
+    assert (hcl.platform_dir / repo_root / path).resolve() == (hcl.repo / SCHEMA_DIR).resolve()
 
 
 def test_every_layer_with_tables_is_a_declared_dataset(hcl: SimpleNamespace, env_settings: dict[str, Any]) -> None:

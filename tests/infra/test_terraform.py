@@ -60,12 +60,25 @@ def test_every_tf_file_parses(hcl: SimpleNamespace) -> None:
         assert hcl.load(path), f"{path} parsed to nothing"
 
 
-def test_the_design_modules_exist_and_each_env_uses_all_of_them(hcl: SimpleNamespace) -> None:
-    assert {p.name for p in hcl.modules_dir.iterdir() if p.is_dir()} == DESIGN_MODULES
-    for env in hcl.envs:
-        calls = hcl.labelled(hcl.load_dir(hcl.terraform_dir / "envs" / env).get("module", []))
-        used = {Path(body["source"]).name for body in calls.values()}
-        assert used == DESIGN_MODULES, f"envs/{env} does not call: {sorted(DESIGN_MODULES - used)}"
+def test_the_design_modules_exist_and_the_platform_uses_all_of_them(hcl: SimpleNamespace) -> None:
+    assert {p.name for p in hcl.modules_dir.iterdir() if p.is_dir()} == DESIGN_MODULES | {"platform"}
+    calls = hcl.labelled(hcl.load_dir(hcl.platform_dir).get("module", []))
+    used = {Path(body["source"]).name for body in calls.values()}
+    assert used == DESIGN_MODULES, f"modules/platform does not call: {sorted(DESIGN_MODULES - used)}"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_an_env_is_the_platform_called_once(hcl: SimpleNamespace, env: str) -> None:
+    # Wiring lives in modules/platform only; a root holds state, the provider and its own values.
+    root = hcl.load_dir(hcl.terraform_dir / "envs" / env)
+    assert set(root) - {"moved"} == {"terraform", "module", "output", "provider", "variable"}
+    calls = hcl.labelled(root["module"])
+    assert list(calls) == ["platform"] and calls["platform"]["source"] == "../../modules/platform"
+    assert calls["platform"]["env"] == env
+    # Every root output re-exports the platform's output of the same name.
+    platform_outputs = hcl.labelled(hcl.load_dir(hcl.platform_dir)["output"])
+    for name, body in hcl.labelled(root["output"]).items():
+        assert body["value"] == f"${{module.platform.{name}}}" and name in platform_outputs, name
 
 
 @pytest.mark.parametrize("module", sorted(DESIGN_MODULES))
@@ -82,7 +95,7 @@ def test_every_module_variable_is_used(hcl: SimpleNamespace, module: str) -> Non
 
 
 def module_calls(hcl: SimpleNamespace) -> list[tuple[Path, str, dict[str, Any]]]:
-    """Every `module` block in envs and modules (modules may call each other, e.g. kafka)."""
+    """Every `module` block in envs and modules (modules call each other: platform, kafka)."""
     calls = []
     for directory in [*(hcl.terraform_dir / "envs" / e for e in hcl.envs), *sorted(hcl.modules_dir.iterdir())]:
         for name, body in hcl.labelled(hcl.load_dir(directory).get("module", [])).items():
@@ -92,7 +105,8 @@ def module_calls(hcl: SimpleNamespace) -> list[tuple[Path, str, dict[str, Any]]]
 
 def test_every_module_call_passes_required_and_only_declared_variables(hcl: SimpleNamespace) -> None:
     calls = module_calls(hcl)
-    assert len(calls) >= 2 * len(DESIGN_MODULES) + 1
+    # Each env calls the platform, the platform calls every design module, kafka calls secret-manager.
+    assert len(calls) == len(hcl.envs) + len(DESIGN_MODULES) + 1
     for directory, name, body in calls:
         target = (directory / body["source"]).resolve()
         assert target.is_dir(), f"{directory.name}: module {name} points at missing {body['source']}"
@@ -104,13 +118,23 @@ def test_every_module_call_passes_required_and_only_declared_variables(hcl: Simp
         assert not passed - set(declared), f"{where} passes undeclared {sorted(passed - set(declared))}"
 
 
-def test_envs_differ_only_in_settings_and_backend(hcl: SimpleNamespace) -> None:
+def test_envs_differ_only_in_their_values_and_backend(hcl: SimpleNamespace) -> None:
     dev, prod = (hcl.terraform_dir / "envs" / env for env in ("dev", "prod"))
     assert sorted(p.name for p in dev.glob("*.tf")) == sorted(p.name for p in prod.glob("*.tf"))
     for path in dev.glob("*.tf"):
-        if path.name in {"settings.tf", "backend.tf"}:
+        if path.name in {"main.tf", "backend.tf"}:
             continue
         assert path.read_text() == (prod / path.name).read_text(), f"envs/dev/{path.name} and envs/prod differ"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_moved_blocks_carry_every_module_into_the_platform(hcl: SimpleNamespace, env: str) -> None:
+    # The modules used to be called by each root: without a move for every one of them, the next
+    # apply would destroy and recreate that module's resources (prod's data included).
+    moved = hcl.load_dir(hcl.terraform_dir / "envs" / env)["moved"]
+    calls = hcl.labelled(hcl.load_dir(hcl.platform_dir)["module"])
+    expected = [{"from": f"${{module.{name}}}", "to": f"${{module.platform.module.{name}}}"} for name in calls]
+    assert sorted(moved, key=str) == sorted(expected, key=str)
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
@@ -154,16 +178,15 @@ def test_env_settings_name_what_the_application_uses(
 
 
 def test_secrets_the_app_reads_exist_with_least_privilege_readers(hcl: SimpleNamespace) -> None:
-    for env in hcl.envs:
-        calls = hcl.labelled(hcl.load(hcl.terraform_dir / "envs" / env / "main.tf")["module"])
-        secrets = calls["secrets"]["secrets"]
-        # The tokenization key's id comes from config (pii.secret); only the pipeline reads it.
-        assert set(secrets["${(local.pii_secret_id)}"]["accessors"]) == {"dataflow-worker"}
-        assert set(secrets["analytics-api-keys"]["accessors"]) == {"analytics-api"}
-        api_env = calls["cloud_run"]["secret_env_variables"]
-        assert api_env == {"LOGISTICS_API__KEYS": '${module.secrets.secret_ids["analytics-api-keys"]}'}
-        kafka = hcl.labelled(hcl.load(hcl.modules_dir / "kafka" / "main.tf")["module"])["sasl_secrets"]["secrets"]
-        assert set(kafka) == {"kafka-sasl-username", "kafka-sasl-password"}
+    calls = hcl.labelled(hcl.load(hcl.platform_dir / "main.tf")["module"])
+    secrets = calls["secrets"]["secrets"]
+    # The tokenization key's id comes from config (pii.secret); only the pipeline reads it.
+    assert set(secrets["${(local.pii_secret_id)}"]["accessors"]) == {"dataflow-worker"}
+    assert set(secrets["analytics-api-keys"]["accessors"]) == {"analytics-api"}
+    api_env = calls["cloud_run"]["secret_env_variables"]
+    assert api_env == {"LOGISTICS_API__KEYS": '${module.secrets.secret_ids["analytics-api-keys"]}'}
+    kafka = hcl.labelled(hcl.load(hcl.modules_dir / "kafka" / "main.tf")["module"])["sasl_secrets"]["secrets"]
+    assert set(kafka) == {"kafka-sasl-username", "kafka-sasl-password"}
     # Terraform never writes a secret value (it would sit in state in clear text).
     text = "\n".join(p.read_text() for p in hcl.terraform_dir.rglob("*.tf"))
     assert "google_secret_manager_secret_version" not in text
@@ -241,13 +264,12 @@ def test_no_primitive_roles_and_no_public_principals(hcl: SimpleNamespace) -> No
 
 
 def test_the_api_only_reads_data(hcl: SimpleNamespace) -> None:
-    for env in hcl.envs:
-        bigquery = hcl.labelled(hcl.load(hcl.terraform_dir / "envs" / env / "main.tf")["module"])["bigquery"]
-        writers = {name for members in bigquery["dataset_editors"].values() for name in members}
-        readers = {name for members in bigquery["dataset_viewers"].values() for name in members}
-        assert "analytics-api" not in writers
-        assert "analytics-api" in readers
-        # The read-only account's project roles: run queries and emit telemetry, nothing else.
+    bigquery = hcl.labelled(hcl.load(hcl.platform_dir / "main.tf")["module"])["bigquery"]
+    writers = {name for members in bigquery["dataset_editors"].values() for name in members}
+    readers = {name for members in bigquery["dataset_viewers"].values() for name in members}
+    assert "analytics-api" not in writers
+    assert "analytics-api" in readers
+    # The read-only account's project roles: run queries and emit telemetry, nothing else.
     accounts = hcl.load(hcl.modules_dir / "iam" / "main.tf")["locals"][0]["accounts"]
     assert set(accounts) == {"dataflow-worker", "composer-worker", "analytics-api"}
     assert set(accounts["analytics-api"]["project_roles"]) == {

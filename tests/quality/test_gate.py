@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 
 import pytest
 
-from logistics.settings import Settings, StorageSettings
+from logistics.settings import Settings
 from logistics.warehouse import connect
 
 DAY = dt.date(2024, 1, 15)
 
 
 @pytest.fixture
-def gold(spine, tmp_path) -> Settings:
+def gold(spine, warehouse_copy: Settings) -> Settings:
     """A private copy of the spine's warehouse with DAY built, gated and published."""
     from dags.gold import build_gold
     from quality.gate import results_dir_for
 
-    settings = Settings(storage=StorageSettings(data_dir=tmp_path / "data"))
-    settings.storage.duckdb_path.parent.mkdir(parents=True)
-    shutil.copy(spine.settings.storage.duckdb_path, settings.storage.duckdb_path)
+    settings = warehouse_copy
     with connect(settings) as wh:
         build = build_gold(wh, day=DAY, results_dir=results_dir_for(settings))
     assert all(g.success for g in build.gates)

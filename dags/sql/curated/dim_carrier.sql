@@ -1,7 +1,12 @@
 -- dim_carrier: SCD Type 2 over the carrier reference data (curated.seed_carriers). No parameters.
--- Same shape as dim_facility.sql: an append-only change log, the dimension recomputed from it.
--- A seed row is a change at its effective_from; editing a row in place (a correction) adds a
--- change at the same instant, and the latest loaded one wins.
+-- BigQuery dialect; rendered for DuckDB by the warehouse adapter.
+--
+-- This file creates the dimension, its change log and the seed table, and stages the seed
+-- rows the log does not have yet. The versions are recomputed from the whole log by the
+-- statement every SCD2 dimension shares (dags/gold/scd2.py), run right after this file;
+-- `logistics gold-sql dim_carrier` prints both. A seed row states every attribute and is a
+-- change at its effective_from; editing a row in place (a correction) adds a change at the
+-- same instant, and the latest loaded one wins.
 CREATE TABLE IF NOT EXISTS curated.dim_carrier (
   carrier_sk STRING NOT NULL,
   carrier_id STRING NOT NULL,
@@ -63,45 +68,3 @@ SELECT
   hq_region
 FROM seeded AS n
 WHERE NOT EXISTS (SELECT 1 FROM curated.dim_carrier_changes AS c WHERE c.change_id = n.change_id);
-
-CREATE OR REPLACE TABLE curated.dim_carrier__staging AS
-WITH changes AS (
-  SELECT change_id, carrier_id, changed_at, ingest_time, name, scac, service_mode, hq_region
-  FROM curated.dim_carrier_changes
-  UNION ALL
-  SELECT change_id, carrier_id, changed_at, ingest_time, name, scac, service_mode, hq_region
-  FROM curated.dim_carrier_changes__staging
-),
--- a seed row states every attribute, so the last change at an instant is the version
-instants AS (
-  SELECT *
-  FROM changes
-  WHERE TRUE
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY carrier_id, changed_at ORDER BY ingest_time DESC, change_id DESC) = 1
-),
-fingerprinted AS (
-  SELECT
-    *,
-    TO_HEX(MD5(CONCAT(
-      IFNULL(name, '~'), '|', IFNULL(scac, '~'), '|', IFNULL(service_mode, '~'), '|', IFNULL(hq_region, '~')
-    ))) AS attributes_hash
-  FROM instants
-),
-versions AS (
-  SELECT *
-  FROM fingerprinted
-  WHERE TRUE
-  QUALIFY attributes_hash IS DISTINCT FROM LAG(attributes_hash) OVER (PARTITION BY carrier_id ORDER BY changed_at)
-)
-SELECT
-  TO_HEX(MD5(CONCAT(carrier_id, '|', CAST(UNIX_MICROS(changed_at) AS STRING)))) AS carrier_sk,
-  carrier_id,
-  name,
-  scac,
-  service_mode,
-  hq_region,
-  changed_at AS valid_from,
-  LEAD(changed_at) OVER (PARTITION BY carrier_id ORDER BY changed_at) AS valid_to,
-  LEAD(changed_at) OVER (PARTITION BY carrier_id ORDER BY changed_at) IS NULL AS is_current,
-  ROW_NUMBER() OVER (PARTITION BY carrier_id ORDER BY changed_at) AS version
-FROM versions;

@@ -2,8 +2,8 @@
 # Shared by the deploy scripts: argument parsing, per-environment names, and `run`, which either
 # executes a command or (with --dry-run) prints it exactly, shell-quoted, prefixed with "+ ".
 #
-# The names below must equal what Terraform creates (infra/terraform/envs/*/settings.tf reads
-# them from config/{env}.yaml); tests/infra/test_scripts.py compares both for dev and prod.
+# The names below must equal what Terraform creates (infra/terraform/modules/platform/app_config.tf
+# reads them from config/{env}.yaml); tests/infra/test_scripts.py compares both for dev and prod.
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 DRY_RUN=0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from logistics.settings import PROJECT_ROOT
@@ -83,11 +84,11 @@ def test_invalid_sql_is_a_clear_error() -> None:
         prepare("SELEC FROM WHERE (", dialect="duckdb", datasets=DATASETS)
 
 
-def test_fact_shipments_runs_on_duckdb_and_is_idempotent(spine) -> None:
+def test_fact_shipments_runs_on_duckdb_and_is_idempotent(spine, warehouse_copy) -> None:
     from dags.gold import build_fact_shipments
 
     day = dt.date(2024, 1, 15)
-    with connect(spine.settings) as wh:
+    with connect(warehouse_copy) as wh:
         first = build_fact_shipments(wh, day=day)
         ordered = "SELECT * EXCEPT (built_at) FROM curated.fact_shipments ORDER BY facility_id, carrier_id"
         snapshot = wh.query(ordered)
@@ -114,11 +115,11 @@ def test_renames_point_a_query_at_another_table() -> None:
     )
 
 
-def test_staged_gold_publishes_atomically_per_partition(spine) -> None:
+def test_staged_gold_publishes_atomically_per_partition(spine, warehouse_copy) -> None:
     """Publishing replaces exactly the day's partition; another day's rows stay as they were."""
     from dags.gold import DIMENSIONS, PARTITIONED, publish, stage_dimensions, stage_partition
 
-    with connect(spine.settings) as wh:
+    with connect(warehouse_copy) as wh:
         stage_dimensions(wh)
         for day in (dt.date(2024, 1, 15), dt.date(2024, 1, 16)):
             stage_partition(wh, day=day)
@@ -131,3 +132,44 @@ def test_staged_gold_publishes_atomically_per_partition(spine) -> None:
         after = wh.query(count)
     assert sum(r["n"] for r in before) == len(spine.batch.delivered)
     assert after == [r for r in before if r["delivery_date"] != dt.date(2024, 1, 15)]
+
+
+def test_membership_in_a_filter_becomes_list_contains_and_keeps_its_rows(settings) -> None:
+    """``IN UNNEST`` filters render as one list test; under NOT or in a projection the exact CASE stays."""
+    sql = """
+    SELECT id, id IN UNNEST(@ids) AS member
+    FROM UNNEST(['a', 'b', CAST(NULL AS STRING)]) AS id
+    WHERE (id IN UNNEST(@ids) OR id = 'z') AND NOT id IN UNNEST(@excluded)
+    """
+    rendered = prepare(sql, dialect="duckdb", datasets=DATASETS)
+    where = rendered.split(" WHERE ", 1)[1]
+    assert where.startswith("(ARRAY_CONTAINS($ids, id) OR id = 'z') AND NOT CASE")
+    assert "CASE" in rendered.split(" FROM ", 1)[0]  # the projection keeps three-valued logic
+    with connect(settings) as wh:
+        for ids, excluded, expected in [
+            (["a", "b"], ["b"], [("a", True)]),
+            (["a", None], [], [("a", True)]),  # NULL in the list: still only 'a' passes
+            ([], ["a"], []),
+        ]:
+            rows = wh.query(sql, {"ids": ids, "excluded": excluded})
+            assert [(r["id"], r["member"]) for r in rows] == expected
+
+
+def test_silver_is_indexed_by_its_lookup_columns(spine) -> None:
+    """DuckDB has no clustering: the registry's lookup_by columns are indexed, and the timeline read uses them."""
+    from contracts.generated.catalog import FAMILIES
+    from graphql_api.queries import SQL
+
+    with connect(spine.settings, read_only=True) as wh:
+        timeline = wh.render(SQL.shipment_events)
+    con = duckdb.connect(str(spine.settings.storage.duckdb_path), read_only=True)
+    try:
+        indexed = {(table, sql.rsplit("(", 1)[1].rstrip(");")) for table, sql in con.execute(INDEXES).fetchall()}
+        plan = con.execute("EXPLAIN ANALYZE " + timeline, {"shipment_ids": ["SHP-0001"]}).fetchall()[0][1]
+    finally:
+        con.close()
+    assert indexed >= {(f.silver_table, column) for f in FAMILIES.values() for column in f.lookup_by}
+    assert plan.count("Index Scan") == 2  # both families, neither scanned whole
+
+
+INDEXES = "SELECT table_name, sql FROM duckdb_indexes()"

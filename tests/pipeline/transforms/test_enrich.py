@@ -4,17 +4,15 @@ pure enrich function, and the bounded side input under Beam."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import time
 from pathlib import Path
 
 import apache_beam as beam
-import duckdb
 import orjson
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
-from logistics.settings import Settings, StorageSettings
+from logistics.settings import Settings
 from logistics.warehouse import connect
 from pipeline.transforms.enrich import (
     DimensionSnapshot,
@@ -50,21 +48,6 @@ INSERT INTO curated.dim_carrier VALUES
   ('CAR-ACME', 'Acme Parcel', TRUE);
 CREATE TABLE curated.dim_driver (driver_id STRING, carrier_id STRING, home_facility_id STRING, is_current BOOL);
 """
-
-
-@pytest.fixture
-def warehouse_copy(spine, tmp_path: Path) -> Settings:
-    """A private copy of the spine's warehouse (silver filled by the real pipeline) with gold
-    dropped: other tests may build gold into the shared spine, these start from silver only."""
-    settings = Settings(storage=StorageSettings(data_dir=tmp_path / "data"))
-    settings.storage.duckdb_path.parent.mkdir(parents=True)
-    shutil.copy(spine.settings.storage.duckdb_path, settings.storage.duckdb_path)
-    con = duckdb.connect(str(settings.storage.duckdb_path))
-    try:
-        con.execute("DROP SCHEMA IF EXISTS curated CASCADE; CREATE SCHEMA curated")
-    finally:
-        con.close()
-    return settings
 
 
 # ---------------------------------------------------------------------------- pure enrich

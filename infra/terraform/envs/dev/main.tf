@@ -1,181 +1,29 @@
-# One environment = every module wired together. This file is identical in envs/dev and
-# envs/prod (a test enforces it); what differs lives in settings.tf and backend.tf.
+# The dev environment: the whole platform (modules/platform) with dev's values. This file and
+# backend.tf are what differs between envs/dev and envs/prod; the other files are the same in
+# both (a test enforces it).
 
-module "networking" {
-  source = "../../modules/networking"
+module "platform" {
+  source = "../../modules/platform"
 
-  project_id  = local.project_id
-  region      = local.region
-  env         = local.env
-  subnet_cidr = local.subnet_cidr
-}
+  env = "dev" # also picks config/dev.yaml, the app config this environment deploys
 
-module "iam" {
-  source = "../../modules/iam"
+  # --- the original design's dev/prod table -------------------------------------------------
+  dataflow_num_workers = 1 # dev 1-3, prod 5-20 (the ceiling comes from config: pipeline.max_workers)
+  bq_retention_days    = 30
+  composer_size        = "ENVIRONMENT_SIZE_SMALL"
+  composer_workers     = { min = 1, max = 3 }
+  budget_usd           = 500
 
-  project_id = local.project_id
-  env        = local.env
-}
+  # --- environment-only choices -------------------------------------------------------------
+  subnet_cidr         = "10.10.0.0/20"
+  connector_cidr      = "10.10.16.0/28"
+  deletion_protection = false # dev may be torn down and rebuilt; prod may not
+  force_destroy       = true
 
-module "pubsub" {
-  source = "../../modules/pubsub"
-
-  project_id          = local.project_id
-  env                 = local.env
-  event_topics        = local.event_topics
-  dlq_topic           = local.dlq_topic
-  alerts_topic        = local.alerts_topic
-  subscription_suffix = local.subscription_suffix
-  subscriber_email    = module.iam.dataflow_worker_email
-}
-
-module "gcs" {
-  source = "../../modules/gcs"
-
-  project_id            = local.project_id
-  env                   = local.env
-  location              = local.region
-  force_destroy         = local.force_destroy
-  dataflow_worker_email = module.iam.dataflow_worker_email
-  composer_worker_email = module.iam.composer_worker_email
-}
-
-module "bigquery" {
-  source = "../../modules/bigquery"
-
-  project_id          = local.project_id
-  env                 = local.env
-  location            = local.region
-  datasets            = local.datasets
-  schema_dir          = abspath("${path.root}/../../../../contracts/generated/bigquery")
-  retention_days      = local.bq_retention_days
-  deletion_protection = local.deletion_protection
-
-  # Silver/raw are written by the pipeline only; gold by the DAGs only; the API reads.
-  dataset_editors = {
-    raw      = { "dataflow-worker" = module.iam.dataflow_worker_email }
-    clean    = { "dataflow-worker" = module.iam.dataflow_worker_email }
-    curated  = { "composer-worker" = module.iam.composer_worker_email }
-    features = { "composer-worker" = module.iam.composer_worker_email }
-  }
-  dataset_viewers = {
-    raw      = { "composer-worker" = module.iam.composer_worker_email }
-    clean    = { "composer-worker" = module.iam.composer_worker_email, "analytics-api" = module.iam.analytics_api_email }
-    curated  = { "analytics-api" = module.iam.analytics_api_email }
-    features = { "analytics-api" = module.iam.analytics_api_email }
-  }
-}
-
-module "dataflow" {
-  source = "../../modules/dataflow"
-
-  project_id            = local.project_id
-  region                = local.region
-  env                   = local.env
-  dataflow_worker_email = module.iam.dataflow_worker_email
-  api_email             = module.iam.analytics_api_email
-  templates_bucket      = module.gcs.dataflow_temp_bucket
-  subnetwork_self_link  = module.networking.subnet_self_link
-  num_workers           = local.dataflow_num_workers
-  max_workers           = local.dataflow_max_workers
-}
-
-module "composer" {
-  source = "../../modules/composer"
-
-  project_id            = local.project_id
-  region                = local.region
-  env                   = local.env
-  environment_size      = local.composer_size
-  pypi_packages         = local.composer_pypi_packages
-  service_account_email = module.iam.composer_worker_email
-  network_id            = module.networking.network_id
-  subnetwork_id         = module.networking.subnet_id
-  bucket                = module.gcs.composer_bucket
-  worker_min_count      = local.composer_workers.min
-  worker_max_count      = local.composer_workers.max
-}
-
-module "cloud_run" {
-  source = "../../modules/cloud-run"
-
-  project_id            = local.project_id
-  region                = local.region
-  env                   = local.env
-  image                 = var.api_bootstrap_image
-  service_account_email = module.iam.analytics_api_email
-  network_name          = module.networking.network_name
-  connector_cidr        = local.connector_cidr
-  min_instances         = local.api_min_instances
-  max_instances         = local.api_max_instances
-  invokers              = var.api_invokers
-  deletion_protection   = local.deletion_protection
-  secret_env_variables = {
-    LOGISTICS_API__KEYS = module.secrets.secret_ids["analytics-api-keys"]
-  }
-  # The first revision reads the secret at start-up: the accessor grant must exist before it.
-  depends_on = [module.secrets]
-}
-
-module "kafka" {
-  source = "../../modules/kafka"
-
-  project_id     = local.project_id
-  env            = local.env
-  region         = local.region
-  network_id     = module.networking.network_id
-  broker_cidrs   = var.kafka_broker_cidrs
-  consumer_email = module.iam.dataflow_worker_email
-}
-
-module "secrets" {
-  source = "../../modules/secret-manager"
-
-  project_id        = local.project_id
-  env               = local.env
-  replica_locations = [local.region]
-  secrets = {
-    # Key for the pipeline's deterministic PII tokenization (AES-SIV); only the workers read it.
-    (local.pii_secret_id) = {
-      description = "AES-SIV key for PII tokenization (64 random bytes, base64)"
-      accessors   = { "dataflow-worker" = module.iam.dataflow_worker_email }
-    }
-    # The API's callers: JSON list of {name, sha256, scopes} (hashes only, never the keys).
-    "analytics-api-keys" = {
-      description = "LOGISTICS_API__KEYS for the analytics API"
-      accessors   = { "analytics-api" = module.iam.analytics_api_email }
-    }
-    "alert-slack-webhook" = {
-      description = "Slack webhook the sla_monitoring DAG notifies"
-      accessors   = { "composer-worker" = module.iam.composer_worker_email }
-    }
-    "alert-pagerduty-routing-key" = {
-      description = "PagerDuty Events v2 routing key for SLA breaches"
-      accessors   = { "composer-worker" = module.iam.composer_worker_email }
-    }
-  }
-}
-
-module "monitoring" {
-  source = "../../modules/monitoring"
-
-  project_id              = local.project_id
-  env                     = local.env
-  billing_account         = var.billing_account
-  budget_amount_usd       = local.budget_usd
-  notification_emails     = var.alert_emails
-  dataflow_job_name       = "logistics-streaming"
-  subscription_names      = module.pubsub.subscription_names
-  dead_letter_topic_names = module.pubsub.dead_letter_topic_names
-  dlq_topic_name          = module.pubsub.dlq_topic_name
-  api_service_name        = module.cloud_run.service_name
-}
-
-# The app reads bronze from config/{env}.yaml; the bucket is named by the gcs module. If the two
-# ever disagree the pipeline would write where nobody looks, so a plan says so.
-check "bronze_uri_matches_app_config" {
-  assert {
-    condition     = module.gcs.bronze_uri == local.bronze_uri
-    error_message = "config/${local.env}.yaml storage.bronze_uri (${local.bronze_uri}) is not the bronze bucket Terraform creates (${module.gcs.bronze_uri})."
-  }
+  # --- not in the repository (variables.tf) -------------------------------------------------
+  billing_account     = var.billing_account
+  alert_emails        = var.alert_emails
+  kafka_broker_cidrs  = var.kafka_broker_cidrs
+  api_invokers        = var.api_invokers
+  api_bootstrap_image = var.api_bootstrap_image
 }

@@ -1,33 +1,13 @@
-# What makes this environment this environment. Two kinds of values:
-#  1. Names the application already uses (project, region, topics, datasets, bronze bucket,
-#     worker ceiling) are read from the app's own config (config/base.yaml <- config/prod.yaml),
-#     so Terraform creates exactly what the deployed code will look for.
-#  2. The original design's dev/prod differences that only infrastructure has.
+# Names the application already uses (project, region, topics, datasets, bronze bucket, worker
+# ceiling) are read from the app's own config (config/base.yaml <- config/<env>.yaml), so Terraform
+# creates exactly what the deployed code will look for.
 # Locals only (no resources, no providers): the test suite evaluates this file with the real
 # `terraform console`.
 
 locals {
-  env = "prod"
-
-  # --- the original design's dev/prod table -------------------------------------------------
-  dataflow_num_workers = 5 # dev 1-3, prod 5-20 (the ceiling comes from config: pipeline.max_workers)
-  bq_retention_days    = 90
-  composer_size        = "ENVIRONMENT_SIZE_MEDIUM"
-  composer_workers     = { min = 2, max = 6 }
-  budget_usd           = 5000
-
-  # --- environment-only choices -------------------------------------------------------------
-  subnet_cidr         = "10.20.0.0/20"
-  connector_cidr      = "10.20.16.0/28"
-  deletion_protection = true # dev may be torn down and rebuilt; prod may not
-  force_destroy       = false
-  api_min_instances   = 0
-  api_max_instances   = 10
-
-  # --- read from the application's config ---------------------------------------------------
   repo_root       = "${path.module}/../../../.."
   app_config_base = yamldecode(file("${local.repo_root}/config/base.yaml"))
-  app_config_env  = yamldecode(file("${local.repo_root}/config/${local.env}.yaml"))
+  app_config_env  = yamldecode(file("${local.repo_root}/config/${var.env}.yaml"))
   # Section-wise deep merge, the same precedence as logistics.settings (env overlay wins).
   app_config = {
     for section in setunion(keys(local.app_config_base), keys(local.app_config_env)) :
