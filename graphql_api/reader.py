@@ -41,6 +41,7 @@ T = TypeVar("T")
 
 _LOCK_RETRY_SECONDS = 30.0  # with no snapshot yet, how long a read waits for a writer to finish
 _REFRESH_RETRY_SECONDS = 1.0  # with a snapshot, how soon to try again after a writer held the file
+_SNAPSHOT_PREFIX = "logistics-api-snapshot-"  # then the owning process's pid
 # Errors meaning "that table does not exist (yet)": gold tables appear once the marts DAG ran.
 _MISSING_TABLE_ERRORS = ("CatalogException", "NotFound")
 # Set while a read runs on the event loop thread: a cache miss must not block the loop.
@@ -94,7 +95,8 @@ class SnapshotDuckDB:
         self._datasets = datasets
         self._engine = duckdb.connect(":memory:")
         self._engine.execute("SET GLOBAL TimeZone = 'UTC'")
-        self._dir = Path(tempfile.mkdtemp(prefix="logistics-api-snapshot-"))
+        _remove_orphaned_snapshots()
+        self._dir = Path(tempfile.mkdtemp(prefix=f"{_SNAPSHOT_PREFIX}{os.getpid()}-"))
         # At close(), or when collected, or at interpreter exit; uvicorn re-raises SIGTERM after its
         # graceful shutdown (no atexit then), so the app's lifespan calls close() explicitly.
         self._cleanup = weakref.finalize(self, _discard, self._engine, self._dir)
@@ -122,6 +124,11 @@ class SnapshotDuckDB:
                 drop = snapshot.retired and snapshot.leases == 0
             if drop:
                 self._drop(snapshot)
+
+    @property
+    def directory(self) -> Path:
+        """Where this process's snapshot copies live (named after its pid)."""
+        return self._dir
 
     def close(self) -> None:
         """Close the engine and delete every snapshot copy (idempotent)."""
@@ -219,6 +226,28 @@ class SnapshotDuckDB:
             cursor.close()
         for path in snapshot.files:
             path.unlink(missing_ok=True)
+
+
+def _remove_orphaned_snapshots() -> None:
+    """Delete the copies of API processes that died without cleaning up (SIGKILL, OOM kill).
+
+    Each copy is the size of the warehouse and lives in a folder named after its process; a
+    folder whose process is gone is nobody's. A reused pid keeps its folder: a leak, never a loss.
+    """
+    for folder in Path(tempfile.gettempdir()).glob(f"{_SNAPSHOT_PREFIX}*-*"):
+        pid = folder.name.removeprefix(_SNAPSHOT_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, and another user's
+        return True
+    return True
 
 
 def _discard(engine: duckdb.DuckDBPyConnection, directory: Path) -> None:
