@@ -59,7 +59,7 @@ bench-pipeline-1m: install
 
 # The simulator's rate: 1M records over 10 days (records/s and peak RSS are printed).
 bench-generate: install
-	$(BIN)/logistics generate --events 1000000 --days 10 --out .data/bench/events.jsonl --truth .data/bench/truth.json
+	$(BIN)/python -m benchmarks.bench_generate --events 1000000 --days 10
 
 bench-api: install
 	$(BIN)/python -m benchmarks.bench_api --rate 200 --seconds 10 --server-workers 2

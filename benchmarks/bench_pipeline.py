@@ -19,13 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import os
-import resource
-import subprocess
-import sys
 import tempfile
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +30,7 @@ from apache_beam.coders import BooleanCoder
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
+from benchmarks._child import measured_in_child
 from logistics.settings import Settings, StorageSettings
 from logistics.warehouse import connect
 from pipeline.dead_letter import DeadLetter
@@ -133,42 +128,21 @@ def naive_beam(path: Path) -> None:
         )
 
 
-def _measure(kind: str, path: Path, data_dir: Path) -> dict[str, Any]:
-    """Run one contender in this process; its wall time, records, peak RSS and (pipeline) ledger."""
-    start = time.perf_counter()
-    result: dict[str, Any] = {}
+def contender(kind: str, input_path: str, data_dir: str) -> dict[str, Any]:
+    """Run one contender (``in_child`` measures its time and peak RSS); the pipeline's ledger."""
+    path, data = Path(input_path), Path(data_dir)
     if kind == "loop":
-        plain_loop(path, data_dir)
+        plain_loop(path, data)
     elif kind == "naive":
         naive_beam(path)
     else:
-        ledger = run_pipeline(settings=Settings(storage=StorageSettings(data_dir=data_dir)), input_pattern=str(path))
-        result = {"balanced": ledger.balanced, "received": ledger.received}
-    result["seconds"] = time.perf_counter() - start
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return result
+        ledger = run_pipeline(settings=Settings(storage=StorageSettings(data_dir=data)), input_pattern=str(path))
+        return {"balanced": ledger.balanced, "received": ledger.received}
+    return {}
 
 
 def in_child(kind: str, path: Path, data_dir: Path) -> dict[str, Any]:
-    """:func:`_measure` in a fresh interpreter: no state left by another contender (the pipeline
-    sets Beam's state-cache size globally), and the peak RSS is that contender's alone."""
-    code = (
-        "import json, sys; from pathlib import Path; from benchmarks.bench_pipeline import _measure; "
-        "print(json.dumps(_measure(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]))))"
-    )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run(
-        [sys.executable, "-c", code, kind, str(path), str(data_dir)],
-        env=env,
-        cwd=_ROOT,
-        check=True,
-        stdout=subprocess.PIPE,
-    )
-    result: dict[str, Any] = json.loads(done.stdout.decode().strip().splitlines()[-1])
-    return result
-
-
-_ROOT = Path(__file__).resolve().parents[1]
+    return measured_in_child("benchmarks.bench_pipeline.contender", kind, str(path), str(data_dir))
 
 
 def main() -> None:
