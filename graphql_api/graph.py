@@ -450,4 +450,4 @@ class PerformanceGroupBy(enum.Enum):
     description="Delivery KPIs for one group (a day, facility or carrier).",
 )
 class DeliveryPerformanceGroup:
-    source: str = strawberry.field(description="gold (curated.fact_deliveries) or silver (computed).")
+    source: str  # GraphQL has no Literal: a String (its description comes from the model)
