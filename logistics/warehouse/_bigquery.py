@@ -112,8 +112,15 @@ class BigQueryWarehouse:
         self._client.create_table(staging)
         try:
             self._load_into(staging_id, files)
-            staged = self._scalar(f"SELECT COUNT(*) FROM `{staging_id}`")
-            inserted = self._merge(target=f"{dataset}.{table.name}", staging_id=staging_id, table=table, key=key)
+            window = table.key_window
+            span = f"MIN(`{window.column}`), MAX(`{window.column}`)" if window else "NULL, NULL"
+            staged, first, last = self._row(f"SELECT COUNT(*), {span} FROM `{staging_id}`")
+            bounds = None
+            if window and first is not None:
+                bounds = (window.column, first - window.margin, last + window.margin)
+            inserted = self._merge(
+                target=f"{dataset}.{table.name}", staging_id=staging_id, table=table, key=key, bounds=bounds
+            )
         finally:
             self._client.delete_table(staging_id, not_found_ok=True)
         return inserted, staged - inserted
@@ -137,27 +144,49 @@ class BigQueryWarehouse:
         for job in jobs:
             job.result(timeout=self._timeout_s)
 
-    def _merge(self, *, target: str, staging_id: str, table: TableDef, key: str) -> int:
-        """Insert staged rows whose key is absent, one row per key; returns the rows inserted."""
+    def _merge(
+        self,
+        *,
+        target: str,
+        staging_id: str,
+        table: TableDef,
+        key: str,
+        bounds: tuple[str, dt.datetime, dt.datetime] | None,
+    ) -> int:
+        """Insert staged rows whose key is absent, one row per key; returns the rows inserted.
+
+        With ``bounds`` (the table's key window around the staged rows) the match reads only the
+        target's partitions in that range: constants in the ON clause prune, a join cannot.
+        """
+        from google.cloud import bigquery
+
         columns = ", ".join(f"`{c}`" for c in table.columns)
-        # Only identifiers (generated schema names, our own staging table) are in the text: this
-        # statement has no values, so nothing is formatted in that a parameter should carry.
+        match = f"t.`{key}` = s.`{key}`"
+        parameters = []
+        if bounds is not None:
+            column, first, last = bounds
+            match += f" AND t.`{column}` BETWEEN @first AND @last"
+            parameters = [
+                bigquery.ScalarQueryParameter("first", "TIMESTAMP", first),
+                bigquery.ScalarQueryParameter("last", "TIMESTAMP", last),
+            ]
+        # Only identifiers (generated schema names, our own staging table) are in the text; the
+        # bounds are parameters.
         sql = (
             f"MERGE `{target}` AS t "
             f"USING (SELECT {columns} FROM `{staging_id}` "
             f"WHERE TRUE QUALIFY ROW_NUMBER() OVER (PARTITION BY `{key}`) = 1) AS s "
-            f"ON t.`{key}` = s.`{key}` "
+            f"ON {match} "
             f"WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({columns})"
         )
         self.statements_run += 1
-        job = self._client.query(sql)
+        job = self._client.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=parameters))
         job.result(timeout=self._timeout_s)
         return int(job.num_dml_affected_rows or 0)
 
-    def _scalar(self, sql: str) -> int:
+    def _row(self, sql: str) -> tuple[Any, ...]:
         self.statements_run += 1
-        row = next(iter(self._client.query(sql).result(timeout=self._timeout_s)))
-        return int(row[0])
+        return tuple(next(iter(self._client.query(sql).result(timeout=self._timeout_s))))
 
     def close(self) -> None:
         self._client.close()

@@ -81,18 +81,26 @@ class DuckDBWarehouse:
         target = f'"{self.physical(table.dataset)}"."{table.name}"'
         columns = table.duckdb_columns()
         source = f"read_json({[str(f) for f in files]!r}, format='newline_delimited', columns={columns!r})"
-        staged = self._con.execute(f"SELECT count(*) FROM {source}").fetchone()
+        window = table.key_window
+        span = f'min(s."{window.column}"), max(s."{window.column}")' if window else "NULL, NULL"
+        summary = self._con.execute(f"SELECT count(*), {span} FROM {source} s").fetchone()
+        staged, first, last = summary or (0, None, None)
         before = self._con.execute(f"SELECT count(*) FROM {target}").fetchone()
         quoted = ", ".join(f'"{c}"' for c in columns)
+        earlier = f't."{key}" = s."{key}"'
+        params: dict[str, Any] | None = None
+        if window and first is not None:  # only the row groups that can hold these keys are read
+            earlier += f' AND t."{window.column}" BETWEEN $first AND $last'
+            params = {"first": first - window.margin, "last": last + window.margin}
         self._con.execute(
             f"INSERT INTO {target} ({quoted}) SELECT {quoted} FROM {source} s "
-            f'WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE t."{key}" = s."{key}") '
-            f'QUALIFY row_number() OVER (PARTITION BY s."{key}") = 1'
+            f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {earlier}) "
+            f'QUALIFY row_number() OVER (PARTITION BY s."{key}") = 1',
+            params,
         )
         after = self._con.execute(f"SELECT count(*) FROM {target}").fetchone()
-        total = int(staged[0]) if staged else 0
         inserted = (int(after[0]) if after else 0) - (int(before[0]) if before else 0)
-        return inserted, total - inserted
+        return inserted, int(staged) - inserted
 
     def close(self) -> None:
         self._con.close()

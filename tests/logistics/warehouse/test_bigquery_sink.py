@@ -228,3 +228,39 @@ def test_the_pipelines_writer_step_loads_bigquery_and_replays_add_nothing(
         again = load_staged(wh, str(staged.root))
         assert set(again.inserted.values()) == {0}
         assert again.already_present == first.inserted
+
+
+def _restamped(staged: Staged, table: str, column: str, shift: dt.timedelta, out: Path) -> list[Path]:
+    """The table's staged rows again, with ``column`` moved by ``shift`` (same keys)."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{table}.jsonl"
+    lines = []
+    for row in staged.rows(table):
+        moved = dt.datetime.fromisoformat(row[column]) + shift
+        lines.append(orjson.dumps({**row, column: moved}, option=orjson.OPT_UTC_Z))
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return [path]
+
+
+def test_a_load_looks_for_earlier_keys_only_where_they_can_be_and_still_finds_them(
+    bigquery_emulator: Any, staged: Staged, tmp_path: Path
+) -> None:
+    """A load compares its keys with the target's rows in its key window only (BigQuery prunes the
+    other partitions, DuckDB skips the other row groups); what that window must still catch:
+    a producer's retry re-stamped within the dedupe TTL, and a dead letter of a later run (its
+    failed_time is the run's, so the DLQ has no window)."""
+    shipments = silver_tables()["shipment"]
+    assert shipments.key_window is not None and shipments.key_window.margin == dt.timedelta(hours=24)
+    assert dlq_table().key_window is None
+    later = {
+        shipments.name: _restamped(staged, shipments.name, "event_time", dt.timedelta(hours=3), tmp_path / "retry"),
+        "dlq_events": _restamped(staged, "dlq_events", "failed_time", dt.timedelta(days=5), tmp_path / "rerun"),
+    }
+    expected = {t: (0, len(staged.rows(t))) for t in later}
+    with _bigquery(bigquery_emulator, tmp_path) as (wh, _):
+        _load(wh, staged)
+        assert _load(wh, staged, later) == expected
+    with open_duckdb(tmp_path / "warehouse.duckdb", datasets=BigQuerySettings().datasets, read_only=False) as duck:
+        duck.ensure_tables()
+        _load(duck, staged)
+        assert _load(duck, staged, later) == expected
