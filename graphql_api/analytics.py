@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,15 +38,17 @@ def delivery_performance(
     source: Literal["gold", "silver"] = "gold"
     if rows is None:
         rows, source = reader.query(SQL.delivery_performance, params), "silver"
-    return [
-        PerformanceGroup(
-            key=str(r["group_key"]),
-            deliveries=int(r["deliveries"]),
-            on_time_deliveries=int(r["on_time_deliveries"] or 0),
-            on_time_percentage=on_time_percentage(int(r["on_time_deliveries"] or 0), int(r["deliveries"])),
-            average_attempts=round(float(r["average_attempts"]), 2) if r["average_attempts"] is not None else None,
-            source=source,
-        )
-        for r in rows
-        if r["group_key"] is not None
-    ]
+    return [_group(r, source=source) for r in rows if r["group_key"] is not None]
+
+
+def _group(row: dict[str, Any], *, source: Literal["gold", "silver"]) -> PerformanceGroup:
+    deliveries, on_time = int(row["deliveries"]), int(row["on_time_deliveries"] or 0)
+    attempts = row["average_attempts"]
+    return PerformanceGroup(
+        key=str(row["group_key"]),
+        deliveries=deliveries,
+        on_time_deliveries=on_time,
+        on_time_percentage=on_time_percentage(on_time, deliveries),
+        average_attempts=round(float(attempts), 2) if attempts is not None else None,
+        source=source,
+    )

@@ -15,15 +15,14 @@ def gold_sql(
     """An SCD2 dimension's SQL is its file plus the versioning every dimension shares, and its
     gate's query is the shared invariants plus its own rules: this prints either whole."""
     from dags.gold.build import staging_sql
-    from dags.gold.tables import GOLD_TABLES, gold_table
+    from dags.gold.tables import gold_table
     from logistics.warehouse import prepare
     from quality.summary import summary_sql
 
     try:
         gold = gold_table(table)
-    except KeyError:
-        known = ", ".join(t.short_name for t in GOLD_TABLES)
-        raise typer.BadParameter(f"no gold table {table!r}; one of: {known}", param_hint="TABLE") from None
+    except KeyError as exc:  # its message names the known tables
+        raise typer.BadParameter(str(exc.args[0]), param_hint="TABLE") from None
     sql = summary_sql(gold) if quality else staging_sql(gold)
     if duckdb:  # logical dataset names stay: the adapter maps them per environment
         sql = prepare(sql, dialect="duckdb", datasets=()).replace(";\n", ";\n\n") + ";"

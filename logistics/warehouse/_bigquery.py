@@ -117,7 +117,7 @@ class BigQueryWarehouse:
             staged, first, last = self._row(f"SELECT COUNT(*), {span} FROM `{staging_id}`")
             bounds = None
             if window and first is not None:
-                bounds = (window.column, first - window.margin, last + window.margin)
+                bounds = (window.column, *window.around(first, last))
             inserted = self._merge(
                 target=f"{dataset}.{table.name}", staging_id=staging_id, table=table, key=key, bounds=bounds
             )

@@ -91,7 +91,8 @@ class DuckDBWarehouse:
         params: dict[str, Any] | None = None
         if window and first is not None:  # only the row groups that can hold these keys are read
             earlier += f' AND t."{window.column}" BETWEEN $first AND $last'
-            params = {"first": first - window.margin, "last": last + window.margin}
+            low, high = window.around(first, last)
+            params = {"first": low, "last": high}
         self._con.execute(
             f"INSERT INTO {target} ({quoted}) SELECT {quoted} FROM {source} s "
             f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {earlier}) "

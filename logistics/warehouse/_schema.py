@@ -38,6 +38,10 @@ class KeyWindow:
     column: str
     margin: dt.timedelta = dt.timedelta(0)
 
+    def around(self, first: dt.datetime, last: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+        """The range of ``column`` to search, for staged rows whose ``column`` spans [first, last]."""
+        return first - self.margin, last + self.margin
+
 
 @dataclass(frozen=True)
 class TableDef:

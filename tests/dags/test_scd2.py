@@ -142,6 +142,7 @@ def test_logistics_gold_sql_prints_a_dimensions_whole_sql() -> None:
     duck = gold_sql("dim_driver", "--duckdb")
     assert "TO_HEX(MD5(" not in duck and "MD5(" in duck  # transpiled: DuckDB's md5 is already hex
 
-    unknown = CliRunner().invoke(app, ["gold-sql", "dim_nowhere"])
+    unknown = CliRunner().invoke(app, ["gold-sql", "dim_nowhere"], env={"COLUMNS": "400"})  # no wrapping
     assert unknown.exit_code == 2
-    assert "no gold table 'dim_nowhere'" in " ".join(unknown.output.split())
+    said = " ".join(unknown.output.split())
+    assert "unknown gold table 'dim_nowhere'" in said and "known: dim_carrier, dim_driver" in said
