@@ -26,9 +26,19 @@ class GcpSettings(BaseModel):
     region: str = "us-central1"
 
 
+# Keys of ``pubsub.topics`` the pipeline writes to; every other key names an event family's input topic.
+OUTPUT_TOPICS = frozenset({"dlq", "alerts", "updates"})
+
+
 class PubSubSettings(BaseModel):
+    # family -> input topic, plus the output topics: dlq, alerts, updates (new silver shipment and
+    # delivery events, which the API's subscriptions fan out)
     topics: dict[str, str] = Field(default_factory=dict)
     subscription_suffix: str = "-dataflow"
+
+    def event_topics(self) -> dict[str, str]:
+        """family -> input topic (the topics the pipeline reads)."""
+        return {key: topic for key, topic in self.topics.items() if key not in OUTPUT_TOPICS}
 
 
 class KafkaSettings(BaseModel):

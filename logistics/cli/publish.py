@@ -183,7 +183,7 @@ def _to_pubsub(lines: Iterable[bytes], *, topic: str | None, create: bool, pacer
 
     settings = get_settings()
     topics = settings.pubsub.topics
-    fallback = topic or next(iter(t for key, t in topics.items() if key not in {"dlq", "alerts"}))
+    fallback = topic or next(iter(settings.pubsub.event_topics().values()))
     client = PublisherClient()
     ready: set[str] = set()
     sent: Counter[str] = Counter()

@@ -115,7 +115,9 @@ def _plain_datetime(value: dt.datetime) -> dt.datetime:
 
 def subscriptions_from_settings(topics: Mapping[str, str], *, suffix: str) -> list[str]:
     """The pipeline's subscriptions: one per event topic (``<topic><suffix>``), not the DLQ/alerts topics."""
-    return [f"{topic}{suffix}" for key, topic in topics.items() if key not in {"dlq", "alerts"}]
+    from logistics.settings import OUTPUT_TOPICS
+
+    return [f"{topic}{suffix}" for key, topic in topics.items() if key not in OUTPUT_TOPICS]
 
 
 def ensure_topic_and_subscription(
