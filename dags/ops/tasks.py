@@ -74,7 +74,7 @@ def quality_gate(**context: Any) -> list[str]:
     with warehouse() as wh:
         results = gate_all(wh, tables=GOLD_TABLES, day=build_day(context), results_dir=results_dir)
     for result in results:
-        log.info("quality report: %s", result.report_path)
+        log.info("quality report (Data Docs): %s", result.report_path)
     return [r.summary() for r in results]
 
 
@@ -165,11 +165,15 @@ def alert_on_failure(context: Any) -> None:
     dag_id = getattr(ti, "dag_id", "?")
     task_id = getattr(ti, "task_id", "?")
     error = context.get("exception")
+    details: dict[str, Any] = {"run_id": str(context.get("run_id"))}
+    reports = getattr(error, "reports", ())  # a failed quality gate: its Data Docs pages
+    if reports:
+        details["quality_reports"] = [f"file://{path}" for path in reports]
     notifier_from(task_settings().marts).send(
         Alert(
             summary=f"{dag_id}.{task_id} failed: {error}",
             severity="error",
             dedup_key=f"{dag_id}:{task_id}",
-            details={"run_id": str(context.get("run_id"))},
+            details=details,
         )
     )

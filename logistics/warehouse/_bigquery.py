@@ -48,6 +48,15 @@ class BigQueryWarehouse:
         self._timeout_s = timeout_s
         self.statements_run = 0
 
+    @property
+    def client(self) -> Any:
+        """The BigQuery client, for a second client of the same project (the quality gate's SQLAlchemy engine)."""
+        return self._client
+
+    @property
+    def project(self) -> str:
+        return self._project
+
     def physical(self, dataset: str) -> str:
         return dict(self._datasets).get(dataset, dataset)
 

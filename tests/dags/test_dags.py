@@ -61,11 +61,25 @@ def test_marts_daily_builds_gates_and_publishes(airflow_dags, small_world, task_
     features = _partition(task_env, "features.ml_delivery_features", "delivery_date", DAY)
     assert [r["delivery_id"] for r in features] == ["DLV-0001", "DLV-0002"]
     assert all(r["feature_time"] <= r["label_time"] for r in features)
-    reports = list((task_env.storage.data_dir / "quality").rglob("*-staged.html"))
-    assert {p.parent.parent.name for p in reports} >= {"fact_deliveries", "dim_facility", "ml_delivery_features"}
+    # GX Data Docs: one page per gate, listed in the site's index
+    docs = task_env.storage.data_dir / "quality" / "data_docs"
+    pages = list((docs / "validations").rglob("*.html"))
+    assert {p.parents[2].name for p in pages} == {
+        "dim_facility",
+        "dim_carrier",
+        "dim_driver",
+        "fact_deliveries",
+        "fact_shipments",
+        "ml_delivery_features",
+    }
+    index = (docs / "index.html").read_text()
+    assert all(str(p.relative_to(docs)) in index for p in pages)
 
 
-def test_failing_gate_leaves_published_gold_unchanged(airflow_dags, small_world, task_env, run_dag) -> None:
+def test_failing_gate_leaves_published_gold_unchanged(
+    airflow_dags, small_world, task_env, run_dag, webhook, monkeypatch
+) -> None:
+    url, received = webhook
     marts = airflow_dags["marts_daily"]
     assert run_dag(marts, logical_date=_at(DAY, 1))["dag_run"] == "success"
     before = _partition(task_env, "curated.fact_deliveries", "delivery_date", DAY)
@@ -85,11 +99,17 @@ def test_failing_gate_leaves_published_gold_unchanged(airflow_dags, small_world,
             "SELECT * FROM curated.fact_deliveries__staging WHERE delivery_id = 'DLV-0001'"
         )
     # the build tasks are marked done (they would re-stage cleanly); the gate sees the corrupt staging
+    monkeypatch.setenv("LOGISTICS_MARTS__NOTIFIER", "slack")
+    monkeypatch.setenv("LOGISTICS_MARTS__SLACK_WEBHOOK_URL", url)
     states = run_dag(marts, logical_date=_at(DAY, 2), mark_success="check_source_ready|build_.*")
     assert states["quality_gate"] == "failed"
     assert states["publish"] == "upstream_failed"
     assert states["dag_run"] == "failed"
     assert _partition(task_env, "curated.fact_deliveries", "delivery_date", DAY) == before
+    # the alert names the failing expectation, a failing row's key, and links the Data Docs page
+    (alert,) = [r["json"]["text"] for r in received if "quality_gate failed" in r["json"]["text"]]
+    assert "expect_column_values_to_be_unique(delivery_id): 2 rows, e.g. {delivery_id=DLV-0001}" in alert
+    assert "quality_reports: ['file://" in alert and "data_docs/validations/fact_deliveries/2024-01-15.staged/" in alert
 
 
 def test_reconciliation_rebuilds_only_the_partition_with_late_data(

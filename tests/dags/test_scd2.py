@@ -136,9 +136,12 @@ def test_logistics_gold_sql_prints_a_dimensions_whole_sql() -> None:
     assert "filled AS" not in printed  # carry_forward is dim_facility's alone
 
     printed = gold_sql("--quality", "curated.dim_carrier")
-    assert "AS gaps_or_overlaps" in printed and "duplicate_carrier_sk" in printed
-    assert "own_rules" not in printed  # dim_carrier has no rules of its own
-    assert "AS orphan_carrier_id" in gold_sql("--quality", "dim_driver")
+    assert printed.startswith("-- batch\nSELECT * FROM curated.dim_carrier;")
+    assert "-- gaps_or_overlaps\nWITH batch_rows AS (SELECT * FROM {batch})" in printed
+    assert "-- orphan_carrier_id" not in printed  # dim_carrier has no rules of its own
+    assert "-- orphan_carrier_id" in gold_sql("--quality", "dim_driver")
+    features = gold_sql("--quality", "ml_delivery_features", "--duckdb")
+    assert "WHERE delivery_date = $day" in features and "{batch}" in features
     duck = gold_sql("dim_driver", "--duckdb")
     assert "TO_HEX(MD5(" not in duck and "MD5(" in duck  # transpiled: DuckDB's md5 is already hex
 
