@@ -152,5 +152,6 @@ def _create_if_missing(path: Path) -> tuple[str, ...]:
     return tuple(
         statement.sql(dialect="bigquery")
         for statement in sqlglot.parse(path.read_text(encoding="utf-8"), read="bigquery")
-        if isinstance(statement, exp.Create) and statement.args.get("exists")
+        # CREATE ... IF NOT EXISTS, and ALTER TABLE ... ADD COLUMN IF NOT EXISTS for tables older than a column
+        if (isinstance(statement, exp.Create) and statement.args.get("exists")) or isinstance(statement, exp.Alter)
     )
