@@ -27,8 +27,14 @@ PARAMS = {
     "day": dt.date(2024, 1, 15),
     "now": dt.datetime(2024, 1, 16, 6, tzinfo=dt.UTC),
     "dlq_window_start": dt.datetime(2024, 1, 16, 5, tzinfo=dt.UTC),
+    "grace_minutes": 0,
 }
-OPS_FILES = ["dags/sql/ops/late_partitions.sql", "dags/sql/ops/sla_metrics.sql", "dags/sql/ops/gold_health.sql"]
+OPS_FILES = [
+    "dags/sql/ops/gold_silver_census.sql",
+    "dags/sql/ops/late_partitions.sql",
+    "dags/sql/ops/sla_metrics.sql",
+    "dags/sql/ops/gold_health.sql",
+]
 QUALITY_FILES = sorted(str(p.relative_to(PROJECT_ROOT)) for p in (PROJECT_ROOT / "quality" / "sql").glob("*.sql"))
 
 
@@ -52,6 +58,8 @@ def _gold_sql() -> dict[str, str]:
 
 
 def _literal(value: object) -> str:
+    if isinstance(value, int):
+        return str(value)
     if isinstance(value, dt.datetime):
         return f"TIMESTAMP '{value.isoformat()}'"
     if isinstance(value, dt.date):

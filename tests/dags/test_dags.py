@@ -112,40 +112,6 @@ def test_failing_gate_leaves_published_gold_unchanged(
     assert "quality_reports: ['file://" in alert and "data_docs/validations/fact_deliveries/2024-01-15.staged/" in alert
 
 
-def test_reconciliation_rebuilds_only_the_partition_with_late_data(
-    airflow_dags, small_world, task_env, run_dag
-) -> None:
-    marts = airflow_dags["marts_daily"]
-    for minute, day in enumerate((DAY, NEXT_DAY), start=3):
-        assert run_dag(marts, logical_date=_at(day, minute))["dag_run"] == "success"
-    day_before = _partition(task_env, "curated.fact_deliveries", "delivery_date", DAY)
-    next_before = _partition(task_env, "curated.fact_deliveries", "delivery_date", NEXT_DAY)
-    next_features = _partition(task_env, "features.ml_delivery_features", "delivery_date", NEXT_DAY)
-
-    # a delivery for the 15th arrives late (ingested now, days after the build)
-    small_world.shipment_with_delivery(
-        7,
-        created=small_world.ts("2024-01-15 06:00"),
-        delivered=small_world.ts("2024-01-15 13:00"),
-        promised=small_world.ts("2024-01-16 06:00"),
-        ingested=dt.datetime.now(dt.UTC),
-    )
-    states = run_dag(airflow_dags["reconciliation"], logical_date=dt.datetime(2024, 1, 17, 8, tzinfo=dt.UTC))
-    assert set(states.values()) == {"success"}, states
-
-    day_after = _partition(task_env, "curated.fact_deliveries", "delivery_date", DAY)
-    assert [r["delivery_id"] for r in day_after] == ["DLV-0001", "DLV-0002", "DLV-0007"]
-    assert [r for r in day_after if r["delivery_id"] != "DLV-0007"] == day_before
-    assert _partition(task_env, "curated.fact_deliveries", "delivery_date", NEXT_DAY) == next_before
-    assert _partition(task_env, "features.ml_delivery_features", "delivery_date", NEXT_DAY) == next_features
-    # the watermark moved, so the next reconciliation finds nothing to do
-    states = run_dag(airflow_dags["reconciliation"], logical_date=dt.datetime(2024, 1, 17, 12, tzinfo=dt.UTC))
-    assert states["dag_run"] == "success"
-    with connect(task_env, read_only=True) as wh:
-        late = wh.query((PROJECT_ROOT / "dags/sql/ops/late_partitions.sql").read_text())
-    assert late == []
-
-
 class _Recorder(http.server.BaseHTTPRequestHandler):
     received: ClassVar[list[dict[str, Any]]] = []
 
