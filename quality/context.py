@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from great_expectations.data_context.data_context.abstract_data_context import AbstractDataContext
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
+# GX's plugins folder: only custom_data_docs/styles, CSS GX inlines into every Data Docs page
+PLUGINS_DIR = Path(__file__).resolve().parent / "gx_plugins"
 SITE_NAME = "gold_quality"
 DATASOURCE_NAME = "warehouse"
 # the Data Docs index lists this many of the latest validations (building it reads each one)
@@ -88,6 +90,7 @@ def data_context(results_dir: Path) -> AbstractDataContext:
                 },
             }
         },
+        plugins_directory=str(PLUGINS_DIR),
         analytics_enabled=False,
         progress_bars=ProgressBarsConfig(globally=False),
     )

@@ -174,3 +174,19 @@ def test_cli_runs_a_gate_by_hand(gold, monkeypatch) -> None:
     assert ok.exit_code == 0, ok.output
     assert "features.ml_delivery_features@2024-01-15" in ok.output
     assert missing_day.exit_code == 2 and "give the day" in missing_day.output
+
+
+def test_a_column_pair_rule_names_its_rows_and_data_docs_render_them(gold, caplog) -> None:
+    with connect(gold) as wh:
+        wh.execute(
+            "UPDATE curated.fact_deliveries__staging SET first_attempt_time = delivery_time + INTERVAL 1 HOUR "
+            "WHERE delivery_id = (SELECT MIN(delivery_id) FROM curated.fact_deliveries__staging)"
+        )
+        first = wh.query("SELECT MIN(delivery_id) AS d FROM curated.fact_deliveries__staging")[0]["d"]
+    result = _gate(gold, "fact_deliveries")
+    rule = "expect_column_pair_values_a_to_be_greater_than_b(delivery_time,first_attempt_time)"
+    assert result.failed == (rule,)
+    (row,) = result.failures[0].sample
+    assert row["delivery_id"] == first and set(row) == {"delivery_id", "delivery_time", "first_attempt_time"}
+    assert first in result.report_path.read_text()
+    assert "data docs rendering" not in caplog.text  # GX logs (and skips) a part it fails to render
