@@ -148,8 +148,10 @@ def run_gate(
     staged: bool = True,
     bounds: GateBounds | None = None,
     context: AbstractDataContext | None = None,
+    build_index: bool = True,
 ) -> GateResult:
-    """Validate one table; ``bounds`` and ``context`` are shared across the tables of one build."""
+    """Validate one table; ``bounds`` and ``context`` are shared across the tables of one build,
+    which updates the Data Docs index once, with its last table (``build_index``)."""
     started = time.perf_counter()
     target = table if isinstance(table, GoldTable) else gold_table(table)
     if target.partition_column and day is None:
@@ -183,7 +185,9 @@ def run_gate(
             expectation_parameters=parameters,
         )
     kind = "staged" if staged else "published"
-    results_path, report_path = _store(context, result, table=target, day=scope_day, kind=kind, results_dir=results_dir)
+    results_path, report_path = _store(
+        context, result, table=target, day=scope_day, kind=kind, results_dir=results_dir, build_index=build_index
+    )
     body = result.to_json_dict()
     return GateResult(
         table=target.name,
@@ -205,7 +209,16 @@ def gate_all(
     bounds = GateBounds(warehouse, renames=staging_renames())
     context = data_context(results_dir)
     results = [
-        run_gate(warehouse, table=t, day=day, results_dir=results_dir, bounds=bounds, context=context) for t in tables
+        run_gate(
+            warehouse,
+            table=table,
+            day=day,
+            results_dir=results_dir,
+            bounds=bounds,
+            context=context,
+            build_index=table == tables[-1],
+        )
+        for table in tables
     ]
     for r in results:
         log.info("quality gate %s", r.summary())
@@ -241,7 +254,14 @@ class GateBounds:
 
 
 def _store(
-    context: AbstractDataContext, result: Any, *, table: GoldTable, day: dt.date | None, kind: str, results_dir: Path
+    context: AbstractDataContext,
+    result: Any,
+    *,
+    table: GoldTable,
+    day: dt.date | None,
+    kind: str,
+    results_dir: Path,
+    build_index: bool,
 ) -> tuple[Path, Path]:
     """Keep the validation in GX's results store and render its Data Docs page; return both paths."""
     from great_expectations.core.run_identifier import RunIdentifier
@@ -264,7 +284,7 @@ def _store(
     )
     result.meta["run_id"] = run_id
     context.validation_results_store.set(key, result)
-    context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[key])
+    context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[key], build_index=build_index)
     relative = Path(*key.to_tuple()[:-1]) / f"{key.to_tuple()[-1]}"
     results_path = results_dir / "validations" / relative.with_suffix(".json")
     report_path = results_dir / "data_docs" / "validations" / relative.with_suffix(".html")
