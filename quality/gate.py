@@ -162,9 +162,8 @@ def run_gate(
         bounds = GateBounds(warehouse, renames=renames)
     parameters = bounds.for_table(target, day=scope_day)
     context = context or data_context(results_dir)
-    suite_body = read_suite(target.short_name)
-    row_keys = list((suite_body.get("meta") or {}).get("row_keys") or [])
     suite = load_suite(context, target.short_name)
+    row_keys = list((suite.meta or {}).get("row_keys") or [])  # the failing rows' keys to report
     for expectation in suite.expectations:  # a suite's queries are written like the gold SQL
         if hasattr(expectation, "unexpected_rows_query"):
             expectation.unexpected_rows_query = render_for(
