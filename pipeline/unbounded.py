@@ -110,7 +110,7 @@ def build_unbounded(pipeline: beam.Pipeline, *, settings: Settings, run_id: str)
     (
         events.alerts
         | "KeyAlerts" >> beam.Map(lambda alert: ("alerts", alert))
-        | "BatchAlerts" >> beam.GroupIntoBatches(1_000, max_buffering_duration_secs=flow.flush_seconds)
+        | "BatchAlerts" >> beam.GroupIntoBatches.WithShardedKey(1_000, max_buffering_duration_secs=flow.flush_seconds)
         | "AlertFiles" >> beam.ParDo(_WriteAlertBatchDoFn(root=settings.storage.alerts, run_id=run_id))
     )
     if flow.publish_to_topics:
