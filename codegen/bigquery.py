@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from codegen._source import GENERATED_BY
-from contracts.registry import AvroSchema, Registry, named_types
+from contracts.registry import AvroSchema, Registry, RegistryError, named_types
 from contracts.spec import Family
 
 BigQueryTable = dict[str, Any]
@@ -44,7 +44,7 @@ def _envelope_fields(registry: Registry) -> list[dict[str, str]]:
             kind = next(branch for branch in kind if branch != "null")
         bq = _LOGICAL_TO_BQ.get(kind.get("logicalType", "")) if isinstance(kind, dict) else _AVRO_TO_BQ[kind]
         if bq is None:
-            raise ValueError(f"envelope field {fld['name']!r} has no BigQuery mapping")
+            raise RegistryError(f"envelope field {fld['name']!r} has no BigQuery mapping")
         fields.append(_field(fld["name"], bq, "NULLABLE" if nullable else "REQUIRED", fld.get("doc", "")))
     return fields
 
@@ -137,7 +137,7 @@ def _key_type(registry: Registry, family: Family, column: str) -> str:
                     )
                 )
     if len(found) != 1:
-        raise ValueError(
+        raise RegistryError(
             f"family {family.name!r}: key column {column!r} must have one scalar type in all subjects, "
             f"found {sorted(found) or 'none'}"
         )
@@ -153,4 +153,4 @@ def _scalar_type(kind: AvroSchema, named: dict[str, AvroSchema], *, where: str) 
         return _AVRO_TO_BQ[kind]
     elif isinstance(kind, dict) and (logical := _LOGICAL_TO_BQ.get(kind.get("logicalType", ""))):
         return logical
-    raise ValueError(f"{where}: key column type {kind!r} is not a scalar")
+    raise RegistryError(f"{where}: key column type {kind!r} is not a scalar")

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from contracts.compatibility import CompatibilityMode
+from contracts.compatibility import CompatibilityMode, SchemaError, validate_schema
 from contracts.spec import Family, PiiRule, SubjectSpec
 
 AvroSchema = Any  # a parsed .avsc: dict | list | str
@@ -106,6 +106,9 @@ def load_registry(root: Path = REGISTRY_DIR, *, read_text: Callable[[Path], str]
     default_ttl = int(defaults.get("dedupe_ttl_hours", 24))
 
     named = _load_named_types(root / "common", reader, listdir)
+    for name, spec in (config.get("families") or {}).items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("silver_table"), str):
+            raise RegistryError(f"family {name!r}: needs a 'silver_table' (the table its subjects land in)")
     families = {
         name: Family(
             name=name,
@@ -194,14 +197,23 @@ def _load_named_types(
     directory: Path, reader: Callable[[Path], str], listdir: Callable[[Path], list[Path]]
 ) -> dict[str, AvroSchema]:
     named: dict[str, AvroSchema] = {}
+    paths: dict[str, Path] = {}
     for path in listdir(directory):
         if path.suffix != ".avsc":
             continue
-        schema = json.loads(reader(path))
+        schema = _read_json(path, reader)
+        if not isinstance(schema, dict) or not isinstance(schema.get("name"), str):
+            raise RegistryError(f"{path}: a shared type is a named Avro type (record, enum or fixed) with a 'name'")
         full_name = f"{schema['namespace']}.{schema['name']}" if "namespace" in schema else schema["name"]
         if path.stem != full_name:
             raise RegistryError(f"{path}: file must be named after its full name, {full_name}.avsc")
         named[full_name] = schema
+        paths[full_name] = path
+    for full_name, schema in named.items():  # a shared type must be valid Avro even before anything uses it
+        try:
+            validate_schema(resolve_named_types(schema, named, source=paths[full_name]))
+        except SchemaError as exc:
+            raise RegistryError(f"{paths[full_name]}: not a valid Avro schema: {exc}") from None
     return named
 
 
@@ -217,11 +229,13 @@ def _load_versions(
         match = _VERSION_FILE.match(path.name)
         if not match:
             raise RegistryError(f"{path}: expected files named v<N>.avsc")
+        schema = resolve_named_types(_read_json(path, reader), named, source=path)
         try:
-            raw = json.loads(reader(path))
-        except json.JSONDecodeError as exc:
-            raise RegistryError(f"{path}: not valid JSON: {exc}") from None
-        schema = resolve_named_types(raw, named, source=path)
+            validate_schema(schema)
+        except SchemaError as exc:
+            raise RegistryError(f"{path}: not a valid Avro schema: {exc}") from None
+        if not isinstance(schema, dict) or schema.get("type") != "record":
+            raise RegistryError(f"{path}: a contract is an Avro record")
         found.append(SubjectVersion(subject=subject, version=int(match.group(1)), schema=schema, path=path))
     found.sort(key=lambda v: v.version)
     if not found:
@@ -230,6 +244,13 @@ def _load_versions(
     if numbers != list(range(1, len(numbers) + 1)):
         raise RegistryError(f"{directory}: versions must be v1..vN without gaps, found {numbers}")
     return tuple(found)
+
+
+def _read_json(path: Path, reader: Callable[[Path], str]) -> Any:
+    try:
+        return json.loads(reader(path))
+    except json.JSONDecodeError as exc:
+        raise RegistryError(f"{path}: not valid JSON: {exc}") from None
 
 
 def resolve_named_types(schema: AvroSchema, named: dict[str, AvroSchema], *, source: Path) -> AvroSchema:
@@ -252,19 +273,26 @@ def resolve_named_types(schema: AvroSchema, named: dict[str, AvroSchema], *, sou
             raise RegistryError(f"{source}: unknown type {node!r}")
         if not isinstance(node, dict):
             raise RegistryError(f"{source}: unexpected schema node {node!r}")
+        # Malformed nodes (no name, no fields, ...) are left as they are: the Avro validation
+        # that follows names what is wrong with them.
         kind = node.get("type")
         if kind in ("record", "error", "enum", "fixed"):
-            name = node["name"]
+            name = node.get("name")
+            if not isinstance(name, str):
+                return node
             ns = node.get("namespace", name.rpartition(".")[0] or namespace)
             full = name if "." in name else f"{ns}.{name}" if ns else name
             defined.add(full)
             node = dict(node)
-            if kind in ("record", "error"):
-                node["fields"] = [{**f, "type": walk(f["type"], ns)} for f in node["fields"]]
+            fields = node.get("fields")
+            if kind in ("record", "error") and isinstance(fields, list):
+                node["fields"] = [
+                    {**f, "type": walk(f["type"], ns)} if isinstance(f, dict) and "type" in f else f for f in fields
+                ]
             return node
-        if kind == "array":
+        if kind == "array" and "items" in node:
             return {**node, "items": walk(node["items"], namespace)}
-        if kind == "map":
+        if kind == "map" and "values" in node:
             return {**node, "values": walk(node["values"], namespace)}
         return {**node, "type": walk(kind, namespace)} if isinstance(kind, (dict, list)) else node
 
