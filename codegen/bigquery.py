@@ -6,7 +6,13 @@ from typing import Any
 
 from codegen._source import GENERATED_BY
 from contracts.registry import AvroSchema, Registry, RegistryError, named_types
-from contracts.spec import Family
+from contracts.spec import (
+    SEALED_COLUMN,
+    SEALED_DESCRIPTION,
+    SEALED_POLICY_TAG,
+    SEALED_POLICY_TAG_DESCRIPTION,
+    Family,
+)
 
 BigQueryTable = dict[str, Any]
 
@@ -22,11 +28,28 @@ _AVRO_TO_BQ = {
 _LOGICAL_TO_BQ = {"timestamp-micros": "TIMESTAMP", "timestamp-millis": "TIMESTAMP", "date": "DATE"}
 
 
-def _field(name: str, kind: str, mode: str, description: str) -> dict[str, str]:
+def _field(name: str, kind: str, mode: str, description: str) -> dict[str, Any]:
     return {"name": name, "type": kind, "mode": mode, "description": description}
 
 
-def _table(description: str, fields: list[dict[str, str]], partition: str, cluster: list[str]) -> BigQueryTable:
+def _sealed_field() -> dict[str, Any]:
+    """``pii_sealed``, under the policy tag that restricts who may read it (column-level security).
+
+    ``policyTags.names`` holds the tag's name as :func:`policy_tags` lists it; Terraform puts the
+    Data Catalog resource name in its place (``infra/terraform/modules/bigquery/tables.tf``).
+    """
+    return {
+        **_field(SEALED_COLUMN, "STRING", "NULLABLE", SEALED_DESCRIPTION),
+        "policyTags": {"names": [SEALED_POLICY_TAG]},
+    }
+
+
+def policy_tags() -> dict[str, str]:
+    """The policy tags the generated schemas use, with their descriptions: Terraform creates one each."""
+    return {SEALED_POLICY_TAG: SEALED_POLICY_TAG_DESCRIPTION}
+
+
+def _table(description: str, fields: list[dict[str, Any]], partition: str, cluster: list[str]) -> BigQueryTable:
     return {
         "description": f"{description} {GENERATED_BY}",
         "fields": fields,
@@ -35,7 +58,7 @@ def _table(description: str, fields: list[dict[str, str]], partition: str, clust
     }
 
 
-def _envelope_fields(registry: Registry) -> list[dict[str, str]]:
+def _envelope_fields(registry: Registry) -> list[dict[str, Any]]:
     fields = []
     for fld in registry.envelope.schema["fields"]:
         kind = fld["type"]
@@ -60,6 +83,7 @@ def silver_table(registry: Registry, family: Family) -> BigQueryTable:
         _field("facility_name", "STRING", "NULLABLE", "Enriched from the facility dimension, when known."),
         _field("facility_region", "STRING", "NULLABLE", "Enriched from the facility dimension, when known."),
         _field("carrier_name", "STRING", "NULLABLE", "Enriched from the carrier dimension, when known."),
+        _sealed_field(),
         _field("payload", "JSON", "REQUIRED", "The validated, PII-protected payload."),
     ]
     return _table(
@@ -117,7 +141,7 @@ def event_counts_table() -> BigQueryTable:
 def bronze_backup_table(registry: Registry) -> BigQueryTable:
     return _table(
         "Bronze backup: the envelope as archived in Avro.",
-        _envelope_fields(registry),
+        [*_envelope_fields(registry), _sealed_field()],
         "ingest_time",
         ["event_type"],
     )

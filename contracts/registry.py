@@ -13,12 +13,12 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
 from contracts.compatibility import CompatibilityMode, SchemaError, validate_schema
-from contracts.spec import Family, PiiRule, SubjectSpec
+from contracts.spec import GENERALIZE_PATTERNS, MASK_PATTERNS, Family, PiiPattern, PiiRule, SubjectSpec
 
 AvroSchema = Any  # a parsed .avsc: dict | list | str
 
@@ -146,19 +146,7 @@ def load_registry(root: Path = REGISTRY_DIR, *, read_text: Callable[[Path], str]
         if family_name not in families:
             raise RegistryError(f"subject {name!r}: family {family_name!r} is not declared under 'families'")
         versions = _load_versions(name, root / "schemas" / name, named, reader, listdir)
-        pii = tuple(
-            PiiRule(path=path, policy=rule["policy"], pattern=rule.get("pattern", "generic"))
-            for path, rule in (spec.get("pii") or {}).items()
-        )
-        for rule in pii:
-            if rule.policy not in ("mask", "tokenize", "redact"):
-                raise RegistryError(f"subject {name!r}: PII field {rule.path!r} has unknown policy {rule.policy!r}")
-            for version in versions:
-                if not _has_path(version.schema, rule.path.split("."), named_types(version.schema)):
-                    raise RegistryError(
-                        f"subject {name!r}: PII field {rule.path!r} does not exist in "
-                        f"v{version.version} ({version.path})"
-                    )
+        pii = tuple(_pii_rule(name, path, rule, versions) for path, rule in (spec.get("pii") or {}).items())
         registry.subjects[name] = Subject(
             name=name,
             family=families[family_name],
@@ -171,6 +159,49 @@ def load_registry(root: Path = REGISTRY_DIR, *, read_text: Callable[[Path], str]
     if orphans := sorted(on_disk - set(registry.subjects)):
         raise RegistryError(f"schemas/{orphans[0]} has no entry under 'subjects' in registry.yaml")
     return registry
+
+
+def _pii_rule(subject: str, path: str, spec: object, versions: tuple[SubjectVersion, ...]) -> PiiRule:
+    """One ``pii:`` entry, checked against every version of its subject."""
+    where = f"subject {subject!r}: PII field {path!r}"
+    if not isinstance(spec, dict):
+        raise RegistryError(f"{where}: expected {{policy: ..., pattern: ...}}, got {spec!r}")
+    policy, pattern = spec.get("policy"), spec.get("pattern")
+    if policy == "mask":
+        pattern = pattern or "generic"
+        if pattern not in MASK_PATTERNS:
+            raise RegistryError(f"{where}: mask pattern {pattern!r} is not one of {', '.join(MASK_PATTERNS)}")
+    elif policy == "generalize":
+        if pattern not in GENERALIZE_PATTERNS:
+            raise RegistryError(
+                f"{where}: generalize needs a pattern, one of {', '.join(GENERALIZE_PATTERNS)} (got {pattern!r})"
+            )
+    elif policy in ("tokenize", "redact"):
+        if pattern is not None:
+            raise RegistryError(f"{where}: {policy} takes no pattern (got {pattern!r})")
+        pattern = "generic"
+    else:
+        raise RegistryError(f"{where} has unknown policy {policy!r}")
+    for version in versions:
+        leaves = _types_at(version.schema, path.split("."), named_types(version.schema))
+        if not leaves:
+            raise RegistryError(f"{where} does not exist in v{version.version} ({version.path})")
+        if policy == "generalize" and not all(_generalizable(leaf, pattern) for leaf in leaves):
+            shape = "a record of lat and lon numbers (a GeoPoint)" if pattern == "coordinates" else "a string"
+            raise RegistryError(
+                f"{where}: generalize {pattern} needs {shape}, but v{version.version} has {leaves} ({version.path})"
+            )
+    return PiiRule(path=path, policy=policy, pattern=cast(PiiPattern, pattern))  # checked above
+
+
+def _generalizable(leaf: AvroSchema, pattern: str) -> bool:
+    if pattern == "postcode":
+        return leaf == "string" or (isinstance(leaf, dict) and leaf.get("type") == "string")
+    if not (isinstance(leaf, dict) and leaf.get("type") == "record"):
+        return False
+    numbers = {"double", "float"}
+    types = {f["name"]: f["type"] for f in leaf["fields"]}
+    return types.get("lat") in numbers and types.get("lon") in numbers
 
 
 def _column_name(entry: str | dict[str, list[str]]) -> str:
@@ -327,19 +358,20 @@ def named_types(schema: AvroSchema) -> dict[str, AvroSchema]:
     return found
 
 
-def _has_path(schema: AvroSchema, parts: list[str], named: dict[str, AvroSchema]) -> bool:
-    """True when a dotted field path exists in a resolved record schema (through nullable unions)."""
-    if not parts:
-        return True
-    if isinstance(schema, str):
-        return schema in named and _has_path(named[schema], parts, named)
+def _types_at(schema: AvroSchema, parts: list[str], named: dict[str, AvroSchema]) -> list[AvroSchema]:
+    """The non-null types a dotted field path leads to in a resolved record schema (through
+    nullable unions and name references); empty when the path does not exist."""
+    if isinstance(schema, str) and schema in named:
+        return _types_at(named[schema], parts, named)
     if isinstance(schema, list):
-        return any(_has_path(branch, parts, named) for branch in schema)
+        return [leaf for branch in schema if branch != "null" for leaf in _types_at(branch, parts, named)]
+    if not parts:
+        return [schema]
     if isinstance(schema, dict) and schema.get("type") == "record":
         for fld in schema["fields"]:
             if fld["name"] == parts[0]:
-                return _has_path(fld["type"], parts[1:], named)
-        return False
+                return _types_at(fld["type"], parts[1:], named)
+        return []
     if isinstance(schema, dict) and isinstance(schema.get("type"), (dict, list)):
-        return _has_path(schema["type"], parts, named)
-    return False
+        return _types_at(schema["type"], parts, named)
+    return []

@@ -1,5 +1,8 @@
 """bronze: the envelope archived as Avro (schema embedded), ``events/yyyy/mm/dd/hh/``.
 
+An archived envelope carries what the PII stage added to it (``pii_sealed``, the sealed precise
+values of generalized fields), so a replay from bronze rebuilds silver with them.
+
 Written through Beam filesystems, so a ``gs://`` URI and a local folder are the same code.
 File names carry the run id: bronze is append-only and a rerun never overwrites history.
 """
@@ -16,13 +19,13 @@ import fastavro
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import PCollection
 
-from contracts.generated.coders import ENVELOPE_SCHEMA, EnvelopeCoder
+from contracts.generated.coders import BRONZE_SCHEMA, BronzeCoder
 from pipeline.sinks._files import WriteGroupedFiles, shard_of
 from pipeline.sinks.spill import read_records, write_record
 from pipeline.transforms.normalize import Envelope
 
-_PARSED = fastavro.parse_schema(ENVELOPE_SCHEMA)
-_CODER = EnvelopeCoder()
+_PARSED = fastavro.parse_schema(BRONZE_SCHEMA)
+_CODER = BronzeCoder()
 
 
 def bronze_file(envelope: Envelope, *, run_id: str, shards: int = 1) -> str:
