@@ -56,7 +56,7 @@ class _MergeBatchDoFn(beam.DoFn):
         self._written.inc(written)
         self._present.inc(present)
         if table.name == DLQ:
-            PROGRESS.add_written(dlq=written, already_present=0)
+            PROGRESS.add_written(dlq=written, already_present=present)
         elif table.same_event_within is not None:  # silver
             PROGRESS.add_written(
                 silver=written,
