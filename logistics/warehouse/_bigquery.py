@@ -88,7 +88,11 @@ class BigQueryWarehouse:
                 )
             bq_table.clustering_fields = table.schema.get("clustering") or None
             bq_table.description = table.schema.get("description")
-            self._client.create_table(bq_table, exists_ok=True)
+            existing = self._client.create_table(bq_table, exists_ok=True)
+            added = table.added_columns({f.name for f in existing.schema})
+            if added:
+                existing.schema = [*existing.schema, *(_schema_field(f) for f in added)]
+                self._client.update_table(existing, ["schema"])
 
     def load_json_files(self, table: TableDef, files: Sequence[Path | str]) -> tuple[int, int]:
         """Insert rows from newline-delimited JSON files (local paths or ``gs://`` URIs), skipping rows
@@ -237,6 +241,13 @@ def _from_json(field: Mapping[str, Any]) -> str:
 
 
 def _schema_fields(table: TableDef) -> list[Any]:
+    return [_schema_field(f) for f in table.schema["fields"]]
+
+
+def _schema_field(field: dict[str, Any]) -> Any:
+    """A generated field without its ``policyTags``: they name the tag, not its Data Catalog id.
+    Terraform attaches the real tags to the tables it manages; the staging tables a load creates
+    must stay untagged anyway, since the MERGE reads every column of them."""
     from google.cloud import bigquery
 
-    return [bigquery.SchemaField.from_api_repr(f) for f in table.schema["fields"]]
+    return bigquery.SchemaField.from_api_repr({k: v for k, v in field.items() if k != "policyTags"})
