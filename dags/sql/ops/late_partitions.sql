@@ -93,6 +93,32 @@ moved_outcomes AS (
   JOIN facts AS f ON f.shipment_id = l.shipment_id
   WHERE l.event_type = 'shipment.created'
 ),
+-- Windows are merged per facility and hour (scans) and per carrier and day (outcomes) before
+-- they meet the features: a replayed day of events is then a few hundred windows, not millions
+-- of rows each joined to every feature near it. Events less than a window apart make one
+-- contiguous window, so the merge is exact; a window counts as late with its newest event.
+scan_windows AS (  -- features whose facility load counts a late scan: feature_time in [scan, scan + 1 h]
+  SELECT
+    facility_id,
+    MIN(event_time) AS starts,
+    TIMESTAMP_ADD(MAX(event_time), INTERVAL 1 HOUR) AS ends,
+    MAX(ingest_time) AS ingest_time,
+    LOGICAL_OR(replayed) AS replayed
+  FROM late
+  WHERE family = 'shipment' AND facility_id IS NOT NULL
+  GROUP BY facility_id, TIMESTAMP_TRUNC(event_time, HOUR)
+),
+rate_windows AS (  -- features whose 30-day carrier rates count a moved outcome: feature_time in (outcome, + 30 d]
+  SELECT
+    carrier_id,
+    MIN(outcome_time) AS starts,
+    TIMESTAMP_ADD(MAX(outcome_time), INTERVAL 30 DAY) AS ends,
+    MAX(ingest_time) AS ingest_time,
+    LOGICAL_OR(replayed) AS replayed
+  FROM moved_outcomes
+  WHERE carrier_id IS NOT NULL
+  GROUP BY carrier_id, DATE(outcome_time)
+),
 -- a facility change holds until the facility's next change that states the same attributes
 -- (facility.created states all of them; a capacity change only the capacity)
 facility_changes AS (
@@ -149,18 +175,15 @@ affected AS (
   JOIN clean.shipment_events AS d ON d.shipment_id = l.shipment_id AND d.event_type = 'shipment.delivered'
   WHERE l.event_type = 'shipment.created'
   UNION ALL
-  SELECT m.delivery_date, 'facility load', l.ingest_time, l.replayed
-  FROM late AS l
+  SELECT m.delivery_date, 'facility load', w.ingest_time, w.replayed
+  FROM scan_windows AS w
   JOIN features AS m
-    ON m.facility_id = l.facility_id
-    AND m.feature_time >= l.event_time AND m.feature_time <= TIMESTAMP_ADD(l.event_time, INTERVAL 1 HOUR)
-  WHERE l.family = 'shipment'
+    ON m.facility_id = w.facility_id AND m.feature_time >= w.starts AND m.feature_time <= w.ends
   UNION ALL
-  SELECT m.delivery_date, 'carrier on-time rates', o.ingest_time, o.replayed
-  FROM moved_outcomes AS o
+  SELECT m.delivery_date, 'carrier on-time rates', w.ingest_time, w.replayed
+  FROM rate_windows AS w
   JOIN features AS m
-    ON m.carrier_id = o.carrier_id
-    AND m.feature_time > o.outcome_time AND m.feature_time <= TIMESTAMP_ADD(o.outcome_time, INTERVAL 30 DAY)
+    ON m.carrier_id = w.carrier_id AND m.feature_time > w.starts AND m.feature_time <= w.ends
   UNION ALL
   SELECT m.delivery_date, 'facility version', c.ingest_time, c.replayed
   FROM late_facility_changes AS c
