@@ -146,7 +146,8 @@ def rebuild_partitions(**context: Any) -> list[str]:
         if not days:  # a dimension-only change: the dimensions are republished behind their gates
             stage_dimensions(wh)
             if pending_dimension_changes(wh):
-                gate_all(wh, tables=DIMENSIONS, day=dt.date.today(), results_dir=results_dir)
+                # a dimension is gated whole: the day only names the run
+                gate_all(wh, tables=DIMENSIONS, day=run_time(context).date(), results_dir=results_dir)
                 publish(wh, tables=DIMENSIONS)
                 log.info("republished the dimensions (changes without a late partition)")
         publish(wh, tables=(SILVER_CENSUS,))

@@ -220,3 +220,28 @@ def test_a_late_event_with_an_old_ingest_time_is_still_found(airflow_dags, small
     fact = _rows(task_env, "curated.fact_deliveries", "delivery_date", NEXT_DAY)["DLV-0003"]
     assert fact["attempt_count"] == 2
     _nothing_left(task_env)
+
+
+def test_a_rebuild_that_fails_its_gate_publishes_nothing_and_is_found_again(
+    airflow_dags, small_world, task_env, run_dag
+) -> None:
+    _build_both_days(airflow_dags, run_dag)
+    facts = _rows(task_env, "curated.fact_deliveries", "delivery_date", DAY)
+    # a late delivery at a facility no dimension knows: its rebuilt partition breaks the facts' suite
+    small_world.shipment_with_delivery(
+        8,
+        created=small_world.ts("2024-01-15 06:00"),
+        delivered=small_world.ts("2024-01-15 13:00"),
+        promised=small_world.ts("2024-01-16 06:00"),
+        dest="FAC-NOWHERE",
+        ingested=dt.datetime.now(dt.UTC),
+    )
+    before = _built(task_env)
+    logical = dt.datetime(2024, 1, 17, 8, next(_runs), tzinfo=dt.UTC)
+    states = run_dag(airflow_dags["reconciliation"], logical_date=logical)
+    assert (states["find_late_partitions"], states["rebuild_partitions"]) == ("success", "failed")
+    assert _built(task_env)[DAY] == before[DAY]  # the 15th was not published
+    assert _rows(task_env, "curated.fact_deliveries", "delivery_date", DAY) == facts
+    with connect(task_env, read_only=True) as wh:  # the census did not move: the next run tries again
+        late = wh.query((PROJECT_ROOT / "dags/sql/ops/late_partitions.sql").read_text(), {"grace_minutes": 0})
+    assert DAY in {r["partition_date"] for r in late}
