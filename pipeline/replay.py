@@ -8,18 +8,19 @@ make running a replay twice a no-op.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from apache_beam.io.filesystems import FileSystems
 
 from logistics.settings import Settings
 from logistics.warehouse import connect
 from pipeline.dead_letter import DeadLetter
+from pipeline.rebuild import RebuildReport, archive_to_lines, rebuild_days
 from pipeline.run import Ledger, run_pipeline
-from pipeline.sinks.bronze import read_bronze
-from pipeline.transforms.normalize import envelope_json, normalize
+from pipeline.transforms.normalize import normalize
 from pipeline.transforms.validate import validate
 
 DEFAULT_MAX_ATTEMPTS = 3
@@ -79,14 +80,6 @@ def replay_dlq(*, settings: Settings, max_attempts: int = DEFAULT_MAX_ATTEMPTS) 
     return report
 
 
-@dataclass
-class BronzeReplayReport:
-    files: list[str] = field(default_factory=list)
-    envelopes: int = 0
-    silver_rows_removed: int = 0
-    ledger: Ledger | None = None
-
-
 def bronze_files(*, settings: Settings, start: dt.date, end: dt.date) -> list[str]:
     """Bronze files whose event-time hour falls in [start, end] (inclusive days)."""
     root = settings.storage.bronze.rstrip("/")
@@ -99,26 +92,32 @@ def bronze_files(*, settings: Settings, start: dt.date, end: dt.date) -> list[st
     return files
 
 
-def replay_bronze(*, settings: Settings, start: dt.date, end: dt.date, rebuild: bool = False) -> BronzeReplayReport:
+def replay_bronze(
+    *, settings: Settings, start: dt.date, end: dt.date, rebuild: bool = False, skip_corrupt: bool = False
+) -> RebuildReport:
     """Send the archived envelopes of ``start..end`` through the pipeline again.
 
-    With ``rebuild``, silver rows of those days are deleted first, so silver is rebuilt from
-    bronze alone (bronze holds each event as it was loaded, including its ingest time).
+    Every file is read whole first: one that does not read stops the replay before anything is
+    written (:class:`~pipeline.rebuild.CorruptBronzeFile`), or with ``skip_corrupt`` is left out
+    and reported. Without ``rebuild`` the envelopes are loaded like new ones (events already in
+    silver are skipped); with it, silver for those days is rebuilt aside from bronze alone and
+    swapped in atomically (:func:`~pipeline.rebuild.rebuild_days`). Bronze is never rewritten.
     """
-    report = BronzeReplayReport(files=bronze_files(settings=settings, start=start, end=end))
-    if not report.files:
-        return report
+    files = bronze_files(settings=settings, start=start, end=end)
+    if not files:
+        return RebuildReport()
     if rebuild:
-        report.silver_rows_removed = _delete_silver_days(settings=settings, start=start, end=end)
-
-    def archived() -> Iterator[str]:  # streamed file by file: a day of bronze need not fit in memory
-        for path in report.files:
-            for envelope in read_bronze(path):
-                report.envelopes += 1
-                yield envelope_json(envelope)
-
-    # Bronze is the archive being read: the replay never writes it again.
-    report.ledger = _run_lines(settings, archived(), name="bronze-replay", write_bronze=False)
+        return rebuild_days(settings=settings, files=files, start=start, end=end, skip_corrupt=skip_corrupt)
+    report = RebuildReport(files=files)
+    scratch = settings.storage.staging_dir / f"bronze-replay-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with scratch.open("w", encoding="utf-8") as out:
+            report.envelopes, report.skipped = archive_to_lines(files, out, skip_corrupt=skip_corrupt)
+        # Bronze is the archive being read: the replay never writes it again.
+        report.ledger = run_pipeline(settings=settings, input_pattern=str(scratch), write_bronze=False)
+    finally:
+        scratch.unlink(missing_ok=True)
     return report
 
 
@@ -132,15 +131,3 @@ def _run_lines(settings: Settings, lines: Iterable[str], *, name: str, write_bro
         return run_pipeline(settings=settings, input_pattern=str(batch), write_bronze=write_bronze)
     finally:
         batch.unlink(missing_ok=True)
-
-
-def _delete_silver_days(*, settings: Settings, start: dt.date, end: dt.date) -> int:
-    from contracts.generated.catalog import FAMILIES
-
-    removed = 0
-    with connect(settings) as warehouse:
-        for family in FAMILIES.values():
-            where = f"FROM clean.{family.silver_table} WHERE DATE(event_time) BETWEEN @start AND @end"
-            removed += int(warehouse.query(f"SELECT COUNT(*) AS n {where}", {"start": start, "end": end})[0]["n"])
-            warehouse.execute(f"DELETE {where}", {"start": start, "end": end})
-    return removed
