@@ -40,9 +40,9 @@ from pipeline.sinks.silver import StagedTables, dlq_row, load_staged, silver_row
 from pipeline.sources.simulator import config_for_events, simulate, write_jsonl
 from pipeline.transforms.enrich import DimensionSnapshot, enrich
 from pipeline.transforms.normalize import normalize
-from pipeline.transforms.pii import Tokenizer, protect_envelope
+from pipeline.transforms.pii import Tokenizer, protect_dead_letter, protect_envelope
 from pipeline.transforms.route import alert_of
-from pipeline.transforms.validate import validate
+from pipeline.transforms.validate import check, validate
 from pipeline.windows.event_counts import WindowKey, window_key
 
 
@@ -76,10 +76,9 @@ def plain_loop(path: Path, data_dir: Path) -> int:
         for line in fh:
             if not line.strip():
                 continue
-            envelope = normalize(line, source_system="file", ingest_time=now)
-            checked = envelope if isinstance(envelope, DeadLetter) else validate(envelope)
+            checked = check(line, source_system="file", ingest_time=now)
             if isinstance(checked, DeadLetter):
-                staged.add(*dlq_row(checked))
+                staged.add(*dlq_row(protect_dead_letter(checked, tokenizer=tokenizer)))
                 continue
             if checked["event_id"] in seen:
                 continue

@@ -151,10 +151,18 @@ def load_registry(root: Path = REGISTRY_DIR, *, read_text: Callable[[Path], str]
             if rule.policy not in ("mask", "tokenize", "redact"):
                 raise RegistryError(f"subject {name!r}: PII field {rule.path!r} has unknown policy {rule.policy!r}")
             for version in versions:
-                if not _has_path(version.schema, rule.path.split("."), named_types(version.schema)):
+                leaves = _field_types(version.schema, rule.path.split("."), named_types(version.schema))
+                if not leaves:
                     raise RegistryError(
                         f"subject {name!r}: PII field {rule.path!r} does not exist in "
                         f"v{version.version} ({version.path})"
+                    )
+                # redact writes a placeholder string, null or not: it must satisfy the contract there.
+                if rule.policy == "redact" and not all(_takes_any_string(leaf) for leaf in leaves):
+                    raise RegistryError(
+                        f"subject {name!r}: PII field {rule.path!r} is not a plain string in v{version.version} "
+                        f"({version.path}): redact writes the string '[REDACTED]', which the contract must accept "
+                        "there; use mask or tokenize, or redact a string field"
                     )
         registry.subjects[name] = Subject(
             name=name,
@@ -299,19 +307,33 @@ def named_types(schema: AvroSchema) -> dict[str, AvroSchema]:
     return found
 
 
-def _has_path(schema: AvroSchema, parts: list[str], named: dict[str, AvroSchema]) -> bool:
-    """True when a dotted field path exists in a resolved record schema (through nullable unions)."""
+def _field_types(schema: AvroSchema, parts: list[str], named: dict[str, AvroSchema]) -> list[AvroSchema]:
+    """The types a dotted field path can hold in a resolved record schema (through nullable
+    unions); empty when the path does not exist."""
     if not parts:
-        return True
+        return [schema]
     if isinstance(schema, str):
-        return schema in named and _has_path(named[schema], parts, named)
+        return _field_types(named[schema], parts, named) if schema in named else []
     if isinstance(schema, list):
-        return any(_has_path(branch, parts, named) for branch in schema)
+        return [leaf for branch in schema for leaf in _field_types(branch, parts, named)]
     if isinstance(schema, dict) and schema.get("type") == "record":
         for fld in schema["fields"]:
             if fld["name"] == parts[0]:
-                return _has_path(fld["type"], parts[1:], named)
-        return False
+                return _field_types(fld["type"], parts[1:], named)
+        return []
     if isinstance(schema, dict) and isinstance(schema.get("type"), (dict, list)):
-        return _has_path(schema["type"], parts, named)
-    return False
+        return _field_types(schema["type"], parts, named)
+    return []
+
+
+def _takes_any_string(schema: AvroSchema) -> bool:
+    """Whether any string satisfies the type: a plain Avro string (or a union with one), not an
+    enum, a fixed, bytes or a logical type such as a uuid."""
+    if isinstance(schema, list):
+        return any(_takes_any_string(branch) for branch in schema)
+    if isinstance(schema, dict):
+        kind = schema.get("type")
+        if "logicalType" in schema:
+            return False
+        return kind == "string" or (isinstance(kind, (dict, list)) and _takes_any_string(kind))
+    return schema == "string"

@@ -23,15 +23,8 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline.dead_letter import DEAD_LETTERS, DeadLetter
 from pipeline.sinks.spill import SpillWriter
-from pipeline.sources.base import SourceRecord
-from pipeline.transforms.normalize import Envelope, normalize_record
-from pipeline.transforms.validate import validate
-
-
-def check(record: bytes | str | SourceRecord, *, source_system: str, ingest_time: dt.datetime) -> Envelope | DeadLetter:
-    """normalize, then validate: a valid envelope or the first stage's DeadLetter."""
-    result = normalize_record(record, source_system=source_system, ingest_time=ingest_time)
-    return result if isinstance(result, DeadLetter) else validate(result)
+from pipeline.transforms.normalize import Envelope
+from pipeline.transforms.validate import check
 
 
 class CheckBatchDoFn(beam.DoFn):

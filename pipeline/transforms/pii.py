@@ -9,8 +9,10 @@ path and a policy:
   so equal values give equal tokens (joins still work) and only a key holder can reverse
   it (``logistics pii detokenize``). The field path is the associated data: a token copied
   into another field does not decrypt there.
-- ``redact``: the value becomes ``"[REDACTED]"`` (a string, so the payload still satisfies its
-  contract and replays of bronze re-validate cleanly).
+- ``redact``: the value becomes the string ``"[REDACTED]"``, not null: a redacted field may be
+  required (a street is), and the payload must still satisfy its contract so that replays of
+  bronze re-validate cleanly. The registry only accepts ``redact`` on plain string fields, where
+  the placeholder always fits.
 
 Everything here is idempotent, so bronze/silver/DLQ replays may pass through it again.
 """
@@ -33,13 +35,17 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from contracts.generated.catalog import SUBJECTS
-from contracts.spec import MaskPattern, PiiRule
-from pipeline.dead_letter import DeadLetter
+from contracts.spec import MaskPattern, PiiRule, SubjectSpec
+from pipeline.dead_letter import DeadLetter, received_line
+from pipeline.sources.base import SourceRecord
+from pipeline.sources.landing import from_line
+from pipeline.transforms.normalize import FIELD_ALIASES, as_received
 
 if TYPE_CHECKING:
-    from logistics.settings import PiiSettings
+    from logistics.settings import PiiSettings, Settings
 
 TOKEN_PREFIX = "tok:v1:"  # the version names the token format, so a future format can coexist
+SEALED_PREFIX = "sealed:v1:"  # a whole record sealed under the key (a DLQ row's original)
 KEY_BYTES = 64  # AES-SIV with two AES-256 keys
 _SIV_TAG_BYTES = 16
 
@@ -53,6 +59,10 @@ class PiiKeyError(RuntimeError):
 
 class DetokenizeError(ValueError):
     """A token could not be reversed: wrong key, wrong field path, or not a token at all."""
+
+
+class UnsealError(ValueError):
+    """A sealed record could not be opened: another key sealed it, or it is damaged."""
 
 
 # --------------------------------------------------------------------------- tokenize
@@ -111,10 +121,22 @@ class Tokenizer:
 
     @classmethod
     def from_settings(
-        cls, pii: PiiSettings, *, project_id: str | None = None, data_dir: Path | None = None
+        cls,
+        pii: PiiSettings,
+        *,
+        project_id: str | None,
+        data_dir: Path | None,
+        create_local_key: bool = True,
     ) -> Tokenizer:
-        """Secret Manager when a secret is configured (cloud), else the environment variable,
-        else (local only) a key generated once into ``data_dir / pii.local_key_file``."""
+        """The one place that decides where the key comes from, for the pipeline and for every
+        reader of what it wrote (``logistics pii detokenize``, ``logistics dlq replay``), in this
+        order: Secret Manager when a secret is configured (cloud), else the environment variable,
+        else (local only) the key file ``data_dir / pii.local_key_file``.
+
+        The pipeline creates that file on first use (``create_local_key``); a reader never does:
+        a new key opens nothing the pipeline wrote, so a reader without the key is told where it
+        looked instead.
+        """
         if pii.secret:
             resource = pii.secret
             if not resource.startswith("projects/"):
@@ -122,9 +144,34 @@ class Tokenizer:
                     raise PiiKeyError(f"pii.secret {resource!r} is a short name: a GCP project id is needed")
                 resource = f"projects/{project_id}/secrets/{resource}/versions/latest"
             return cls.from_secret_manager(resource)
-        if not os.environ.get(pii.key_env) and pii.local_key_file and data_dir is not None:
-            return cls.from_base64(_local_key(data_dir / pii.local_key_file))
+        if os.environ.get(pii.key_env):
+            return cls.from_env(pii.key_env)
+        if pii.local_key_file and data_dir is not None:
+            path = data_dir / pii.local_key_file
+            if create_local_key or path.exists():
+                return cls.from_base64(_local_key(path))
+            raise PiiKeyError(
+                f"no PII key: {pii.key_env} is unset and {path} does not exist; set {pii.key_env} to the key "
+                "the pipeline used, or LOGISTICS_STORAGE__DATA_DIR to its data folder (a new key opens none of "
+                "its tokens or sealed DLQ records)"
+            )
+        if not create_local_key:
+            raise PiiKeyError(
+                f"no PII key: {pii.key_env} is unset and neither pii.secret nor pii.local_key_file is configured; "
+                f"set {pii.key_env} to the key the pipeline used (a new key opens none of its tokens or sealed DLQ "
+                "records)"
+            )
         return cls.from_env(pii.key_env)
+
+    @classmethod
+    def for_settings(cls, settings: Settings, *, create_local_key: bool = True) -> Tokenizer:
+        """:meth:`from_settings` with the project and data folder of ``settings``."""
+        return cls.from_settings(
+            settings.pii,
+            project_id=settings.gcp.project_id,
+            data_dir=settings.storage.resolved_data_dir(),
+            create_local_key=create_local_key,
+        )
 
     def tokenize(self, value: str, *, path: str) -> str:
         """``value`` -> ``tok:v1:<base64url>``; a token this key minted for ``path`` is returned as is."""
@@ -143,6 +190,23 @@ class Tokenizer:
                 f"the token does not open with this key for field {path!r}: wrong key, wrong --path, or a damaged token"
             )
         return clear
+
+    def seal(self, data: bytes, *, purpose: str) -> str:
+        """``data`` encrypted whole (deterministic AES-SIV, ``purpose`` as associated data):
+        ``sealed:v1:<base64url>``. Equal data seal alike, so a sealed record can key a row."""
+        sealed = self._siv.encrypt(data, [b"sealed", purpose.encode("utf-8")])
+        return SEALED_PREFIX + base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
+
+    def unseal(self, text: str, *, purpose: str) -> bytes:
+        """The bytes :meth:`seal` sealed for ``purpose``; :class:`UnsealError` otherwise."""
+        body = text[len(SEALED_PREFIX) :] if text.startswith(SEALED_PREFIX) else None
+        try:
+            sealed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)) if body is not None else b""
+            return self._siv.decrypt(sealed, [b"sealed", purpose.encode("utf-8")])
+        except (binascii.Error, ValueError, InvalidTag):
+            raise UnsealError(
+                "the sealed record does not open with this key: another PII key sealed it, or it is damaged"
+            ) from None
 
     def _decrypt(self, value: str, *, path: str) -> str | None:
         sealed = _token_bytes(value)
@@ -314,13 +378,15 @@ _PHONE = re.compile(r"(?<![\w:.-])(?!\d{4}-\d{2}-\d{2})\+?\d[\d\s().-]{6,}\d(?![
 
 
 def protect_raw(raw: str, *, tokenizer: Tokenizer) -> str:
-    """PII-safe text of a raw record (a DLQ row's ``raw``), parseable or not; idempotent.
+    """PII-safe text of a raw record (a DLQ row's ``raw``, for people to read), parseable or not;
+    idempotent.
 
-    A JSON envelope gets its subject's rules applied to ``payload`` exactly as silver would,
-    so a replay of the DLQ row yields the same silver row. When the subject is unknown, every
-    contract's rules apply and strings under any PII key name are masked. Email-shaped
-    strings are masked anywhere. Text that does not parse is scrubbed by pattern (PII key
-    names, emails, phone numbers); a street in free text cannot be recognised by pattern.
+    A JSON envelope, under any of the envelope's field names (``payload``/``data``/``body``,
+    ``event_type``/``eventType``/...), gets its subject's rules applied to the payload exactly as
+    silver would. When the subject is unknown, every contract's rules apply and strings under any
+    PII key name are masked. Email-shaped strings are masked anywhere. Text that does not parse
+    is scrubbed by pattern (PII key names, emails, phone numbers); a street in free text cannot
+    be recognised by pattern. The record itself is kept sealed beside it (protect_dead_letter).
     """
     try:
         record = orjson.loads(raw)
@@ -330,25 +396,29 @@ def protect_raw(raw: str, *, tokenizer: Tokenizer) -> str:
     return raw if protected == record else orjson.dumps(protected).decode("utf-8")
 
 
+_PAYLOAD_KEYS = frozenset(FIELD_ALIASES["payload"])
+
+
 def _protect_record(record: Any, tokenizer: Tokenizer) -> Any:
     if not isinstance(record, dict):
-        return _mask_emails(record)
-    payload = record.get("payload")
-    payload_is_text = isinstance(payload, str)
-    if isinstance(payload, str):  # a normalized envelope carries its payload as JSON text
+        return _mask_emails(_mask_pii_keys(record))
+    event_type = next((record[k] for k in FIELD_ALIASES["event_type"] if isinstance(record.get(k), str)), None)
+    spec = SUBJECTS.get(event_type) if event_type is not None else None
+    envelope = _mask_emails(_mask_pii_keys({k: v for k, v in record.items() if k not in _PAYLOAD_KEYS}))
+    return {k: _protect_payload(v, spec, tokenizer) if k in _PAYLOAD_KEYS else envelope[k] for k, v in record.items()}
+
+
+def _protect_payload(value: Any, spec: SubjectSpec | None, tokenizer: Tokenizer) -> Any:
+    payload = value
+    if isinstance(value, str):  # a normalized envelope (or a confused producer) sends it as JSON text
         try:
-            payload = orjson.loads(payload)
+            payload = orjson.loads(value)
         except orjson.JSONDecodeError:
-            return {**_mask_emails(record), "payload": scrub_text(record["payload"])}
-    event_type = record.get("event_type")
-    spec = SUBJECTS.get(event_type) if isinstance(event_type, str) else None
+            return scrub_text(value)
     if isinstance(payload, dict):
         payload = protect(payload, spec.pii if spec else ALL_RULES, tokenizer=tokenizer)
     payload = _mask_emails(payload if spec else _mask_pii_keys(payload))
-    out: dict[str, Any] = _mask_emails({k: v for k, v in record.items() if k != "payload"})
-    if "payload" in record:
-        out["payload"] = orjson.dumps(payload).decode("utf-8") if payload_is_text else payload
-    return out
+    return orjson.dumps(payload).decode("utf-8") if isinstance(value, str) else payload
 
 
 def _mask_emails(node: Any) -> Any:
@@ -391,9 +461,39 @@ def scrub_text(text: str) -> str:
 # --------------------------------------------------------------------------- Beam
 
 
+DLQ_ORIGINAL = "dlq.original"  # what a DLQ row's sealed original is sealed for (associated data)
+
+
 def protect_dead_letter(dead: DeadLetter, *, tokenizer: Tokenizer) -> DeadLetter:
-    """A DLQ record whose raw text and reason carry no clear PII (reasons may quote values)."""
-    return dataclasses.replace(dead, raw=protect_raw(dead.raw, tokenizer=tokenizer), reason=scrub_text(dead.reason))
+    """A DLQ record that holds no clear PII and can still be replayed exactly; idempotent.
+
+    The record as received is sealed under the key (``sealed``, the row's ``original``) and the
+    clear copy dropped; ``raw`` keeps its text protected for people to read, the reason is
+    scrubbed (reasons may quote values), and the envelope fields have emails masked.
+    """
+    if dead.received is not None:
+        sealed = tokenizer.seal(received_line(dead.received), purpose=DLQ_ORIGINAL)
+    elif dead.sealed is None:  # made without its record: its raw text is what there is to replay
+        record = as_received(dead.raw, source_system=dead.source_system or "file")
+        sealed = tokenizer.seal(received_line(record), purpose=DLQ_ORIGINAL)
+    else:
+        sealed = dead.sealed
+    return dataclasses.replace(
+        dead,
+        raw=protect_raw(dead.raw, tokenizer=tokenizer),
+        reason=scrub_text(dead.reason),
+        event_id=_mask_emails(dead.event_id),
+        event_type=_mask_emails(dead.event_type),
+        source_system=_mask_emails(dead.source_system),
+        trace_id=_mask_emails(dead.trace_id),
+        received=None,
+        sealed=sealed,
+    )
+
+
+def open_original(sealed: str, *, tokenizer: Tokenizer) -> SourceRecord:
+    """The record a DLQ row's ``original`` holds, exactly as the pipeline received it."""
+    return from_line(tokenizer.unseal(sealed, purpose=DLQ_ORIGINAL))
 
 
 class ProtectPiiDoFn(beam.DoFn):
