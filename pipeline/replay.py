@@ -59,7 +59,8 @@ def replay_dlq(*, settings: Settings, max_attempts: int = DEFAULT_MAX_ATTEMPTS) 
     key; never the protected ``raw``, whose tokens and masks could pass where the original
     would not. Opening needs the key the pipeline sealed with (:class:`PiiKeyError` without it).
     """
-    with connect(settings, read_only=True) as warehouse:
+    with connect(settings) as warehouse:
+        warehouse.ensure_tables()  # a DLQ table from before rows kept their original gains the column
         rows = warehouse.query(_OPEN_DLQ_SQL)
     report = DlqReplayReport(examined=len(rows))
     if not rows:

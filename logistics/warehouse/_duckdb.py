@@ -62,11 +62,20 @@ class DuckDBWarehouse:
         return self._con.execute(sql, dict(params) if params else None)
 
     def ensure_tables(self) -> None:
-        """Create the contract-owned tables (silver, DLQ, bronze backup) if missing."""
+        """Create the contract-owned tables (silver, DLQ, bronze backup) if missing, and add the
+        NULLABLE columns a newer generated schema has (as BigQuery takes them: at the end)."""
+        existing: dict[tuple[str, str], set[str]] = {}
+        for schema, table, column in self._con.execute(
+            "SELECT table_schema, table_name, column_name FROM information_schema.columns"
+        ).fetchall():
+            existing.setdefault((schema, table), set()).add(column)
         for table in managed_tables():
             schema = self.physical(table.dataset)
             self._con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             for statement in table.duckdb_ddl(schema):
+                self._con.execute(statement)
+            columns = existing.get((schema, table.name))
+            for statement in table.duckdb_added_columns(schema, columns) if columns else ():
                 self._con.execute(statement)
         for dataset in ("curated", "features"):
             self._con.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.physical(dataset)}"')

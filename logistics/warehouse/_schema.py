@@ -70,6 +70,18 @@ class TableDef:
             *(f'CREATE INDEX IF NOT EXISTS "{self.name}__{c}" ON {table} ("{c}")' for c in self.lookup_by),
         ]
 
+    def duckdb_added_columns(self, physical_dataset: str, existing: set[str]) -> list[str]:
+        """``ALTER TABLE`` statements for the NULLABLE columns a table made from an older schema lacks.
+
+        A REQUIRED column is never added this way: rows already there would have no value for it.
+        """
+        table = f'"{physical_dataset}"."{self.name}"'
+        return [
+            f'ALTER TABLE {table} ADD COLUMN "{f["name"]}" {_BQ_TO_DUCKDB[f["type"]]}'
+            for f in self.schema["fields"]
+            if f["name"] not in existing and f.get("mode") != "REQUIRED"
+        ]
+
 
 def _load(dataset: str, name: str, *, lookup_by: tuple[str, ...] = (), key_window: KeyWindow | None = None) -> TableDef:
     path = GENERATED_DIR / "bigquery" / dataset / f"{name}.json"
