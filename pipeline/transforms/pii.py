@@ -469,7 +469,8 @@ def protect_dead_letter(dead: DeadLetter, *, tokenizer: Tokenizer) -> DeadLetter
 
     The record as received is sealed under the key (``sealed``, the row's ``original``) and the
     clear copy dropped; ``raw`` keeps its text protected for people to read, the reason is
-    scrubbed (reasons may quote values), and the envelope fields have emails masked.
+    scrubbed (reasons describe values rather than quote them; this is the second guard), and the
+    envelope fields have emails masked.
     """
     if dead.received is not None:
         sealed = tokenizer.seal(received_line(dead.received), purpose=DLQ_ORIGINAL)
