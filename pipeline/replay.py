@@ -20,9 +20,9 @@ from pipeline.dead_letter import DeadLetter, received_line
 from pipeline.run import Ledger, run_pipeline
 from pipeline.sinks.bronze import read_bronze
 from pipeline.sources.base import SourceRecord
+from pipeline.transforms.check import check
 from pipeline.transforms.normalize import envelope_json
-from pipeline.transforms.pii import Tokenizer, UnsealError, open_original
-from pipeline.transforms.validate import check
+from pipeline.transforms.pii import SealedRecordError, Tokenizer, open_original
 
 DEFAULT_MAX_ATTEMPTS = 3
 
@@ -47,7 +47,7 @@ class DlqReplayReport:
     permanent_failures: int = 0  # out of attempts
     # No sealed original (a row older than the column) or sealed under another key: left open, untouched.
     unreadable: int = 0
-    ledgers: list[Ledger] = field(default_factory=list)  # one per pipeline run of re-injected records
+    ledger: Ledger | None = None
 
 
 def replay_dlq(*, settings: Settings, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> DlqReplayReport:
@@ -67,8 +67,8 @@ def replay_dlq(*, settings: Settings, max_attempts: int = DEFAULT_MAX_ATTEMPTS) 
         return report
     tokenizer = Tokenizer.for_settings(settings, create_local_key=False)
     now = dt.datetime.now(dt.UTC)
-    lines: list[bytes] = []  # records a file source read: re-read from a file, exactly as then
-    landed: list[bytes] = []  # records a broker delivered: a landing file keeps attributes and publish time
+    # A landing file keeps each record whole: its bytes, source, attributes and publish time.
+    landed: list[bytes] = []
     passing: list[str] = []
     failing: list[str] = []
     retired: list[str] = []
@@ -80,19 +80,14 @@ def replay_dlq(*, settings: Settings, max_attempts: int = DEFAULT_MAX_ATTEMPTS) 
         verdict = check(record, source_system=record.source_system, ingest_time=now)
         if not isinstance(verdict, DeadLetter):
             passing.append(str(row["dlq_id"]))
-            if _is_file_line(record):
-                lines.append(record.value)
-            else:
-                landed.append(received_line(record))
+            landed.append(received_line(record))
         elif int(row["attempt_count"]) + 1 >= max_attempts:
             retired.append(str(row["dlq_id"]))
         else:
             failing.append(str(row["dlq_id"]))
 
-    if lines:
-        report.ledgers.append(_run_lines(settings, lines, name="dlq-replay"))
     if landed:
-        report.ledgers.append(_run_lines(settings, landed, name="dlq-replay-landed", landing=True))
+        report.ledger = _run_lines(settings, landed, name="dlq-replay", landing=True)
     with connect(settings) as warehouse:
         for status, ids in (("replayed", passing), ("open", failing), ("permanent_failure", retired)):
             if ids:
@@ -106,21 +101,8 @@ def _original(sealed: object, *, tokenizer: Tokenizer) -> SourceRecord | None:
         return None
     try:
         return open_original(sealed, tokenizer=tokenizer)
-    except UnsealError:
+    except SealedRecordError:
         return None
-
-
-def _is_file_line(record: SourceRecord) -> bool:
-    """A line the file source read (no broker context), which a JSON-lines file reproduces byte for byte."""
-    value = record.value
-    return (
-        record.source_system == "file"
-        and not record.attributes
-        and record.publish_time is None
-        and b"\n" not in value
-        and not value.endswith(b"\r")
-        and bool(value.strip())
-    )
 
 
 @dataclass
@@ -154,9 +136,6 @@ def replay_bronze(*, settings: Settings, start: dt.date, end: dt.date, rebuild: 
         return report
     if rebuild:
         report.silver_rows_removed = _delete_silver_days(settings=settings, start=start, end=end)
-    # The replay recounts every window of these days from bronze (which holds all their events),
-    # regrouped across the original runs: its counts replace theirs instead of adding to them.
-    _delete_count_days(settings=settings, start=start, end=end)
 
     def archived() -> Iterator[str]:  # streamed file by file: a day of bronze need not fit in memory
         for path in report.files:
@@ -164,11 +143,14 @@ def replay_bronze(*, settings: Settings, start: dt.date, end: dt.date, rebuild: 
                 report.envelopes += 1
                 yield envelope_json(envelope)
 
-    report.ledger = _run_lines(settings, archived(), name="bronze-replay")
+    # Bronze is the archive being read: the replay never writes it again.
+    report.ledger = _run_lines(settings, archived(), name="bronze-replay", write_bronze=False)
     return report
 
 
-def _run_lines(settings: Settings, lines: Iterable[str | bytes], *, name: str, landing: bool = False) -> Ledger:
+def _run_lines(
+    settings: Settings, lines: Iterable[str | bytes], *, name: str, landing: bool = False, write_bronze: bool = True
+) -> Ledger:
     """Run the pipeline over lines (JSON records, or landing lines with ``landing``) written to a
     scratch file in staging, then remove it. Bytes are written as they are."""
     batch = settings.storage.staging_dir / f"{name}-{uuid.uuid4().hex[:8]}.jsonl"
@@ -176,7 +158,7 @@ def _run_lines(settings: Settings, lines: Iterable[str | bytes], *, name: str, l
     with batch.open("wb") as out:
         out.writelines((line.encode("utf-8") if isinstance(line, str) else line) + b"\n" for line in lines)
     try:
-        return run_pipeline(settings=settings, input_pattern=str(batch), landing=landing)
+        return run_pipeline(settings=settings, input_pattern=str(batch), landing=landing, write_bronze=write_bronze)
     finally:
         batch.unlink(missing_ok=True)
 
@@ -191,12 +173,3 @@ def _delete_silver_days(*, settings: Settings, start: dt.date, end: dt.date) -> 
             removed += int(warehouse.query(f"SELECT COUNT(*) AS n {where}", {"start": start, "end": end})[0]["n"])
             warehouse.execute(f"DELETE {where}", {"start": start, "end": end})
     return removed
-
-
-def _delete_count_days(*, settings: Settings, start: dt.date, end: dt.date) -> None:
-    with connect(settings) as warehouse:
-        warehouse.ensure_tables()
-        warehouse.execute(
-            "DELETE FROM clean.event_counts_5m WHERE DATE(window_start) BETWEEN @start AND @end",
-            {"start": start, "end": end},
-        )

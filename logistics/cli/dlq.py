@@ -35,11 +35,10 @@ def replay(
             f"{report.unreadable} left open unread: no sealed original (written before DLQ rows kept one) "
             "or sealed under another PII key"
         )
-    if report.ledgers:
+    if report.ledger is not None:
         from logistics.cli.run_pipeline import ledger_table
 
-        for ledger in report.ledgers:
-            console.print(ledger_table(ledger))
+        console.print(ledger_table(report.ledger))
 
 
 _SUMMARY_SQL = """

@@ -22,8 +22,8 @@ def detokenize(
     Manager (``pii.secret``), else ``LOGISTICS_PII_KEY``, else the local key file under the data
     folder. A missing key is reported, never made: a new key would open none of the tokens.
     """
+    from logistics.pii import DetokenizeError, PiiKeyError, Tokenizer
     from logistics.settings import get_settings
-    from pipeline.transforms.pii import DetokenizeError, PiiKeyError, Tokenizer
 
     try:
         tokenizer = Tokenizer.for_settings(get_settings(), create_local_key=False)
@@ -49,6 +49,6 @@ def generate_key() -> None:
     Keep it out of the repo; in the cloud the key lives in Secret Manager (``pii.secret``). A new
     key is for a new deployment: tokens and sealed DLQ records open only with the key that made them.
     """
-    from pipeline.transforms.pii import Tokenizer
+    from logistics.pii import Tokenizer
 
     typer.echo(Tokenizer.generate_key())

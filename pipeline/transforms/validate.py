@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import functools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-import apache_beam as beam
 import fastjsonschema
 import orjson
 
 from codegen import GENERATED_DIR
 from contracts.generated.catalog import SUBJECTS
 from pipeline.dead_letter import (
-    DEAD_LETTERS,
     MISSING_REQUIRED_FIELD,
     SCHEMA_VIOLATION,
     UNKNOWN_EVENT_TYPE,
@@ -26,7 +23,7 @@ from pipeline.dead_letter import (
     contract_version_held_to,
 )
 from pipeline.sources.base import SourceRecord
-from pipeline.transforms.normalize import Envelope, as_received, describe_value, envelope_json, normalize_record
+from pipeline.transforms.normalize import Envelope, describe_value, envelope_json
 
 
 @cache
@@ -34,18 +31,6 @@ def validator(subject: str, version: int) -> Callable[[Any], Any]:
     """The compiled validator for one contract version (compiled once per process)."""
     path = GENERATED_DIR / "jsonschema" / subject / f"v{version}.json"
     return fastjsonschema.compile(json.loads(path.read_text(encoding="utf-8")))
-
-
-def check(record: bytes | str | SourceRecord, *, source_system: str, ingest_time: dt.datetime) -> Envelope | DeadLetter:
-    """normalize, then validate: a valid envelope, or the first failing stage's DeadLetter
-    carrying the record exactly as received (what a DLQ replay re-validates)."""
-    result = normalize_record(record, source_system=source_system, ingest_time=ingest_time)
-    if isinstance(result, DeadLetter):
-        return result
-    checked = validate(result)
-    if isinstance(checked, DeadLetter):
-        return checked.with_received(as_received(record, source_system=source_system))
-    return checked
 
 
 def validate(envelope: Envelope) -> Envelope | DeadLetter:
@@ -192,11 +177,3 @@ def _expected(schema: Any) -> str:
     kinds = schema.get("type")
     declared = [kinds] if isinstance(kinds, str) else [k for k in kinds if isinstance(k, str)] if kinds else []
     return " or ".join(_TYPE_WORDS.get(kind, kind) for kind in declared) or "a value"
-
-
-class ValidateDoFn(beam.DoFn):
-    """Valid envelopes on the main output, DeadLetters on ``DEAD_LETTERS``."""
-
-    def process(self, envelope: Envelope) -> Iterator[Any]:
-        result = validate(envelope)
-        yield beam.pvalue.TaggedOutput(DEAD_LETTERS, result) if isinstance(result, DeadLetter) else result

@@ -13,8 +13,9 @@ from pipeline.dead_letter import (
     DeadLetter,
 )
 from pipeline.sources.base import SourceRecord
+from pipeline.transforms.check import check
 from pipeline.transforms.normalize import Envelope, normalize
-from pipeline.transforms.validate import check, validate
+from pipeline.transforms.validate import validate
 
 NOW = dt.datetime(2024, 1, 15, 12, 0, tzinfo=dt.UTC)
 PAYLOAD = {"shipment_id": "SHP-1", "facility_id": "FAC-1", "carrier_id": "C"}
