@@ -8,10 +8,10 @@ work (parse, normalize, validate against the contract, dedupe by event_id, prote
 and enrich the silver row, count 5-minute windows, pick alerts; bronze Avro per event hour,
 staged silver and DLQ rows, one load into DuckDB).
 The naive baseline (normalize, validate, per-element stateful dedupe, silver row) runs on
-the local runner with default settings (the RUNBOOK state-cache trap); it is measured on a
+the local runner with default settings (the state-cache trap of docs/local-components.md); it is measured on a
 smaller sample because it is that slow, and compared as a rate. Each contender runs in a
 fresh process, the naive one first: the pipeline sets Beam's state-cache size process-wide
-(the RUNBOOK fix), which would otherwise leak into the "default settings" baseline. The
+(the fix in docs/local-components.md), which would otherwise leak into the "default settings" baseline. The
 pipeline's peak RSS is its own process's, input generation excluded.
 """
 
