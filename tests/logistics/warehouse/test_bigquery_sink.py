@@ -63,7 +63,9 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> Staged:
     pipeline = beam.Pipeline(options=PipelineOptions([], runner=settings.pipeline.runner))
     build(pipeline, input_pattern=str(source), settings=settings, run_id="staged", load=False)
     pipeline.run().wait_until_finish()
-    return Staged(root=settings.storage.staging_dir / "staged", batch=batch)
+    from pipeline.run import staging_uri
+
+    return Staged(root=Path(staging_uri(settings, "staged")), batch=batch)
 
 
 def _settings(emulator: Any, tmp_path: Path) -> Settings:
