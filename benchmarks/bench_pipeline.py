@@ -42,7 +42,7 @@ from pipeline.sources.simulator import config_for_events, simulate, write_jsonl
 from pipeline.transforms.check import check
 from pipeline.transforms.enrich import DimensionSnapshot
 from pipeline.transforms.normalize import normalize
-from pipeline.transforms.pii import Tokenizer
+from pipeline.transforms.pii import Tokenizer, protect_dead_letter
 from pipeline.transforms.stage import silver_row, stage_event
 from pipeline.transforms.validate import validate
 
@@ -79,7 +79,7 @@ def plain_loop(path: Path, data_dir: Path) -> int:
                 continue
             checked = check(line, source_system="file", ingest_time=now)
             if isinstance(checked, DeadLetter):
-                staged.add(*dlq_row(checked))
+                staged.add(*dlq_row(protect_dead_letter(checked, tokenizer=tokenizer)))
                 continue
             if checked["event_id"] in seen:
                 continue
