@@ -26,6 +26,7 @@ module "pubsub" {
   event_topics        = local.event_topics
   dlq_topic           = local.dlq_topic
   alerts_topic        = local.alerts_topic
+  updates_topic       = local.updates_topic
   subscription_suffix = local.subscription_suffix
   subscriber_email    = module.iam.dataflow_worker_email
 }
