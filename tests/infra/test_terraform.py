@@ -25,10 +25,11 @@ DESIGN_MODULES = {
     "monitoring",
     "secret-manager",
     "data-catalog",
+    "kafka-bridge",
 }
 # Modules added after the envs moved their module calls into modules/platform: nothing to move.
-ADDED_AFTER_THE_MOVE = {"data_catalog"}
-# The original design's dev/prod table.
+ADDED_AFTER_THE_MOVE = {"data_catalog", "kafka_bridge"}
+# The original design's dev/prod table (the workers are config/<env>.yaml's, see test below).
 DESIGN_DIFFERENCES = {
     "dev": {"workers": (1, 3), "bq_retention_days": 30, "composer_size": "ENVIRONMENT_SIZE_SMALL", "budget_usd": 500},
     "prod": {
@@ -155,6 +156,7 @@ def test_remote_state_is_in_gcs(hcl: SimpleNamespace, env: str) -> None:
 def test_env_settings_follow_the_design_table(env_settings: dict[str, dict[str, Any]], env: str) -> None:
     values, design = env_settings[env], DESIGN_DIFFERENCES[env]
     assert values["env"] == env
+    # Read from config/<env>.yaml, the workers' only source (dataflow_main.py applies it).
     assert (values["dataflow_num_workers"], values["dataflow_max_workers"]) == design["workers"]
     assert values["bq_retention_days"] == design["bq_retention_days"]
     assert values["composer_size"] == design["composer_size"]
@@ -174,6 +176,8 @@ def test_env_settings_name_what_the_application_uses(
     assert values["region"] == app.gcp.region
     assert values["datasets"] == app.bigquery.datasets
     assert values["dataflow_max_workers"] == app.pipeline.max_workers
+    assert values["dataflow_num_workers"] == app.pipeline.num_workers
+    assert values["dataflow_autoscaling"] == app.pipeline.autoscaling
     assert values["bronze_uri"] == app.storage.bronze_uri
     assert values["subscription_suffix"] == app.pubsub.subscription_suffix
     topics = dict(app.pubsub.topics)
@@ -196,6 +200,10 @@ def test_secrets_the_app_reads_exist_with_least_privilege_readers(hcl: SimpleNam
     assert api_env == {"LOGISTICS_API__KEYS": '${module.secrets.secret_ids["analytics-api-keys"]}'}
     kafka = hcl.labelled(hcl.load(hcl.modules_dir / "kafka" / "main.tf")["module"])["sasl_secrets"]["secrets"]
     assert set(kafka) == {"kafka-sasl-username", "kafka-sasl-password"}
+    # Only the Kafka bridge talks to Kafka: the Dataflow workers read Pub/Sub and never the SASL secrets.
+    for secret in kafka.values():
+        assert secret["accessors"] == {"kafka-bridge": "${var.client_email}"}
+    assert calls["kafka"]["client_email"] == "${module.iam.kafka_bridge_email}"
     # Terraform never writes a secret value (it would sit in state in clear text).
     text = "\n".join(p.read_text() for p in hcl.terraform_dir.rglob("*.tf"))
     assert "google_secret_manager_secret_version" not in text
@@ -280,7 +288,7 @@ def test_the_api_only_reads_data(hcl: SimpleNamespace) -> None:
     assert "analytics-api" in readers
     # The read-only account's project roles: run queries and emit telemetry, nothing else.
     accounts = hcl.load(hcl.modules_dir / "iam" / "main.tf")["locals"][0]["accounts"]
-    assert set(accounts) == {"dataflow-worker", "composer-worker", "analytics-api"}
+    assert set(accounts) == {"dataflow-worker", "composer-worker", "analytics-api", "kafka-bridge"}
     assert set(accounts["analytics-api"]["project_roles"]) == {
         "roles/bigquery.jobUser",
         "roles/monitoring.metricWriter",
