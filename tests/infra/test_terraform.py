@@ -294,3 +294,62 @@ def test_the_api_only_reads_data(hcl: SimpleNamespace) -> None:
         "roles/monitoring.metricWriter",
         "roles/logging.logWriter",
     }
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_streaming_job_may_do_what_it_does_and_no_more(
+    hcl: SimpleNamespace, env_settings: dict[str, dict[str, Any]], clean_logistics_env: pytest.MonkeyPatch, env: str
+) -> None:
+    from logistics.settings import OUTPUT_TOPICS
+
+    calls = hcl.labelled(hcl.load(hcl.platform_dir / "main.tf")["module"])
+    worker = "${module.iam.dataflow_worker_email}"
+    pubsub = hcl.resources(hcl.load(hcl.modules_dir / "pubsub" / "main.tf")["resource"])
+    assert calls["pubsub"]["subscriber_email"] == worker
+    member = "serviceAccount:${var.subscriber_email}"
+
+    # Reads: pull (and look up, as ReadFromPubSub does) each input topic's subscription.
+    for grant, role in (("pipeline_subscriber", "roles/pubsub.subscriber"), ("pipeline_viewer", "roles/pubsub.viewer")):
+        body = pubsub[("google_pubsub_subscription_iam_member", grant)]
+        assert body["for_each"] == "${var.event_topics}"
+        assert body["subscription"] == "${google_pubsub_subscription.pipeline[each.key].name}"
+        assert (body["role"], body["member"]) == (role, member)
+    # Publishes: to every output topic of config (DLQ rows, alerts, updates), each with a publisher grant.
+    clean_logistics_env.setenv("LOGISTICS_ENV", env)
+    app = Settings()
+    assert OUTPUT_TOPICS == {"dlq", "alerts", "updates"} <= set(app.pubsub.topics)
+    locals_ = hcl.load(hcl.modules_dir / "pubsub" / "main.tf")["locals"][0]
+    assert locals_["output_topics"] == "${toset([var.dlq_topic, var.alerts_topic])}"
+    outputs = pubsub[("google_pubsub_topic_iam_member", "pipeline_publisher")]
+    assert outputs["for_each"] == "${local.output_topics}"
+    updates = pubsub[("google_pubsub_topic_iam_member", "pipeline_publishes_updates")]
+    assert updates["topic"] == "${google_pubsub_topic.updates.name}"
+    for body in (outputs, updates):
+        assert (body["role"], body["member"]) == ("roles/pubsub.publisher", member)
+    values = env_settings[env]
+    assert (values["dlq_topic"], values["alerts_topic"], values["updates_topic"]) == tuple(
+        app.pubsub.topics[key] for key in ("dlq", "alerts", "updates")
+    )
+
+    # BigQuery: DML MERGE and table creation in the datasets it writes, jobs billed to the project.
+    editors = calls["bigquery"]["dataset_editors"]
+    assert {layer for layer, members in editors.items() if members.get("dataflow-worker") == worker} == {"raw", "clean"}
+    accounts = hcl.load(hcl.modules_dir / "iam" / "main.tf")["locals"][0]["accounts"]
+    assert {"roles/dataflow.worker", "roles/bigquery.jobUser"} <= set(accounts["dataflow-worker"]["project_roles"])
+
+    # Storage: bronze, the staged rows and the alert files all live in the raw bucket; staging and
+    # temp files of the job in the Dataflow bucket. Both are objectAdmin (write, rename, reread).
+    gcs = hcl.load(hcl.modules_dir / "gcs" / "main.tf")
+    names = gcs["locals"][0]["names"]
+    raw = hcl.render(names["raw"], {"project_id": values["project_id"], "env": env})
+    for uri in (app.storage.bronze_uri, app.storage.staging_uri, app.storage.alerts_uri):
+        assert uri is not None and uri.startswith(f"gs://{raw}/"), uri
+    grants = hcl.resources(gcs["resource"])
+    for grant, bucket in (("dataflow_raw", "raw"), ("dataflow_temp", "dataflow_temp")):
+        body = grants[("google_storage_bucket_iam_member", grant)]
+        assert body["bucket"] == f"${{google_storage_bucket.{bucket}.name}}"
+        assert (body["role"], body["member"]) == (
+            "roles/storage.objectAdmin",
+            "serviceAccount:${var.dataflow_worker_email}",
+        )
+    assert calls["gcs"]["dataflow_worker_email"] == worker
