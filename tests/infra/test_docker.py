@@ -194,8 +194,8 @@ def test_dataflow_main_parses_its_template_parameters() -> None:
         and getattr(node.func, "attr", "") == "add_argument"
         and isinstance(node.args[0], ast.Constant)
     }
-    # deploy_dataflow.sh passes --parameters env=...,input=...
-    assert {"--env", "--input"} <= options
+    # The templates' parameters (infra/docker/templates): env, mode, and for batch input.
+    assert {"--env", "--mode", "--input"} <= options
 
 
 def test_dockerignore_keeps_secrets_and_local_state_out() -> None:

@@ -153,11 +153,19 @@ def test_remote_state_is_in_gcs(hcl: SimpleNamespace, env: str) -> None:
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_env_settings_follow_the_design_table(env_settings: dict[str, dict[str, Any]], env: str) -> None:
+def test_env_settings_follow_the_design_table(
+    hcl: SimpleNamespace, env_settings: dict[str, dict[str, Any]], env: str
+) -> None:
     values, design = env_settings[env], DESIGN_DIFFERENCES[env]
     assert values["env"] == env
-    # Read from config/<env>.yaml, the workers' only source (dataflow_main.py applies it).
+    # Read from config/<env>.yaml, the workers' only source (dataflow_main.py applies it): no
+    # Terraform input sets them.
     assert (values["dataflow_num_workers"], values["dataflow_max_workers"]) == design["workers"]
+    assert values["dataflow_autoscaling"] is (env == "prod")
+    for directory in (hcl.platform_dir, hcl.modules_dir / "dataflow", hcl.terraform_dir / "envs" / env):
+        declared = set(hcl.labelled(hcl.load_dir(directory).get("variable", [])))
+        counts = {name for name in declared if re.search(r"(^|_)(num|max)_workers$", name)}
+        assert not counts, f"{directory.name} takes Dataflow worker counts: {counts}"
     assert values["bq_retention_days"] == design["bq_retention_days"]
     assert values["composer_size"] == design["composer_size"]
     assert values["budget_usd"] == design["budget_usd"]
