@@ -85,11 +85,20 @@ class BigQueryWarehouse:
         return self._result(sql, params, renames).to_dataframe(create_bqstorage_client=False)
 
     def ensure_tables(self) -> None:
+        from google.api_core.exceptions import NotFound
         from google.cloud import bigquery
 
+        ready: set[str] = set()
         for table in managed_tables():
             dataset = f"{self._project}.{self.physical(table.dataset)}"
-            self._client.create_dataset(dataset, exists_ok=True)
+            if dataset not in ready:
+                # Asked first: creating needs bigquery.datasets.create on the project even when the
+                # dataset exists, which the pipeline's account has no reason to hold (Terraform made it).
+                try:
+                    self._client.get_dataset(dataset)
+                except NotFound:
+                    self._client.create_dataset(dataset, exists_ok=True)
+                ready.add(dataset)
             bq_table = bigquery.Table(f"{dataset}.{table.name}", schema=_schema_fields(table))
             partition = table.schema.get("timePartitioning")
             if partition:
