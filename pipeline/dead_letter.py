@@ -49,19 +49,23 @@ class DeadLetter:
     # re-validates. Clear, so it never reaches a row: protection seals it into ``sealed``.
     received: SourceRecord | None = None
     sealed: str | None = None  # ``received`` as a landing line, sealed under the PII key
+    # The record but its publish time, sealed: what names it whichever delivery brought it (a
+    # broker's redelivery, a bridge's republish after a crash: a new publish time, the same record).
+    identity: str | None = None
 
     @property
     def dlq_id(self) -> str:
-        """Same record, same reason -> same id, so a rerun or a replay never adds a second DLQ row.
+        """Same record, same reason -> same id, so a rerun, a redelivery or a replay never adds a
+        second DLQ row.
 
-        Taken from the sealed original (deterministic AES-SIV), not the clear one: the id is a keyed
+        Taken from the sealed record (deterministic AES-SIV), not the clear one: the id is a keyed
         digest, so nobody without the key can confirm a guess of the record against it.
         """
-        if self.sealed is None:
+        if self.identity is None:
             raise UnprotectedDeadLetterError(
                 "a DeadLetter gets its id once pii.protect_dead_letter has sealed what it received"
             )
-        return hashlib.sha256(f"{self.reason_code}\x00{self.sealed}".encode()).hexdigest()[:32]
+        return hashlib.sha256(f"{self.reason_code}\x00{self.identity}".encode()).hexdigest()[:32]
 
     def with_received(self, record: SourceRecord) -> DeadLetter:
         """This DeadLetter about ``record``, as received (its text shown in ``raw``)."""

@@ -394,6 +394,7 @@ def scrub_text(text: str) -> str:
 
 
 DLQ_ORIGINAL = "dlq.original"  # what a DLQ row's sealed original is sealed for (associated data)
+DLQ_IDENTITY = "dlq.identity"  # the record but its publish time, sealed: names the row (DeadLetter.dlq_id)
 
 
 def protect_dead_letter(dead: DeadLetter, *, tokenizer: Tokenizer) -> DeadLetter:
@@ -405,12 +406,14 @@ def protect_dead_letter(dead: DeadLetter, *, tokenizer: Tokenizer) -> DeadLetter
     envelope fields have emails masked.
     """
     if dead.received is not None:
-        sealed = tokenizer.seal_bytes(received_line(dead.received), purpose=DLQ_ORIGINAL)
+        record = dead.received
     elif dead.sealed is None:  # made without its record: its raw text is what there is to replay
         record = as_received(dead.raw, source_system=dead.source_system or "file")
-        sealed = tokenizer.seal_bytes(received_line(record), purpose=DLQ_ORIGINAL)
-    else:
-        sealed = dead.sealed
+    else:  # protected already
+        return dead
+    sealed = tokenizer.seal_bytes(received_line(record), purpose=DLQ_ORIGINAL)
+    # Named without its publish time: a redelivery or a bridge's republish is the same record.
+    identity = tokenizer.seal_bytes(received_line(dataclasses.replace(record, publish_time=None)), purpose=DLQ_IDENTITY)
     return dataclasses.replace(
         dead,
         raw=protect_raw(dead.raw, tokenizer=tokenizer),
@@ -421,6 +424,7 @@ def protect_dead_letter(dead: DeadLetter, *, tokenizer: Tokenizer) -> DeadLetter
         trace_id=_mask_emails(dead.trace_id),
         received=None,
         sealed=sealed,
+        identity=identity,
     )
 
 

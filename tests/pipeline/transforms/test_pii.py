@@ -4,6 +4,7 @@ the generator's customer data; the ``logistics pii`` admin command."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import json
 import pickle
@@ -537,6 +538,8 @@ def test_dlq_id_is_stable_per_record_and_key() -> None:
 
     first = dlq_id(_record(a="1", b="2"))
     assert dlq_id(_record(b="2", a="1"), Tokenizer.from_base64(KEY)) == first  # another worker, attributes reordered
+    redelivered = dataclasses.replace(_record(a="1", b="2"), publish_time=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
+    assert dlq_id(redelivered) == first  # a redelivery or a bridge's republish: a new publish time
     assert dlq_id(_record(a="1", b="3")) != first  # another record
     assert dlq_id(_record(a="1", b="2"), code="unknown_event_type") != first  # another reason
     # keyed: without the key nobody can compute (and so confirm a guess of) a record's id
