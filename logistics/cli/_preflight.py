@@ -39,10 +39,19 @@ def pipeline_problems(settings: Settings, *, source: str) -> list[LogisticsError
     """What a pipeline run needs: its local folders and the warehouse writable, the warehouse
     whole, cloud credentials wherever the configuration uses the cloud, and the PII key."""
     problems: list[LogisticsError] = [*folder_problems(settings), *warehouse_problems(settings, write=True)]
-    problems += credential_problems(settings, source=source)
+    problems += credential_problems(settings, uses=pipeline_cloud_uses(settings, source=source))
     if not problems:  # the key may live in Secret Manager, or be generated into the data folder
         problems += pii_key_problems(settings)
     return problems
+
+
+def warehouse_command_problems(settings: Settings, *, write: bool) -> list[LogisticsError]:
+    """What a command reading (or, with ``write``, also writing) the warehouse needs: the file whole
+    (and writable), the data folder writable, credentials for BigQuery."""
+    problems = [*folder_problems(settings)] if write else []
+    problems += warehouse_problems(settings, write=write)
+    bigquery = settings.warehouse.backend == "bigquery" and not settings.bigquery.emulator_host
+    return problems + credential_problems(settings, uses=["BigQuery"] if bigquery else [])
 
 
 def folder_problems(settings: Settings) -> list[LogisticsError]:
@@ -98,9 +107,8 @@ def warehouse_problems(settings: Settings, *, write: bool) -> list[LogisticsErro
     return []
 
 
-def credential_problems(settings: Settings, *, source: str) -> list[LogisticsError]:
-    """Missing Google Cloud credentials, when the configuration uses any Google Cloud service."""
-    uses = cloud_uses(settings, source=source)
+def credential_problems(settings: Settings, *, uses: list[str]) -> list[LogisticsError]:
+    """Missing Google Cloud credentials, when the command uses Google Cloud services (``uses`` names them)."""
     if not uses:
         return []
     import google.auth
@@ -117,7 +125,7 @@ def credential_problems(settings: Settings, *, source: str) -> list[LogisticsErr
                 f"{', '.join(uses)}: {_CREDENTIALS_HELP}"
             )
         ]
-        if settings.pii.secret:
+        if any(use.startswith("Secret Manager") for use in uses):
             problems.append(
                 CredentialsMissing(
                     f"the PII tokenization key is read from Secret Manager (pii.secret={settings.pii.secret}) "
@@ -128,8 +136,8 @@ def credential_problems(settings: Settings, *, source: str) -> list[LogisticsErr
     return []
 
 
-def cloud_uses(settings: Settings, *, source: str) -> list[str]:
-    """The Google Cloud services this configuration reaches (emulators excluded)."""
+def pipeline_cloud_uses(settings: Settings, *, source: str) -> list[str]:
+    """The Google Cloud services a pipeline run reaches in this configuration (emulators excluded)."""
     uses: list[str] = []
     if settings.warehouse.backend == "bigquery" and not settings.bigquery.emulator_host:
         uses.append("BigQuery")

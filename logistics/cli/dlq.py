@@ -16,10 +16,13 @@ def replay(
     max_attempts: Annotated[int, typer.Option(min=1, help="Attempts before a record is a permanent failure.")] = 3,
 ) -> None:
     """Re-validate open DLQ records; re-inject those that pass; retire those out of attempts."""
+    from logistics.cli._preflight import pipeline_problems, require
     from logistics.settings import get_settings
     from pipeline.replay import replay_dlq
 
-    report = replay_dlq(settings=get_settings(), max_attempts=max_attempts)
+    settings = get_settings()
+    require(pipeline_problems(settings, source="file"))
+    report = replay_dlq(settings=settings, max_attempts=max_attempts)
     console.print(
         f"examined {report.examined}: {report.reinjected} re-injected, {report.still_failing} still failing, "
         f"{report.permanent_failures} moved to permanent_failure"
@@ -45,10 +48,13 @@ def summary(top: Annotated[int, typer.Option(min=1, help="Patterns to show.")] =
     """What is failing: dead letters grouped by status, stage, reason, event type and contract version."""
     from rich.table import Table
 
+    from logistics.cli._preflight import require, warehouse_command_problems
     from logistics.settings import get_settings
     from logistics.warehouse import connect
 
-    with connect(get_settings()) as warehouse:
+    settings = get_settings()
+    require(warehouse_command_problems(settings, write=True))  # ensure_tables() below
+    with connect(settings) as warehouse:
         warehouse.ensure_tables()  # a fresh warehouse: an empty DLQ, not an error
         rows = warehouse.query(_SUMMARY_SQL, {"top": top})
     table = Table(title="Dead letters by pattern (clean.dlq_events)")

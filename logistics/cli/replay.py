@@ -24,13 +24,16 @@ def replay(
     rebuild: Annotated[bool, typer.Option(help="Delete those days from silver first, then rebuild them.")] = False,
 ) -> None:
     """Rebuild silver for a date range from the bronze archive (idempotent)."""
+    from logistics.cli._preflight import pipeline_problems, require
     from logistics.cli.run_pipeline import ledger_table
     from logistics.settings import get_settings
     from pipeline.replay import replay_bronze
 
     first = start.date()
     last = (end or start).date()
-    report = replay_bronze(settings=get_settings(), start=first, end=last, rebuild=rebuild)
+    settings = get_settings()
+    require(pipeline_problems(settings, source="file"))
+    report = replay_bronze(settings=settings, start=first, end=last, rebuild=rebuild)
     console.print(
         f"{source.value}: {len(report.files)} files, {report.envelopes} envelopes for {first}..{last}"
         + (f"; {report.silver_rows_removed} silver rows removed first" if rebuild else "")
