@@ -197,7 +197,8 @@ def verify_file(path: Path, *, bronze: str | None = None) -> None:
             return
         raise _translated(exc, path=path, bronze=bronze) from exc
     try:
-        block_size = int(con.execute("SELECT block_size FROM pragma_database_size()").fetchone()[0])  # type: ignore[index]
+        sizes = con.execute("SELECT block_size FROM pragma_database_size()").fetchone()
+        block_size = int(sizes[0]) if sizes else 0
         tables = con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()
         last_block = -1
         for schema, table in tables:
