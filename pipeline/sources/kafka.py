@@ -436,9 +436,9 @@ class KafkaBatchSource:
         broker's latest offset and the high watermark of this consumer's last fetch: Tansu
         0.6.0 answers a latest-offset request with the base offset of the partition's last
         record batch + 1, short whenever that batch holds several records, while its fetch
-        responses carry the true high watermark. A partition this member has not fetched
-        and that looks read to its end is confirmed by reading past the offset
-        (:meth:`_has_records_after`), so a short answer never ends a drain early.
+        responses carry the true high watermark (``docs/troubleshooting.md``). A partition
+        this member has not fetched and that looks read to its end is confirmed by reading
+        past the offset (:meth:`_has_records_after`), so a short answer never ends a drain early.
         """
         try:
             metadata = self._consumer.list_topics(timeout=self._request_timeout_s)
