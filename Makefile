@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install demo test lint codegen contracts-check lock clean tools lock-tools bench bench-pipeline bench-pipeline-1m bench-marts bench-api bench-generate test-sources bqemu
+.PHONY: install demo test inspector lint codegen contracts-check lock clean tools lock-tools bench bench-pipeline bench-pipeline-1m bench-marts bench-api bench-generate test-sources bqemu
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,10 +37,20 @@ $(BQEMU_VENV)/.installed:
 
 bqemu: $(BQEMU_VENV)/.installed
 
+# graphql-inspector, the reference the SDL gate's grading is checked against (pinned by its lock).
+# Without npm the comparison still runs against its committed verdicts; the test says so.
+INSPECTOR_DIR := tests/graphql_api/inspector
+$(INSPECTOR_DIR)/node_modules/.installed: $(INSPECTOR_DIR)/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix $(INSPECTOR_DIR) --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: graphql-inspector is not installed (its committed verdicts are used)"; fi
+
+inspector: $(INSPECTOR_DIR)/node_modules/.installed
+
 demo: install
 	$(BIN)/logistics demo
 
-test: install tools bqemu
+test: install tools bqemu inspector
 	$(BIN)/python -m pytest
 
 # Kafka (Tansu) + Pub/Sub (emulator) source tests; -rs prints why anything skipped.

@@ -5,8 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from codegen._source import GENERATED_BY
-from contracts.registry import AvroSchema, Registry, named_types
-from contracts.spec import Family
+from contracts.registry import AvroSchema, Registry, RegistryError, named_types
+from contracts.spec import (
+    SEALED_COLUMN,
+    SEALED_DESCRIPTION,
+    SEALED_POLICY_TAG,
+    SEALED_POLICY_TAG_DESCRIPTION,
+    Family,
+)
 
 BigQueryTable = dict[str, Any]
 
@@ -22,11 +28,28 @@ _AVRO_TO_BQ = {
 _LOGICAL_TO_BQ = {"timestamp-micros": "TIMESTAMP", "timestamp-millis": "TIMESTAMP", "date": "DATE"}
 
 
-def _field(name: str, kind: str, mode: str, description: str) -> dict[str, str]:
+def _field(name: str, kind: str, mode: str, description: str) -> dict[str, Any]:
     return {"name": name, "type": kind, "mode": mode, "description": description}
 
 
-def _table(description: str, fields: list[dict[str, str]], partition: str, cluster: list[str]) -> BigQueryTable:
+def _sealed_field() -> dict[str, Any]:
+    """``pii_sealed``, under the policy tag that restricts who may read it (column-level security).
+
+    ``policyTags.names`` holds the tag's name as :func:`policy_tags` lists it; Terraform puts the
+    Data Catalog resource name in its place (``infra/terraform/modules/bigquery/tables.tf``).
+    """
+    return {
+        **_field(SEALED_COLUMN, "STRING", "NULLABLE", SEALED_DESCRIPTION),
+        "policyTags": {"names": [SEALED_POLICY_TAG]},
+    }
+
+
+def policy_tags() -> dict[str, str]:
+    """The policy tags the generated schemas use, with their descriptions: Terraform creates one each."""
+    return {SEALED_POLICY_TAG: SEALED_POLICY_TAG_DESCRIPTION}
+
+
+def _table(description: str, fields: list[dict[str, Any]], partition: str, cluster: list[str]) -> BigQueryTable:
     return {
         "description": f"{description} {GENERATED_BY}",
         "fields": fields,
@@ -35,7 +58,7 @@ def _table(description: str, fields: list[dict[str, str]], partition: str, clust
     }
 
 
-def _envelope_fields(registry: Registry) -> list[dict[str, str]]:
+def _envelope_fields(registry: Registry) -> list[dict[str, Any]]:
     fields = []
     for fld in registry.envelope.schema["fields"]:
         kind = fld["type"]
@@ -44,7 +67,7 @@ def _envelope_fields(registry: Registry) -> list[dict[str, str]]:
             kind = next(branch for branch in kind if branch != "null")
         bq = _LOGICAL_TO_BQ.get(kind.get("logicalType", "")) if isinstance(kind, dict) else _AVRO_TO_BQ[kind]
         if bq is None:
-            raise ValueError(f"envelope field {fld['name']!r} has no BigQuery mapping")
+            raise RegistryError(f"envelope field {fld['name']!r} has no BigQuery mapping")
         fields.append(_field(fld["name"], bq, "NULLABLE" if nullable else "REQUIRED", fld.get("doc", "")))
     return fields
 
@@ -60,6 +83,7 @@ def silver_table(registry: Registry, family: Family) -> BigQueryTable:
         _field("facility_name", "STRING", "NULLABLE", "Enriched from the facility dimension, when known."),
         _field("facility_region", "STRING", "NULLABLE", "Enriched from the facility dimension, when known."),
         _field("carrier_name", "STRING", "NULLABLE", "Enriched from the carrier dimension, when known."),
+        _sealed_field(),
         _field("payload", "JSON", "REQUIRED", "The validated, PII-protected payload."),
     ]
     return _table(
@@ -98,16 +122,20 @@ def event_counts_table() -> BigQueryTable:
         _field("window_end", "TIMESTAMP", "REQUIRED", ""),
         _field("event_type", "STRING", "REQUIRED", ""),
         _field("facility_id", "STRING", "NULLABLE", "The family's facility key column, when it has one."),
-        _field("event_count", "INT64", "REQUIRED", "Events in the window so far (panes accumulate)."),
-        _field("pane_index", "INT64", "REQUIRED", "0 for the first firing of the window, then 1, 2, ..."),
-        _field("pane_timing", "STRING", "REQUIRED", "EARLY | ON_TIME | LATE"),
-        _field("run_id", "STRING", "REQUIRED", "Pipeline run (a micro-batch is one run; counts add up across runs)."),
-        _field("count_id", "STRING", "REQUIRED", "Stable hash of (window, key, run, pane): loads are idempotent."),
-        _field("computed_at", "TIMESTAMP", "REQUIRED", ""),
+        _field("event_count", "INT64", "REQUIRED", "Events in the window (the stream: so far; panes accumulate)."),
+        _field("pane_index", "INT64", "REQUIRED", "The stream's firing of the window: 0, 1, 2, ...; 0 for a recount."),
+        _field(
+            "pane_timing",
+            "STRING",
+            "REQUIRED",
+            "EARLY | ON_TIME | LATE (the stream's panes) | SILVER (recounted from silver by a bounded run)",
+        ),
+        _field("count_id", "STRING", "REQUIRED", "Stable hash of (window, event type, facility): one row each."),
+        _field("computed_at", "TIMESTAMP", "REQUIRED", "When this count was made: the latest one wins."),
     ]
     return _table(
-        "Near-real-time event counts per type and facility in 5-minute windows (a pane log: the current count "
-        "of a window is the sum over runs of each run's latest pane).",
+        "Near-real-time event counts per type and facility in 5-minute windows: one row per window, "
+        "event type and facility, upserted by the stream's panes and by bounded runs' recounts from silver.",
         fields,
         "window_start",
         ["event_type", "facility_id"],
@@ -117,7 +145,7 @@ def event_counts_table() -> BigQueryTable:
 def bronze_backup_table(registry: Registry) -> BigQueryTable:
     return _table(
         "Bronze backup: the envelope as archived in Avro.",
-        _envelope_fields(registry),
+        [*_envelope_fields(registry), _sealed_field()],
         "ingest_time",
         ["event_type"],
     )
@@ -137,7 +165,7 @@ def _key_type(registry: Registry, family: Family, column: str) -> str:
                     )
                 )
     if len(found) != 1:
-        raise ValueError(
+        raise RegistryError(
             f"family {family.name!r}: key column {column!r} must have one scalar type in all subjects, "
             f"found {sorted(found) or 'none'}"
         )
@@ -153,4 +181,4 @@ def _scalar_type(kind: AvroSchema, named: dict[str, AvroSchema], *, where: str) 
         return _AVRO_TO_BQ[kind]
     elif isinstance(kind, dict) and (logical := _LOGICAL_TO_BQ.get(kind.get("logicalType", ""))):
         return logical
-    raise ValueError(f"{where}: key column type {kind!r} is not a scalar")
+    raise RegistryError(f"{where}: key column type {kind!r} is not a scalar")

@@ -21,6 +21,7 @@ from graphql_api.auth import KeyRing, Principal
 from graphql_api.cache import ReadCache
 from graphql_api.context import RequestContext
 from graphql_api.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
+from graphql_api.precise import Revealer
 from graphql_api.queries import SQL
 from graphql_api.rate_limit import RateLimiter
 from graphql_api.reader import Reader, WarehouseSource, warehouse_source
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     cache = ReadCache(ttl_seconds=api.cache_ttl_seconds, max_entries=api.cache_max_entries)
     keys = KeyRing(api.keys)
     limiter = RateLimiter(per_minute=api.rate_limit_per_minute)
+    revealer = Revealer(settings)
     app.state.warehouse_source = source
     app.state.read_cache = cache
 
@@ -127,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request: Request,
         principal: Principal | None = Depends(authorize),  # noqa: B008
     ) -> RequestContext:
-        return RequestContext(reader=request.state.reader, principal=principal, api=api)
+        return RequestContext(reader=request.state.reader, principal=principal, api=api, revealer=revealer)
 
     graphql = _Router(
         build_schema(api, response_cache=cache),

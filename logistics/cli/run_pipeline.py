@@ -55,13 +55,26 @@ def run_pipeline(
             "topics are drained (default: run on).",
         ),
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="kafka/pubsub: most records per micro-batch.")] = 10_000,
+    streaming: Annotated[
+        bool,
+        typer.Option(
+            "--streaming",
+            help="kafka/pubsub: run the unbounded pipeline on the local streaming runner until Ctrl-C "
+            "(default: the micro-batch drain, which commits each batch after its load).",
+        ),
+    ] = False,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="kafka/pubsub micro-batch drain: most records per micro-batch.")
+    ] = 10_000,
     give_up_after: Annotated[
         float,
-        typer.Option(min=0, help="kafka/pubsub: seconds of retrying an unreachable broker before giving up."),
+        typer.Option(
+            min=0, help="kafka/pubsub micro-batch drain: seconds of retrying an unreachable broker before giving up."
+        ),
     ] = 300.0,
 ) -> None:
-    """Run the Beam pipeline on the configured runner over the input files, or drain Kafka / Pub/Sub."""
+    """Run the bounded pipeline over input files; or, from Kafka / Pub/Sub, the unbounded pipeline
+    (``--streaming``) or the micro-batch drain (a bounded run per batch, committed after its load)."""
     from logistics.cli._preflight import pipeline_problems, require
     from logistics.settings import get_settings
     from pipeline.run import input_files
@@ -71,7 +84,15 @@ def run_pipeline(
     if input is not None and source not in (None, "file"):
         raise typer.BadParameter(f"--input reads files; --source {source} drains a broker: give one of them")
     chosen = "file" if input is not None else source or settings.pipeline.source
+    if streaming and chosen == "file":
+        raise typer.BadParameter("--streaming reads a broker: add --source pubsub or --source kafka")
     require(pipeline_problems(settings, source=chosen))
+    if streaming and chosen != "file":
+        from logistics.cli._streaming import run_streaming
+
+        if not run_streaming(settings=settings, source=chosen, idle_timeout=idle_timeout):
+            raise typer.Exit(1)
+        return
     if chosen != "file":
         from pipeline.streaming import Backoff
 
@@ -110,7 +131,10 @@ def _drain(
 
     settings = get_settings()
     batch_source, where = open_batch_source(source, settings=settings)
-    console.print(f"draining {where} (Ctrl-C stops after the current batch is committed or redelivered)")
+    console.print(
+        f"micro-batch drain of {where}: a bounded run per batch, committed after its load "
+        "(Ctrl-C stops after the current batch is committed or redelivered)"
+    )
     stream = StreamLedger()
     try:
         drain(

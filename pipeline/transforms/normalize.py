@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import apache_beam as beam
 import orjson
-from apache_beam.metrics.metric import Metrics
 
 from pipeline.dead_letter import (
-    DEAD_LETTERS,
     INVALID_ENVELOPE,
     MALFORMED_JSON,
     MISSING_ENVELOPE_FIELD,
@@ -36,6 +32,9 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "source_system": ("source_system", "sourceSystem", "source"),
     "trace_id": ("trace_id", "traceId"),
     "payload": ("payload", "data", "body"),
+    # Not a producer's field: the PII stage's sealed precise values, on an envelope that comes back
+    # from bronze or the DLQ. Carried through; the PII stage keeps only tokens that open with the key.
+    "pii_sealed": ("pii_sealed",),
 }
 _REQUIRED = ("event_type", "event_version", "event_time", "payload")
 # Derived ids are name-based UUIDs: a producer retry of the same event gets the same id.
@@ -111,6 +110,7 @@ def normalize(
         "source_system": source,
         "trace_id": _str_or_none(found["trace_id"]),
         "payload": payload_text,
+        "pii_sealed": found["pii_sealed"] if isinstance(found["pii_sealed"], str) else None,
     }
 
 
@@ -182,16 +182,3 @@ def normalize_record(
             publish_time=record.publish_time,
         )
     return normalize(record, source_system=source_system, ingest_time=ingest_time)
-
-
-class NormalizeDoFn(beam.DoFn):
-    """Raw records in; envelopes on the main output, DeadLetters on ``DEAD_LETTERS``."""
-
-    def __init__(self, *, source_system: str) -> None:
-        self._source_system = source_system
-        self._received = Metrics.counter("ledger", "received")
-
-    def process(self, raw: bytes | str | SourceRecord) -> Iterator[Any]:
-        self._received.inc()
-        result = normalize_record(raw, source_system=self._source_system, ingest_time=dt.datetime.now(dt.UTC))
-        yield beam.pvalue.TaggedOutput(DEAD_LETTERS, result) if isinstance(result, DeadLetter) else result
