@@ -30,6 +30,7 @@ def build_bounded(
     staging: str,
     landing: bool = False,
     write_bronze: bool = True,
+    load: bool = True,
 ) -> None:
     records = (
         pipeline
@@ -46,4 +47,5 @@ def build_bounded(
         >> beam.ParDo(StageRowsDoFn(staging_dir=staging, window_seconds=settings.pipeline.window_size_seconds))
     )
     alerts_done = events.alerts | "Alerts" >> beam.ParDo(WriteAlertsDoFn(root=settings.storage.alerts, run_id=run_id))
-    (rows_done, alerts_done) | "LoadStaged" >> LoadWhenDone(settings=settings, staging=staging, run_id=run_id)
+    if load:
+        (rows_done, alerts_done) | "LoadStaged" >> LoadWhenDone(settings=settings, staging=staging, run_id=run_id)

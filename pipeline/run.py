@@ -73,10 +73,12 @@ def build(
     write_bronze: bool = True,
     portable: bool | None = None,
     buckets: int | None = None,
+    load: bool = True,
 ) -> None:
     """Wire the bounded pipeline over files: the portable graph (:mod:`pipeline.bounded`) on a
     distributed runner, its local-runner arrangement (:mod:`pipeline.local_runner`) on Beam's
-    local runner (``portable`` forces one or the other)."""
+    local runner (``portable`` forces one or the other). ``load=False`` leaves the staged rows
+    unloaded (a test of the loader)."""
     staging = staging_uri(settings, run_id)
     if portable if portable is not None else not runs_locally(settings):
         build_bounded(
@@ -87,6 +89,7 @@ def build(
             staging=staging,
             landing=landing,
             write_bronze=write_bronze,
+            load=load,
         )
         return
     build_local(
@@ -97,6 +100,7 @@ def build(
         staging=staging,
         landing=landing,
         write_bronze=write_bronze,
+        load=load,
         buckets=buckets,
     )
 

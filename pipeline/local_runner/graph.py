@@ -29,6 +29,7 @@ def build_local(
     staging: str,
     landing: bool = False,
     write_bronze: bool = True,
+    load: bool = True,
     buckets: int | None = None,
 ) -> None:
     """Batches of lines -> normalize + validate -> (one GroupByKey by dedupe shard, carrying
@@ -70,4 +71,5 @@ def build_local(
         | "DlqRow" >> beam.Map(dlq_row)
         | "StageDlq" >> beam.ParDo(StageRowsDoFn(staging_dir=staging, window_seconds=window_seconds))
     )
-    (shards_done, dlq_done) | "LoadStaged" >> LoadWhenDone(settings=settings, staging=staging, run_id=run_id)
+    if load:
+        (shards_done, dlq_done) | "LoadStaged" >> LoadWhenDone(settings=settings, staging=staging, run_id=run_id)

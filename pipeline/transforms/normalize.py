@@ -177,7 +177,9 @@ def normalize_record(
         return normalize(
             record.value,
             source_system=record.source_system,
-            ingest_time=ingest_time,
+            # The broker's publish time is when the event entered the platform: ingest time
+            # (so ingest-to-silver latency counts the time spent waiting in the broker too).
+            ingest_time=record.publish_time or ingest_time,
             attributes=record.attributes,
             publish_time=record.publish_time,
         )

@@ -61,7 +61,7 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> Staged:
     source = write_jsonl(batch, root / "input" / "events.jsonl")
     worker_handlers.STATE_CACHE_SIZE_MB = 0  # RUNBOOK: the local runner's state-cache trap
     pipeline = beam.Pipeline(options=PipelineOptions([], runner=settings.pipeline.runner))
-    build(pipeline, input_pattern=str(source), settings=settings, run_id="staged")
+    build(pipeline, input_pattern=str(source), settings=settings, run_id="staged", load=False)
     pipeline.run().wait_until_finish()
     return Staged(root=settings.storage.staging_dir / "staged", batch=batch)
 
