@@ -44,5 +44,5 @@ class SourceError(LogisticsError):
     """A broker answered with an error retrying will not fix (a missing topic or subscription, no permission)."""
 
 
-class DrainAborted(LogisticsError):
-    """A drain gave up (its source stayed unavailable past the retry budget); the ledger so far stands."""
+class RetriesExhausted(LogisticsError):
+    """A source stayed unavailable past the retry budget: the caller gave up (a drain's ledger so far stands)."""

@@ -11,10 +11,10 @@ writer rule of the embedded warehouse (DuckDB has a single writer process) and g
 natural commit point. Its cost is a fixed start-up per run (a few seconds on the local
 runner), so batches should be large: ``max_records`` in the thousands.
 
-Outages: a source that does not answer raises :class:`SourceUnavailable`; the drain says so
-in one status line ("broker at ... unreachable ..., retrying in 8 s") and retries the same
-call with exponential backoff (:class:`Backoff`), giving up with :class:`DrainAborted` once
-it has failed for ``give_up_after_s`` in a row. The caller may pass its own
+Outages: a source that does not answer raises ``SourceUnavailable``; the drain says so in
+one status line ("broker at ... unreachable ..., retrying in 8 s") and retries the same call
+with exponential backoff (:class:`~pipeline.sources.base.Retrying`), giving up with
+``RetriesExhausted`` once it has failed for ``give_up_after_s`` in a row. The caller may pass its own
 :class:`StreamLedger`, so the ledger so far and the batch left uncommitted survive any exit.
 An empty poll never ends a drain by itself: only the source's ``drained`` does.
 """
@@ -23,39 +23,22 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
-from logistics.errors import DrainAborted, SourceUnavailable
 from logistics.settings import Settings
 from pipeline.run import Ledger, run_pipeline
-from pipeline.sources.base import BatchSource
+from pipeline.sources.base import Backoff, BatchSource, Retrying
 from pipeline.sources.landing import write_landing
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 class UnbalancedBatchError(RuntimeError):
     """A micro-batch's ledger does not balance: it is left uncommitted (and its landing file kept)."""
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """How long to wait between attempts at a source that does not answer: ``first_s``, doubling
-    up to ``max_s``; give up once it has failed for ``give_up_after_s`` in a row."""
-
-    first_s: float = 1.0
-    max_s: float = 30.0
-    give_up_after_s: float = 300.0
-
-    def delay(self, attempt: int) -> float:
-        return float(min(self.max_s, self.first_s * 2**attempt))
 
 
 @dataclass
@@ -116,7 +99,7 @@ def drain(
     timeout_s: float = 5.0,
     max_batches: int | None = None,
     idle_batches_to_stop: int | None = None,
-    backoff: Backoff = Backoff(),
+    backoff: Backoff | None = None,
     on_status: Callable[[str], None] | None = None,
     stream: StreamLedger | None = None,
 ) -> StreamLedger:
@@ -124,10 +107,11 @@ def drain(
     came back empty with the source drained (both ``None``: run until interrupted). The caller
     owns ``source`` and closes it; pass ``stream`` to keep the ledger if the drain raises.
 
+    ``backoff`` paces retries of a source that does not answer (default :class:`Backoff`);
     ``on_status`` receives the one-line retry notices (default: logged as warnings).
     """
     stream = stream if stream is not None else StreamLedger()
-    retrying = _Retrying(backoff, on_status or log.warning)
+    retrying = Retrying(backoff=backoff or Backoff(), on_status=on_status or log.warning)
     landing_dir = settings.storage.staging_dir / "landing"
     idle = 0
     while max_batches is None or len(stream.batches) < max_batches:
@@ -169,29 +153,3 @@ def drain(
             ledger.duplicates,
         )
     return stream
-
-
-class _Retrying:
-    """Call a source until it answers: on :class:`SourceUnavailable`, report, wait (backoff), retry;
-    :class:`DrainAborted` once the same call has failed for ``give_up_after_s``."""
-
-    def __init__(self, backoff: Backoff, on_status: Callable[[str], None]) -> None:
-        self._backoff = backoff
-        self._on_status = on_status
-
-    def __call__(self, call: Callable[[], T]) -> T:
-        failing_since: float | None = None
-        attempt = 0
-        while True:
-            try:
-                return call()
-            except SourceUnavailable as exc:
-                now = time.monotonic()
-                failing_since = now if failing_since is None else failing_since
-                left = self._backoff.give_up_after_s - (now - failing_since)
-                if left <= 0:
-                    raise DrainAborted(f"gave up after {now - failing_since:.0f} s of retrying: {exc}") from exc
-                delay = min(self._backoff.delay(attempt), left)
-                self._on_status(f"{exc}, retrying in {delay:.0f} s")
-                time.sleep(delay)
-                attempt += 1

@@ -13,7 +13,7 @@ from logistics.cli._console import console, err_console
 from logistics.errors import LogisticsError
 
 if TYPE_CHECKING:
-    from pipeline.streaming import Backoff
+    from pipeline.sources.base import Backoff
 
 
 def ledger_table(ledger: object) -> Table:
@@ -94,7 +94,7 @@ def run_pipeline(
             raise typer.Exit(1)
         return
     if chosen != "file":
-        from pipeline.streaming import Backoff
+        from pipeline.sources.base import Backoff
 
         _drain(
             chosen,

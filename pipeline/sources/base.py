@@ -17,13 +17,20 @@ that the topic is drained: only ``drained`` says that.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
+
+from logistics.errors import RetriesExhausted, SourceUnavailable
 
 if TYPE_CHECKING:
     from logistics.settings import Settings
 
+log = logging.getLogger(__name__)
 BrokerName = Literal["kafka", "pubsub"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,58 @@ class BatchSource(Protocol):
     def close(self) -> None:
         """Stop reading, committing nothing more; returns in bounded time even if the broker hangs."""
         ...
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How long to wait between attempts at a source that does not answer: ``first_s``, doubling
+    up to ``max_s``; give up once it has failed for ``give_up_after_s`` in a row."""
+
+    first_s: float = 1.0
+    max_s: float = 30.0
+    give_up_after_s: float = 300.0
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_s, self.first_s * 2**attempt))
+
+
+class Retrying:
+    """Call into a source until it answers: on :class:`SourceUnavailable`, one status line
+    ("<its message>, retrying in 8 s"), a wait (``backoff``), and the same call again;
+    :class:`RetriesExhausted` once that call has failed for ``backoff.give_up_after_s``.
+
+    ``wait`` sleeps between attempts; pass a ``threading.Event``'s ``wait`` to be stoppable (it
+    returning true re-raises the error instead of retrying). Other errors pass through.
+    """
+
+    def __init__(
+        self,
+        *,
+        backoff: Backoff = Backoff(),
+        on_status: Callable[[str], None] = log.warning,
+        wait: Callable[[float], object] = time.sleep,
+    ) -> None:
+        self._backoff = backoff
+        self._on_status = on_status
+        self._wait = wait
+
+    def __call__(self, call: Callable[[], T]) -> T:
+        failing_since: float | None = None
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except SourceUnavailable as exc:
+                now = time.monotonic()
+                failing_since = now if failing_since is None else failing_since
+                left = self._backoff.give_up_after_s - (now - failing_since)
+                if left <= 0:
+                    raise RetriesExhausted(f"gave up after {now - failing_since:.0f} s of retrying: {exc}") from exc
+                delay = min(self._backoff.delay(attempt), left)
+                self._on_status(f"{exc}, retrying in {delay:.0f} s")
+                if self._wait(delay):  # a stop was asked for: no further attempt
+                    raise
+                attempt += 1
 
 
 def open_batch_source(broker: BrokerName, *, settings: Settings) -> tuple[BatchSource, str]:
