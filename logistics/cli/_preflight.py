@@ -157,7 +157,7 @@ def pii_key_problems(settings: Settings) -> list[LogisticsError]:
     """A PII key that is missing, not base64, or the wrong length: found now, not at the first tokenized field."""
     from google.api_core.exceptions import GoogleAPICallError
 
-    from pipeline.transforms.pii import PiiKeyError, Tokenizer
+    from logistics.pii import PiiKeyError, Tokenizer
 
     pii = settings.pii
     try:
