@@ -130,14 +130,38 @@ def test_five_sigkills_in_a_row_then_a_drain_with_every_event_in_silver_exactly_
     env = _env(data_dir, bootstrap_servers=kafka_broker.bootstrap_servers, topic=topic, group=group)
     drain = ("run-pipeline", "--source", "kafka", "--idle-timeout", "5", "--batch-size", "700")
 
-    # Killed at seeded random points: starting up, joining the group, mid-batch, mid-commit.
+    # Each run is killed at a moment of its own, found by watching it (not by the clock, which
+    # would hit different moments on a faster machine), plus a seeded random delay.
     rng = random.Random(20)
-    for attempt in range(5):
-        process = cli.start(*drain, env=env, log=tmp_path / f"killed-{attempt}.log")
-        time.sleep(rng.uniform(2.0, 14.0))
-        assert process.poll() is None, (tmp_path / f"killed-{attempt}.log").read_text()  # killed alive, not exited
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+
+    def starting(log: Path, landed: set[Path]) -> None:
+        time.sleep(rng.uniform(0.2, 2.0))
+
+    def joining(log: Path, landed: set[Path]) -> None:
+        _wait_for(lambda: "micro-batch drain of" in log.read_text(), within_s=60, what="the start of the drain")
+        time.sleep(rng.uniform(0.0, 3.0))  # a join takes about half the 6 s session
+
+    def loading(log: Path, landed: set[Path]) -> None:
+        _wait_for(lambda: bool(set(_landing(data_dir)) - landed), within_s=90, what="a micro-batch")
+        time.sleep(rng.uniform(0.0, 2.0))  # the batch is being loaded: polled, not committed
+
+    def after_a_commit(log: Path, landed: set[Path]) -> None:
+        _wait_for(lambda: bool(set(_landing(data_dir)) - landed), within_s=90, what="a micro-batch")
+        (batch,) = set(_landing(data_dir)) - landed
+        _wait_for(lambda: not batch.exists(), within_s=90, what="its commit")  # removed once committed
+        time.sleep(rng.uniform(0.0, 0.3))  # polling the next batch
+
+    moments = [starting, joining, loading, after_a_commit, loading]
+    for attempt, moment in enumerate(moments):
+        log = tmp_path / f"killed-{attempt}.log"
+        landed = set(_landing(data_dir))  # a killed batch leaves its landing file behind
+        process = cli.start(*drain, env=env, log=log)
+        try:
+            moment(log, landed)
+            assert process.poll() is None, log.read_text()  # killed alive, not exited on its own
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
 
     final = cli.run(*drain, env=env, timeout=300)
     _no_traceback(final.stdout + final.stderr)
