@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install demo test inspector lint codegen contracts-check lock clean tools lock-tools bench bench-pipeline bench-pipeline-1m bench-marts bench-api bench-generate test-sources bqemu
+.PHONY: install demo test inspector lint codegen contracts-check lock clean tools lock-tools bench bench-pipeline bench-pipeline-1m bench-streaming bench-marts bench-api bench-generate test-sources bqemu
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,10 +58,15 @@ test-sources: install
 	$(BIN)/python -m pytest -q -rs tests/pipeline/sources tests/pipeline/test_streaming.py
 
 # Benchmarks: each prints its figures next to a baseline measured in the same run.
-bench: bench-pipeline bench-pipeline-1m bench-marts bench-api bench-generate
+bench: bench-pipeline bench-pipeline-1m bench-streaming bench-marts bench-api bench-generate
 
 bench-pipeline: install
 	$(BIN)/python -m benchmarks.bench_pipeline
+
+# The unbounded pipeline on the local streaming runner at 100 events/s for 60 s, a rate ramp, and
+# the bounded pipeline over the same events as the baseline.
+bench-streaming: install
+	$(BIN)/python -m benchmarks.bench_streaming --rate 100 --seconds 60
 
 # Peak memory of the pipeline over 1M events (target < 2 GB); the loop baseline is skipped.
 bench-pipeline-1m: install

@@ -44,7 +44,7 @@ class Snapshot:
 
 
 class Progress:
-    def __init__(self, *, rate_window_s: float = 10.0, latency_window: int = 2_000) -> None:
+    def __init__(self, *, rate_window_s: float = 10.0, latency_window: int = 100_000) -> None:
         self._lock = threading.Lock()
         self._rate_window_s = rate_window_s
         self.received = self.silver = self.dlq = self.duplicates = self.already_present = 0
@@ -87,6 +87,11 @@ class Progress:
                 latency_p50_s=latencies[len(latencies) // 2] if latencies else None,
                 latency_p95_s=latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))] if latencies else None,
             )
+
+    def latencies(self) -> list[float]:
+        """Ingest -> silver seconds of the rows written (the last ``latency_window`` of them)."""
+        with self._lock:
+            return list(self._latencies)
 
     def reset(self) -> None:
         with self._lock:

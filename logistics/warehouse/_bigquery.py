@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -139,6 +140,12 @@ class BigQueryWarehouse:
         typed = ", ".join(_from_json(field) for field in table.schema["fields"])
         source = f"SELECT {typed} FROM UNNEST(@rows) AS r"
         return self._merge(table, source=source, parameters=[bigquery.ArrayQueryParameter("rows", "STRING", texts)])
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Each MERGE is atomic per table and commits on its own (a multi-table transaction would
+        need a session per batch); writes are idempotent, so a batch retried after a partial
+        failure completes without doubling anything."""
+        return nullcontext()
 
     def _load_into(self, staging_id: str, files: Sequence[Path | str]) -> None:
         from google.cloud import bigquery

@@ -25,7 +25,7 @@ from apache_beam.metrics.metric import Metrics
 
 from pipeline.local_runner.bronze import BronzeHours
 from pipeline.local_runner.spill import SpilledBucket, spilled_buckets
-from pipeline.sinks.alerts import AlertFile, alerts_file
+from pipeline.sinks.alerts import AlertHours
 from pipeline.sinks.silver import StagedTables
 from pipeline.transforms.dedupe import first_copies
 from pipeline.transforms.enrich import DimensionSnapshot, load_dimensions_for
@@ -58,9 +58,12 @@ class WriteShardDoFn(beam.DoFn):
     in ``setup`` on the worker, and so is the reference data (loaded once: a bounded run).
     """
 
-    def __init__(self, *, targets: ShardTargets, settings: Settings, data_dir: Path | None) -> None:
+    def __init__(
+        self, *, targets: ShardTargets, settings: Settings, data_dir: Path | None, reference: Settings | None = None
+    ) -> None:
         super().__init__()
         self._targets, self._settings, self._data_dir = targets, settings, data_dir
+        self._reference = reference or settings  # whose warehouse the reference data comes from
         self._tokenizer: Tokenizer | None = None
         self._dims: DimensionSnapshot | None = None
         self._duplicates = Metrics.counter("ledger", "duplicates")
@@ -71,7 +74,7 @@ class WriteShardDoFn(beam.DoFn):
         self._tokenizer = Tokenizer.from_settings(
             settings.pii, project_id=settings.gcp.project_id, data_dir=self._data_dir
         )
-        self._dims = load_dimensions_for(settings)
+        self._dims = load_dimensions_for(self._reference)
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_tokenizer": None, "_dims": None}
@@ -121,7 +124,7 @@ def write_shard(
     silver = StagedTables(
         staging_dir=targets.staging_dir, name=f"shard-{shard:05d}", window_seconds=targets.window_seconds
     )
-    alerts = AlertFile(alerts_file(targets.alerts_root, run_id=targets.run_id, part=f"{shard:05d}"))
+    alerts = AlertHours(root=targets.alerts_root, run_id=targets.run_id, part=f"{shard:05d}")
     try:
         for bucket in buckets:
             for kept, envelope in first_copies(bucket.envelopes, event_ids=bucket.event_ids()):
@@ -138,8 +141,7 @@ def write_shard(
                     alerts.add(staged.alert)
     finally:
         silver.close()
-        alerts.close()
+    counts.alerts = len(alerts.close())
     if bronze is not None:
         bronze.close()
-    counts.alerts = alerts.written
     return counts

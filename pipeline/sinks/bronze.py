@@ -7,6 +7,9 @@ Written through Beam filesystems, so a ``gs://`` URI and a local folder are the 
 File names carry the run id and a part name: bronze is append-only and a rerun never
 overwrites history. Two writers:
 
+An hour never holds an event_id twice (:mod:`pipeline.sinks.archive`): a rerun or a replay
+adds nothing the hour already has.
+
 - :class:`WriteBronze` (the unbounded and bounded pipelines): envelopes batched per event hour
   (``GroupIntoBatches`` with a sharded key, so a distributed runner splits a hot hour over
   workers), one file per batch, named by a digest of its event ids: a retried batch rewrites
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
@@ -27,15 +31,39 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import PCollection
 
 from contracts.generated.coders import BRONZE_SCHEMA, BronzeCoder
+from pipeline.sinks.archive import archived_ids
 from pipeline.transforms.normalize import Envelope
 
 PARSED_ENVELOPE = fastavro.parse_schema(BRONZE_SCHEMA)  # the contract's envelope + pii_sealed
 _CODER = BronzeCoder()
 
 
-def bronze_path(hour: dt.datetime, *, run_id: str, part: str) -> str:
-    """``yyyy/mm/dd/hh/events-<hour start>-<run>-<part>.avro`` by event time (replaying a day is one prefix)."""
-    return f"{hour:%Y/%m/%d/%H}/events-{hour:%Y%m%dT%H}0000-{run_id}-{part}.avro"
+def bronze_prefix(root: str, hour: dt.datetime, *, run_id: str, part: str) -> str:
+    """``<root>/yyyy/mm/dd/hh/events-<hour start>-<run>-<part>``: a writer's file for an event hour
+    (replaying a day is one prefix), before its digest."""
+    return f"{root.rstrip('/')}/{hour:%Y/%m/%d/%H}/events-{hour:%Y%m%dT%H}0000-{run_id}-{part}"
+
+
+def write_bronze_file(root: str, hour: dt.datetime, *, run_id: str, part: str, data: bytes) -> str:
+    """Write one Avro container; its name ends in a digest of its bytes (``-<sha256[:16]>.avro``), so
+    a reader can tell a damaged file from a sound one even where the damage still decodes (Avro's
+    deflate blocks carry no checksum)."""
+    path = f"{bronze_prefix(root, hour, run_id=run_id, part=part)}-{hashlib.sha256(data).hexdigest()[:16]}.avro"
+    with FileSystems.create(path) as fh:
+        fh.write(data)
+    return path
+
+
+def named_digest(path: str) -> str | None:
+    """The digest a bronze file's name carries (None: a file written before names carried one)."""
+    digest = path.rsplit("/", 1)[-1].removesuffix(".avro").rsplit("-", 1)[-1]
+    return digest if len(digest) == 16 and all(c in "0123456789abcdef" for c in digest) else None
+
+
+def event_ids(path: str) -> list[str]:
+    """The event ids of one bronze file."""
+    with FileSystems.open(path) as fh:
+        return [str(record["event_id"]) for record in fastavro.reader(fh)]  # type: ignore[index,call-overload]
 
 
 # Deflate level 1: about half the CPU of the default level 6 for a few percent more bytes;
@@ -60,11 +88,15 @@ class _WriteBatchDoFn(beam.DoFn):
         sharded_key, encoded = batch
         envelopes = [_CODER.decode(e) for e in encoded]
         hour = dt.datetime.fromtimestamp(sharded_key.key, tz=dt.UTC)
-        ids = hashlib.sha256("\n".join(sorted(e["event_id"] for e in envelopes)).encode()).hexdigest()[:16]
-        path = f"{self._root}/{bronze_path(hour, run_id=self._run_id, part=ids)}"
-        with FileSystems.create(path) as fh:
-            write_avro(fh, envelopes)
-        yield path
+        # Named by its ids: a retried batch is the same writer, whose earlier file it replaces.
+        part = hashlib.sha256("\n".join(sorted(e["event_id"] for e in envelopes)).encode()).hexdigest()[:12]
+        prefix = bronze_prefix(self._root, hour, run_id=self._run_id, part=part)
+        known = archived_ids(self._root, hour, ids_of=event_ids, except_prefix=prefix)
+        fresh = [e for e in envelopes if e["event_id"] not in known]
+        if fresh:
+            buffer = io.BytesIO()
+            write_avro(buffer, fresh)
+            yield write_bronze_file(self._root, hour, run_id=self._run_id, part=part, data=buffer.getvalue())
 
 
 class WriteBronze(beam.PTransform):

@@ -124,9 +124,10 @@ def load_staged(warehouse: Warehouse, staging_dir: str, *, window_seconds: int) 
     """Load every staged table (the single writer step), then recount the windows it touched."""
     warehouse.ensure_tables()
     result = LoadResult()
-    for table in [*silver_tables().values(), dlq_table()]:
-        written, skipped = warehouse.load_json_files(table, staged_files(staging_dir, table.name))
-        result.inserted[table.name] = written
-        result.already_present[table.name] = skipped
+    with warehouse.transaction():  # a run's silver and DLQ rows become visible together (DuckDB)
+        for table in [*silver_tables().values(), dlq_table()]:
+            written, skipped = warehouse.load_json_files(table, staged_files(staging_dir, table.name))
+            result.inserted[table.name] = written
+            result.already_present[table.name] = skipped
     result.windows_recounted = recount_windows(warehouse, staged_windows(staging_dir), window_seconds=window_seconds)
     return result
