@@ -35,12 +35,13 @@ def require(problems: Iterable[LogisticsError]) -> None:
     raise combined
 
 
-def pipeline_problems(settings: Settings, *, source: str) -> list[LogisticsError]:
+def pipeline_problems(settings: Settings, *, source: str, pii_key: bool = True) -> list[LogisticsError]:
     """What a pipeline run needs: its local folders and the warehouse writable, the warehouse
-    whole, cloud credentials wherever the configuration uses the cloud, and the PII key."""
+    whole, cloud credentials wherever the configuration uses the cloud, and (``pii_key``) the
+    PII key; a command that looks for the key its own way passes ``pii_key=False``."""
     problems: list[LogisticsError] = [*folder_problems(settings), *warehouse_problems(settings, write=True)]
     problems += credential_problems(settings, uses=pipeline_cloud_uses(settings, source=source))
-    if not problems:  # the key may live in Secret Manager, or be generated into the data folder
+    if pii_key and not problems:  # the key may live in Secret Manager (credentials first)
         problems += pii_key_problems(settings)
     return problems
 
@@ -159,9 +160,12 @@ def pii_key_problems(settings: Settings) -> list[LogisticsError]:
 
     from logistics.pii import PiiKeyError, Tokenizer
 
-    pii = settings.pii
+    pii, data_dir = settings.pii, settings.storage.resolved_data_dir()
+    local_key = data_dir / pii.local_key_file if pii.local_key_file else None
+    if not pii.secret and not os.environ.get(pii.key_env) and local_key is not None and not local_key.exists():
+        return []  # the run makes the local key on first use; a check never does
     try:
-        Tokenizer.from_settings(pii, project_id=settings.gcp.project_id, data_dir=settings.storage.resolved_data_dir())
+        Tokenizer.from_settings(pii, project_id=settings.gcp.project_id, data_dir=data_dir, create_local_key=False)
     except PiiKeyError as exc:
         source = f"pii.secret={pii.secret}" if pii.secret else pii.key_env
         return [CredentialsMissing(f"PII key ({source}): {exc}")]

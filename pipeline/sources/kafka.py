@@ -71,6 +71,8 @@ _PARSED_ENVELOPE = fastavro.parse_schema(ENVELOPE_SCHEMA)
 _BATCH_LINGER_S = 0.2
 # How long a "is the broker there at all?" metadata request may take.
 _REACHABLE_CHECK_S = 2.0
+# How long a batch may wait for assigned partitions' first fetch (see KafkaBatchSource.poll).
+_FIRST_FETCH_WAIT_S = 2.0
 
 
 def encode_wire_format(envelope: Mapping[str, Any], *, schema_id: int = 1) -> bytes:
@@ -284,13 +286,27 @@ class KafkaBatchSource:
             if not records:
                 self._raise_if_unreachable()
                 return []
+        # Keep collecting while records arrive, and (bounded) while an assigned partition has not
+        # had its first fetch answered: right after a join, partitions are fetched one by one, and
+        # a batch cut before the last arrives splits what belongs together (a producer's retried
+        # copies then count as "already present" instead of as duplicates).
+        unfetched_until = time.monotonic() + _FIRST_FETCH_WAIT_S
         while len(records) < max_records:
             messages = self._consume(max_records - len(records), _BATCH_LINGER_S)
-            if not messages:
+            if messages:
+                records.extend(self._take(messages))
+            elif time.monotonic() > unfetched_until or not self._unfetched_partitions():
                 break
-            records.extend(self._take(messages))
         self._client_error = None
         return records
+
+    def _unfetched_partitions(self) -> list[tuple[str, int]]:
+        """Assigned partitions with no fetch response yet (no high watermark known locally)."""
+        return [
+            (topic, partition)
+            for topic, partition in self._assigned
+            if self._consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)[1] < 0
+        ]
 
     def _consume(self, count: int, timeout_s: float) -> list[Message]:
         try:
