@@ -3,6 +3,11 @@
 The environment is chosen by ``LOGISTICS_ENV`` (default ``local``: embedded engines,
 no cloud credentials, no network). Nested keys are overridden with ``__``, e.g.
 ``LOGISTICS_STORAGE__DATA_DIR=/tmp/run``.
+
+Nothing is ignored quietly: an unknown ``LOGISTICS_*`` variable or YAML key, a value of the
+wrong type, an unknown environment or a YAML file that does not parse is a
+:class:`~logistics.errors.ConfigError` naming the variable or file and key, the value, and
+what is allowed (with a "did you mean" for near misses). See :mod:`logistics._config_problems`.
 """
 
 from __future__ import annotations
@@ -10,18 +15,34 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    YamlConfigSettingsSource,
+)
+
+from logistics.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_ROOT / "config"
+ENV_PREFIX = "LOGISTICS_"
 Environment = Literal["local", "dev", "prod"]
+ENVIRONMENTS: tuple[str, ...] = get_args(Environment)
 
 
-class GcpSettings(BaseModel):
+class _Section(BaseModel):
+    """A settings section: a key it does not define is an error, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class GcpSettings(_Section):
     project_id: str = "local-project"
     region: str = "us-central1"
 
@@ -30,7 +51,7 @@ class GcpSettings(BaseModel):
 OUTPUT_TOPICS = frozenset({"dlq", "alerts", "updates"})
 
 
-class PubSubSettings(BaseModel):
+class PubSubSettings(_Section):
     # family -> input topic, plus the output topics: dlq, alerts, updates (new silver shipment and
     # delivery events, which the API's subscriptions fan out)
     topics: dict[str, str] = Field(default_factory=dict)
@@ -41,16 +62,19 @@ class PubSubSettings(BaseModel):
         return {key: topic for key, topic in self.topics.items() if key not in OUTPUT_TOPICS}
 
 
-class KafkaSettings(BaseModel):
+class KafkaSettings(_Section):
     bootstrap_servers: str = "localhost:9092"
     topics: list[str] = Field(default_factory=list)
     consumer_group: str = "logistics-pipeline"
+    # How long the broker waits for a silent member (a killed process) before handing its
+    # partitions to the others: a restart rejoins within about this long.
+    session_timeout_ms: int = Field(default=10_000, ge=1_000)
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_username: str | None = None
     sasl_password: str | None = None
 
 
-class BigQuerySettings(BaseModel):
+class BigQuerySettings(_Section):
     datasets: dict[str, str] = Field(
         default_factory=lambda: {"raw": "raw", "clean": "clean", "curated": "curated", "features": "features"}
     )
@@ -59,11 +83,11 @@ class BigQuerySettings(BaseModel):
     emulator_host: str | None = None
 
 
-class WarehouseSettings(BaseModel):
+class WarehouseSettings(_Section):
     backend: Literal["duckdb", "bigquery"] = "duckdb"
 
 
-class StorageSettings(BaseModel):
+class StorageSettings(_Section):
     data_dir: Path = Path(".data")
     bronze_uri: str | None = None  # default: <data_dir>/bronze/events
     # Where workers stage silver/DLQ rows for the loader (gs:// on Dataflow); default <data_dir>/staging.
@@ -96,7 +120,7 @@ class StorageSettings(BaseModel):
         return self.staging_uri or str(self.staging_dir)
 
 
-class PipelineSettings(BaseModel):
+class PipelineSettings(_Section):
     runner: str = "DirectRunner"
     source: Literal["file", "kafka", "pubsub"] = "file"
     window_size_seconds: int = 300
@@ -119,7 +143,7 @@ class PipelineSettings(BaseModel):
     pubsub_id_attribute: str | None = None
 
 
-class ApiKeySettings(BaseModel):
+class ApiKeySettings(_Section):
     """One caller of the API. Only the SHA-256 of the key is configured: the key itself never sits in config."""
 
     name: str
@@ -127,7 +151,7 @@ class ApiKeySettings(BaseModel):
     scopes: list[str] = Field(default_factory=lambda: ["read"])
 
 
-class ApiSettings(BaseModel):
+class ApiSettings(_Section):
     rate_limit_per_minute: int = 1000  # per API key
     cache_ttl_seconds: int = 300  # warehouse reads
     cache_max_entries: int = 10_000
@@ -144,7 +168,7 @@ class ApiSettings(BaseModel):
     persisted_queries_only: bool = False  # when true, only the registered documents under graphql_api/persisted run
 
 
-class PiiSettings(BaseModel):
+class PiiSettings(_Section):
     """Where the PII tokenization key comes from; the key itself is never in config or the repo."""
 
     key_env: str = "LOGISTICS_PII_KEY"  # env var holding the base64 AES-SIV key (local/dev)
@@ -155,7 +179,7 @@ class PiiSettings(BaseModel):
     secret: str | None = None
 
 
-class MartsSettings(BaseModel):
+class MartsSettings(_Section):
     """Gold builds and their monitoring: SLA thresholds and where alerts go."""
 
     sla_max_pipeline_lag_minutes: float = 30.0  # now - newest silver ingest_time
@@ -175,7 +199,7 @@ class MartsSettings(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LOGISTICS_", env_nested_delimiter="__", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
 
     env: Environment = "local"
     gcp: GcpSettings = Field(default_factory=GcpSettings)
@@ -189,6 +213,25 @@ class Settings(BaseSettings):
     marts: MartsSettings = Field(default_factory=MartsSettings)
     pii: PiiSettings = Field(default_factory=PiiSettings)
 
+    def __init__(self, **values: Any) -> None:
+        """Load and validate; any problem is one :class:`ConfigError` with a line per problem."""
+        from logistics._config_problems import describe_validation_error, variable_problems
+
+        environ = dict(os.environ)
+        try:
+            super().__init__(**values)
+        except (ValidationError, SettingsError) as exc:
+            # Unknown or malformed variables first: they often explain the validation error.
+            unknown = variable_problems(type(self), environ)
+            problems = list(unknown.values())
+            if isinstance(exc, ValidationError):
+                problems += describe_validation_error(
+                    type(self), exc, environ=environ, files=config_files(), init=values, reported=set(unknown)
+                )
+            raise ConfigError("\n".join(problems or [str(exc)])) from exc
+        if unknown := variable_problems(type(self), environ, also_allowed={self.pii.key_env}):
+            raise ConfigError("\n".join(unknown.values()))
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -199,32 +242,41 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Highest priority first: explicit arguments, environment, then the YAML overlays.
-        return init_settings, env_settings, _YamlOverlays(settings_cls)
+        return init_settings, env_settings, _YamlOverlays(settings_cls, yaml_file=config_files(), deep_merge=True)
 
 
-class _YamlOverlays(PydanticBaseSettingsSource):
-    """base.yaml deep-merged with {env}.yaml."""
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # unused: __call__ returns the whole mapping
-
-    def __call__(self) -> dict[str, Any]:
-        env = os.environ.get("LOGISTICS_ENV", "local")
-        merged: dict[str, Any] = {}
-        for name in ("base", env):
-            path = CONFIG_DIR / f"{name}.yaml"
-            if name != "base" and not path.exists():
-                raise FileNotFoundError(f"LOGISTICS_ENV={env!r} but {path} does not exist")
-            merged = _deep_merge(merged, yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-        merged["env"] = env
-        return merged
+def config_files() -> list[Path]:
+    """``config/base.yaml`` and the overlay of ``LOGISTICS_ENV`` (default ``local``), lowest priority first."""
+    env = os.environ.get(f"{ENV_PREFIX}ENV", "local")
+    overlay = CONFIG_DIR / f"{env}.yaml"
+    if env not in ENVIRONMENTS or not overlay.is_file():
+        raise ConfigError(
+            f"{ENV_PREFIX}ENV={env!r} is not a known environment: use one of {', '.join(ENVIRONMENTS)} "
+            f"(each has its overlay in {CONFIG_DIR.relative_to(PROJECT_ROOT)}/<env>.yaml)"
+        )
+    return [CONFIG_DIR / "base.yaml", overlay]
 
 
-def _deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in overlay.items():
-        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
+class _YamlOverlays(YamlConfigSettingsSource):
+    """pydantic-settings' YAML source (files deep-merged), with errors that name the file and line."""
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        shown = _shown(Path(str(file_path)))
+        try:
+            data = super()._read_file(file_path)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ConfigError(f"{shown} is not valid YAML: {problem}{where}") from exc
+        if not isinstance(data, dict):
+            found = type(data).__name__
+            raise ConfigError(f"{shown}: expected sections (e.g. `kafka:` with keys under it), found a {found}")
+        return data
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
 
 
 @lru_cache(maxsize=1)

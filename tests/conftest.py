@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +66,35 @@ def warehouse_copy(spine: SpineRun, tmp_path: Path) -> Settings:
     settings.storage.duckdb_path.parent.mkdir(parents=True)
     shutil.copy(spine.settings.storage.duckdb_path, settings.storage.duckdb_path)
     return settings
+
+
+class Cli:
+    """The ``logistics`` command as a user runs it: its own process, configured only by ``env``
+    (no ``LOGISTICS_*`` variable of the test process leaks in), output captured as text."""
+
+    command = (sys.executable, "-m", "logistics.cli.main")
+
+    @staticmethod
+    def environment(env: Mapping[str, str]) -> dict[str, str]:
+        inherited = {k: v for k, v in os.environ.items() if not k.upper().startswith("LOGISTICS_")}
+        return inherited | dict(env)
+
+    def run(self, *args: str, env: Mapping[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self.command, *args], env=self.environment(env), capture_output=True, text=True, timeout=timeout
+        )
+
+    def start(self, *args: str, env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+        """Started, not waited for (to be killed): stdout and stderr go to ``log``."""
+        with log.open("ab") as out:
+            return subprocess.Popen(
+                [*self.command, *args], env=self.environment(env), stdout=out, stderr=subprocess.STDOUT
+            )
+
+
+@pytest.fixture(scope="session")
+def cli() -> Cli:
+    return Cli()
 
 
 def _located_lines(*, shipments: int = 3, seed: int = 11) -> tuple[list[str], dict[str, dict[str, float]]]:

@@ -16,11 +16,13 @@ def build_marts(
 ) -> None:
     """Stage every gold table for one day, validate it, publish it only if the gate passes (idempotent)."""
     from dags.gold import build_gold
+    from logistics.cli._preflight import require, warehouse_command_problems
     from logistics.settings import get_settings
     from logistics.warehouse import connect
     from quality.gate import QualityGateFailed, results_dir_for
 
     settings = get_settings()
+    require(warehouse_command_problems(settings, write=True))
     day = date.date()
     try:
         with connect(settings) as warehouse:

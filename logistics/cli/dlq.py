@@ -17,12 +17,15 @@ def replay(
 ) -> None:
     """Re-validate open DLQ records (each opened from its sealed original with the PII key the
     pipeline used) against today's contracts; re-inject those that pass; retire those out of attempts."""
+    from logistics.cli._preflight import pipeline_problems, require
     from logistics.settings import get_settings
     from pipeline.replay import replay_dlq
     from pipeline.transforms.pii import PiiKeyError
 
+    settings = get_settings()
+    require(pipeline_problems(settings, source="file", pii_key=False))  # the key: below, never a new one
     try:
-        report = replay_dlq(settings=get_settings(), max_attempts=max_attempts)
+        report = replay_dlq(settings=settings, max_attempts=max_attempts)
     except PiiKeyError as exc:
         err_console.print(f"[red]no key:[/] {exc}", markup=True, soft_wrap=True)
         raise typer.Exit(1) from None
@@ -56,10 +59,13 @@ def summary(top: Annotated[int, typer.Option(min=1, help="Patterns to show.")] =
     """What is failing: dead letters grouped by status, stage, reason, event type and contract version."""
     from rich.table import Table
 
+    from logistics.cli._preflight import require, warehouse_command_problems
     from logistics.settings import get_settings
     from logistics.warehouse import connect
 
-    with connect(get_settings()) as warehouse:
+    settings = get_settings()
+    require(warehouse_command_problems(settings, write=True))  # ensure_tables() below
+    with connect(settings) as warehouse:
         warehouse.ensure_tables()  # a fresh warehouse: an empty DLQ, not an error
         rows = warehouse.query(_SUMMARY_SQL, {"top": top})
     table = Table(title="Dead letters by pattern (clean.dlq_events)")

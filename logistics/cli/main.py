@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Annotated
+
 import typer
 
 from logistics.cli import (
@@ -22,13 +25,28 @@ from logistics.cli import (
     serve,
     sla,
 )
+from logistics.cli._failures import ReportingGroup
 
 app = typer.Typer(
     name="logistics",
     help="Contract-first logistics event platform: contracts -> pipeline -> bronze/silver/gold -> GraphQL.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=ReportingGroup,
 )
+
+
+@app.callback()
+def main(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="On failure show the traceback too; log at INFO level.")
+    ] = False,
+) -> None:
+    """Errors you can fix print as one line each (`error: ...`); `--debug` adds the traceback."""
+    if debug:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
 app.command("codegen")(codegen.codegen)
 app.add_typer(contracts.app, name="contracts")
 app.add_typer(pii.app, name="pii")

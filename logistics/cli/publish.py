@@ -116,6 +116,7 @@ def _body(line: bytes) -> dict[str, Any]:
 def _to_kafka(lines: Iterable[bytes], *, topic: str | None, avro: bool, pacer: Pacer) -> Counter[str]:
     from confluent_kafka import Producer
 
+    from logistics.errors import SourceUnavailable
     from logistics.settings import get_settings
     from pipeline.sources.kafka import encode_wire_format, security_config
 
@@ -137,7 +138,10 @@ def _to_kafka(lines: Iterable[bytes], *, topic: str | None, avro: bool, pacer: P
         count += 1
         pacer.tick()
     if unsent := producer.flush(30):
-        raise RuntimeError(f"{unsent} message(s) were not delivered to {kafka.bootstrap_servers}")
+        raise SourceUnavailable(
+            f"broker at {kafka.bootstrap_servers} unreachable while publishing: {unsent} of {count} message(s) "
+            "not delivered within 30 s"
+        )
     return Counter({target: count})
 
 

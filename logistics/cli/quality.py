@@ -23,11 +23,13 @@ def run(
     ] = False,
 ) -> None:
     """Validate one table (a partition, or a whole dimension); exit 1 if any expectation fails."""
+    from logistics.cli._preflight import require, warehouse_command_problems
     from logistics.settings import get_settings
     from logistics.warehouse import connect
     from quality.gate import results_dir_for, run_gate
 
     settings = get_settings()
+    require(warehouse_command_problems(settings, write=False))
     try:
         with connect(settings, read_only=True) as warehouse:
             result = run_gate(

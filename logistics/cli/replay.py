@@ -30,6 +30,7 @@ def replay(
     ] = False,
 ) -> None:
     """Replay a date range of the bronze archive into silver (idempotent), or rebuild it from bronze."""
+    from logistics.cli._preflight import pipeline_problems, require
     from logistics.cli.run_pipeline import ledger_table
     from logistics.settings import get_settings
     from pipeline.rebuild import CorruptBronzeFile
@@ -37,10 +38,10 @@ def replay(
 
     first = start.date()
     last = (end or start).date()
+    settings = get_settings()
+    require(pipeline_problems(settings, source="file"))
     try:
-        report = replay_bronze(
-            settings=get_settings(), start=first, end=last, rebuild=rebuild, skip_corrupt=skip_corrupt
-        )
+        report = replay_bronze(settings=settings, start=first, end=last, rebuild=rebuild, skip_corrupt=skip_corrupt)
     except CorruptBronzeFile as corrupt:
         console.print(f"[red]error:[/] {corrupt}")
         raise typer.Exit(2) from None

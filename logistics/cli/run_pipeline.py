@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from logistics.cli._console import console
+from logistics.cli._console import console, err_console
+from logistics.errors import LogisticsError
+
+if TYPE_CHECKING:
+    from pipeline.sources.base import Backoff
 
 
 def ledger_table(ledger: object) -> Table:
@@ -31,17 +36,24 @@ def ledger_table(ledger: object) -> Table:
 
 
 def run_pipeline(
-    input: Annotated[Path | None, typer.Option(help="JSONL file or folder (default: <data_dir>/input).")] = None,
+    input: Annotated[
+        Path | None,
+        typer.Option(help="JSONL file or folder (default: <data_dir>/input); given, it wins over pipeline.source."),
+    ] = None,
     source: Annotated[
         Literal["file", "kafka", "pubsub"] | None,
-        typer.Option(help="Where events come from (default: pipeline.source in config)."),
+        typer.Option(help="Where events come from (default: file with --input, else pipeline.source in config)."),
     ] = None,
     max_batches: Annotated[
         int | None, typer.Option(min=1, help="kafka/pubsub: stop after this many micro-batches.")
     ] = None,
     idle_timeout: Annotated[
         float | None,
-        typer.Option(min=0.1, help="kafka/pubsub: stop once nothing arrived for this many seconds (default: run on)."),
+        typer.Option(
+            min=0.1,
+            help="kafka/pubsub: stop once nothing arrived for this many seconds and the broker says the "
+            "topics are drained (default: run on).",
+        ),
     ] = None,
     streaming: Annotated[
         bool,
@@ -51,27 +63,50 @@ def run_pipeline(
             "(default: the micro-batch drain, which commits each batch after its load).",
         ),
     ] = False,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="kafka/pubsub micro-batch drain: most records per micro-batch.")
+    ] = 10_000,
+    give_up_after: Annotated[
+        float,
+        typer.Option(
+            min=0, help="kafka/pubsub micro-batch drain: seconds of retrying an unreachable broker before giving up."
+        ),
+    ] = 300.0,
 ) -> None:
     """Run the bounded pipeline over input files; or, from Kafka / Pub/Sub, the unbounded pipeline
     (``--streaming``) or the micro-batch drain (a bounded run per batch, committed after its load)."""
+    from logistics.cli._preflight import pipeline_problems, require
     from logistics.settings import get_settings
     from pipeline.run import input_files
     from pipeline.run import run_pipeline as run
 
     settings = get_settings()
-    chosen = source or settings.pipeline.source
-    if streaming:
-        if chosen == "file":
-            raise typer.BadParameter("--streaming reads a broker: add --source pubsub or --source kafka")
+    if input is not None and source not in (None, "file"):
+        raise typer.BadParameter(f"--input reads files; --source {source} drains a broker: give one of them")
+    chosen = "file" if input is not None else source or settings.pipeline.source
+    if streaming and chosen == "file":
+        raise typer.BadParameter("--streaming reads a broker: add --source pubsub or --source kafka")
+    require(pipeline_problems(settings, source=chosen))
+    if streaming and chosen != "file":
         from logistics.cli._streaming import run_streaming
 
         if not run_streaming(settings=settings, source=chosen, idle_timeout=idle_timeout):
             raise typer.Exit(1)
         return
     if chosen != "file":
-        _drain(chosen, max_batches=max_batches, idle_timeout=idle_timeout)
+        from pipeline.sources.base import Backoff
+
+        _drain(
+            chosen,
+            max_batches=max_batches,
+            idle_timeout=idle_timeout,
+            batch_size=batch_size,
+            backoff=Backoff(give_up_after_s=give_up_after),
+        )
         return
     path = input or settings.storage.resolved_data_dir() / "input"
+    if not path.exists() or (path.is_dir() and not any(path.glob("*.jsonl"))):
+        raise LogisticsError(f"no input at {path}: write some with `logistics generate`, or pass --input FILE")
     with console.status(f"running the pipeline over {path} ..."):
         ledger = run(settings=settings, input_pattern=input_files(path))
     console.print(ledger_table(ledger))
@@ -80,8 +115,16 @@ def run_pipeline(
         raise typer.Exit(1)
 
 
-def _drain(source: Literal["kafka", "pubsub"], *, max_batches: int | None, idle_timeout: float | None) -> None:
-    """Micro-batches from a broker until ``max_batches`` / ``idle_timeout`` / Ctrl-C, then the ledger."""
+def _drain(
+    source: Literal["kafka", "pubsub"],
+    *,
+    max_batches: int | None,
+    idle_timeout: float | None,
+    batch_size: int,
+    backoff: Backoff,
+) -> None:
+    """Micro-batches from a broker until ``max_batches`` / ``idle_timeout`` / Ctrl-C, then the ledger,
+    however the drain ends (a broker that stayed away, Ctrl-C, an error)."""
     from logistics.settings import get_settings
     from pipeline.sources.base import open_batch_source
     from pipeline.streaming import StreamLedger, drain
@@ -94,21 +137,28 @@ def _drain(source: Literal["kafka", "pubsub"], *, max_batches: int | None, idle_
     )
     stream = StreamLedger()
     try:
-        stream = drain(
+        drain(
             batch_source,
             settings=settings,
-            # One poll waits idle_timeout for its first record; an empty poll then ends the drain.
+            max_records=batch_size,
+            # One poll waits idle_timeout for its first record; an empty poll then ends the drain if
+            # the broker confirms nothing is left.
             timeout_s=idle_timeout if idle_timeout is not None else 5.0,
             max_batches=max_batches,
             idle_batches_to_stop=1 if idle_timeout is not None else None,
+            backoff=backoff,
+            on_status=lambda line: err_console.print(Text(line, style="yellow"), soft_wrap=True),
+            stream=stream,
         )
     except KeyboardInterrupt:
         console.print("interrupted: anything not committed will be redelivered")
     finally:
         batch_source.close()
-    console.print(ledger_table(stream.total()))
-    for name, count in sorted(stream.received_by_source.items()):
-        console.print(f"received from {name}: {count}")
-    console.print(f"bronze: {settings.storage.bronze}   warehouse: {settings.storage.duckdb_path}")
-    if not stream.balanced:
+        console.print(ledger_table(stream.total()))
+        for name, count in sorted(stream.received_by_source.items()):
+            console.print(f"received from {name}: {count}")
+        if stream.uncommitted is not None:
+            console.print(f"not committed: {stream.uncommitted.describe()}", soft_wrap=True)
+        console.print(f"bronze: {settings.storage.bronze}   warehouse: {settings.storage.duckdb_path}")
+    if not stream.balanced or stream.uncommitted is not None:
         raise typer.Exit(1)

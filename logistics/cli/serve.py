@@ -17,12 +17,14 @@ def serve(
     """Serve GraphQL (+ GraphiQL when introspection is on) at /graphql, REST under /api/v1, /health, /ready."""
     import uvicorn
 
+    from logistics.cli._preflight import require, warehouse_command_problems
     from logistics.settings import get_settings
 
     settings = get_settings()
     if not settings.storage.duckdb_path.exists() and settings.warehouse.backend == "duckdb":
         typer.echo(f"no warehouse at {settings.storage.duckdb_path}: run `make demo` first", err=True)
         raise typer.Exit(1)
+    require(warehouse_command_problems(settings, write=False))
     if not settings.api.keys:
         typer.echo("warning: no API keys configured (api.keys): every data request will be 401", err=True)
     uvicorn.run(

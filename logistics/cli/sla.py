@@ -18,10 +18,12 @@ def sla(
 ) -> None:
     """Measure every SLA against the configured thresholds; exit 1 on any breach."""
     from dags.ops.sla import evaluate, measure
+    from logistics.cli._preflight import require, warehouse_command_problems
     from logistics.settings import get_settings
     from logistics.warehouse import connect
 
     settings = get_settings()
+    require(warehouse_command_problems(settings, write=True))  # measure() creates missing gold tables
     now = at.replace(tzinfo=dt.UTC) if at else dt.datetime.now(dt.UTC)  # typer parses naive times: UTC
     # measure() creates missing gold tables (empty) so a fresh warehouse reports a breach, not a crash.
     with connect(settings) as warehouse:

@@ -19,6 +19,7 @@ from logistics.local._process import ComponentMissing, free_port, listening_proc
 @dataclass(frozen=True)
 class KafkaBroker:
     bootstrap_servers: str
+    pid: int | None = None  # the broker's process (fault drills stop, freeze or kill it)
 
 
 def tansu_binary() -> Path:
@@ -45,8 +46,8 @@ def kafka_broker(*, log_dir: Path, port: int | None = None, topics: Sequence[str
     url = f"tcp://127.0.0.1:{port}"
     command = [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url]
     command += ["--storage-engine", "memory://tansu/"]
-    with listening_process(command, port=port, log=log_dir / "tansu.log", timeout_s=15):
-        broker = KafkaBroker(bootstrap_servers=f"127.0.0.1:{port}")
+    with listening_process(command, port=port, log=log_dir / "tansu.log", timeout_s=15) as process:
+        broker = KafkaBroker(bootstrap_servers=f"127.0.0.1:{port}", pid=process.pid)
         if topics:
             create_topics(broker, topics=topics)
         yield broker

@@ -19,6 +19,7 @@ PUBSUB_PROJECT = "local-project"  # Beam and the clients want a valid GCP projec
 class PubSubEmulator:
     host: str
     project: str = PUBSUB_PROJECT
+    pid: int | None = None  # the emulator's process (its launcher execs Java): fault drills stop or kill it
 
 
 def missing_reason() -> str | None:
@@ -37,10 +38,10 @@ def pubsub_emulator(*, log_dir: Path, port: int | None = None) -> Iterator[PubSu
     port = port or free_port()
     command = [str(PUBSUB_EMULATOR), "--host=127.0.0.1", f"--port={port}"]
     previous = os.environ.get("PUBSUB_EMULATOR_HOST")
-    with listening_process(command, port=port, log=log_dir / "pubsub-emulator.log", timeout_s=60):
+    with listening_process(command, port=port, log=log_dir / "pubsub-emulator.log", timeout_s=60) as process:
         os.environ["PUBSUB_EMULATOR_HOST"] = f"127.0.0.1:{port}"
         try:
-            yield PubSubEmulator(host=f"127.0.0.1:{port}")
+            yield PubSubEmulator(host=f"127.0.0.1:{port}", pid=process.pid)
         finally:
             if previous is None:
                 os.environ.pop("PUBSUB_EMULATOR_HOST", None)

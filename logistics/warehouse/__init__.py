@@ -69,7 +69,9 @@ def connect(settings: Settings, *, read_only: bool = False) -> Iterator[Warehous
         return
     from logistics.warehouse._duckdb import open_duckdb
 
-    with open_duckdb(settings.storage.duckdb_path, datasets=datasets, read_only=read_only) as wh:
+    with open_duckdb(
+        settings.storage.duckdb_path, datasets=datasets, read_only=read_only, bronze=settings.storage.bronze
+    ) as wh:
         yield wh
 
 

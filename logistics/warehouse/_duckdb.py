@@ -7,6 +7,7 @@ and one step loads them; the API reads a private snapshot copy, taken under a re
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tempfile
 import time
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import orjson
 
+from logistics.errors import NotWritable, WarehouseDamaged
 from logistics.warehouse._schema import TableDef, managed_tables
 from logistics.warehouse._sql import Renames, prepare
 
@@ -184,24 +186,160 @@ def _used(statement: str, params: Mapping[str, Any] | None) -> dict[str, Any] | 
 
 
 @contextmanager
-def open_duckdb(path: Path, *, datasets: Mapping[str, str], read_only: bool) -> Iterator[DuckDBWarehouse]:
-    """Open the file briefly; wait (bounded) while another process holds the write lock."""
+def open_duckdb(
+    path: Path, *, datasets: Mapping[str, str], read_only: bool, bronze: str | None = None
+) -> Iterator[DuckDBWarehouse]:
+    """Open the file briefly; wait (bounded) while another process holds the write lock.
+
+    A file that is not a whole DuckDB database is :class:`WarehouseDamaged` (saying how to
+    recover, from ``bronze`` when given), and one this process may not write (when opened to
+    write) is :class:`NotWritable`: never a DuckDB traceback, and never a quiet answer
+    from half a file.
+    """
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(path.parent)
     elif not path.exists():
         raise FileNotFoundError(f"no warehouse at {path}: run `logistics run-pipeline` (or `make demo`) first")
+    check_file(path, bronze=bronze)
     deadline = time.monotonic() + _LOCK_RETRY_SECONDS
     while True:
         try:
             con = duckdb.connect(str(path), read_only=read_only)
             break
         except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+            if "lock" in str(exc).lower() and time.monotonic() <= deadline:
+                time.sleep(0.05)
+                continue
+            raise _translated(exc, path=path, bronze=bronze) from exc
     con.execute("SET TimeZone = 'UTC'")
     warehouse = DuckDBWarehouse(con, datasets=datasets)
     try:
         yield warehouse
+    except duckdb.Error as exc:
+        # Blocks are read lazily: damage may only show once a query reaches it.
+        if _looks_damaged(exc):
+            raise damaged(path, reason=_first_line(exc), bronze=bronze) from exc
+        raise
     finally:
         warehouse.close()
+
+
+# A DuckDB file starts with three 4 kB header blocks, the first carrying the magic bytes.
+_HEADER_BYTES = 3 * 4096
+_MAGIC = b"DUCK"
+_MAGIC_OFFSET = 8
+
+
+def check_file(path: Path, *, bronze: str | None = None) -> None:
+    """Raise :class:`WarehouseDamaged` when ``path`` exists but cannot be a DuckDB database (empty,
+    overwritten, or shorter than its headers): a quick look at the first bytes, made on every open.
+    A missing file is fine (it is created)."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as file:
+            head = file.read(_HEADER_BYTES)
+    except FileNotFoundError:
+        return
+    except PermissionError as exc:
+        raise NotWritable(f"cannot read the warehouse {path}: {exc.strerror}; fix its permissions") from exc
+    if size == 0:
+        raise damaged(path, reason="the file is empty", bronze=bronze)
+    if head[_MAGIC_OFFSET : _MAGIC_OFFSET + len(_MAGIC)] != _MAGIC:
+        raise damaged(path, reason="it is not a DuckDB database file", bronze=bronze)
+    if len(head) < _HEADER_BYTES:
+        raise damaged(path, reason=f"it is truncated ({size:,} bytes, shorter than its headers)", bronze=bronze)
+
+
+def verify_file(path: Path, *, bronze: str | None = None) -> None:
+    """:func:`check_file`, then that the file holds every data block its tables point to (read from
+    the catalog, not the data: ~0.1 s). A file cut short past its headers opens fine and answers
+    queries that miss the lost blocks; this finds it before a command reads half a table.
+    Skipped while another process writes the file (it cannot be opened then)."""
+    check_file(path, bronze=bronze)
+    if not path.exists():
+        return
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            return
+        raise _translated(exc, path=path, bronze=bronze) from exc
+    try:
+        sizes = con.execute("SELECT block_size FROM pragma_database_size()").fetchone()
+        block_size = int(sizes[0]) if sizes else 0
+        tables = con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()
+        last_block = -1
+        for schema, table in tables:
+            quoted = f'"{schema}"."{table}"'.replace("'", "''")
+            blocks = con.execute(
+                f"SELECT max(block_id), max(list_max(additional_block_ids)) FROM pragma_storage_info('{quoted}')"
+            ).fetchone()
+            last_block = max([last_block, *(int(b) for b in blocks or () if b is not None)])
+    except duckdb.Error as exc:
+        raise _translated(exc, path=path, bronze=bronze) from exc
+    finally:
+        con.close()
+    needed = _HEADER_BYTES + (last_block + 1) * block_size
+    size = path.stat().st_size
+    if size < needed:
+        raise damaged(path, reason=f"it is truncated ({size:,} bytes; its tables need {needed:,})", bronze=bronze)
+
+
+def damaged(path: Path, *, reason: str, bronze: str | None) -> WarehouseDamaged:
+    """The error for a damaged warehouse file, with the commands that recover from it."""
+    aside = f"mv {path} {path}.damaged"
+    days = _bronze_days(bronze) if bronze else []
+    if days:
+        rebuild = f"logistics replay --from bronze --start {days[0]} --end {days[-1]}"
+    else:
+        rebuild = "logistics replay --from bronze --start FIRST_DAY --end LAST_DAY"
+    return WarehouseDamaged(
+        f"the warehouse {path} is damaged: {reason}. Restore it from a backup, or set it aside "
+        f"(`{aside}`) and rebuild silver from the bronze archive: `{rebuild}` "
+        "(dead letters are not in bronze; gold rebuilds with `logistics build-marts --date DAY`)"
+    )
+
+
+def _bronze_days(bronze: str) -> list[dt.date]:
+    """Event days held in a local bronze archive (``yyyy/mm/dd`` folders), oldest first."""
+    root = Path(bronze)
+    if "://" in bronze or not root.is_dir():
+        return []
+    days: list[dt.date] = []
+    for folder in root.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]"):
+        try:
+            days.append(dt.date(int(folder.parent.parent.name), int(folder.parent.name), int(folder.name)))
+        except ValueError:
+            continue
+    return sorted(days)
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise NotWritable(f"cannot create the warehouse folder {folder}: {exc.strerror}") from exc
+
+
+def _translated(exc: duckdb.Error, *, path: Path, bronze: str | None) -> Exception:
+    text = str(exc)
+    if "Permission denied" in text or "Read-only file system" in text or "Operation not permitted" in text:
+        return NotWritable(
+            f"cannot write the warehouse {path} ({_first_line(exc)}): make the file and its folder writable "
+            f"(DuckDB writes {path.name}.wal beside it), or point LOGISTICS_STORAGE__DATA_DIR elsewhere"
+        )
+    if _looks_damaged(exc):
+        return damaged(path, reason=_first_line(exc), bronze=bronze)
+    return exc
+
+
+_DAMAGE_SIGNS = ("not a valid DuckDB database", "Could not read enough bytes", "checksum", "Corrupt", "corrupt")
+
+
+def _looks_damaged(exc: duckdb.Error) -> bool:
+    return any(sign in str(exc) for sign in _DAMAGE_SIGNS)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text.removeprefix("IO Error: ")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from logistics.settings import Settings
-from pipeline.sources.base import BatchSource, SourceRecord
+from pipeline.sources.base import BatchSource, Retrying, SourceRecord
 from pipeline.sources.routing import SOURCE_ATTRIBUTE, route
 
 log = logging.getLogger(__name__)
@@ -79,14 +79,16 @@ def run_bridge(
     client = publisher or PublisherClient()
     event_topics = settings.pubsub.event_topics()
     stats = BridgeStats()
+    # A broker outage is waited out (status lines, backoff; stoppable), not a crash.
+    retrying = Retrying(wait=stop.wait)
     while not stop.is_set():
-        records = source.poll(max_records=max_records, timeout_s=poll_timeout_s)
+        records = retrying(lambda: source.poll(max_records=max_records, timeout_s=poll_timeout_s))
         if not records:
             continue
         stats.forwarded += forward_batch(
             records, publisher=client, project=settings.gcp.project_id, event_topics=event_topics
         )
-        source.commit()  # only now: Pub/Sub holds every record of the batch
+        retrying(source.commit)  # only now: Pub/Sub holds every record of the batch
         stats.batches += 1
         log.info("bridged %d record(s) from Kafka to Pub/Sub (batch %d)", len(records), stats.batches)
     return stats

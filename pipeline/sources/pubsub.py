@@ -12,9 +12,19 @@ the body lacks, and the publish time stands in for a missing event time (see
 :func:`pipeline.transforms.normalize.normalize`).
 
 Beam's own ``ReadFromPubSub`` also works against the emulator on the DirectRunner in
-streaming mode (RUNBOOK); it is the choice on Dataflow, where the runner acks after its
-own checkpoints. Locally this micro-batch path is the one that keeps DuckDB's single
-writer and acks only after the load.
+streaming mode; it is the choice on Dataflow, where the runner acks after its own
+checkpoints. Locally this micro-batch path is the one that keeps DuckDB's single writer
+and acks only after the load.
+
+Faults (see ``docs/troubleshooting.md``): every call is bounded by its own timeout and made
+without the client library's built-in retry (which alone waits ~60 s on an absent
+emulator); an unreachable or silent service is :class:`~logistics.errors.SourceUnavailable`
+for the drain to retry with backoff, a missing subscription a
+:class:`~logistics.errors.SourceError`. Pub/Sub offers no backlog query the emulator
+answers (``num_undelivered_messages`` lives in Cloud Monitoring, minutes behind), so
+:meth:`PubSubBatchSource.drained` takes a pull that waited its whole timeout and came back
+empty, confirmed by the service answering a subscription lookup right after: a frozen
+emulator times out both and is never mistaken for an empty subscription.
 """
 
 from __future__ import annotations
@@ -22,12 +32,24 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from google.api_core.exceptions import AlreadyExists, DeadlineExceeded
+from google.api_core.exceptions import (
+    AlreadyExists,
+    DeadlineExceeded,
+    GoogleAPICallError,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ServerError,
+    TooManyRequests,
+    Unauthenticated,
+)
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 
+from logistics.errors import SourceError, SourceUnavailable
 from pipeline.sources.base import SourceRecord
 
 log = logging.getLogger(__name__)
@@ -49,12 +71,16 @@ class PubSubBatchSource:
         project: str,
         subscriptions: Sequence[str],
         subscriber: SubscriberClient | None = None,
+        request_timeout_s: float = 10.0,
     ) -> None:
         if not subscriptions:
-            raise ValueError("no Pub/Sub subscriptions to pull from")
+            raise SourceError("no Pub/Sub subscriptions to pull from: set pubsub.topics")
         # The client reads PUBSUB_EMULATOR_HOST itself: the same code talks to the emulator locally.
         self._subscriber = subscriber or SubscriberClient()
         self._owns_subscriber = subscriber is None
+        emulator = os.environ.get("PUBSUB_EMULATOR_HOST")
+        self.where = f"Pub/Sub emulator at {emulator}" if emulator else f"Pub/Sub (project {project})"
+        self._request_timeout_s = request_timeout_s
         self.subscriptions = {self._subscriber.subscription_path(project, name): name for name in subscriptions}
         self._pending: dict[str, list[str]] = {path: [] for path in self.subscriptions}
 
@@ -75,20 +101,63 @@ class PubSubBatchSource:
     def _pull(self, path: str, *, max_messages: int, timeout_s: float) -> list[Any]:
         try:
             response = self._subscriber.pull(
-                request={"subscription": path, "max_messages": max_messages}, timeout=timeout_s
+                request={"subscription": path, "max_messages": max_messages}, timeout=timeout_s, retry=None
             )
-        except DeadlineExceeded:  # nothing arrived in time: an empty pull, not an error
+        except DeadlineExceeded:  # nothing arrived in time (or a silent service: drained() tells them apart)
             return []
+        except GoogleAPICallError as exc:
+            raise self._problem(exc, subscription=path, doing="pulling") from exc
         return list(response.received_messages)
 
     def commit(self) -> None:
-        """Ack every message pulled since the last commit (they are durable now)."""
+        """Ack every message pulled since the last commit (they are durable now).
+
+        A service that does not answer is :class:`SourceUnavailable`, with the unacked ids kept for
+        the next call; ack ids the service rejects (their deadline passed during a long batch)
+        are dropped: those messages come back and silver skips them.
+        """
         for path, ack_ids in self._pending.items():
-            for start in range(0, len(ack_ids), _ACK_CHUNK):
-                self._subscriber.acknowledge(
-                    request={"subscription": path, "ack_ids": ack_ids[start : start + _ACK_CHUNK]}
+            while ack_ids:
+                chunk = ack_ids[:_ACK_CHUNK]
+                try:
+                    self._subscriber.acknowledge(
+                        request={"subscription": path, "ack_ids": chunk}, timeout=self._request_timeout_s, retry=None
+                    )
+                except InvalidArgument as exc:
+                    log.warning("pubsub: %d acks rejected (%s): they will be redelivered", len(chunk), exc.message)
+                except GoogleAPICallError as exc:
+                    raise self._problem(exc, subscription=path, doing="acknowledging") from exc
+                del ack_ids[: len(chunk)]
+
+    def drained(self) -> bool:
+        """Called after an empty poll: true once the service answers a lookup of every subscription
+        (an empty pull from a service that answers means no message is ready); a service that
+        does not answer raises :class:`SourceUnavailable`."""
+        for path in self.subscriptions:
+            try:
+                self._subscriber.get_subscription(
+                    request={"subscription": path}, timeout=self._request_timeout_s, retry=None
                 )
-            ack_ids.clear()
+            except GoogleAPICallError as exc:
+                raise self._problem(exc, subscription=path, doing="checking the backlog") from exc
+        return True
+
+    def _problem(self, exc: GoogleAPICallError, *, subscription: str, doing: str) -> SourceUnavailable | SourceError:
+        message = exc.message or type(exc).__name__
+        if isinstance(exc, DeadlineExceeded):
+            return SourceUnavailable(
+                f"{self.where} unreachable while {doing} (no answer within {self._request_timeout_s:.0f} s)"
+            )
+        if isinstance(exc, NotFound):
+            return SourceError(
+                f"{self.where} has no subscription {subscription}: create it (`logistics publish --create` does, "
+                "on the emulator), or fix pubsub.topics / pubsub.subscription_suffix"
+            )
+        if isinstance(exc, PermissionDenied | Unauthenticated):
+            return SourceError(f"{self.where} refused {doing} {subscription}: {message} (check the credentials' roles)")
+        if isinstance(exc, ServerError | TooManyRequests):
+            return SourceUnavailable(f"{self.where} unreachable while {doing} ({message.splitlines()[0]})")
+        return SourceError(f"{self.where}: {message} (while {doing} {subscription})")
 
     def close(self) -> None:
         """Stop without acking: whatever is still pending is redelivered after its ack deadline."""

@@ -24,6 +24,8 @@ class QueueSource:
     after the load.
     """
 
+    where = "a queue in memory"
+
     def __init__(self, records: list[SourceRecord], *, settings: Settings) -> None:
         self._records, self._settings = records, settings
         self.next = 0  # first record not yet handed out
@@ -42,6 +44,9 @@ class QueueSource:
             tables = (*SILVER, "clean.dlq_events")
             self.rows_at_commit.append(sum(int(wh.query(f"SELECT COUNT(*) AS n FROM {t}")[0]["n"]) for t in tables))
         self.committed = self.next
+
+    def drained(self) -> bool:
+        return self.next == len(self._records)
 
     def close(self) -> None:
         pass
