@@ -219,6 +219,10 @@ class _Router(GraphQLRouter[RequestContext, None]):
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(graphiql.graphiql_html(headers=self.graphiql_headers))
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET carrying only a persisted query's hash is an operation, not a visit to the IDE.
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(request)
+
     def decode_json(self, data: str | bytes) -> object:
         # orjson refuses lone surrogates ("\ud800") that the stdlib decoder lets through into queries.
         return orjson.loads(data)

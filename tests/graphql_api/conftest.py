@@ -28,7 +28,10 @@ def api_settings(**overrides: object) -> ApiSettings:
         ApiKeySettings(name="reader", sha256=hashlib.sha256(READ_KEY.encode()).hexdigest(), scopes=["read"]),
         ApiKeySettings(name="pii", sha256=hashlib.sha256(PII_KEY.encode()).hexdigest(), scopes=["read", "read:pii"]),
     ]
-    return ApiSettings(**{"keys": keys, "cors_origins": ["https://ops.example.com"], **overrides})  # type: ignore[arg-type]
+    # Live updates off unless a test turns them on: a session that started the Pub/Sub emulator
+    # (PUBSUB_EMULATOR_HOST) must not change what every later API test runs.
+    defaults = {"keys": keys, "cors_origins": ["https://ops.example.com"], "live_updates": "off"}
+    return ApiSettings(**{**defaults, **overrides})  # type: ignore[arg-type]
 
 
 def with_api(settings: Settings, **overrides: object) -> Settings:

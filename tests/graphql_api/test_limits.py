@@ -1,0 +1,134 @@
+"""Limits that hold before any work: the body size while it is read, the query's raw length before parsing,
+long texts parsed off the event loop, and caches bounded in bytes."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+from graphql import parse
+
+from graphql_api.cache import ByteBudgetLRU
+from graphql_api.documents import BYTES_PER_TOKEN, DocumentCache, document_weight
+
+MAX_BODY = 64 * 1024
+MAX_QUERY = 8 * 1024
+
+
+@pytest.fixture(scope="module")
+def api(spine, kit) -> Iterator[str]:
+    settings = kit.settings(
+        spine.settings, max_body_bytes=MAX_BODY, max_query_bytes=MAX_QUERY, document_cache_bytes=2 * 1024 * 1024
+    )
+    with kit.serve(settings) as url:
+        yield url
+
+
+def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(api, kit) -> None:
+    response = httpx.post(f"{api}/graphql", content=b"{" + b" " * (30 * 1024 * 1024) + b"}", headers=kit.read)
+    assert response.status_code == 413
+    assert f"larger than {MAX_BODY} bytes" in response.json()["detail"]
+
+
+def test_a_chunked_body_is_counted_while_it_arrives(api, kit) -> None:
+    sent = 0
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the server only learns the size by reading
+        nonlocal sent
+        for _ in range(200):
+            sent += 16 * 1024
+            yield b" " * (16 * 1024)
+
+    try:
+        response = httpx.post(f"{api}/graphql", content=chunks(), headers={**kit.read, "content-type": "application/json"})
+        assert response.status_code == 413
+    except httpx.WriteError:
+        pass  # the server answered and closed while the client was still sending: also a refusal
+    assert sent < 200 * 16 * 1024  # it did not wait for the 3.2 MB
+
+
+def test_a_query_longer_than_the_limit_is_refused_unparsed(api, kit) -> None:
+    # Few tokens, many characters: the token limit alone would let comments and whitespace through.
+    padded = "{ shipment(id: \"SHP-0001\") { id } }" + "#" + "x" * MAX_QUERY + "\n"
+    body = httpx.post(f"{api}/graphql", json={"query": padded}, headers=kit.read).json()
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_LONG"
+    assert f"longer than {MAX_QUERY} characters" in body["errors"][0]["message"]
+    spaced = "{ shipment(id: \"SHP-0001\") {" + " " * MAX_QUERY + "id } }"
+    assert httpx.post(f"{api}/graphql", json={"query": spaced}, headers=kit.read).json()["errors"][0]["extensions"][
+        "code"
+    ] == "QUERY_TOO_LONG"
+
+
+def test_health_stays_fast_while_oversized_requests_are_refused(api, kit) -> None:
+    """Six clients push 20 MB bodies and near-limit queries; /health meanwhile answers at once.
+
+    Before the limits, one 10-20 MB query held the event loop for seconds (parsing) and /health
+    waited 3-4 s. The bound below is generous (a loaded 2-core machine); the point is seconds vs. none.
+    """
+    host, port = urlparse(api).hostname, urlparse(api).port
+    stop = threading.Event()
+    refused: list[int] = []
+
+    def flood_body() -> None:
+        while not stop.is_set():
+            with socket.create_connection((host, port)) as raw:  # type: ignore[arg-type]
+                raw.sendall(
+                    b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"X-API-Key: test-read-key\r\nContent-Length: 20000000\r\n\r\n" + b" " * 65536
+                )
+                refused.append(int(raw.recv(4096).split(b" ", 2)[1]))
+
+    def flood_query(seed: int) -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1  # a different text each time: no cache can answer it
+            text = "{ " + " ".join(f"s{seed}_{n}_{i}: shipment(id: \"X\") {{ id }}" for i in range(180)) + " }"
+            httpx.post(f"{api}/graphql", json={"query": text[:MAX_QUERY]}, headers=kit.read, timeout=30)
+
+    threads = [threading.Thread(target=flood_body) for _ in range(3)]
+    threads += [threading.Thread(target=flood_query, args=(seed,)) for seed in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1.0)
+        waits = []
+        for _ in range(10):
+            started = time.perf_counter()
+            assert httpx.get(f"{api}/health", timeout=10).status_code == 200
+            waits.append(time.perf_counter() - started)
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert refused and set(refused) == {413}
+    assert max(waits) < 1.0, f"/health waited {max(waits):.2f} s while oversized requests were refused"
+
+
+def test_the_document_cache_is_bounded_in_bytes_not_entries() -> None:
+    small = "{ shipment(id: \"SHP-0001\") { id } }"
+    big = "{ shipment(id: \"SHP-0001\") { " + " ".join(["id"] * 1500) + " } }"
+    cache = DocumentCache(max_bytes=2 * document_weight(big, parse(big)) + 10_000)
+    for i in range(5):  # five distinct big texts: only two fit
+        text = big.replace("SHP-0001", f"SHP-{i}")
+        cache.put(text, parse(text))
+    assert len(cache) == 2 and cache.size_bytes <= 2 * document_weight(big, parse(big)) + 10_000
+    for i in range(200):  # many small ones fit where the big ones did not
+        text = small.replace("SHP-0001", f"SHP-{i}")
+        cache.put(text, parse(text))
+    assert len(cache) > 100
+    assert document_weight(big, parse(big)) > 1500 * BYTES_PER_TOKEN
+
+
+def test_an_entry_heavier_than_the_budget_is_never_kept() -> None:
+    lru: ByteBudgetLRU[str, str] = ByteBudgetLRU(max_bytes=100)
+    lru.put("a", "x" * 60, weight=60)
+    lru.put("b", "x" * 500, weight=500)
+    assert lru.get("b") is None and lru.get("a") is not None
+    lru.put("c", "x" * 60, weight=60)  # evicts the least recently used
+    assert lru.get("a") is None and lru.get("c") is not None and lru.size_bytes == 60
