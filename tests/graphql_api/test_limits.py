@@ -45,7 +45,9 @@ def test_a_chunked_body_is_counted_while_it_arrives(api, kit) -> None:
             yield b" " * (16 * 1024)
 
     try:
-        response = httpx.post(f"{api}/graphql", content=chunks(), headers={**kit.read, "content-type": "application/json"})
+        response = httpx.post(
+            f"{api}/graphql", content=chunks(), headers={**kit.read, "content-type": "application/json"}
+        )
         assert response.status_code == 413
     except httpx.WriteError:
         pass  # the server answered and closed while the client was still sending: also a refusal
@@ -54,14 +56,15 @@ def test_a_chunked_body_is_counted_while_it_arrives(api, kit) -> None:
 
 def test_a_query_longer_than_the_limit_is_refused_unparsed(api, kit) -> None:
     # Few tokens, many characters: the token limit alone would let comments and whitespace through.
-    padded = "{ shipment(id: \"SHP-0001\") { id } }" + "#" + "x" * MAX_QUERY + "\n"
+    padded = '{ shipment(id: "SHP-0001") { id } }' + "#" + "x" * MAX_QUERY + "\n"
     body = httpx.post(f"{api}/graphql", json={"query": padded}, headers=kit.read).json()
     assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_LONG"
     assert f"longer than {MAX_QUERY} characters" in body["errors"][0]["message"]
-    spaced = "{ shipment(id: \"SHP-0001\") {" + " " * MAX_QUERY + "id } }"
-    assert httpx.post(f"{api}/graphql", json={"query": spaced}, headers=kit.read).json()["errors"][0]["extensions"][
-        "code"
-    ] == "QUERY_TOO_LONG"
+    spaced = '{ shipment(id: "SHP-0001") {' + " " * MAX_QUERY + "id } }"
+    assert (
+        httpx.post(f"{api}/graphql", json={"query": spaced}, headers=kit.read).json()["errors"][0]["extensions"]["code"]
+        == "QUERY_TOO_LONG"
+    )
 
 
 def test_health_stays_fast_while_oversized_requests_are_refused(api, kit) -> None:
@@ -87,7 +90,7 @@ def test_health_stays_fast_while_oversized_requests_are_refused(api, kit) -> Non
         n = 0
         while not stop.is_set():
             n += 1  # a different text each time: no cache can answer it
-            text = "{ " + " ".join(f"s{seed}_{n}_{i}: shipment(id: \"X\") {{ id }}" for i in range(180)) + " }"
+            text = "{ " + " ".join(f's{seed}_{n}_{i}: shipment(id: "X") {{ id }}' for i in range(180)) + " }"
             httpx.post(f"{api}/graphql", json={"query": text[:MAX_QUERY]}, headers=kit.read, timeout=30)
 
     threads = [threading.Thread(target=flood_body) for _ in range(3)]
@@ -111,8 +114,8 @@ def test_health_stays_fast_while_oversized_requests_are_refused(api, kit) -> Non
 
 
 def test_the_document_cache_is_bounded_in_bytes_not_entries() -> None:
-    small = "{ shipment(id: \"SHP-0001\") { id } }"
-    big = "{ shipment(id: \"SHP-0001\") { " + " ".join(["id"] * 1500) + " } }"
+    small = '{ shipment(id: "SHP-0001") { id } }'
+    big = '{ shipment(id: "SHP-0001") { ' + " ".join(["id"] * 1500) + " } }"
     cache = DocumentCache(max_bytes=2 * document_weight(big, parse(big)) + 10_000)
     for i in range(5):  # five distinct big texts: only two fit
         text = big.replace("SHP-0001", f"SHP-{i}")

@@ -25,9 +25,7 @@ def post(api: str, kit, payload: object) -> httpx.Response:
 
 @pytest.mark.parametrize("body", ['"a string"', "42", "null", "true"])
 def test_a_json_body_that_is_not_an_object_is_a_400(api, kit, body: str) -> None:
-    response = httpx.post(
-        f"{api}/graphql", content=body, headers={**kit.read, "content-type": "application/json"}
-    )
+    response = httpx.post(f"{api}/graphql", content=body, headers={**kit.read, "content-type": "application/json"})
     assert response.status_code == 400
     assert "must be a JSON object" in response.text
 

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-
 from graphql import parse
 
 from graphql_api.documents import DocumentCache
