@@ -21,7 +21,10 @@ from graphql import GraphQLError
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
@@ -211,8 +214,19 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
         await super().handle_subscribe(message)
 
 
+class _TextWebSocket(ASGIWebSocketAdapter):
+    """graphql-transport-ws messages are text frames (clients refuse binary ones); HTTP keeps orjson's bytes."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class _Router(GraphQLRouter[RequestContext, None]):
     graphql_transport_ws_handler_class = _TransportWSHandler
+    websocket_adapter_class = _TextWebSocket
     gate: Gatekeeper
     graphiql_headers: dict[str, str]
 

@@ -83,7 +83,8 @@ class Update:
 
     @property
     def event_time(self) -> dt.datetime:
-        return dt.datetime.fromisoformat(str(self.row["event_time"]).replace("Z", "+00:00"))
+        when = dt.datetime.fromisoformat(str(self.row["event_time"]).replace("Z", "+00:00"))
+        return when if when.tzinfo else when.replace(tzinfo=dt.UTC)  # silver times are UTC
 
     def warehouse_row(self) -> dict[str, Any]:
         """The row as the shipment reads return it (``shipments.build_shipment``'s input)."""

@@ -71,6 +71,11 @@ class ApiKit:
     def serve(settings: Settings) -> contextlib.AbstractContextManager[str]:
         return running(create_app(settings))
 
+    @staticmethod
+    def serve_app(app: FastAPI) -> contextlib.AbstractContextManager[str]:
+        """An app the test built itself (to look at its state while it serves)."""
+        return running(app)
+
 
 @pytest.fixture(scope="session")
 def kit() -> ApiKit:
