@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install demo test lint codegen contracts-check lock clean tools lock-tools bench bench-pipeline bench-pipeline-1m bench-marts bench-api bench-generate test-sources bqemu
+.PHONY: install node-deps demo test lint codegen contracts-check lock clean tools lock-tools bench bench-pipeline bench-pipeline-1m bench-marts bench-api bench-generate test-sources bqemu
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,10 +37,22 @@ $(BQEMU_VENV)/.installed:
 
 bqemu: $(BQEMU_VENV)/.installed
 
+# Apollo Client 4 for tests/graphql_api/test_apollo.py, pinned by its package-lock.json (npm registry,
+# at install time only). Without npm the test skips and says why.
+APOLLO_DIR := tests/graphql_api/apollo
+APOLLO_STAMP := $(APOLLO_DIR)/node_modules/.installed-$(shell cat $(APOLLO_DIR)/package-lock.json | sha1sum | cut -c1-12)
+
+$(APOLLO_STAMP): $(APOLLO_DIR)/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix $(APOLLO_DIR) --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the Apollo Client test will skip (apt-get install nodejs npm)"; fi
+
+node-deps: $(APOLLO_STAMP)
+
 demo: install
 	$(BIN)/logistics demo
 
-test: install tools bqemu
+test: install tools bqemu node-deps
 	$(BIN)/python -m pytest
 
 # Kafka (Tansu) + Pub/Sub (emulator) source tests; -rs prints why anything skipped.

@@ -4,17 +4,12 @@ Pub/Sub emulator: the pipeline's message format (``update_message``) published t
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 import pytest
-from fastapi import FastAPI
 from google.cloud.pubsub_v1 import PublisherClient
 from gql import Client, gql
 from gql.transport.exceptions import TransportQueryError
@@ -22,9 +17,6 @@ from gql.transport.websockets import WebsocketsTransport
 from websockets.exceptions import ConnectionClosed
 
 from graphql_api.app import create_app
-from logistics.settings import Settings
-from pipeline.sinks.updates import update_message
-from pipeline.sources.pubsub import publish
 
 UPDATED = gql(
     """subscription ($id: ID!) {
@@ -43,55 +35,8 @@ RECIPIENT = gql(
 )
 
 
-@dataclass
-class LiveServer:
-    url: str
-    app: FastAPI
-    settings: Settings
-
-    @property
-    def ws(self) -> str:
-        return "ws" + self.url.removeprefix("http") + "/graphql"
-
-    async def wait_for_subscribers(self, count: int) -> None:
-        """Until ``count`` GraphQL subscriptions are registered in the server's hub (then a publish reaches them)."""
-        for _ in range(200):
-            if self.app.state.live.hub.subscribers >= count:
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"only {self.app.state.live.hub.subscribers} of {count} subscribers registered")
-
-    def publish(self, *rows: tuple[str, dict[str, Any]]) -> None:
-        messages = [update_message(table, row) for table, row in rows]
-        publish(project=self.settings.gcp.project_id, topic=self.settings.pubsub.topics["updates"], messages=messages)
-
-
-@pytest.fixture(scope="module")
-def live(spine, kit, pubsub_emulator) -> Iterator[LiveServer]:
-    settings = kit.settings(spine.settings, live_updates="on")
-    settings = settings.model_copy(
-        update={"gcp": settings.gcp.model_copy(update={"project_id": pubsub_emulator.project})}
-    )
-    app = create_app(settings)
-    with kit.serve_app(app) as url:
-        yield LiveServer(url=url, app=app, settings=settings)
-
-
-def silver_row(settings: Settings, like: str, **changes: Any) -> dict[str, Any]:
-    """A real silver row of shipment ``like``, as a new event (fresh id, later time, ``changes``): what the
-    pipeline publishes."""
-    with duckdb.connect(str(settings.storage.duckdb_path), read_only=True) as db:
-        cursor = db.execute(
-            "SELECT * FROM clean.shipment_events WHERE shipment_id = ? ORDER BY event_time DESC LIMIT 1", [like]
-        )
-        row = dict(zip([c[0] for c in cursor.description], cursor.fetchone(), strict=True))
-    row["payload"] = json.loads(row["payload"])
-    row.update(event_id=f"live-{uuid.uuid4()}", event_time=row["event_time"] + dt.timedelta(hours=1), **changes)
-    return row
-
-
 @asynccontextmanager
-async def session(server: LiveServer, **init: str) -> AsyncIterator[Any]:
+async def session(server: Any, **init: str) -> AsyncIterator[Any]:
     transport = WebsocketsTransport(url=server.ws, init_payload=init or None, connect_timeout=10, ack_timeout=10)
     async with Client(transport=transport, fetch_schema_from_transport=False) as client:
         yield client
@@ -110,12 +55,12 @@ async def first(results: AsyncIterator[dict[str, Any]], count: int, timeout: flo
     return collected
 
 
-def test_shipment_updated_delivers_each_published_event_with_the_status_after_it(live: LiveServer) -> None:
+def test_shipment_updated_delivers_each_published_event_with_the_status_after_it(live) -> None:
     # A shipment booked after the warehouse was loaded: its events exist only on the topic so far.
     new_id = f"SHP-LIVE-{uuid.uuid4().hex[:6]}"
-    created = silver_row(live.settings, "SHP-0003", shipment_id=new_id, event_type="shipment.created")
-    exception = silver_row(live.settings, "SHP-0003", shipment_id=new_id, event_type="shipment.exception")
-    unrelated = silver_row(live.settings, "SHP-0004")
+    created = live.silver_row("SHP-0003", shipment_id=new_id, event_type="shipment.created")
+    exception = live.silver_row("SHP-0003", shipment_id=new_id, event_type="shipment.exception")
+    unrelated = live.silver_row("SHP-0004")
 
     async def scenario() -> list[dict[str, Any]]:
         async with session(live, **{"X-API-Key": "test-read-key"}) as client:
@@ -134,8 +79,8 @@ def test_shipment_updated_delivers_each_published_event_with_the_status_after_it
     assert updates[1]["event"]["time"] == exception["event_time"].isoformat()
 
 
-def test_delivered_stays_delivered_when_a_late_event_arrives(live: LiveServer) -> None:
-    late_scan = silver_row(live.settings, "SHP-0001", event_type="shipment.in_transit")
+def test_delivered_stays_delivered_when_a_late_event_arrives(live) -> None:
+    late_scan = live.silver_row("SHP-0001", event_type="shipment.in_transit")
 
     async def scenario() -> list[dict[str, Any]]:
         async with session(live, Authorization="Bearer test-read-key") as client:
@@ -148,10 +93,10 @@ def test_delivered_stays_delivered_when_a_late_event_arrives(live: LiveServer) -
     assert update["shipmentUpdated"]["status"] == "DELIVERED"  # the shipment read with the event, not the event alone
 
 
-def test_shipment_events_streams_only_what_the_filter_matches(live: LiveServer) -> None:
-    at_ind = silver_row(live.settings, "SHP-0005", facility_id="FAC-IND", carrier_id="CAR-ACME")
-    at_chi = silver_row(live.settings, "SHP-0005", facility_id="FAC-CHI", carrier_id="CAR-ACME")
-    swift_ind = silver_row(live.settings, "SHP-0004", facility_id="FAC-IND", carrier_id="CAR-SWIFT")
+def test_shipment_events_streams_only_what_the_filter_matches(live) -> None:
+    at_ind = live.silver_row("SHP-0005", facility_id="FAC-IND", carrier_id="CAR-ACME")
+    at_chi = live.silver_row("SHP-0005", facility_id="FAC-CHI", carrier_id="CAR-ACME")
+    swift_ind = live.silver_row("SHP-0004", facility_id="FAC-IND", carrier_id="CAR-SWIFT")
 
     async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         async with session(live, apiKey="test-read-key") as client:
@@ -180,8 +125,8 @@ def test_shipment_events_streams_only_what_the_filter_matches(live: LiveServer) 
     assert by_facility[0]["shipmentEvents"]["facility"]["id"] == "FAC-IND"  # graph fields resolve over the socket
 
 
-def test_personal_data_needs_read_pii_over_the_socket_too(live: LiveServer) -> None:
-    event = silver_row(live.settings, "SHP-0002")
+def test_personal_data_needs_read_pii_over_the_socket_too(live) -> None:
+    event = live.silver_row("SHP-0002")
 
     async def receive(key: str) -> dict[str, Any] | TransportQueryError:
         async with session(live, **{"X-API-Key": key}) as client:
@@ -201,7 +146,7 @@ def test_personal_data_needs_read_pii_over_the_socket_too(live: LiveServer) -> N
 
 
 @pytest.mark.parametrize("init", [{}, {"X-API-Key": "not-a-key"}])
-def test_a_connection_without_a_valid_key_is_closed_with_4403(live: LiveServer, init: dict[str, str]) -> None:
+def test_a_connection_without_a_valid_key_is_closed_with_4403(live, init: dict[str, str]) -> None:
     async def attempt() -> int | None:
         try:
             async with session(live, **init) as client:
@@ -218,7 +163,7 @@ def test_a_connection_without_a_valid_key_is_closed_with_4403(live: LiveServer, 
     assert asyncio.run(attempt()) == 4403
 
 
-def test_one_pubsub_subscription_per_process_whatever_the_clients(live: LiveServer, pubsub_emulator) -> None:
+def test_one_pubsub_subscription_per_process_whatever_the_clients(live, pubsub_emulator) -> None:
     publisher = PublisherClient()
     topic = publisher.topic_path(live.settings.gcp.project_id, live.settings.pubsub.topics["updates"])
 
@@ -256,7 +201,7 @@ def test_without_pubsub_a_subscription_is_refused_with_a_clear_graphql_error(spi
     monkeypatch.delenv("PUBSUB_EMULATOR_HOST", raising=False)  # another test of this session may run one
     app = create_app(kit.settings(spine.settings, live_updates="auto"))
     with kit.serve_app(app) as url:
-        server = LiveServer(url=url, app=app, settings=app.state.settings)
+        server = kit.live_server(url, app)
 
         async def scenario() -> TransportQueryError:
             async with session(server, **{"X-API-Key": "test-read-key"}) as client:
