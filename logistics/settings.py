@@ -147,7 +147,6 @@ class ApiSettings(BaseModel):
     live_updates: Literal["auto", "on", "off"] = "auto"
     live_queue_size: int = 256  # updates buffered per subscriber before it is dropped as too slow
     max_subscriptions_per_connection: int = 20
-    ws_keepalive_seconds: float = 20.0  # server pings on idle WebSockets (proxies close silent ones)
 
 
 class PiiSettings(BaseModel):

@@ -166,6 +166,7 @@ def env_settings(evaluate: Evaluate, tmp_path_factory: pytest.TempPathFactory) -
         "event_topics",
         "dlq_topic",
         "alerts_topic",
+        "updates_topic",
         "subscription_suffix",
         "pii_secret_id",
         "composer_pypi_packages",

@@ -172,6 +172,7 @@ def test_env_settings_name_what_the_application_uses(
     topics = dict(app.pubsub.topics)
     assert values["dlq_topic"] == topics.pop("dlq")
     assert values["alerts_topic"] == topics.pop("alerts")
+    assert values["updates_topic"] == topics.pop("updates")
     assert values["event_topics"] == topics
     assert set(topics) == {"shipment", "facility", "driver", "delivery"}
     assert values["pii_secret_id"] == app.pii.secret

@@ -23,8 +23,9 @@ locals {
   pii_secret_id        = local.app_config.pii.secret # the app reads the tokenization key from this secret
   dlq_topic            = local.app_config.pubsub.topics.dlq
   alerts_topic         = local.app_config.pubsub.topics.alerts
+  updates_topic        = local.app_config.pubsub.topics.updates # new silver rows, for the API's subscriptions
   event_topics = {
-    for family, topic in local.app_config.pubsub.topics : family => topic if !contains(["dlq", "alerts"], family)
+    for family, topic in local.app_config.pubsub.topics : family => topic if !contains(["dlq", "alerts", "updates"], family)
   }
 
   # --- Composer's PyPI packages, pinned from the project's lock -------------------------------

@@ -26,6 +26,7 @@ module "pubsub" {
   event_topics        = local.event_topics
   dlq_topic           = local.dlq_topic
   alerts_topic        = local.alerts_topic
+  updates_topic       = local.updates_topic
   subscription_suffix = local.subscription_suffix
   subscriber_email    = module.iam.dataflow_worker_email
 }
@@ -111,6 +112,7 @@ module "cloud_run" {
   max_instances         = var.api_max_instances
   invokers              = var.api_invokers
   deletion_protection   = var.deletion_protection
+  updates_topic         = module.pubsub.updates_topic_name
   secret_env_variables = {
     LOGISTICS_API__KEYS = module.secrets.secret_ids["analytics-api-keys"]
   }

@@ -101,6 +101,22 @@ resource "google_pubsub_subscription" "pipeline_output" {
   }
 }
 
+# New silver shipment/delivery rows, published by the pipeline once loaded. No subscription here:
+# each API process creates (and deletes) its own, see modules/cloud-run and docs/api.md.
+resource "google_pubsub_topic" "updates" {
+  #checkov:skip=CKV_GCP_83:Google-managed encryption; CMEK needs an org KMS policy this project does not define
+  project = var.project_id
+  name    = var.updates_topic
+  labels  = merge(local.labels, { kind = "live-updates" })
+}
+
+resource "google_pubsub_topic_iam_member" "pipeline_publishes_updates" {
+  project = var.project_id
+  topic   = google_pubsub_topic.updates.name
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${var.subscriber_email}"
+}
+
 resource "google_pubsub_subscription_iam_member" "pipeline_subscriber" {
   for_each = var.event_topics
 

@@ -22,3 +22,8 @@ output "dlq_topic_name" {
   description = "The pipeline's contract DLQ topic."
   value       = google_pubsub_topic.pipeline_output[var.dlq_topic].name
 }
+
+output "updates_topic_name" {
+  description = "The live-updates topic (the API subscribes to it, one subscription per process)."
+  value       = google_pubsub_topic.updates.name
+}

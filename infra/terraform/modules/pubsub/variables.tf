@@ -23,6 +23,11 @@ variable "alerts_topic" {
   type        = string
 }
 
+variable "updates_topic" {
+  description = "Topic the pipeline publishes each new silver shipment/delivery row to (the API's live updates)."
+  type        = string
+}
+
 variable "subscription_suffix" {
   description = "Suffix of the pipeline's subscription on each event topic."
   type        = string
