@@ -27,7 +27,7 @@ import socket
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from graphql import GraphQLError
@@ -40,8 +40,10 @@ log = logging.getLogger(__name__)
 SUBSCRIPTION_TTL = dt.timedelta(days=1)  # Pub/Sub's minimum: deleted after a day without subscribers
 MESSAGE_RETENTION = dt.timedelta(minutes=10)  # Pub/Sub's minimum: what a dead subscription hoards
 ACK_DEADLINE_SECONDS = 10
+_ADMIN_TIMEOUT_SECONDS = 30.0  # creating or deleting the subscription: an unreachable Pub/Sub fails, not hangs
 SUBSCRIPTION_MARK = "api-live"  # in every process subscription's name: <topic>-api-live-<host>-<pid>-<random>
 _SEEN_EVENT_IDS = 10_000  # event ids remembered to drop redeliveries
+REQUIRED_COLUMNS = ("event_id", "event_type", "event_time", "shipment_id")  # what subscribers filter and show
 
 
 class LiveUpdatesUnavailableError(GraphQLError):
@@ -67,6 +69,17 @@ class Update:
     table: str
     row: Mapping[str, Any]
     received: float  # loop time it reached this process
+
+    @classmethod
+    def of(cls, body: bytes, *, received: float) -> Update:
+        """The message's update, or ValueError naming what is missing (never a half-read update)."""
+        row = read_update(body)
+        missing = [name for name in REQUIRED_COLUMNS if not row.get(name)]
+        if missing:
+            raise ValueError(f"no {', '.join(missing)} in the {row.get('table')} row")
+        update = cls(table=str(row["table"]), row=row, received=received)
+        update.event_time  # noqa: B018 - a time that does not parse is refused here, not in a resolver
+        return update
 
     @property
     def event_id(self) -> str:
@@ -181,7 +194,7 @@ class PubSubFeed:
             # Locally the API may start before the pipeline created the topic; in the cloud Terraform
             # owns it and the API's service account may not create topics.
             with contextlib.suppress(AlreadyExists):
-                self._publisher.create_topic(request={"name": self.topic_path})
+                self._publisher.create_topic(request={"name": self.topic_path}, timeout=_ADMIN_TIMEOUT_SECONDS)
         self._subscriber.create_subscription(
             request={
                 "name": self.subscription_path,
@@ -190,7 +203,8 @@ class PubSubFeed:
                 "message_retention_duration": Duration(seconds=int(MESSAGE_RETENTION.total_seconds())),
                 "expiration_policy": {"ttl": Duration(seconds=int(SUBSCRIPTION_TTL.total_seconds()))},
                 "labels": {"owner": "analytics-api", "kind": "live-updates"},
-            }
+            },
+            timeout=_ADMIN_TIMEOUT_SECONDS,
         )
         self._pull = self._subscriber.subscribe(self.subscription_path, callback=self._on_message)
         log.info("live updates: pulling %s", self.subscription_path)
@@ -199,15 +213,15 @@ class PubSubFeed:
         message.ack()  # live fan-out: nothing to redo if this process dies
         self.received += 1
         try:
-            row = read_update(bytes(message.data))
+            update = Update.of(bytes(message.data), received=0.0)
         except ValueError as exc:
             self.malformed += 1
-            log.warning("live updates: dropped a message that is not an update (%s)", exc)
+            log.warning("live updates: dropped message %s, not an update: %s", message.message_id, exc)
             return
-        self._loop.call_soon_threadsafe(self._deliver, row)
+        self._loop.call_soon_threadsafe(self._deliver, update)
 
-    def _deliver(self, row: dict[str, Any]) -> None:
-        self.hub.dispatch(Update(table=str(row.get("table")), row=row, received=self._loop.time()))
+    def _deliver(self, update: Update) -> None:
+        self.hub.dispatch(replace(update, received=self._loop.time()))
 
     def stop(self) -> None:
         """Stop pulling and delete the subscription (blocking: run it in a thread)."""
@@ -216,7 +230,9 @@ class PubSubFeed:
             with contextlib.suppress(Exception):
                 self._pull.result(timeout=10)
         try:
-            self._subscriber.delete_subscription(request={"subscription": self.subscription_path})
+            self._subscriber.delete_subscription(
+                request={"subscription": self.subscription_path}, timeout=_ADMIN_TIMEOUT_SECONDS
+            )
         except Exception as exc:  # it expires by itself; say so and go on shutting down
             log.warning("live updates: could not delete %s (%s); it expires unused", self.subscription_path, exc)
         self._subscriber.close()
@@ -232,6 +248,7 @@ class LiveUpdates:
         self.settings = settings
         self.hub = UpdateHub(queue_size=settings.api.live_queue_size)
         self.feed: PubSubFeed | None = None
+        self._starting: asyncio.Task[None] | None = None
         self.state: LiveState = "off"
         self.reason = _off_reason(settings)
         if self.reason is None:
@@ -239,8 +256,16 @@ class LiveUpdates:
             self.reason = "the updates feed is still starting"
 
     async def start(self) -> None:
+        """Subscribe to the updates topic: before serving with ``live_updates: on`` (a failure stops the
+        server), else in the background (subscriptions meanwhile are refused as "still starting")."""
         if self.state != "starting":
             return
+        if self.settings.api.live_updates == "on":
+            await self._subscribe()
+        else:
+            self._starting = asyncio.create_task(self._subscribe())
+
+    async def _subscribe(self) -> None:
         topic = self.settings.pubsub.topics.get("updates")
         if not topic:
             self._fail("no updates topic is configured (pubsub.topics.updates)")
@@ -261,6 +286,8 @@ class LiveUpdates:
         log.error("live updates off: %s", reason)
 
     async def stop(self) -> None:
+        if self._starting is not None:
+            await asyncio.gather(self._starting, return_exceptions=True)
         feed, self.feed = self.feed, None
         if feed is not None:
             self.state, self.reason = "off", "the server is shutting down"

@@ -82,7 +82,7 @@ class PersistedQueries(SchemaExtension):
             elif digest not in self.registry:
                 self._refuse_ad_hoc()
                 to_register = digest
-        elif context.query is not None and sha256_hex(context.query) not in self.registry:
+        elif self.only and context.query is not None and sha256_hex(context.query) not in self.registry:
             self._refuse_ad_hoc()
         yield
         ran = context.result is not None and not isinstance(context.result, PreExecutionError)

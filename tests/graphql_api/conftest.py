@@ -123,7 +123,8 @@ class LiveServer:
             )
             row = dict(zip([c[0] for c in cursor.description], cursor.fetchone(), strict=True))
         row["payload"] = json.loads(row["payload"])
-        row.update(event_id=f"live-{uuid.uuid4()}", event_time=row["event_time"] + dt.timedelta(hours=1), **changes)
+        row.update(event_id=f"live-{uuid.uuid4()}", event_time=row["event_time"] + dt.timedelta(hours=1))
+        row.update(changes)
         return row
 
 

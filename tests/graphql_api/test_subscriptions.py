@@ -17,6 +17,7 @@ from gql.transport.websockets import WebsocketsTransport
 from websockets.exceptions import ConnectionClosed
 
 from graphql_api.app import create_app
+from pipeline.sources.pubsub import publish
 
 UPDATED = gql(
     """subscription ($id: ID!) {
@@ -143,6 +144,36 @@ def test_personal_data_needs_read_pii_over_the_socket_too(live) -> None:
     assert denied.errors and denied.errors[0]["extensions"]["code"] == "FORBIDDEN"
     allowed = asyncio.run(receive("test-pii-key"))
     assert isinstance(allowed, dict) and allowed["shipmentUpdated"]["shipment"]["booking"]["recipient"]["name"]
+
+
+def test_a_message_that_is_not_an_update_is_dropped_with_a_warning_and_the_stream_goes_on(live, caplog) -> None:
+    good = live.silver_row("SHP-0004")
+    no_id = {**live.silver_row("SHP-0004"), "event_id": None}
+    bad_time = live.silver_row("SHP-0004", event_time="yesterday")
+    feed = live.app.state.live.feed
+    dropped_before = feed.malformed
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with session(live, **{"X-API-Key": "test-read-key"}) as client:
+            received = asyncio.create_task(first(client.subscribe(UPDATED, variable_values={"id": "SHP-0004"}), 1))
+            await live.wait_for_subscribers(1)
+            await asyncio.to_thread(
+                publish,
+                project=live.settings.gcp.project_id,
+                topic=live.settings.pubsub.topics["updates"],
+                messages=[(b"not json", {}), (b'{"no": "table"}', {})],
+            )
+            await asyncio.to_thread(
+                live.publish, ("shipment_events", no_id), ("shipment_events", bad_time), ("shipment_events", good)
+            )
+            return await received
+
+    with caplog.at_level("WARNING", logger="graphql_api.live"):
+        (update,) = asyncio.run(scenario())
+    assert update["shipmentUpdated"]["event"]["eventId"] == good["event_id"]
+    assert feed.malformed - dropped_before == 4
+    warnings = [r.getMessage() for r in caplog.records if "not an update" in r.getMessage()]
+    assert any("no event_id" in w for w in warnings) and len(warnings) == 4
 
 
 @pytest.mark.parametrize("init", [{}, {"X-API-Key": "not-a-key"}])
