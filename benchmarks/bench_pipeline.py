@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import tempfile
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,15 +35,15 @@ from logistics.settings import Settings, StorageSettings
 from logistics.warehouse import connect
 from pipeline.dead_letter import DeadLetter
 from pipeline.run import run_pipeline
-from pipeline.sinks.bronze import bronze_path, write_avro
-from pipeline.sinks.silver import StagedTables, dlq_row, load_staged, silver_row
+from pipeline.sinks.bronze import bronze_path, hour_of, write_avro
+from pipeline.sinks.silver import StagedTables, dlq_row, load_staged
 from pipeline.sources.simulator import config_for_events, simulate, write_jsonl
-from pipeline.transforms.enrich import DimensionSnapshot, enrich
+from pipeline.transforms.check import check
+from pipeline.transforms.enrich import DimensionSnapshot
 from pipeline.transforms.normalize import normalize
-from pipeline.transforms.pii import Tokenizer, protect_envelope
-from pipeline.transforms.route import alert_of
+from pipeline.transforms.pii import Tokenizer
+from pipeline.transforms.stage import silver_row, stage_event
 from pipeline.transforms.validate import validate
-from pipeline.windows.event_counts import WindowKey, window_key
 
 
 def make_input(events: int, path: Path) -> int:
@@ -59,8 +59,9 @@ def make_input(events: int, path: Path) -> int:
 
 def plain_loop(path: Path, data_dir: Path) -> int:
     """The practical ceiling: the pipeline's work in one process, no framework — the same pure
-    functions per event (5-minute counts and alerts included), then the same outputs: bronze
-    Avro per event hour, staged silver + DLQ rows, and the same single-writer load."""
+    functions per event (PII, enrichment and alerts through ``stage_event``), then the same
+    outputs: bronze Avro per event hour, staged silver + DLQ rows with their 5-minute windows,
+    and the same single-writer load and recount."""
     settings = Settings(storage=StorageSettings(data_dir=data_dir))
     now = dt.datetime.now(dt.UTC)
     tokenizer = Tokenizer.from_base64(Tokenizer.generate_key())
@@ -68,38 +69,34 @@ def plain_loop(path: Path, data_dir: Path) -> int:
     seen: set[str] = set()
     hours: dict[dt.datetime, list[dict[str, Any]]] = defaultdict(list)
     staging = f"{settings.storage.staging}/loop"
-    staged = StagedTables(staging_dir=staging, name="loop")
-    windows: Counter[WindowKey] = Counter()
+    staged = StagedTables(staging_dir=staging, name="loop", window_seconds=300)
     alerts: list[dict[str, Any]] = []
     alert_types = frozenset(settings.pipeline.alert_event_types)
     with path.open("rb") as fh:
         for line in fh:
             if not line.strip():
                 continue
-            envelope = normalize(line, source_system="file", ingest_time=now)
-            checked = envelope if isinstance(envelope, DeadLetter) else validate(envelope)
+            checked = check(line, source_system="file", ingest_time=now)
             if isinstance(checked, DeadLetter):
                 staged.add(*dlq_row(checked))
                 continue
             if checked["event_id"] in seen:
                 continue
             seen.add(checked["event_id"])
-            protected = protect_envelope(checked, tokenizer=tokenizer)
-            hours[protected["event_time"].replace(minute=0, second=0, microsecond=0)].append(protected)
-            table, row = silver_row(protected)
-            staged.add(table, enrich(row, dims))
-            windows[window_key(protected, window_seconds=300, row=row)] += 1
-            if protected["event_type"] in alert_types:
-                alerts.append(alert_of(protected))
+            event = stage_event(checked, tokenizer=tokenizer, dims=dims, alert_event_types=alert_types)
+            hours[hour_of(event.protected)].append(event.protected)
+            staged.add(event.table, event.row)
+            if event.alert is not None:
+                alerts.append(event.alert)
     staged.close()
     for hour, envelopes in hours.items():
-        target = Path(settings.storage.bronze) / bronze_path(hour, run_id="loop", shard=0)
+        target = Path(settings.storage.bronze) / bronze_path(hour, run_id="loop", part="00000")
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("wb") as out:
             write_avro(out, envelopes)
     with connect(settings) as warehouse:
-        load_staged(warehouse, staging)
-    return len(seen) + len(windows) + len(alerts)
+        load_staged(warehouse, staging, window_seconds=300)
+    return len(seen) + len(alerts)
 
 
 class _NaiveDedupe(beam.DoFn):

@@ -98,16 +98,20 @@ def event_counts_table() -> BigQueryTable:
         _field("window_end", "TIMESTAMP", "REQUIRED", ""),
         _field("event_type", "STRING", "REQUIRED", ""),
         _field("facility_id", "STRING", "NULLABLE", "The family's facility key column, when it has one."),
-        _field("event_count", "INT64", "REQUIRED", "Events in the window so far (panes accumulate)."),
-        _field("pane_index", "INT64", "REQUIRED", "0 for the first firing of the window, then 1, 2, ..."),
-        _field("pane_timing", "STRING", "REQUIRED", "EARLY | ON_TIME | LATE"),
-        _field("run_id", "STRING", "REQUIRED", "Pipeline run (a micro-batch is one run; counts add up across runs)."),
-        _field("count_id", "STRING", "REQUIRED", "Stable hash of (window, key, run, pane): loads are idempotent."),
-        _field("computed_at", "TIMESTAMP", "REQUIRED", ""),
+        _field("event_count", "INT64", "REQUIRED", "Events in the window (the stream: so far; panes accumulate)."),
+        _field("pane_index", "INT64", "REQUIRED", "The stream's firing of the window: 0, 1, 2, ...; 0 for a recount."),
+        _field(
+            "pane_timing",
+            "STRING",
+            "REQUIRED",
+            "EARLY | ON_TIME | LATE (the stream's panes) | SILVER (recounted from silver by a bounded run)",
+        ),
+        _field("count_id", "STRING", "REQUIRED", "Stable hash of (window, event type, facility): one row each."),
+        _field("computed_at", "TIMESTAMP", "REQUIRED", "When this count was made: the latest one wins."),
     ]
     return _table(
-        "Near-real-time event counts per type and facility in 5-minute windows (a pane log: the current count "
-        "of a window is the sum over runs of each run's latest pane).",
+        "Near-real-time event counts per type and facility in 5-minute windows: one row per window, "
+        "event type and facility, upserted by the stream's panes and by bounded runs' recounts from silver.",
         fields,
         "window_start",
         ["event_type", "facility_id"],

@@ -101,13 +101,22 @@ class PipelineSettings(BaseModel):
     source: Literal["file", "kafka", "pubsub"] = "file"
     window_size_seconds: int = 300
     allowed_lateness_hours: int = 24
-    dedupe_ttl_hours: int = 24
-    max_workers: int | None = None
-    autoscaling: bool = False
+    max_workers: int | None = None  # Dataflow: the autoscaling ceiling
+    num_workers: int | None = None  # Dataflow: workers at start
+    autoscaling: bool = False  # Dataflow: throughput-based autoscaling between num and max workers
     # Event types also written to the alerts files (storage.alerts) and, when publishing, the alerts topic.
     alert_event_types: list[str] = Field(default_factory=lambda: ["shipment.exception", "delivery.failed"])
-    # After each load, publish the run's DLQ rows and alerts to pubsub.topics.dlq / .alerts.
+    # Publish DLQ rows, alerts and updates to pubsub.topics.dlq / .alerts / .updates.
     publish_to_topics: bool = False
+    # The unbounded pipeline: how long rows wait for their batch before the warehouse write
+    # (BigQuery: one DML MERGE per table per flush), and bronze before its file is written.
+    flush_seconds: float = 1.0
+    bronze_flush_seconds: float = 60.0
+    dimension_refresh_seconds: float = 3600.0  # reference data reloaded hourly by the enriching DoFn
+    # Pub/Sub attribute producers fill with a per-publish unique id (ReadFromPubSub's id_label): Dataflow
+    # then also drops publisher retries within its dedupe window. Redeliveries of one message are
+    # dropped by Dataflow anyway. Unset by default; the local runner does not support it.
+    pubsub_id_attribute: str | None = None
 
 
 class ApiKeySettings(BaseModel):

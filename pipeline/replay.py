@@ -110,9 +110,6 @@ def replay_bronze(*, settings: Settings, start: dt.date, end: dt.date, rebuild: 
         return report
     if rebuild:
         report.silver_rows_removed = _delete_silver_days(settings=settings, start=start, end=end)
-    # The replay recounts every window of these days from bronze (which holds all their events),
-    # regrouped across the original runs: its counts replace theirs instead of adding to them.
-    _delete_count_days(settings=settings, start=start, end=end)
 
     def archived() -> Iterator[str]:  # streamed file by file: a day of bronze need not fit in memory
         for path in report.files:
@@ -120,18 +117,19 @@ def replay_bronze(*, settings: Settings, start: dt.date, end: dt.date, rebuild: 
                 report.envelopes += 1
                 yield envelope_json(envelope)
 
-    report.ledger = _run_lines(settings, archived(), name="bronze-replay")
+    # Bronze is the archive being read: the replay never writes it again.
+    report.ledger = _run_lines(settings, archived(), name="bronze-replay", write_bronze=False)
     return report
 
 
-def _run_lines(settings: Settings, lines: Iterable[str], *, name: str) -> Ledger:
+def _run_lines(settings: Settings, lines: Iterable[str], *, name: str, write_bronze: bool = True) -> Ledger:
     """Run the pipeline over JSON lines written to a scratch file in staging, then remove it."""
     batch = settings.storage.staging_dir / f"{name}-{uuid.uuid4().hex[:8]}.jsonl"
     batch.parent.mkdir(parents=True, exist_ok=True)
     with batch.open("w", encoding="utf-8") as out:
         out.writelines(f"{line}\n" for line in lines)
     try:
-        return run_pipeline(settings=settings, input_pattern=str(batch))
+        return run_pipeline(settings=settings, input_pattern=str(batch), write_bronze=write_bronze)
     finally:
         batch.unlink(missing_ok=True)
 
@@ -146,12 +144,3 @@ def _delete_silver_days(*, settings: Settings, start: dt.date, end: dt.date) -> 
             removed += int(warehouse.query(f"SELECT COUNT(*) AS n {where}", {"start": start, "end": end})[0]["n"])
             warehouse.execute(f"DELETE {where}", {"start": start, "end": end})
     return removed
-
-
-def _delete_count_days(*, settings: Settings, start: dt.date, end: dt.date) -> None:
-    with connect(settings) as warehouse:
-        warehouse.ensure_tables()
-        warehouse.execute(
-            "DELETE FROM clean.event_counts_5m WHERE DATE(window_start) BETWEEN @start AND @end",
-            {"start": start, "end": end},
-        )

@@ -1,4 +1,4 @@
-"""Build and run the pipeline on the configured runner; return the conservation ledger."""
+"""Run the bounded pipeline on the configured runner, load what it staged; return the conservation ledger."""
 
 from __future__ import annotations
 
@@ -18,16 +18,10 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from contracts.generated.catalog import FAMILIES
 from logistics.settings import Settings
 from logistics.warehouse import connect
-from pipeline.dead_letter import DEAD_LETTERS
-from pipeline.sinks.shard import ShardTargets, WriteShardDoFn
-from pipeline.sinks.silver import DLQ, LoadResult, StageRows, count_row, dlq_row, load_staged
-from pipeline.sinks.spill import buckets_for, input_bytes, shuffle_root
+from pipeline.bounded import build_bounded
+from pipeline.local_runner.graph import build_local
+from pipeline.sinks.silver import DLQ, LoadResult, load_staged
 from pipeline.sinks.topics import publish_run_outputs
-from pipeline.sources.file import ReadLineBatches
-from pipeline.transforms.batch import CheckBatchDoFn
-from pipeline.transforms.enrich import dimension_side_input
-from pipeline.transforms.pii import ProtectPiiDoFn
-from pipeline.windows.event_counts import PartialCount, WindowKey, add_partials, final_count_row
 
 
 @dataclass
@@ -35,7 +29,7 @@ class Ledger:
     """Every received record ends in exactly one place: silver, the DLQ, or the duplicate count.
 
     Alerts are copies of silver events (not a destination of their own) and are reported
-    beside the balance, as are events too late for the 5-minute counts (they are in silver).
+    beside the balance.
     """
 
     run_id: str
@@ -46,7 +40,6 @@ class Ledger:
     dlq: int = 0
     dlq_already_present: int = 0
     alerts: int = 0
-    late_for_counts: int = 0
 
     @property
     def silver_total(self) -> int:
@@ -61,7 +54,18 @@ class Ledger:
         return self.accounted == self.received
 
 
-DEFAULT_SHARDS = 2  # dedupe shards of the bounded path: parallelism on a distributed runner; files per hour locally
+def new_run_id() -> str:
+    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def staging_uri(settings: Settings, run_id: str) -> str:
+    """Where a run's workers stage rows for the loader: a folder path or any Beam filesystem URI."""
+    return f"{settings.storage.staging}/{run_id}"
+
+
+def runs_locally(settings: Settings) -> bool:
+    """Beam's local runner: the bounded pipeline takes its one-machine arrangement (pipeline.local_runner)."""
+    return settings.pipeline.runner in {"DirectRunner", "FnApiRunner", "BundleBasedDirectRunner"}
 
 
 def build(
@@ -71,84 +75,35 @@ def build(
     settings: Settings,
     run_id: str,
     landing: bool = False,
-    shards: int = DEFAULT_SHARDS,
+    write_bronze: bool = True,
+    portable: bool | None = None,
     buckets: int | None = None,
 ) -> None:
-    """Wire the bounded pipeline over files: batches of lines -> normalize + validate ->
-    (one GroupByKey by dedupe shard) -> per shard: dedupe -> PII -> bronze + enriched silver
-    rows + window counts + alerts; rejects -> PII -> DLQ. Nothing downstream of the PII
-    step ever sees a clear personal value.
-
-    The GroupByKey carries spill-file names, not events (:mod:`pipeline.sinks.spill`), and each
-    shard is deduplicated ``buckets`` at a time (default: sized from the input files so that
-    memory stays flat however big the input is).
-
-    Beam sees batches, not events (see :mod:`pipeline.transforms.batch`): the per-event work
-    is the same pure functions the per-element transforms (``DedupeByEventId``,
-    ``EventCounts5m``, used on unbounded input) apply, so both paths decide alike.
-    """
+    """Wire the bounded pipeline over files: the portable graph (:mod:`pipeline.bounded`) on a
+    distributed runner, its local-runner arrangement (:mod:`pipeline.local_runner`) on Beam's
+    local runner (``portable`` forces one or the other)."""
     staging = staging_uri(settings, run_id)
-    shuffle = shuffle_root(staging)
-    if buckets is None:
-        buckets = buckets_for(input_bytes(input_pattern), shards=shards)
-    data_dir = settings.storage.resolved_data_dir()
-    targets = ShardTargets(
+    if portable if portable is not None else not runs_locally(settings):
+        build_bounded(
+            pipeline,
+            input_pattern=input_pattern,
+            settings=settings,
+            run_id=run_id,
+            staging=staging,
+            landing=landing,
+            write_bronze=write_bronze,
+        )
+        return
+    build_local(
+        pipeline,
+        input_pattern=input_pattern,
+        settings=settings,
         run_id=run_id,
-        bronze_root=settings.storage.bronze,
-        staging_dir=staging,
-        alerts_root=settings.storage.alerts,
-        alert_event_types=frozenset(settings.pipeline.alert_event_types),
-        window_seconds=settings.pipeline.window_size_seconds,
-        # Micro-batches of a live stream judge lateness by ingest time, as the streaming windows do;
-        # a file (an archive, a replay, a backfill) is batch input, where Beam holds every event
-        # on time: judged by wall-clock ingest time, a day's file from last week would count nothing.
-        allowed_lateness=dt.timedelta(hours=settings.pipeline.allowed_lateness_hours) if landing else None,
-        shuffle_dir=shuffle,
-        bronze_groups=buckets,  # an hour-group holds about what a bucket holds
+        staging=staging,
+        landing=landing,
+        write_bronze=write_bronze,
+        buckets=buckets,
     )
-    window_seconds = targets.window_seconds
-
-    checked = (
-        pipeline
-        | "Read" >> ReadLineBatches(input_pattern, records=landing)
-        | "Check"
-        >> beam.ParDo(
-            CheckBatchDoFn(source_system="file", shards=shards, buckets=buckets, shuffle_dir=shuffle)
-        ).with_outputs(DEAD_LETTERS, main="valid")
-    )
-    dimensions = dimension_side_input(pipeline, settings=settings)
-    partial_counts = (
-        checked.valid
-        | "GroupByShard" >> beam.GroupByKey()
-        | "WriteShards"
-        >> beam.ParDo(
-            WriteShardDoFn(targets=targets, pii=settings.pii, project_id=settings.gcp.project_id, data_dir=data_dir),
-            snapshots=dimensions,
-        )
-    )
-    (
-        (
-            checked[DEAD_LETTERS]
-            | "ProtectDeadLetters"
-            >> beam.ParDo(ProtectPiiDoFn(pii=settings.pii, project_id=settings.gcp.project_id, data_dir=data_dir))
-            | "DlqRow" >> beam.Map(dlq_row),
-            partial_counts
-            | "SumCounts" >> beam.CombinePerKey(add_partials)
-            | "CountRow" >> beam.Map(lambda kv: _count_row(*kv, window_seconds=window_seconds, run_id=run_id)),
-        )
-        | "AllRows" >> beam.Flatten()
-        | "Stage" >> StageRows(staging_dir=staging)
-    )
-
-
-def _count_row(key: WindowKey, total: PartialCount, *, window_seconds: int, run_id: str) -> tuple[str, dict[str, Any]]:
-    events, digest = total
-    return count_row(final_count_row(key, events, window_seconds=window_seconds), run_id=run_id, content=digest)
-
-
-def staging_uri(settings: Settings, run_id: str) -> str:
-    """Where a run's workers stage rows for the loader: a folder path or any Beam filesystem URI."""
-    return f"{settings.storage.staging}/{run_id}"
 
 
 def run_pipeline(
@@ -157,29 +112,41 @@ def run_pipeline(
     input_pattern: str,
     run_id: str | None = None,
     landing: bool = False,
+    write_bronze: bool = True,
     pipeline_args: Sequence[str] = (),
+    portable: bool | None = None,
     buckets: int | None = None,
 ) -> Ledger:
-    """Run the bounded pipeline over files matching ``input_pattern``, then load silver + DLQ.
+    """Run the bounded pipeline over files matching ``input_pattern``, then load silver + DLQ and
+    recount the 5-minute windows it touched.
 
     ``landing=True`` reads landing files of SourceRecords (micro-batches from Kafka/Pub/Sub,
-    see :mod:`pipeline.sources.landing`) instead of raw JSON lines. ``pipeline_args`` are Beam
-    options passed through untouched (e.g. ``--project``, ``--region``, ``--temp_location`` from
-    the Dataflow Flex Template launcher); the runner comes from settings. ``buckets`` overrides
-    the dedupe buckets per shard (default: sized from the input, see :func:`build`).
+    see :mod:`pipeline.sources.landing`) instead of raw JSON lines. ``write_bronze=False``
+    (a replay of bronze itself) leaves the archive alone. ``pipeline_args`` are Beam options
+    passed through untouched (e.g. ``--project``, ``--region``, ``--temp_location`` from the
+    Dataflow Flex Template launcher); the runner comes from settings.
     """
-    run_id = run_id or f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    run_id = run_id or new_run_id()
     options = PipelineOptions(list(pipeline_args), runner=settings.pipeline.runner, save_main_session=False)
-    _avoid_state_cache_trap()
+    avoid_state_cache_trap()
     pipeline = beam.Pipeline(options=options)
-    build(pipeline, input_pattern=input_pattern, settings=settings, run_id=run_id, landing=landing, buckets=buckets)
+    build(
+        pipeline,
+        input_pattern=input_pattern,
+        settings=settings,
+        run_id=run_id,
+        landing=landing,
+        write_bronze=write_bronze,
+        portable=portable,
+        buckets=buckets,
+    )
     result = pipeline.run()
     result.wait_until_finish()
     counters = _counters(result)
 
     staging = staging_uri(settings, run_id)
     with connect(settings) as warehouse:
-        loaded: LoadResult = load_staged(warehouse, staging)
+        loaded: LoadResult = load_staged(warehouse, staging, window_seconds=settings.pipeline.window_size_seconds)
     publish_run_outputs(settings, run_id=run_id, staging=staging)  # after the load: never ahead of the table
     _remove(staging)  # loaded: the warehouse is now the record (this also removes the spill files)
     silver_names = {family.silver_table for family in FAMILIES.values()}
@@ -192,7 +159,6 @@ def run_pipeline(
         dlq=loaded.inserted.get(DLQ, 0),
         dlq_already_present=loaded.already_present.get(DLQ, 0),
         alerts=counters.get("alerts", 0),
-        late_for_counts=counters.get("late_beyond_allowed", 0),
     )
 
 
@@ -210,8 +176,9 @@ def _remove(uri: str) -> None:
         FileSystems.delete([m.path for m in matched])
 
 
-def _avoid_state_cache_trap() -> None:
-    """RUNBOOK: the local runner sizes its state cache by walking every module on each access."""
+def avoid_state_cache_trap() -> None:
+    """The local runner sizes its state cache by walking every loaded module on each state access
+    (docs/local-components.md): ~300 events/s for a stateful DoFn. A size of 0 turns that off."""
     from apache_beam.runners.portability.fn_api_runner import worker_handlers
 
     worker_handlers.STATE_CACHE_SIZE_MB = 0

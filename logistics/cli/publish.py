@@ -2,9 +2,8 @@
 
 For demos and tests against a local broker (Tansu, the Pub/Sub emulator): every line
 becomes one message, byte for byte, malformed lines included, so the pipeline's DLQ
-path is exercised too. Pub/Sub messages carry ``event_type`` and ``trace_id`` attributes
-taken from the body (when it parses; legacy camelCase keys too), and go to their family's
-topic unless ``--topic`` is given. The file is streamed, never read whole, and ``--rate``
+path is exercised too. Pub/Sub messages are routed and given attributes as every producer
+here does it (:mod:`pipeline.sources.routing`: the family's topic unless ``--topic`` is given). The file is streamed, never read whole, and ``--rate``
 paces the sends to a target number of messages per second (a steady feed for streaming runs).
 """
 
@@ -113,13 +112,6 @@ def _body(line: bytes) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _field(body: dict[str, Any], key: str) -> Any:
-    """An envelope field under any of the names normalize accepts (legacy producers send camelCase)."""
-    from pipeline.transforms.normalize import FIELD_ALIASES
-
-    return next((body[alias] for alias in FIELD_ALIASES[key] if body.get(alias) is not None), None)
-
-
 def _to_kafka(lines: Iterable[bytes], *, topic: str | None, avro: bool, pacer: Pacer) -> Counter[str]:
     from confluent_kafka import Producer
 
@@ -176,14 +168,13 @@ def _as_wire_format(line: bytes, encode: Any) -> bytes:
 def _to_pubsub(lines: Iterable[bytes], *, topic: str | None, create: bool, pacer: Pacer) -> Counter[str]:
     from google.cloud.pubsub_v1 import PublisherClient
 
-    from contracts.generated.catalog import SUBJECTS
     from logistics.settings import get_settings
     from pipeline.sources.pubsub import ensure_topic_and_subscription
     from pipeline.sources.pubsub import publish as publish_messages
+    from pipeline.sources.routing import route
 
     settings = get_settings()
-    topics = settings.pubsub.topics
-    fallback = topic or next(iter(settings.pubsub.event_topics().values()))
+    event_topics = settings.pubsub.event_topics()
     client = PublisherClient()
     ready: set[str] = set()
     sent: Counter[str] = Counter()
@@ -207,12 +198,8 @@ def _to_pubsub(lines: Iterable[bytes], *, topic: str | None, create: bool, pacer
     # Paced runs flush every ~0.1 s of messages, so the feed arrives steadily, not in bursts.
     chunk_size = _PUBSUB_CHUNK if pacer.rate is None else max(1, min(_PUBSUB_CHUNK, int(pacer.rate / 10)))
     for line in lines:
-        body = _body(line)
-        event_type, trace_id = _field(body, "event_type"), _field(body, "trace_id")
-        attributes = {k: str(v) for k, v in (("event_type", event_type), ("trace_id", trace_id)) if v is not None}
-        spec = SUBJECTS.get(event_type) if isinstance(event_type, str) else None
-        target = topic or (topics.get(spec.family, fallback) if spec else fallback)
-        chunk.setdefault(target, []).append((line, attributes))
+        routed, attributes = route(line, event_topics=event_topics)
+        chunk.setdefault(topic or routed, []).append((line, attributes))
         pending += 1
         if pending >= chunk_size:
             flush()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from logistics.settings import Settings
-from logistics.warehouse._schema import TableDef, dlq_table, managed_tables, silver_tables
+from logistics.warehouse._schema import TableDef, dlq_table, event_counts_table, managed_tables, silver_tables
 from logistics.warehouse._sql import Renames, SqlTranspileError, prepare
 
 if TYPE_CHECKING:
@@ -39,9 +39,14 @@ class Warehouse(Protocol):
         self, sql: str, params: Mapping[str, Any] | None = None, *, renames: Renames = ()
     ) -> pd.DataFrame: ...
     def ensure_tables(self) -> None: ...
-    def load_json_files(self, table: TableDef, files: Sequence[Path | str], *, key: str) -> tuple[int, int]:
-        """Insert rows from newline-delimited JSON files, skipping ``key`` values already present (and
-        repeats within the files): returns ``(inserted, already_present)``, so a replay inserts nothing."""
+    def load_json_files(self, table: TableDef, files: Sequence[Path | str]) -> tuple[int, int]:
+        """Write rows from newline-delimited JSON files under the table's key rule (``TableDef.key``:
+        insert-if-absent, or replace-if-newer for an upsert table), once per key among the files:
+        returns ``(written, already_present)``, so a replay writes nothing. Bulk loads (bounded runs)."""
+        ...
+
+    def merge_rows(self, table: TableDef, rows: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+        """:meth:`load_json_files` for rows in memory (the streaming sinks' small, frequent batches)."""
         ...
 
 
@@ -92,6 +97,7 @@ __all__ = [
     "Warehouse",
     "connect",
     "dlq_table",
+    "event_counts_table",
     "managed_tables",
     "prepare",
     "silver_tables",

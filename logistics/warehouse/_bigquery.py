@@ -9,6 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from logistics.warehouse._schema import TableDef, managed_tables
 from logistics.warehouse._sql import Renames, prepare
 
@@ -88,10 +90,11 @@ class BigQueryWarehouse:
             bq_table.description = table.schema.get("description")
             self._client.create_table(bq_table, exists_ok=True)
 
-    def load_json_files(self, table: TableDef, files: Sequence[Path | str], *, key: str) -> tuple[int, int]:
-        """Insert rows from newline-delimited JSON files (local paths or ``gs://`` URIs), skipping keys
-        already present. Returns ``(inserted, skipped)``: skipped rows were already in the table or
-        repeated a key within these files (a replay), exactly as the DuckDB backend counts them.
+    def load_json_files(self, table: TableDef, files: Sequence[Path | str]) -> tuple[int, int]:
+        """Insert rows from newline-delimited JSON files (local paths or ``gs://`` URIs), skipping rows
+        whose key is already present (or replacing older ones in an upsert table). Returns
+        ``(written, skipped)``: skipped rows were already in the table or repeated a key within these
+        files (a replay), exactly as the DuckDB backend counts them.
 
         Load jobs into a fresh staging table, then one MERGE, rather than streaming inserts with
         ``insertId = key``: insertId dedupe is best effort over about a minute, so it cannot make a
@@ -112,18 +115,26 @@ class BigQueryWarehouse:
         self._client.create_table(staging)
         try:
             self._load_into(staging_id, files)
-            window = table.key_window
-            span = f"MIN(`{window.column}`), MAX(`{window.column}`)" if window else "NULL, NULL"
-            staged, first, last = self._row(f"SELECT COUNT(*), {span} FROM `{staging_id}`")
-            bounds = None
-            if window and first is not None:
-                bounds = (window.column, *window.around(first, last))
-            inserted = self._merge(
-                target=f"{dataset}.{table.name}", staging_id=staging_id, table=table, key=key, bounds=bounds
-            )
+            columns = ", ".join(f"`{c}`" for c in table.columns)
+            return self._merge(table, source=f"SELECT {columns} FROM `{staging_id}`", parameters=[])
         finally:
             self._client.delete_table(staging_id, not_found_ok=True)
-        return inserted, staged - inserted
+
+    def merge_rows(self, table: TableDef, rows: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+        """:meth:`load_json_files` for rows in memory (the streaming sinks' batches): one MERGE whose
+        source is the rows themselves, as a parameter of JSON texts typed by the generated schema.
+
+        No load job: the stream writes every few seconds, and load jobs are capped per table and per
+        project per day; DML is not. A batch must fit one request (~10 MB): the sinks batch far below.
+        """
+        if not rows:
+            return 0, 0
+        from google.cloud import bigquery
+
+        texts = [orjson.dumps(row, option=orjson.OPT_UTC_Z).decode() for row in rows]
+        typed = ", ".join(_from_json(field) for field in table.schema["fields"])
+        source = f"SELECT {typed} FROM UNNEST(@rows) AS r"
+        return self._merge(table, source=source, parameters=[bigquery.ArrayQueryParameter("rows", "STRING", texts)])
 
     def _load_into(self, staging_id: str, files: Sequence[Path | str]) -> None:
         from google.cloud import bigquery
@@ -144,52 +155,85 @@ class BigQueryWarehouse:
         for job in jobs:
             job.result(timeout=self._timeout_s)
 
-    def _merge(
-        self,
-        *,
-        target: str,
-        staging_id: str,
-        table: TableDef,
-        key: str,
-        bounds: tuple[str, dt.datetime, dt.datetime] | None,
-    ) -> int:
-        """Insert staged rows whose key is absent, one row per key; returns the rows inserted.
+    def _merge(self, table: TableDef, *, source: str, parameters: list[Any]) -> tuple[int, int]:
+        """Write ``source``'s rows into the table under its key rule; ``(written, skipped)``.
 
-        With ``bounds`` (the table's key window around the staged rows) the match reads only the
-        target's partitions in that range: constants in the ON clause prune, a join cannot.
+        With a key window, the match reads only the target's partitions around the incoming rows:
+        constants in the ON clause prune, a join cannot, so the bounds are computed first.
         """
         from google.cloud import bigquery
 
-        columns = ", ".join(f"`{c}`" for c in table.columns)
+        target = f"{self._project}.{self.physical(table.dataset)}.{table.name}"
+        key, window, same = table.key, table.key_window, table.same_event_within
+        per_key = f"`{key}`, `{same.time_column}`" if same else f"`{key}`"
+        newest = f" ORDER BY `{table.newer_by}` DESC" if table.newer_by else ""
+        incoming = (
+            f"(SELECT * FROM ({source}) WHERE TRUE QUALIFY ROW_NUMBER() OVER (PARTITION BY {per_key}{newest}) = 1)"
+        )
+        span = f"MIN(`{window.column}`), MAX(`{window.column}`)" if window else "NULL, NULL"
+        # Every incoming row counts (repeats within the load are skipped rows too).
+        staged, first, last = self._row(f"SELECT COUNT(*), {span} FROM ({source})", parameters)
+        if not staged:
+            return 0, 0
         match = f"t.`{key}` = s.`{key}`"
-        parameters = []
-        if bounds is not None:
-            column, first, last = bounds
-            match += f" AND t.`{column}` BETWEEN @first AND @last"
-            parameters = [
-                bigquery.ScalarQueryParameter("first", "TIMESTAMP", first),
-                bigquery.ScalarQueryParameter("last", "TIMESTAMP", last),
+        bounds: list[Any] = []
+        if window and first is not None:
+            low, high = window.around(first, last)
+            match += f" AND t.`{window.column}` BETWEEN @first AND @last"
+            bounds = [
+                bigquery.ScalarQueryParameter("first", "TIMESTAMP", low),
+                bigquery.ScalarQueryParameter("last", "TIMESTAMP", high),
             ]
-        # Only identifiers (generated schema names, our own staging table) are in the text; the
-        # bounds are parameters.
+        if same:
+            at, ttl_hours = f"`{same.time_column}`", same.hours_sql(f"s.`{same.type_column}`")
+            match += f" AND ABS(TIMESTAMP_DIFF(t.{at}, s.{at}, MICROSECOND)) < {ttl_hours} * 3600000000"
+        columns = ", ".join(f"`{c}`" for c in table.columns)
+        update = ""
+        if table.newer_by:
+            newer = f"`{table.newer_by}`"
+            assignments = ", ".join(f"`{c}` = s.`{c}`" for c in table.columns)
+            update = f"WHEN MATCHED AND t.{newer} <= s.{newer} THEN UPDATE SET {assignments} "
+        # Only identifiers (generated schema names) are in the text; values are parameters.
         sql = (
-            f"MERGE `{target}` AS t "
-            f"USING (SELECT {columns} FROM `{staging_id}` "
-            f"WHERE TRUE QUALIFY ROW_NUMBER() OVER (PARTITION BY `{key}`) = 1) AS s "
-            f"ON {match} "
-            f"WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({columns})"
+            f"MERGE `{target}` AS t USING {incoming} AS s ON {match} "
+            f"{update}WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({columns})"
         )
         self.statements_run += 1
-        job = self._client.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=parameters))
+        config = bigquery.QueryJobConfig(query_parameters=[*parameters, *bounds])
+        job = self._client.query(sql, job_config=config)
         job.result(timeout=self._timeout_s)
-        return int(job.num_dml_affected_rows or 0)
+        written = int(job.num_dml_affected_rows or 0)
+        return written, int(staged) - written
 
-    def _row(self, sql: str) -> tuple[Any, ...]:
+    def _row(self, sql: str, parameters: list[Any] | None = None) -> tuple[Any, ...]:
+        from google.cloud import bigquery
+
         self.statements_run += 1
-        return tuple(next(iter(self._client.query(sql).result(timeout=self._timeout_s))))
+        config = bigquery.QueryJobConfig(query_parameters=parameters or [])
+        return tuple(next(iter(self._client.query(sql, job_config=config).result(timeout=self._timeout_s))))
 
     def close(self) -> None:
         self._client.close()
+
+
+# How a JSON text's field becomes a column of each generated type (rows in memory, see merge_rows).
+_FROM_JSON = {
+    "STRING": "JSON_VALUE(r, '$.{name}')",
+    "INT64": "CAST(JSON_VALUE(r, '$.{name}') AS INT64)",
+    "INTEGER": "CAST(JSON_VALUE(r, '$.{name}') AS INT64)",
+    "FLOAT64": "CAST(JSON_VALUE(r, '$.{name}') AS FLOAT64)",
+    "FLOAT": "CAST(JSON_VALUE(r, '$.{name}') AS FLOAT64)",
+    "BOOL": "CAST(JSON_VALUE(r, '$.{name}') AS BOOL)",
+    "BOOLEAN": "CAST(JSON_VALUE(r, '$.{name}') AS BOOL)",
+    "NUMERIC": "CAST(JSON_VALUE(r, '$.{name}') AS NUMERIC)",
+    "TIMESTAMP": "TIMESTAMP(JSON_VALUE(r, '$.{name}'))",
+    "DATE": "DATE(JSON_VALUE(r, '$.{name}'))",
+    "JSON": "PARSE_JSON(JSON_QUERY(r, '$.{name}'))",
+}
+
+
+def _from_json(field: Mapping[str, Any]) -> str:
+    return f"{_FROM_JSON[field['type']].format(name=field['name'])} AS `{field['name']}`"
 
 
 def _schema_fields(table: TableDef) -> list[Any]:

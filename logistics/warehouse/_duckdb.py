@@ -8,6 +8,7 @@ and one step loads them; the API reads a private snapshot copy, taken under a re
 from __future__ import annotations
 
 import re
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import orjson
 
 from logistics.warehouse._schema import TableDef, managed_tables
 from logistics.warehouse._sql import Renames, prepare
@@ -32,6 +34,7 @@ class DuckDBWarehouse:
         self._con = connection
         self._datasets = tuple(sorted(datasets.items()))
         self.statements_run = 0  # observable query count (DataLoader tests assert on it)
+        self._in_transaction = False
 
     def physical(self, dataset: str) -> str:
         return dict(self._datasets).get(dataset, dataset)
@@ -71,37 +74,90 @@ class DuckDBWarehouse:
         for dataset in ("curated", "features"):
             self._con.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.physical(dataset)}"')
 
-    def load_json_files(self, table: TableDef, files: Sequence[Path | str], *, key: str) -> tuple[int, int]:
-        """Insert rows from newline-delimited JSON files, skipping keys already present.
+    def load_json_files(self, table: TableDef, files: Sequence[Path | str]) -> tuple[int, int]:
+        """Insert rows from newline-delimited JSON files, skipping rows whose key is already present
+        (insert-if-absent) or replacing older ones (an upsert table, ``table.newer_by``).
 
-        Returns ``(inserted, skipped)``: skipped rows were already in the table (a replay).
+        Returns ``(written, skipped)``: skipped rows were already in the table (a replay) or repeated
+        a key within the files.
         """
         if not files:
             return 0, 0
-        target = f'"{self.physical(table.dataset)}"."{table.name}"'
         columns = table.duckdb_columns()
         source = f"read_json({[str(f) for f in files]!r}, format='newline_delimited', columns={columns!r})"
-        window = table.key_window
-        span = f'min(s."{window.column}"), max(s."{window.column}")' if window else "NULL, NULL"
-        summary = self._con.execute(f"SELECT count(*), {span} FROM {source} s").fetchone()
-        staged, first, last = summary or (0, None, None)
-        before = self._con.execute(f"SELECT count(*) FROM {target}").fetchone()
-        quoted = ", ".join(f'"{c}"' for c in columns)
-        earlier = f't."{key}" = s."{key}"'
-        params: dict[str, Any] | None = None
-        if window and first is not None:  # only the row groups that can hold these keys are read
-            earlier += f' AND t."{window.column}" BETWEEN $first AND $last'
-            low, high = window.around(first, last)
-            params = {"first": low, "last": high}
-        self._con.execute(
-            f"INSERT INTO {target} ({quoted}) SELECT {quoted} FROM {source} s "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {earlier}) "
-            f'QUALIFY row_number() OVER (PARTITION BY s."{key}") = 1',
-            params,
-        )
-        after = self._con.execute(f"SELECT count(*) FROM {target}").fetchone()
-        inserted = (int(after[0]) if after else 0) - (int(before[0]) if before else 0)
+        return self._merge(table, source)
+
+    def merge_rows(self, table: TableDef, rows: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+        """:meth:`load_json_files` for rows in memory (the streaming sinks' batches)."""
+        if not rows:
+            return 0, 0
+        with tempfile.TemporaryDirectory(prefix="logistics-rows-") as scratch:
+            path = Path(scratch) / f"{table.name}.jsonl"
+            with path.open("wb") as fh:
+                for row in rows:
+                    fh.write(orjson.dumps(row, option=orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE))
+            return self.load_json_files(table, [path])
+
+    def _merge(self, table: TableDef, source: str) -> tuple[int, int]:
+        target = f'"{self.physical(table.dataset)}"."{table.name}"'
+        key, window, same = table.key, table.key_window, table.same_event_within
+        quoted = ", ".join(f'"{c}"' for c in table.columns)
+        # Repeats within the load: one row per key (per key and event time for silver, where two
+        # copies of an id far apart in event time are two events), the newest for an upsert table.
+        per_key = f'"{key}", "{same.time_column}"' if same else f'"{key}"'
+        newest = f' ORDER BY "{table.newer_by}" DESC' if table.newer_by else ""
+        with self.transaction():
+            self._con.execute(f"CREATE OR REPLACE TEMP TABLE _arriving AS SELECT {quoted} FROM {source}")
+            self._con.execute(
+                "CREATE OR REPLACE TEMP TABLE _incoming AS SELECT * FROM _arriving "
+                f"QUALIFY row_number() OVER (PARTITION BY {per_key}{newest}) = 1"
+            )
+            span = f'min("{window.column}"), max("{window.column}")' if window else "NULL, NULL"
+            # Every arriving row counts (repeats within the load are skipped rows too).
+            summary = self._con.execute(f"SELECT count(*), {span} FROM _arriving").fetchone()
+            staged, first, last = summary or (0, None, None)
+            match = f't."{key}" = s."{key}"'
+            params: dict[str, Any] | None = None
+            if window and first is not None:  # only the row groups that can hold these keys are read
+                match += f' AND t."{window.column}" BETWEEN $first AND $last'
+                params = dict(zip(("first", "last"), window.around(first, last), strict=True))
+            if same:
+                at, ttl_hours = f'"{same.time_column}"', same.hours_sql(f's."{same.type_column}"')
+                match += f" AND abs(epoch_us(t.{at}) - epoch_us(s.{at})) < {ttl_hours} * 3600000000"
+            if table.newer_by:  # an upsert: older rows with these keys make way, then every absent key is inserted
+                newer = f'"{table.newer_by}"'
+                self._run(f"DELETE FROM {target} t USING _incoming s WHERE {match} AND t.{newer} <= s.{newer}", params)
+            inserted = self._count(
+                f"INSERT INTO {target} ({quoted}) SELECT {quoted} FROM _incoming s "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {match})",
+                params,
+            )
+            self._con.execute("DROP TABLE _incoming")
+            self._con.execute("DROP TABLE _arriving")
         return inserted, int(staged) - inserted
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything inside commits together or not at all (nested blocks join the outer one)."""
+        if self._in_transaction:
+            yield
+            return
+        self._con.execute("BEGIN TRANSACTION")
+        self._in_transaction = True
+        try:
+            yield
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+        else:
+            self._con.execute("COMMIT")
+        finally:
+            self._in_transaction = False
+
+    def _count(self, sql: str, params: Mapping[str, Any] | None) -> int:
+        """Run an INSERT or DELETE; the rows it changed."""
+        result = self._run(sql, params).fetchone()
+        return int(result[0]) if result else 0
 
     def close(self) -> None:
         self._con.close()

@@ -44,12 +44,35 @@ class KeyWindow:
 
 
 @dataclass(frozen=True)
+class SameEventWithin:
+    """Rows sharing a key are one event only while their event times lie within the subject's
+    dedupe TTL (the pipeline's dedupe rule, :mod:`pipeline.transforms.dedupe`): a load inserts a
+    row unless a row with its key lies that close in ``time_column``."""
+
+    time_column: str
+    type_column: str
+    hours_by_type: tuple[tuple[str, int], ...]  # every subject of the family (only they reach its table)
+
+    def hours_sql(self, type_column: str) -> str:
+        """The TTL in hours of a row whose event type is ``type_column`` (a quoted column reference),
+        as SQL that reads the same in both dialects."""
+        cases = " ".join(f"WHEN '{kind}' THEN {hours}" for kind, hours in self.hours_by_type)
+        widest = max(hours for _, hours in self.hours_by_type)
+        return f"(CASE {type_column} {cases} ELSE {widest} END)"
+
+
+@dataclass(frozen=True)
 class TableDef:
     dataset: str  # logical dataset: raw | clean
     name: str
     schema: dict[str, Any]  # generated BigQuery table JSON
+    key: str = "event_id"  # what names a row: a load never inserts a second row with the same key
     lookup_by: tuple[str, ...] = ()  # columns DuckDB indexes (BigQuery clusters on them instead)
     key_window: KeyWindow | None = None  # None: a load compares its keys with the whole table
+    same_event_within: SameEventWithin | None = None  # silver: the key names one event only within the TTL
+    # An upsert table: a row replaces the row with its key when its ``newer_by`` value is not older
+    # (event_counts_5m: the latest pane of a window wins). None: insert-if-absent.
+    newer_by: str | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -71,10 +94,10 @@ class TableDef:
         ]
 
 
-def _load(dataset: str, name: str, *, lookup_by: tuple[str, ...] = (), key_window: KeyWindow | None = None) -> TableDef:
+def _load(dataset: str, name: str, **definition: Any) -> TableDef:
     path = GENERATED_DIR / "bigquery" / dataset / f"{name}.json"
     schema = json.loads(path.read_text(encoding="utf-8"))
-    return TableDef(dataset=dataset, name=name, schema=schema, lookup_by=lookup_by, key_window=key_window)
+    return TableDef(dataset=dataset, name=name, schema=schema, **definition)
 
 
 def _event_window(family: str) -> KeyWindow:
@@ -85,21 +108,41 @@ def _event_window(family: str) -> KeyWindow:
     return KeyWindow(column=FAMILIES[family].partition_field, margin=dt.timedelta(hours=ttl))
 
 
+def _same_event_within(family: str) -> SameEventWithin:
+    subjects = sorted((s.name, s.dedupe_ttl_hours) for s in SUBJECTS.values() if s.family == family)
+    return SameEventWithin(
+        time_column=FAMILIES[family].partition_field,
+        type_column="event_type",
+        hours_by_type=tuple(subjects),
+    )
+
+
 def silver_tables() -> dict[str, TableDef]:
     """Silver table per family name."""
     return {
-        name: _load("clean", family.silver_table, lookup_by=family.lookup_by, key_window=_event_window(name))
+        name: _load(
+            "clean",
+            family.silver_table,
+            lookup_by=family.lookup_by,
+            key_window=_event_window(name),
+            same_event_within=_same_event_within(name),
+        )
         for name, family in FAMILIES.items()
     }
 
 
 def dlq_table() -> TableDef:
     # No window: a dead letter keeps its id across runs but is stamped with each run's failed_time.
-    return _load("clean", "dlq_events")
+    return _load("clean", "dlq_events", key="dlq_id")
+
+
+def event_counts_table() -> TableDef:
+    # One row per (window, event type, facility), named by count_id; the latest count wins.
+    return _load(
+        "clean", "event_counts_5m", key="count_id", key_window=KeyWindow(column="window_start"), newer_by="computed_at"
+    )
 
 
 def managed_tables() -> list[TableDef]:
     """Every table whose schema the contracts own (gold tables are created by their SQL)."""
-    # A 5-minute count's id is a digest of its window and events: the same id, the same window_start.
-    counts = _load("clean", "event_counts_5m", key_window=KeyWindow(column="window_start"))
-    return [*silver_tables().values(), dlq_table(), counts, _load("raw", "events")]
+    return [*silver_tables().values(), dlq_table(), event_counts_table(), _load("raw", "events")]

@@ -1,134 +1,98 @@
-"""silver and DLQ: rows staged as JSON lines by the workers, loaded by one writer.
+"""silver, DLQ and counts for bounded runs: rows staged as JSON lines by the workers, loaded by one writer.
 
-DuckDB allows one writer process, so Beam workers never open the warehouse: they
-stage newline-delimited JSON per table, and :func:`load_staged` (run once, after the
-pipeline) inserts them, skipping keys already present, which makes replays idempotent.
+DuckDB allows one writer process, and BigQuery loads files for free, so workers never open
+the warehouse: they stage newline-delimited JSON per table (``<staging>/<table>/<writer>.jsonl``)
+plus the 5-minute windows their silver rows fall in, and :func:`load_staged` (run once, after
+the pipeline) writes them under each table's key rule (``logistics.warehouse``: an event_id
+already in silver within its TTL, a dlq_id already in the DLQ, is skipped), which makes
+replays idempotent, then recounts those windows from silver. The unbounded pipeline writes
+the same tables in small batches instead (:mod:`pipeline.sinks.rows`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import hashlib
-from collections.abc import Iterable
+import uuid
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 import apache_beam as beam
 import orjson
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.pvalue import PCollection
 
-from contracts.generated.catalog import FAMILIES, SUBJECTS
-from logistics.warehouse import Warehouse, managed_tables
+from logistics.warehouse import Warehouse, dlq_table, silver_tables
 from pipeline.dead_letter import DeadLetter
-from pipeline.sinks._files import WriteGroupedFiles, shard_of
-from pipeline.transforms.normalize import Envelope, first_present
+from pipeline.windows.event_counts import recount_windows, window_start
 
 DLQ = "dlq_events"
-EVENT_COUNTS = "event_counts_5m"
-
-
-@functools.cache
-def _silver_layout(event_type: str) -> tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]:
-    """(silver table, ((key column, payload fields it comes from), ...)) of a subject, looked up once."""
-    family = FAMILIES[SUBJECTS[event_type].family]
-    return family.silver_table, tuple((column, tuple(family.sources_of(column))) for column in family.key_columns)
-
-
-def silver_row(envelope: Envelope) -> tuple[str, dict[str, Any]]:
-    """(silver table, row): envelope columns, key columns lifted from the payload, payload as JSON."""
-    table, key_sources = _silver_layout(envelope["event_type"])
-    payload = orjson.loads(envelope["payload"])
-    row = {k: v for k, v in envelope.items() if k != "payload"}
-    for column, fields in key_sources:
-        value = first_present(payload, fields)
-        row[column] = None if value is None else str(value)
-    row["payload"] = payload
-    return table, row
+WINDOWS = "_windows"  # staged lists of the 5-minute windows each writer's silver rows fall in
+_SILVER = frozenset(t.name for t in silver_tables().values())
 
 
 def dlq_row(dead: DeadLetter) -> tuple[str, dict[str, Any]]:
     return DLQ, dead.to_row(failed_time=dt.datetime.now(dt.UTC))
 
 
-def count_row(row: dict[str, Any], *, run_id: str, content: int | None = None) -> tuple[str, dict[str, Any]]:
-    """A pane of event_counts_5m, with the id that makes its load idempotent.
-
-    ``content`` (bounded runs: :func:`~pipeline.windows.event_counts.id_digest` of the counted
-    event ids) replaces the run id in the key. The table is a pane log summed over runs, so a
-    rerun or a redelivered micro-batch, which counts the same events under a new run id,
-    must make the same count_id and be skipped by the load, or its window would count twice;
-    different events in the same window still add up. (A bronze replay regroups events of
-    several runs, so it deletes its days' counts first: see ``replay_bronze``.)
-    """
-    run_part = run_id if content is None else f"{content:016x}"
-    key = f"{row['window_start'].isoformat()}|{row['event_type']}|{row['facility_id']}|{run_part}|{row['pane_index']}"
-    return EVENT_COUNTS, {**row, "run_id": run_id, "count_id": hashlib.sha256(key.encode()).hexdigest()[:32]}
-
-
-def write_json_lines(fh: IO[bytes], rows: Iterable[dict[str, Any]]) -> None:
-    for row in rows:
-        fh.write(orjson.dumps(row, option=orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE))
+def row_line(row: dict[str, Any]) -> bytes:
+    return orjson.dumps(row, option=orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE)
 
 
 class StagedTables:
-    """One writer's staged rows: ``<staging>/<table>/<name>.jsonl`` per table, opened on first row."""
+    """One writer's staged rows: ``<staging>/<table>/<name>.jsonl`` per table, opened on first row,
+    and ``<staging>/_windows/<name>.json``: the windows its silver rows fall in."""
 
-    def __init__(self, *, staging_dir: str, name: str) -> None:
-        self._root, self._name = staging_dir.rstrip("/"), name
+    def __init__(self, *, staging_dir: str, name: str, window_seconds: int) -> None:
+        self._root, self._name, self._window_seconds = staging_dir.rstrip("/"), name, window_seconds
         self._files: dict[str, IO[bytes]] = {}
+        self._windows: set[dt.datetime] = set()
 
     def add(self, table: str, row: dict[str, Any]) -> None:
         fh = self._files.get(table)
         if fh is None:
-            # Deterministic name: a retried bundle overwrites its own file.
+            # Deterministic name: a retried writer overwrites its own file.
             fh = self._files[table] = FileSystems.create(f"{self._root}/{table}/{self._name}.jsonl")
-        fh.write(orjson.dumps(row, option=orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE))
+        fh.write(row_line(row))
+        if table in _SILVER:
+            self._windows.add(window_start(row["event_time"], window_seconds=self._window_seconds))
 
     def close(self) -> None:
         for fh in self._files.values():
             fh.close()
         self._files.clear()
+        if self._windows:
+            with FileSystems.create(f"{self._root}/{WINDOWS}/{self._name}.json") as fh:
+                fh.write(orjson.dumps(sorted(self._windows), option=orjson.OPT_UTC_Z))
+            self._windows.clear()
 
 
-class StageRows(beam.PTransform):
-    """(table, row) pairs -> ``<staging>/<table>/part-<shard>.jsonl``."""
+class StageRowsDoFn(beam.DoFn):
+    """(table, row) pairs -> one StagedTables per bundle (a retried bundle's rows are staged twice;
+    the load keeps one per key)."""
 
-    def __init__(self, *, staging_dir: str, shards: int = 2) -> None:
-        super().__init__()
-        self._staging_dir, self._shards = staging_dir, shards
+    def __init__(self, *, staging_dir: str, window_seconds: int) -> None:
+        self._staging_dir, self._window_seconds = staging_dir, window_seconds
+        self._tables: StagedTables | None = None
 
-    def expand(self, rows: PCollection) -> Any:
-        shards = self._shards
-
-        def target(table_row: tuple[str, dict[str, Any]]) -> tuple[str, bytes]:
-            # Serialized before the shuffle: bytes cross the GroupByKey far cheaper than pickled dicts.
-            table, row = table_row
-            key = row.get("event_id") or row.get("dlq_id") or row.get("count_id") or ""
-            line = orjson.dumps(row, option=orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE)
-            return f"{table}/part-{shard_of(key, shards):05d}.jsonl", line
-
-        return (
-            rows
-            | "ByFile" >> beam.Map(target).with_output_types(tuple[str, bytes])
-            | "Write" >> WriteGroupedFiles(root=self._staging_dir, write_file=_write_lines)
+    def start_bundle(self) -> None:
+        self._tables = StagedTables(
+            staging_dir=self._staging_dir, name=uuid.uuid4().hex, window_seconds=self._window_seconds
         )
 
+    def process(self, table_row: tuple[str, dict[str, Any]]) -> None:
+        assert self._tables is not None, "start_bundle() opens the files"
+        self._tables.add(*table_row)
 
-def _write_lines(fh: IO[bytes], lines: Iterable[bytes]) -> None:
-    for line in lines:
-        fh.write(line)
+    def finish_bundle(self) -> None:
+        if self._tables is not None:
+            self._tables.close()
+            self._tables = None
 
 
 @dataclass
 class LoadResult:
     inserted: dict[str, int] = field(default_factory=dict)  # table -> new rows
     already_present: dict[str, int] = field(default_factory=dict)  # table -> rows skipped (replays)
-
-
-# The key that makes each staged table's load idempotent.
-_LOAD_KEYS = {DLQ: "dlq_id", EVENT_COUNTS: "count_id"}
+    windows_recounted: int = 0
 
 
 def staged_files(staging_dir: str, table: str) -> list[str]:
@@ -137,14 +101,21 @@ def staged_files(staging_dir: str, table: str) -> list[str]:
     return sorted(m.path for m in matches if m.size_in_bytes > 0)
 
 
-def load_staged(warehouse: Warehouse, staging_dir: str) -> LoadResult:
-    """Load every staged table into the warehouse (the single writer step), whatever the engine."""
+def staged_windows(staging_dir: str) -> set[dt.datetime]:
+    windows: set[dt.datetime] = set()
+    for match in FileSystems.match([f"{staging_dir.rstrip('/')}/{WINDOWS}/*.json"])[0].metadata_list:
+        with FileSystems.open(match.path) as fh:
+            windows.update(dt.datetime.fromisoformat(w.replace("Z", "+00:00")) for w in orjson.loads(fh.read()))
+    return windows
+
+
+def load_staged(warehouse: Warehouse, staging_dir: str, *, window_seconds: int) -> LoadResult:
+    """Load every staged table (the single writer step), then recount the windows it touched."""
     warehouse.ensure_tables()
     result = LoadResult()
-    staged = {t.name: t for t in managed_tables() if t.dataset == "clean"}
-    for name, table in staged.items():
-        files = staged_files(staging_dir, name)
-        inserted, skipped = warehouse.load_json_files(table, files, key=_LOAD_KEYS.get(name, "event_id"))
-        result.inserted[name] = inserted
-        result.already_present[name] = skipped
+    for table in [*silver_tables().values(), dlq_table()]:
+        written, skipped = warehouse.load_json_files(table, staged_files(staging_dir, table.name))
+        result.inserted[table.name] = written
+        result.already_present[table.name] = skipped
+    result.windows_recounted = recount_windows(warehouse, staged_windows(staging_dir), window_seconds=window_seconds)
     return result

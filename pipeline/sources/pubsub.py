@@ -104,11 +104,11 @@ def _record(message: Any, *, subscription: str) -> SourceRecord:
         value=bytes(message.data),
         source_system=f"pubsub:{subscription}",
         attributes=dict(message.attributes),
-        publish_time=_plain_datetime(published) if published and published.timestamp() > 0 else None,
+        publish_time=plain_datetime(published) if published and published.timestamp() > 0 else None,
     )
 
 
-def _plain_datetime(value: dt.datetime) -> dt.datetime:
+def plain_datetime(value: dt.datetime) -> dt.datetime:
     """A plain UTC ``datetime`` (the proto type is a subclass that does not serialize like one)."""
     return dt.datetime.fromtimestamp(value.timestamp(), tz=dt.UTC).replace(microsecond=value.microsecond)
 

@@ -1,13 +1,22 @@
 """dedupe: one event per event_id within its contract's TTL; extra copies are counted, never silent.
 
-Three executions of the same rule (:func:`keep_first`):
-- the bounded pipeline groups batches by shard of event_id (one GroupByKey for the whole
-  run) and runs :func:`first_copies` over each shard: a set-based pass, no per-id shuffle;
-- :class:`DedupeByEventId` on bounded input groups by event_id (GroupByKey: ~14k events/s on
-  the local runner, versus ~300/s for a stateful DoFn hit by the state-cache sizing trap in RUNBOOK);
-- unbounded input keeps one flag per event_id in state, cleared by an event-time timer when
-  the subject's ``dedupe_ttl_hours`` has passed, so memory stays bounded.
-Across runs, the silver load skips event_ids already present, so replays are idempotent.
+The rule (:func:`is_duplicate`), the same in a batch, across runs and in the stream:
+a copy of an event_id is a duplicate when its **event time** lies within the subject's
+``dedupe_ttl_hours`` of a copy already kept; copies are taken in the order they were seen
+(ingest time). A copy farther away in event time is a new event, and is kept. Because the
+distance is measured in event time (which travels with the event), the answer does not
+depend on how the input was batched: a rerun, a redelivered micro-batch, and a rebuild from
+bronze (which holds only kept copies, pairwise at least a TTL apart) all decide alike.
+
+Executions of the rule:
+- :func:`keep_first` over all copies of one id (the bounded paths: a GroupByKey by event_id,
+  or the local runner's shard files through :func:`first_copies`);
+- :class:`StatefulDedupeDoFn` on unbounded input: the event times of the kept copies of each
+  id live in state until the watermark passes the last of them by the TTL plus the allowed
+  lateness (after that a copy within the TTL could only arrive beyond the allowed lateness);
+- across runs and behind an expired state, the silver load: a row is inserted only if no row
+  with its event_id lies within the TTL in event time (``logistics.warehouse``), so silver
+  holds each event once whatever reached it twice.
 """
 
 from __future__ import annotations
@@ -18,39 +27,51 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.coders import BooleanCoder
+from apache_beam.coders import ListCoder, VarIntCoder
 from apache_beam.metrics.metric import Metrics
 from apache_beam.pvalue import DoOutputsTuple, PCollection
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
-from apache_beam.utils.timestamp import Duration
+from apache_beam.utils.timestamp import Timestamp
 
 from contracts.generated.catalog import SUBJECTS
 from contracts.generated.coders import EnvelopeCoder
+from pipeline.progress import PROGRESS
 from pipeline.transforms.normalize import Envelope
 
 DUPLICATES = "duplicates"
 _CODER = EnvelopeCoder()
 DEFAULT_TTL_HOURS = 24
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def ttl_hours(event_type: str) -> int:
+    spec = SUBJECTS.get(event_type)
+    return spec.dedupe_ttl_hours if spec else DEFAULT_TTL_HOURS
 
 
 def ttl_of(envelope: Envelope) -> dt.timedelta:
-    spec = SUBJECTS.get(envelope["event_type"])
-    return dt.timedelta(hours=spec.dedupe_ttl_hours if spec else DEFAULT_TTL_HOURS)
+    return dt.timedelta(hours=ttl_hours(envelope["event_type"]))
+
+
+def is_duplicate(envelope: Envelope, kept_event_times: Iterable[dt.datetime]) -> bool:
+    """A copy within its TTL, in event time, of any copy of its id already kept."""
+    ttl, at = ttl_of(envelope), envelope["event_time"]
+    return any(abs(at - kept) < ttl for kept in kept_event_times)
+
+
+def _seen_order(envelope: Envelope) -> tuple[Any, ...]:
+    # Ingest order; ties broken by content, so the choice is deterministic.
+    return envelope["ingest_time"], envelope["event_time"], envelope["payload"], envelope["source_system"]
 
 
 def keep_first(copies: Iterable[Envelope]) -> tuple[list[Envelope], list[Envelope]]:
-    """Split copies of one event_id into (kept, duplicates) under the TTL rule.
-
-    Copies are taken in ingest order (ties broken by content, so the choice is deterministic);
-    a copy is a duplicate while it arrives within the TTL of the copy last kept, and is kept
-    again after that (the platform no longer remembers the id, as in streaming).
-    """
-    ordered = sorted(copies, key=lambda e: (e["ingest_time"], e["payload"], e["source_system"]))
+    """Split copies of one event_id into (kept, duplicates) under the TTL rule, in the order seen."""
     kept: list[Envelope] = []
     duplicates: list[Envelope] = []
-    for envelope in ordered:
-        if kept and envelope["ingest_time"] - kept[-1]["ingest_time"] < ttl_of(envelope):
+    for envelope in sorted(copies, key=_seen_order):
+        if is_duplicate(envelope, (k["event_time"] for k in kept)):
             duplicates.append(envelope)
         else:
             kept.append(envelope)
@@ -91,38 +112,54 @@ class _KeepFirstDoFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(DUPLICATES, duplicate)
 
 
-class StatefulDedupeDoFn(beam.DoFn):
-    """Streaming dedupe: remember each event_id until its TTL passes in event time."""
+def _micros(at: dt.datetime) -> int:
+    return (at - _EPOCH) // _MICROSECOND
 
-    SEEN = ReadModifyWriteStateSpec("seen", BooleanCoder())
+
+class StatefulDedupeDoFn(beam.DoFn):
+    """Streaming dedupe: the kept copies' event times per event_id, forgotten after TTL + lateness."""
+
+    KEPT = ReadModifyWriteStateSpec("kept_event_times", ListCoder(VarIntCoder()))  # epoch microseconds
     EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
 
-    def __init__(self) -> None:
+    def __init__(self, *, allowed_lateness: dt.timedelta = dt.timedelta(hours=24)) -> None:
+        self._lateness = allowed_lateness
         self._duplicates = Metrics.counter("ledger", "duplicates")
 
     def process(
         self,
         keyed: tuple[str, Envelope],
-        timestamp: Any = beam.DoFn.TimestampParam,
-        seen: Any = beam.DoFn.StateParam(SEEN),
+        kept_state: Any = beam.DoFn.StateParam(KEPT),
         expiry: Any = beam.DoFn.TimerParam(EXPIRY),
     ) -> Iterator[Any]:
         envelope = keyed[1]
-        if seen.read():
+        kept: list[int] = kept_state.read() or []
+        if is_duplicate(envelope, (_EPOCH + m * _MICROSECOND for m in kept)):
             self._duplicates.inc()
+            PROGRESS.add_duplicates()
             yield beam.pvalue.TaggedOutput(DUPLICATES, envelope)
             return
-        seen.write(True)
-        expiry.set(timestamp + Duration(seconds=int(ttl_of(envelope).total_seconds())))
+        kept = [*kept, _micros(envelope["event_time"])]
+        kept_state.write(kept)
+        forget_at = _EPOCH + max(kept) * _MICROSECOND + ttl_of(envelope) + self._lateness
+        expiry.set(Timestamp.from_utc_datetime(forget_at))
         yield envelope
 
     @on_timer(EXPIRY)
-    def expire(self, seen: Any = beam.DoFn.StateParam(SEEN)) -> None:
-        seen.clear()
+    def expire(self, kept_state: Any = beam.DoFn.StateParam(KEPT)) -> None:
+        kept_state.clear()
 
 
 class DedupeByEventId(beam.PTransform):
-    """Main output ``unique``: first copies; ``duplicates``: every extra copy within the TTL."""
+    """Main output ``unique``: first copies; ``duplicates``: every extra copy within the TTL.
+
+    Bounded input groups the copies of each id (GroupByKey: the runner spreads the ids over
+    its workers); unbounded input keeps state per id (:class:`StatefulDedupeDoFn`).
+    """
+
+    def __init__(self, *, allowed_lateness: dt.timedelta = dt.timedelta(hours=24)) -> None:
+        super().__init__()
+        self._lateness = allowed_lateness
 
     def expand(self, envelopes: PCollection) -> DoOutputsTuple:
         if envelopes.is_bounded:
@@ -140,5 +177,6 @@ class DedupeByEventId(beam.PTransform):
             >> beam.Map(lambda e: (e["event_id"], e)).with_output_types(
                 tuple[str, Any]  # a str key coder is deterministic, as stateful processing requires
             )
-            | "SeenState" >> beam.ParDo(StatefulDedupeDoFn()).with_outputs(DUPLICATES, main="unique")
+            | "KeptState"
+            >> beam.ParDo(StatefulDedupeDoFn(allowed_lateness=self._lateness)).with_outputs(DUPLICATES, main="unique")
         )

@@ -3,9 +3,11 @@
 Reference data comes from the warehouse as a :class:`DimensionSnapshot`: the current rows
 of the gold SCD2 dimensions (``curated.dim_facility`` / ``dim_carrier`` / ``dim_driver``)
 when they exist and have rows, else the latest ``facility.created`` / ``driver.created``
-payloads in silver (a fresh warehouse has no gold yet). In Beam the snapshot is a side
-input: loaded once for bounded runs, refreshed on a timer for streaming runs (Beam's
-"slowly updating global window side input" pattern).
+payloads in silver (a fresh warehouse has no gold yet). In Beam the DoFn that enriches holds
+the snapshot itself (:class:`DimensionCache`): loaded once for bounded runs, reloaded when
+older than the refresh interval for unbounded ones. A side input refreshed by
+``PeriodicImpulse`` is Beam's textbook pattern, but the local streaming runner cannot run
+``PeriodicImpulse`` (docs/local-components.md); a DoFn-held snapshot runs alike everywhere.
 
 Missing reference data never fails an event: unknown ids enrich to ``None``.
 """
@@ -13,23 +15,18 @@ Missing reference data never fails an event: unknown ids enrich to ``None``.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-import apache_beam as beam
 import orjson
-from apache_beam.pvalue import AsList
-from apache_beam.transforms import trigger, window
-from apache_beam.transforms.periodicsequence import PeriodicImpulse
-from apache_beam.utils.timestamp import MAX_TIMESTAMP
 
 from logistics.settings import Settings
 from logistics.warehouse import Warehouse, connect
 
 ENRICHED_COLUMNS = ("facility_name", "facility_region", "carrier_name")
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 class Facility(NamedTuple):
@@ -175,84 +172,44 @@ def enrich(row: dict[str, Any], dims: DimensionSnapshot) -> dict[str, Any]:
     }
 
 
-def enrich_table_row(table_row: tuple[str, dict[str, Any]], dims: DimensionSnapshot) -> tuple[str, dict[str, Any]]:
-    """:func:`enrich` over the ``(silver table, row)`` pairs that ``silver_row`` yields."""
-    table, row = table_row
-    return table, enrich(row, dims)
+# ---------------------------------------------------------------------------- held by a DoFn
+
+log = logging.getLogger(__name__)
 
 
-# ---------------------------------------------------------------------------- Beam
+class DimensionCache:
+    """The snapshot an enriching DoFn holds: loaded on first use, reloaded once older than
+    ``refresh_seconds`` (None: never, as bounded runs want). A failed reload keeps the snapshot
+    it has (logged): enrichment degrades to older reference data, it never stops the stream."""
 
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        refresh_seconds: float | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings, self._refresh, self._clock = settings, refresh_seconds, clock
+        self._snapshot: DimensionSnapshot | None = None
+        self._loaded_at = 0.0
 
-class LoadDimensionsDoFn(beam.DoFn):
-    """Any tick -> a fresh snapshot, read on the worker (never baked into the job graph)."""
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled into the job graph: the snapshot is loaded on the worker, never shipped.
+        return {**self.__dict__, "_snapshot": None, "_loaded_at": 0.0, "_clock": time.monotonic}
 
-    def __init__(self, *, settings: Settings) -> None:
-        super().__init__()
-        self._settings = settings
-
-    def process(self, _tick: Any) -> Iterator[DimensionSnapshot]:
-        yield load_dimensions_for(self._settings)
-
-
-def latest_snapshot(snapshots: Iterable[DimensionSnapshot]) -> DimensionSnapshot:
-    """The newest of the snapshots a side input holds (empty before the first load)."""
-    return max(snapshots, key=lambda s: s.loaded_at or _EPOCH, default=DimensionSnapshot())
-
-
-def dimension_side_input(
-    pipeline: beam.Pipeline,
-    *,
-    settings: Settings,
-    refresh_seconds: float | None = None,
-    until: float | None = None,
-) -> AsList:
-    """The dimensions as a side input for :class:`EnrichRows` (or ``latest_snapshot``).
-
-    ``refresh_seconds=None`` (bounded runs): loaded once. Otherwise (streaming): reloaded
-    every ``refresh_seconds`` (until Unix time ``until``, default forever) into the global
-    window with a per-element trigger, discarding older panes, so main-input elements of any
-    windowing see the latest snapshot (matched by processing time, as Beam documents).
-
-    It is a list view, not ``AsSingleton``: Dataflow hands a consumer only the latest pane,
-    but the local runner materializes every firing, and a singleton of several elements
-    fails. Taking the newest by ``loaded_at`` is right on both.
-    """
-    if refresh_seconds is None:
-        ticks = pipeline | "DimensionsOnce" >> beam.Impulse()
-    else:
-        timer = PeriodicImpulse(
-            start_timestamp=time.time(),
-            stop_timestamp=until if until is not None else MAX_TIMESTAMP,
-            fire_interval=refresh_seconds,
-            apply_windowing=False,
-        )
-        ticks = (
-            pipeline
-            | "DimensionsTimer" >> timer
-            | "DimensionsGlobal"
-            >> beam.WindowInto(
-                window.GlobalWindows(),
-                trigger=trigger.Repeatedly(trigger.AfterCount(1)),
-                accumulation_mode=trigger.AccumulationMode.DISCARDING,
-            )
-        )
-    snapshots = ticks | "LoadDimensions" >> beam.ParDo(LoadDimensionsDoFn(settings=settings))
-    return AsList(snapshots)
-
-
-def _enrich_with_latest(
-    table_row: tuple[str, dict[str, Any]], snapshots: Iterable[DimensionSnapshot]
-) -> tuple[str, dict[str, Any]]:
-    return enrich_table_row(table_row, latest_snapshot(snapshots))
-
-
-class EnrichRows(beam.PTransform):
-    """``(silver table, row)`` pairs -> the same pairs enriched from :func:`dimension_side_input`."""
-
-    def __init__(self, *, dims: AsList) -> None:
-        super().__init__()
-        self._dims = dims
-
-    def expand(self, rows: Any) -> Any:
-        return rows | "Enrich" >> beam.Map(_enrich_with_latest, snapshots=self._dims)
+    def current(self) -> DimensionSnapshot:
+        now = self._clock()
+        stale = self._refresh is not None and now - self._loaded_at >= self._refresh
+        if self._snapshot is None or stale:
+            self._loaded_at = now
+            try:
+                self._snapshot = load_dimensions_for(self._settings)
+            except Exception as exc:  # the warehouse being unreachable must not stop events
+                if self._snapshot is None:
+                    self._snapshot = DimensionSnapshot(loaded_at=dt.datetime.now(dt.UTC))
+                log.warning(
+                    "reference data not reloaded (%s); enriching with the snapshot loaded at %s",
+                    exc,
+                    self._snapshot.loaded_at,
+                )
+        return self._snapshot

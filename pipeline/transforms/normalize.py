@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import apache_beam as beam
 import orjson
-from apache_beam.metrics.metric import Metrics
 
 from pipeline.dead_letter import (
-    DEAD_LETTERS,
     INVALID_ENVELOPE,
     MALFORMED_JSON,
     MISSING_ENVELOPE_FIELD,
@@ -182,16 +178,3 @@ def normalize_record(
             publish_time=record.publish_time,
         )
     return normalize(record, source_system=source_system, ingest_time=ingest_time)
-
-
-class NormalizeDoFn(beam.DoFn):
-    """Raw records in; envelopes on the main output, DeadLetters on ``DEAD_LETTERS``."""
-
-    def __init__(self, *, source_system: str) -> None:
-        self._source_system = source_system
-        self._received = Metrics.counter("ledger", "received")
-
-    def process(self, raw: bytes | str | SourceRecord) -> Iterator[Any]:
-        self._received.inc()
-        result = normalize_record(raw, source_system=self._source_system, ingest_time=dt.datetime.now(dt.UTC))
-        yield beam.pvalue.TaggedOutput(DEAD_LETTERS, result) if isinstance(result, DeadLetter) else result

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-import apache_beam as beam
 import fastjsonschema
 import orjson
 
 from codegen import GENERATED_DIR
 from contracts.generated.catalog import SUBJECTS
 from pipeline.dead_letter import (
-    DEAD_LETTERS,
     MISSING_REQUIRED_FIELD,
     SCHEMA_VIOLATION,
     UNKNOWN_EVENT_TYPE,
@@ -71,11 +69,3 @@ def validate(envelope: Envelope) -> Envelope | DeadLetter:
             return dead(MISSING_REQUIRED_FIELD, f"{event_type} v{version}: {field}: {exc.message}", version)
         return dead(SCHEMA_VIOLATION, f"{event_type} v{version}: {field}: {exc.message}", version)
     return envelope
-
-
-class ValidateDoFn(beam.DoFn):
-    """Valid envelopes on the main output, DeadLetters on ``DEAD_LETTERS``."""
-
-    def process(self, envelope: Envelope) -> Iterator[Any]:
-        result = validate(envelope)
-        yield beam.pvalue.TaggedOutput(DEAD_LETTERS, result) if isinstance(result, DeadLetter) else result

@@ -1,10 +1,17 @@
 """event_counts_5m: events per (type, facility) in 5-minute event-time windows, near real time.
 
-FixedWindows(300 s) fire early every 60 s of processing time, on time at the watermark,
-and again for each late element, for 24 h of allowed lateness; panes accumulate, so each
-firing carries the window's full count so far and the sink keeps the latest one.
-An event later than the allowed lateness still reaches silver; it only misses this
-aggregate, and is counted as ``late_beyond_allowed`` so the gap is visible.
+One row per (window, event type, facility), named by :func:`count_id`; writes are upserts
+where the latest count wins (``computed_at``). Two writers, one table:
+
+- the stream (:class:`EventCounts5m`): FixedWindows(300 s) fire early every 60 s of processing
+  time, on time at the watermark, and again for each late element, for 24 h of allowed
+  lateness; panes accumulate, so each firing carries the window's full count so far. An event
+  later than the allowed lateness still reaches silver; it only misses this aggregate, and is
+  counted as ``late_beyond_allowed`` so the gap is visible.
+- bounded runs (files, micro-batches, replays): after their silver load, the windows they
+  touched are recounted from silver (:func:`recount_windows`). That is exact whatever the
+  batching: each event_id counts once, a rerun or a redelivered batch changes nothing, and a
+  late event that the stream no longer accepts is counted by the next bounded run over it.
 """
 
 from __future__ import annotations
@@ -21,11 +28,17 @@ from apache_beam.transforms import trigger, window
 from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import PaneInfoTiming
 
-from pipeline.sinks.silver import silver_row
+from contracts.generated.catalog import FAMILIES
+from logistics.warehouse import Warehouse
 from pipeline.transforms.normalize import Envelope
+from pipeline.transforms.stage import silver_row
 
 TABLE = "event_counts_5m"
 TOO_LATE = "too_late"
+RECOUNT = "SILVER"  # pane_timing of a window recounted from silver by a bounded run
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
 
 
 def count_key(envelope: Envelope, *, row: dict[str, Any] | None = None) -> tuple[str, str]:
@@ -36,16 +49,8 @@ def count_key(envelope: Envelope, *, row: dict[str, Any] | None = None) -> tuple
 
 
 def too_late(envelope: Envelope, *, allowed_lateness: dt.timedelta) -> bool:
-    """Later than the windows still accept (it reaches silver, but not this aggregate)."""
+    """Later than the stream's windows still accept (it reaches silver, but not the stream's count)."""
     return bool(envelope["ingest_time"] - envelope["event_time"] > allowed_lateness)
-
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MICROSECOND = dt.timedelta(microseconds=1)
-
-# (window start in epoch microseconds, event_type, facility_id or ""): what a partial count
-# counts. Plain ints and strings, so Beam can key a CombinePerKey by it deterministically.
-WindowKey = tuple[int, str, str]
 
 
 def window_start(event_time: dt.datetime, *, window_seconds: int) -> dt.datetime:
@@ -54,44 +59,92 @@ def window_start(event_time: dt.datetime, *, window_seconds: int) -> dt.datetime
     return _EPOCH + dt.timedelta(microseconds=micros - micros % (window_seconds * 1_000_000))
 
 
-def window_key(envelope: Envelope, *, window_seconds: int, row: dict[str, Any] | None = None) -> WindowKey:
-    start = window_start(envelope["event_time"], window_seconds=window_seconds)
-    return ((start - _EPOCH) // _MICROSECOND, *count_key(envelope, row=row))
+def count_id(start: dt.datetime, event_type: str, facility_id: str | None) -> str:
+    """The row's name: one row per (window, event type, facility), whoever counted it."""
+    key = f"{start.isoformat()}|{event_type}|{facility_id or ''}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-# (events, id digest): a window's partial count and which events it counted.
-PartialCount = tuple[int, int]
-_DIGEST_MOD = 1 << 64
-
-
-def id_digest(event_id: str) -> int:
-    """A 64-bit hash of one event id; summed mod 2**64 it names a set of ids in any order or split."""
-    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
-
-
-def add_partials(partials: Iterable[PartialCount]) -> PartialCount:
-    """Associative and commutative, so Beam may combine shards' partial counts in any order."""
-    events, digest = 0, 0
-    for count, ids in partials:
-        events += count
-        digest = (digest + ids) % _DIGEST_MOD
-    return events, digest
-
-
-def final_count_row(key: WindowKey, count: int, *, window_seconds: int) -> dict[str, Any]:
-    """The row of a window counted over bounded input: its one pane, fired on time."""
-    start_micros, event_type, facility = key
-    start = _EPOCH + dt.timedelta(microseconds=start_micros)
+def count_row(
+    *,
+    start: dt.datetime,
+    window_seconds: int,
+    event_type: str,
+    facility_id: str | None,
+    event_count: int,
+    pane_index: int,
+    pane_timing: str,
+) -> dict[str, Any]:
     return {
         "window_start": start,
         "window_end": start + dt.timedelta(seconds=window_seconds),
         "event_type": event_type,
-        "facility_id": facility or None,
-        "event_count": count,
-        "pane_index": 0,
-        "pane_timing": PaneInfoTiming.to_string(PaneInfoTiming.ON_TIME),
+        "facility_id": facility_id or None,
+        "event_count": event_count,
+        "pane_index": pane_index,
+        "pane_timing": pane_timing,
+        "count_id": count_id(start, event_type, facility_id),
         "computed_at": dt.datetime.now(dt.UTC),
     }
+
+
+# ---------------------------------------------------------------------------- bounded: recount
+
+
+def _recount_sql() -> str:
+    """Events per window, type and facility over every silver table, for the given windows only."""
+    parts = [
+        f"SELECT event_time, event_type, {'facility_id' if 'facility_id' in family.key_columns else 'NULL'} "
+        f"AS facility_id FROM clean.{family.silver_table} WHERE event_time >= @first AND event_time < @last"
+        for family in FAMILIES.values()
+    ]
+    union = "\n  UNION ALL ".join(parts)
+    return f"""
+SELECT window_start, event_type, facility_id, COUNT(*) AS event_count
+FROM (
+  SELECT TIMESTAMP_MICROS(DIV(UNIX_MICROS(event_time), @window_micros) * @window_micros) AS window_start,
+         event_type, facility_id
+  FROM (
+  {union}
+  )
+)
+WHERE window_start IN UNNEST(@windows)
+GROUP BY window_start, event_type, facility_id
+"""
+
+
+def recount_windows(warehouse: Warehouse, starts: Iterable[dt.datetime], *, window_seconds: int) -> int:
+    """Recount the given windows from silver and upsert their rows; returns the rows written."""
+    from logistics.warehouse import event_counts_table
+
+    windows = sorted(set(starts))
+    if not windows:
+        return 0
+    rows = warehouse.query(
+        _recount_sql(),
+        {
+            "first": windows[0],
+            "last": windows[-1] + dt.timedelta(seconds=window_seconds),
+            "window_micros": window_seconds * 1_000_000,
+            "windows": windows,
+        },
+    )
+    counted = [
+        count_row(
+            start=r["window_start"],
+            window_seconds=window_seconds,
+            event_type=r["event_type"],
+            facility_id=r["facility_id"],
+            event_count=int(r["event_count"]),
+            pane_index=0,
+            pane_timing=RECOUNT,
+        )
+        for r in rows
+    ]
+    return warehouse.merge_rows(event_counts_table(), counted)[0]
+
+
+# ---------------------------------------------------------------------------- unbounded: Beam windows
 
 
 class _OnTimeOnlyDoFn(beam.DoFn):
@@ -117,16 +170,16 @@ class _ToRowDoFn(beam.DoFn):
         pane: Any = beam.DoFn.PaneInfoParam,
     ) -> Iterator[dict[str, Any]]:
         (event_type, facility), count = keyed_count
-        yield {
-            "window_start": _utc(win.start),
-            "window_end": _utc(win.end),
-            "event_type": event_type,
-            "facility_id": facility or None,
-            "event_count": count,
-            "pane_index": pane.index,
-            "pane_timing": PaneInfoTiming.to_string(pane.timing),
-            "computed_at": dt.datetime.now(dt.UTC),
-        }
+        start, end = _utc(win.start), _utc(win.end)
+        yield count_row(
+            start=start,
+            window_seconds=int((end - start).total_seconds()),
+            event_type=event_type,
+            facility_id=facility,
+            event_count=count,
+            pane_index=pane.index,
+            pane_timing=PaneInfoTiming.to_string(pane.timing),
+        )
 
 
 def _utc(ts: Timestamp) -> dt.datetime:
@@ -134,6 +187,9 @@ def _utc(ts: Timestamp) -> dt.datetime:
 
 
 class EventCounts5m(beam.PTransform):
+    """Envelopes of a stream -> ``rows`` (one per pane, the window's full count so far) and
+    ``too_late`` (events the windows no longer accept)."""
+
     def __init__(
         self, *, window_seconds: int = 300, early_every_seconds: int = 60, allowed_lateness_hours: int = 24
     ) -> None:
@@ -143,27 +199,25 @@ class EventCounts5m(beam.PTransform):
         self._lateness = dt.timedelta(hours=allowed_lateness_hours)
 
     def expand(self, envelopes: PCollection) -> dict[str, PCollection]:
-        """``rows``: one row per pane; ``too_late``: events the windows no longer accept."""
         split = envelopes | "OnTimeOnly" >> beam.ParDo(_OnTimeOnlyDoFn(self._lateness)).with_outputs(
             TOO_LATE, main="on_time"
         )
-        # Early firings are a processing-time notion: a bounded run has no such clock (and
-        # Beam's batch runner rejects the trigger, apache/beam#19070), so they apply to streams only.
-        early = trigger.AfterProcessingTime(self._early) if not envelopes.is_bounded else None
         rows = (
             split.on_time
             | "EventTime" >> beam.Map(lambda e: window.TimestampedValue(e, e["event_time"].timestamp()))
             | "Window5m"
             >> beam.WindowInto(
                 window.FixedWindows(self._size),
-                trigger=trigger.AfterWatermark(early=early, late=trigger.AfterCount(1)),
+                trigger=trigger.AfterWatermark(
+                    early=trigger.AfterProcessingTime(self._early), late=trigger.AfterCount(1)
+                ),
                 allowed_lateness=int(self._lateness.total_seconds()),
                 accumulation_mode=trigger.AccumulationMode.ACCUMULATING,
             )
             | "Key" >> beam.Map(lambda e: (count_key(e), 1))
             | "Count" >> beam.CombinePerKey(sum)
             | "ToRow" >> beam.ParDo(_ToRowDoFn())
-            # Rows join the global-window silver/DLQ rows downstream: leave the 5-minute windows.
+            # Rows join the sinks' global window downstream: leave the 5-minute windows.
             | "Rewindow" >> beam.WindowInto(window.GlobalWindows())
         )
         return {"rows": rows, TOO_LATE: split[TOO_LATE]}

@@ -31,8 +31,6 @@ from pipeline.sources.generator import GeneratedBatch, generate_events, write_js
 
 pytestmark = pytest.mark.integration
 
-# The key that makes each staged table's load idempotent (the pipeline's load keys).
-KEYS = {"dlq_events": "dlq_id", "event_counts_5m": "count_id"}
 SILVER = sorted(t.name for t in silver_tables().values())
 
 
@@ -106,11 +104,11 @@ def _client(emulator: Any) -> Any:
 def _load(wh: Warehouse, staged: Staged, files: dict[str, list[Any]] | None = None) -> dict[str, tuple[int, int]]:
     tables = {t.name: t for t in managed_tables() if t.dataset == "clean"}
     chosen = files or {name: list(staged.files(name)) for name in staged.tables()}
-    return {name: wh.load_json_files(tables[name], f, key=KEYS.get(name, "event_id")) for name, f in chosen.items()}
+    return {name: wh.load_json_files(tables[name], f) for name, f in chosen.items()}
 
 
 def _keys(wh: Warehouse, table: str) -> list[str]:
-    key = KEYS.get(table, "event_id")
+    key = {t.name: t.key for t in managed_tables()}[table]
     return sorted(r["k"] for r in wh.query(f"SELECT {key} AS k FROM clean.{table}"))
 
 
@@ -221,11 +219,11 @@ def test_the_pipelines_writer_step_loads_bigquery_and_replays_add_nothing(
     from pipeline.sinks.silver import load_staged
 
     with _bigquery(bigquery_emulator, tmp_path) as (wh, _):
-        first = load_staged(wh, str(staged.root))
+        first = load_staged(wh, str(staged.root), window_seconds=300)
         assert sum(first.inserted[t] for t in SILVER) == staged.batch.events
         assert first.inserted["dlq_events"] == staged.batch.malformed
         assert set(first.already_present.values()) == {0}
-        again = load_staged(wh, str(staged.root))
+        again = load_staged(wh, str(staged.root), window_seconds=300)
         assert set(again.inserted.values()) == {0}
         assert again.already_present == first.inserted
 
@@ -264,3 +262,68 @@ def test_a_load_looks_for_earlier_keys_only_where_they_can_be_and_still_finds_th
         duck.ensure_tables()
         _load(duck, staged)
         assert _load(duck, staged, later) == expected
+
+
+def test_rows_merged_in_memory_follow_the_same_key_rules_on_both_backends(
+    bigquery_emulator: Any, staged: Staged, tmp_path: Path
+) -> None:
+    """The unbounded pipeline's writer (``merge_rows``): silver inserts an event unless its id is
+    there within the TTL in event time; event_counts_5m keeps each window's latest count."""
+    shipments = silver_tables()["shipment"]
+    rows = staged.rows(shipments.name)
+    retried = [{**r, "ingest_time": "2030-01-01T00:00:00Z"} for r in rows[:2]]  # same events, re-sent
+    far = [
+        {**r, "event_time": (dt.datetime.fromisoformat(r["event_time"]) + dt.timedelta(hours=25)).isoformat()}
+        for r in rows[:1]
+    ]  # the same id a day and an hour later: a new event under the 24 h TTL
+    start = dt.datetime(2024, 1, 15, 10, 0, tzinfo=dt.UTC)
+    count = {
+        "window_start": start.isoformat(),
+        "window_end": (start + dt.timedelta(minutes=5)).isoformat(),
+        "event_type": "shipment.in_transit",
+        "facility_id": "F-1",
+        "pane_index": 0,
+        "pane_timing": "EARLY",
+        "count_id": "c1",
+    }
+    early = {**count, "event_count": 2, "computed_at": "2024-01-15T10:06:00Z"}
+    later = {
+        **count,
+        "event_count": 5,
+        "pane_index": 1,
+        "pane_timing": "ON_TIME",
+        "computed_at": "2024-01-15T10:07:00Z",
+    }
+    from logistics.warehouse import event_counts_table
+
+    counts = event_counts_table()
+
+    def exercise(wh: Warehouse) -> list[Any]:
+        return [
+            wh.merge_rows(shipments, rows),
+            wh.merge_rows(shipments, rows),
+            wh.merge_rows(shipments, retried),
+            wh.merge_rows(shipments, far),
+            wh.merge_rows(counts, [early]),
+            wh.merge_rows(counts, [later]),
+            wh.merge_rows(counts, [early]),  # an older pane arriving late changes nothing
+            wh.query("SELECT event_count, pane_timing FROM clean.event_counts_5m"),
+            len(wh.query(f"SELECT event_id FROM clean.{shipments.name}")),
+        ]
+
+    expected = [
+        (len(rows), 0),
+        (0, len(rows)),
+        (0, 2),
+        (1, 0),
+        (1, 0),
+        (1, 0),
+        (0, 1),
+        [{"event_count": 5, "pane_timing": "ON_TIME"}],
+        len(rows) + 1,
+    ]
+    with _bigquery(bigquery_emulator, tmp_path) as (wh, _):
+        assert exercise(wh) == expected
+    with open_duckdb(tmp_path / "warehouse.duckdb", datasets=BigQuerySettings().datasets, read_only=False) as duck:
+        duck.ensure_tables()
+        assert exercise(duck) == expected

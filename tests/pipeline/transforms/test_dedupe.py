@@ -12,13 +12,13 @@ from pipeline.transforms.dedupe import DUPLICATES, DedupeByEventId, first_copies
 T0 = dt.datetime(2024, 1, 15, tzinfo=dt.UTC)
 
 
-def _env(event_id: str, minutes: int, payload: str = "{}") -> dict:
+def _env(event_id: str, minutes: int, payload: str = "{}", *, event_minutes: int = 0) -> dict:
     """A complete envelope (the bounded dedupe ships envelopes through the generated Avro coder)."""
     return {
         "event_id": event_id,
         "event_type": "shipment.in_transit",
         "event_version": 1,
-        "event_time": T0,
+        "event_time": T0 + dt.timedelta(minutes=event_minutes),
         "ingest_time": T0 + dt.timedelta(minutes=minutes),
         "source_system": "test",
         "trace_id": None,
@@ -56,8 +56,15 @@ def test_dedupe_transform_splits_unique_and_duplicates(tmp_path: Path) -> None:
 
 
 def test_first_copies_decides_exactly_as_keep_first_per_id() -> None:
-    # Copies of "a" 30 min apart (TTL 24 h: one kept), "b" once, "c" 25 h apart (both kept).
-    envelopes = [_env("a", 30), _env("b", 0), _env("a", 0), _env("c", 0), _env("c", 25 * 60), _env("a", 60)]
+    # Copies of "a" 30 min apart (TTL 24 h: one kept), "b" once, "c" 25 h apart in event time (both kept).
+    envelopes = [
+        _env("a", 30),
+        _env("b", 0),
+        _env("a", 0),
+        _env("c", 0),
+        _env("c", 25 * 60, event_minutes=25 * 60),
+        _env("a", 60),
+    ]
     decided = list(first_copies(lambda: iter(envelopes), event_ids=(e["event_id"] for e in envelopes)))
 
     assert len(decided) == len(envelopes)  # every envelope is decided once

@@ -1,27 +1,21 @@
 """enrich: dimension snapshots from a real DuckDB warehouse (gold dims or silver fallback), the
-pure enrich function, and the bounded side input under Beam."""
+pure enrich function, and the snapshot an enriching DoFn holds and refreshes."""
 
 from __future__ import annotations
 
-import datetime as dt
-import time
-from pathlib import Path
+import pickle
 
-import apache_beam as beam
 import orjson
 import pytest
-from apache_beam.testing.util import assert_that, equal_to
 
 from logistics.settings import Settings
 from logistics.warehouse import connect
 from pipeline.transforms.enrich import (
+    DimensionCache,
     DimensionSnapshot,
     Driver,
-    EnrichRows,
     Facility,
-    dimension_side_input,
     enrich,
-    latest_snapshot,
     load_dimensions,
     load_dimensions_for,
     query_if_exists,
@@ -141,62 +135,50 @@ def test_no_warehouse_yet_gives_an_empty_snapshot(settings: Settings) -> None:
     assert not settings.storage.duckdb_path.exists()  # loading never creates the warehouse
 
 
-# ---------------------------------------------------------------------------- Beam (bounded side input)
+# ---------------------------------------------------------------------------- held by the enriching DoFn
 
 
-def test_bounded_side_input_enriches_rows_under_beam(warehouse_copy: Settings, tmp_path: Path) -> None:
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_cache_of_a_bounded_run_loads_once(warehouse_copy: Settings) -> None:
+    cache = DimensionCache(settings=warehouse_copy, refresh_seconds=None, clock=FakeClock())
+    assert cache.current().sources["facilities"] == "clean.facility_events"
     with connect(warehouse_copy) as wh:
         wh.execute(GOLD_DIMS)
-    rows = [
-        {"event_id": "e1", "event_type": "shipment.in_transit", "facility_id": "FAC-CHI", "carrier_id": "CAR-SWIFT"},
-        {"event_id": "e2", "event_type": "delivery.attempted", "facility_id": "FAC-DET", "driver_id": "DRV-001"},
-        {"event_id": "e3", "event_type": "shipment.exception", "facility_id": "FAC-ZZZ", "carrier_id": "CAR-ZZZ"},
-    ]
-    source = tmp_path / "rows.jsonl"  # a file, not beam.Create (RUNBOOK)
-    source.write_text("\n".join(orjson.dumps(["clean.x", {**r, "payload": {}}]).decode() for r in rows))
-
-    def summary(table_row: tuple[str, dict]) -> tuple:
-        _, row = table_row
-        return row["event_id"], row["facility_name"], row["facility_region"], row["carrier_name"]
-
-    with beam.Pipeline() as p:
-        dims = dimension_side_input(p, settings=warehouse_copy)
-        enriched = (
-            p
-            | beam.io.ReadFromText(str(source))
-            | beam.Map(lambda line: tuple(orjson.loads(line)))
-            | EnrichRows(dims=dims)
-        )
-        assert_that(
-            enriched | beam.Map(summary),
-            equal_to(
-                [
-                    ("e1", "Chicago Mega Hub", "GREAT_LAKES", "Swift Logistics"),
-                    # FAC-DET is not in gold dim_facility; gold wins for the whole dimension
-                    ("e2", None, None, "Acme Parcel"),
-                    ("e3", None, None, None),
-                ]
-            ),
-        )
+    assert cache.current().sources["facilities"] == "clean.facility_events"  # never reloaded
 
 
-def test_refreshing_side_input_serves_the_newest_snapshot(warehouse_copy: Settings, tmp_path: Path) -> None:
-    # The streaming wiring (timer -> global window, repeated trigger -> load) run to a stop
-    # time: several loads fire, and the local runner hands all of them to the main input
-    # (a singleton view fails here). Refresh timing itself is the runner's (Dataflow).
+def test_cache_reloads_once_the_snapshot_is_older_than_the_refresh(warehouse_copy: Settings) -> None:
+    clock = FakeClock()
+    cache = DimensionCache(settings=warehouse_copy, refresh_seconds=3600, clock=clock)
+    assert cache.current().facilities["FAC-CHI"] == Facility("Chicago Hub", "MIDWEST")
     with connect(warehouse_copy) as wh:
-        wh.execute(GOLD_DIMS)
-    source = tmp_path / "rows.jsonl"
-    source.write_text(orjson.dumps(["clean.x", {"event_id": "e1", "facility_id": "FAC-CHI", "payload": {}}]).decode())
-    with beam.Pipeline() as p:
-        dims = dimension_side_input(p, settings=warehouse_copy, refresh_seconds=0.5, until=time.time() + 1.2)
-        enriched = p | beam.io.ReadFromText(str(source)) | beam.Map(lambda line: tuple(orjson.loads(line)))
-        out = enriched | EnrichRows(dims=dims) | beam.Map(lambda tr: (tr[1]["event_id"], tr[1]["facility_name"]))
-        assert_that(out, equal_to([("e1", "Chicago Mega Hub")]))
+        wh.execute(GOLD_DIMS)  # the gold build publishes new reference data
+    clock.now += 3599
+    assert cache.current().facilities["FAC-CHI"] == Facility("Chicago Hub", "MIDWEST")  # not yet due
+    clock.now += 1
+    assert cache.current().facilities["FAC-CHI"] == Facility("Chicago Mega Hub", "GREAT_LAKES")
 
 
-def test_latest_snapshot_picks_the_newest_load() -> None:
-    old = DimensionSnapshot(carriers={"C": "old"}, loaded_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
-    new = DimensionSnapshot(carriers={"C": "new"}, loaded_at=dt.datetime(2024, 1, 2, tzinfo=dt.UTC))
-    assert latest_snapshot([new, old]).carriers == {"C": "new"}
-    assert latest_snapshot([]).carriers == {}
+def test_a_failed_reload_keeps_the_snapshot_it_has(warehouse_copy: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    cache = DimensionCache(settings=warehouse_copy, refresh_seconds=60, clock=clock)
+    before = cache.current()
+    warehouse_copy.storage.duckdb_path.write_bytes(b"not a duckdb file")
+    clock.now += 60
+    assert cache.current() is before  # enrichment goes on with what it had
+    assert "reference data not reloaded" in caplog.text
+
+
+def test_cache_pickles_without_its_snapshot(warehouse_copy: Settings) -> None:
+    cache = DimensionCache(settings=warehouse_copy, refresh_seconds=None)
+    cache.current()
+    copy = pickle.loads(pickle.dumps(cache))  # what a runner ships to its workers
+    assert copy._snapshot is None
+    assert copy.current().sources["facilities"] == "clean.facility_events"

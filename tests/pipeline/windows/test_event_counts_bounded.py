@@ -1,9 +1,10 @@
-"""event_counts_5m in a bounded run (micro-batches): on-time events are counted and loaded."""
+"""event_counts_5m from bounded runs: the windows a run touched are recounted from silver."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -12,49 +13,71 @@ from logistics.warehouse import connect
 from pipeline.replay import replay_bronze
 from pipeline.run import run_pipeline
 
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+WINDOW = NOW - dt.timedelta(minutes=30, seconds=NOW.minute % 5 * 60 + NOW.second)
 
-def test_on_time_events_are_counted_per_window_and_facility(settings: Settings, tmp_path: Path) -> None:
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    window_start = now - dt.timedelta(minutes=30, seconds=now.minute % 5 * 60 + now.second)
-    lines = []
-    for n, (minute, facility) in enumerate([(0, "F-1"), (1, "F-1"), (2, "F-2"), (6, "F-1")]):
-        at = window_start + dt.timedelta(minutes=minute)
-        lines.append(
-            orjson.dumps(
-                {
-                    "event_id": f"c-{n}",
-                    "event_type": "shipment.in_transit",
-                    "event_version": 1,
-                    "event_time": at.isoformat(),
-                    "ingest_time": (at + dt.timedelta(seconds=5)).isoformat(),
-                    "payload": {"shipment_id": f"S-{n}", "facility_id": facility, "carrier_id": "C"},
-                }
-            ).decode()
-        )
-    source = tmp_path / "on_time.jsonl"
-    source.write_text("\n".join(lines) + "\n")
 
-    ledger = run_pipeline(settings=settings, input_pattern=str(source))
+def _scan(event_id: str, minute: float, facility: str, *, ingest_hours_later: float = 0) -> bytes:
+    at = WINDOW + dt.timedelta(minutes=minute)
+    return orjson.dumps(
+        {
+            "event_id": event_id,
+            "event_type": "shipment.in_transit",
+            "event_version": 1,
+            "event_time": at.isoformat(),
+            "ingest_time": (at + dt.timedelta(hours=ingest_hours_later, seconds=5)).isoformat(),
+            "payload": {"shipment_id": f"S-{event_id}", "facility_id": facility, "carrier_id": "C"},
+        }
+    )
 
-    assert ledger.balanced and ledger.late_for_counts == 0
+
+def _file(path: Path, lines: list[bytes]) -> str:
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return str(path)
+
+
+def _counts(settings: Settings) -> list[tuple[Any, ...]]:
     with connect(settings, read_only=True) as wh:
         rows = wh.query(
             "SELECT window_start, facility_id, event_count, pane_timing FROM clean.event_counts_5m "
             "ORDER BY window_start, facility_id"
         )
-    assert [(r["window_start"] - window_start, r["facility_id"], r["event_count"]) for r in rows] == [
-        (dt.timedelta(0), "F-1", 2),
-        (dt.timedelta(0), "F-2", 1),
-        (dt.timedelta(minutes=5), "F-1", 1),
-    ]
-    assert {r["pane_timing"] for r in rows} == {"ON_TIME"}
+    return [(r["window_start"] - WINDOW, r["facility_id"], r["event_count"], r["pane_timing"]) for r in rows]
 
-    # A rerun (or a redelivered micro-batch) counts the same events under a new run id: the
-    # counts must not double. A bronze replay of the day recounts it: same counts again.
-    rerun = run_pipeline(settings=settings, input_pattern=str(source))
+
+EXPECTED = [
+    (dt.timedelta(0), "F-1", 2, "SILVER"),
+    (dt.timedelta(0), "F-2", 1, "SILVER"),
+    (dt.timedelta(minutes=5), "F-1", 1, "SILVER"),
+]
+
+
+def test_windows_are_counted_per_facility_from_silver(settings: Settings, tmp_path: Path) -> None:
+    source = _file(
+        tmp_path / "on_time.jsonl",
+        [_scan("c-0", 0, "F-1"), _scan("c-1", 1, "F-1"), _scan("c-2", 2, "F-2"), _scan("c-3", 6, "F-1")],
+    )
+    assert run_pipeline(settings=settings, input_pattern=source).balanced
+    assert _counts(settings) == EXPECTED
+
+    # A rerun, a redelivered micro-batch, a bronze replay of the day: the same events, the same counts.
+    rerun = run_pipeline(settings=settings, input_pattern=source)
     assert rerun.silver_total == 0 and rerun.balanced
-    day = window_start.date()
-    replay_bronze(settings=settings, start=day, end=day)
-    with connect(settings, read_only=True) as wh:
-        totals = wh.query("SELECT facility_id, SUM(event_count) AS n FROM clean.event_counts_5m GROUP BY 1 ORDER BY 1")
-    assert [(r["facility_id"], r["n"]) for r in totals] == [("F-1", 3), ("F-2", 1)]
+    replay_bronze(settings=settings, start=WINDOW.date(), end=WINDOW.date())
+    assert _counts(settings) == EXPECTED
+
+
+def test_an_event_repeated_across_micro_batches_counts_once(settings: Settings, tmp_path: Path) -> None:
+    # c-1 comes again in the second batch (a producer retry that crossed a batch boundary).
+    first = _file(tmp_path / "first.jsonl", [_scan("c-0", 0, "F-1"), _scan("c-1", 1, "F-1")])
+    second = _file(tmp_path / "second.jsonl", [_scan("c-1", 1, "F-1"), _scan("c-2", 2, "F-2"), _scan("c-3", 6, "F-1")])
+    for path in (first, second):
+        assert run_pipeline(settings=settings, input_pattern=path, landing=False).balanced
+    assert _counts(settings) == EXPECTED
+
+
+def test_a_late_event_is_counted_into_its_window(settings: Settings, tmp_path: Path) -> None:
+    # Two days late: the stream's windows no longer accept it, a bounded run's recount does.
+    source = _file(tmp_path / "late.jsonl", [_scan("late", 1, "F-9", ingest_hours_later=48)])
+    assert run_pipeline(settings=settings, input_pattern=source).balanced
+    assert _counts(settings) == [(dt.timedelta(0), "F-9", 1, "SILVER")]

@@ -1,4 +1,4 @@
-"""Batches: the bounded pipeline's unit of work at every Beam boundary.
+"""Batches: the local runner's unit of work at every Beam boundary.
 
 The transforms stay pure, per-event functions; only what crosses Beam is batched. A
 per-element DoFn pays Beam's fixed cost (bundle bookkeeping, coders, metrics) on every
@@ -6,7 +6,7 @@ event, which on a short JSON line costs more than normalizing and validating it.
 bounded path hands Beam a few thousand records at a time, and spills the valid envelopes
 of each batch to their dedupe shard's files as one pickled list per (shard, bucket):
 pickling a whole list is ~5x cheaper than Avro-encoding each record, and on disk the
-shuffled events cost no memory however many there are (see :mod:`pipeline.sinks.spill`).
+shuffled events cost no memory however many there are (see :mod:`pipeline.local_runner.spill`).
 """
 
 from __future__ import annotations
@@ -22,23 +22,16 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline.dead_letter import DEAD_LETTERS, DeadLetter
-from pipeline.sinks.spill import SpillWriter
-from pipeline.sources.base import SourceRecord
-from pipeline.transforms.normalize import Envelope, normalize_record
-from pipeline.transforms.validate import validate
-
-
-def check(record: bytes | str | SourceRecord, *, source_system: str, ingest_time: dt.datetime) -> Envelope | DeadLetter:
-    """normalize, then validate: a valid envelope or the first stage's DeadLetter."""
-    result = normalize_record(record, source_system=source_system, ingest_time=ingest_time)
-    return result if isinstance(result, DeadLetter) else validate(result)
+from pipeline.local_runner.spill import SpillWriter
+from pipeline.transforms.check import check
+from pipeline.transforms.normalize import Envelope
 
 
 class CheckBatchDoFn(beam.DoFn):
     """A batch of raw records -> valid envelopes spilled to files; DeadLetters on ``DEAD_LETTERS``.
 
     The main output, emitted when the bundle's files are closed, is ``(shard, (bucket, path))``
-    per spill file (see :mod:`pipeline.sinks.spill`): names, not events, cross the GroupByKey.
+    per spill file (see :mod:`pipeline.local_runner.spill`): names, not events, cross the GroupByKey.
     """
 
     def __init__(self, *, source_system: str, shards: int, buckets: int, shuffle_dir: str) -> None:

@@ -1,4 +1,4 @@
-"""Spill files: the bounded pipeline's shuffle on disk, so memory does not grow with the input.
+"""Spill files: the local runner's shuffle on disk, so memory does not grow with the input.
 
 The local runner (FnApiRunner) keeps everything that crosses a GroupByKey in memory, in
 several copies; at 1M events that alone took ~2 GB. So the check step writes each batch's

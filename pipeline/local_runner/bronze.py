@@ -1,0 +1,86 @@
+"""A shard's bronze: one Avro file per event hour, written when the shard is done (the local runner)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import IO
+
+import fastavro
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.local_runner.spill import read_records, write_record
+from pipeline.sinks.bronze import DEFLATE_LEVEL, PARSED_ENVELOPE, bronze_path, hour_of
+from pipeline.transforms.normalize import Envelope
+
+
+class BronzeHours:
+    """One shard's bronze files, one per event-time hour, written when the shard is done.
+
+    A shard's events arrive in dedupe-bucket order, so every hour stays open to the end:
+    holding each hour's container in memory grows with the input, and keeping a file open
+    per hour means thousands of open files (or uploads). So events are first spilled to a few
+    *hour-group* files (hours dealt round-robin to ``groups``), and :meth:`close` writes the
+    groups one after another: memory holds one group's deflated containers, never the shard.
+    """
+
+    def __init__(
+        self, *, root: str, run_id: str, shard: int, spill_dir: str, groups: int = 1, batch_events: int = 500
+    ) -> None:
+        self._root, self._run_id, self._shard = root.rstrip("/"), run_id, shard
+        self._groups, self._batch_events = max(1, groups), batch_events
+        # Deterministic names per (run, shard): a retried shard overwrites its own spill.
+        self._spill_paths = [f"{spill_dir.rstrip('/')}/{shard:05d}/{g:05d}.bin" for g in range(self._groups)]
+        self._spills: dict[int, IO[bytes]] = {}
+        self._pending: dict[int, list[Envelope]] = {}
+
+    def add(self, envelope: Envelope) -> None:
+        group = int(hour_of(envelope).timestamp()) // 3600 % self._groups
+        pending = self._pending.setdefault(group, [])
+        pending.append(envelope)
+        if len(pending) >= self._batch_events:
+            self._spill(group)
+
+    def _spill(self, group: int) -> None:
+        pending = self._pending.pop(group, [])
+        if not pending:
+            return
+        if group not in self._spills:
+            self._spills[group] = FileSystems.create(self._spill_paths[group])
+        write_record(self._spills[group], [], pending)
+
+    def close(self) -> list[str]:
+        """Write every hour's file (deterministic names: a retried shard overwrites its own); their paths."""
+        for group in list(self._pending):
+            self._spill(group)
+        for fh in self._spills.values():
+            fh.close()
+        paths: list[str] = []
+        for group in sorted(self._spills):
+            paths.extend(self._write_group(self._spill_paths[group]))
+        FileSystems.delete([self._spill_paths[g] for g in sorted(self._spills)])
+        self._spills.clear()
+        return paths
+
+    def _write_group(self, spill_path: str) -> list[str]:
+        # Each hour is an Avro container filling an in-memory buffer block by block (deflated),
+        # so a group costs its compressed bytes, not its records.
+        hours: dict[dt.datetime, tuple[io.BytesIO, fastavro.write.Writer]] = {}
+        for _, envelopes in read_records(spill_path):
+            for envelope in envelopes:
+                hour = hour_of(envelope)
+                if hour not in hours:
+                    buffer = io.BytesIO()
+                    writer = fastavro.write.Writer(
+                        buffer, PARSED_ENVELOPE, codec="deflate", compression_level=DEFLATE_LEVEL
+                    )
+                    hours[hour] = buffer, writer
+                hours[hour][1].write(envelope)
+        paths = []
+        for hour, (buffer, writer) in sorted(hours.items()):
+            writer.flush()
+            path = f"{self._root}/{bronze_path(hour, run_id=self._run_id, part=f'{self._shard:05d}')}"
+            with FileSystems.create(path) as fh:
+                fh.write(buffer.getbuffer())
+            paths.append(path)
+        return paths

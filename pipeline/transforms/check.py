@@ -1,0 +1,40 @@
+"""check: normalize, then validate — one raw record in, a valid envelope or a DeadLetter out.
+
+:func:`check` is the per-record work every graph shares: :class:`CheckDoFn` applies it per
+element (the unbounded and bounded pipelines), the local runner's batch DoFn per batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.metrics.metric import Metrics
+
+from pipeline.dead_letter import DEAD_LETTERS, DeadLetter
+from pipeline.progress import PROGRESS
+from pipeline.sources.base import SourceRecord
+from pipeline.transforms.normalize import Envelope, normalize_record
+from pipeline.transforms.validate import validate
+
+
+def check(record: bytes | str | SourceRecord, *, source_system: str, ingest_time: dt.datetime) -> Envelope | DeadLetter:
+    """normalize, then validate: a valid envelope or the first stage's DeadLetter."""
+    result = normalize_record(record, source_system=source_system, ingest_time=ingest_time)
+    return result if isinstance(result, DeadLetter) else validate(result)
+
+
+class CheckDoFn(beam.DoFn):
+    """Raw records in; valid envelopes on the main output, DeadLetters on ``DEAD_LETTERS``."""
+
+    def __init__(self, *, source_system: str) -> None:
+        self._source_system = source_system
+        self._received = Metrics.counter("ledger", "received")
+
+    def process(self, record: bytes | str | SourceRecord) -> Iterator[Any]:
+        self._received.inc()
+        PROGRESS.add_received()
+        result = check(record, source_system=self._source_system, ingest_time=dt.datetime.now(dt.UTC))
+        yield beam.pvalue.TaggedOutput(DEAD_LETTERS, result) if isinstance(result, DeadLetter) else result

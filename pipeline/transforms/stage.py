@@ -1,0 +1,106 @@
+"""stage: what one unique event becomes after dedupe — PII -> bronze envelope, enriched silver row, alert.
+
+:func:`stage_event` is the one place this happens; every graph calls it: the unbounded and
+bounded pipelines through :class:`StageEventsDoFn`, the local runner's shard writer in its loop.
+Nothing downstream of it ever sees a clear personal value.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import apache_beam as beam
+import orjson
+
+from contracts.generated.catalog import FAMILIES, SUBJECTS
+from pipeline.transforms.enrich import DimensionCache, DimensionSnapshot, enrich
+from pipeline.transforms.normalize import Envelope, first_present
+from pipeline.transforms.pii import Tokenizer, protect_envelope
+from pipeline.transforms.route import alert_of
+
+if TYPE_CHECKING:
+    from logistics.settings import PiiSettings, Settings
+
+BRONZE = "bronze"  # tagged output: the protected envelope, archived in bronze
+SILVER = "silver"  # tagged output: (silver table, enriched row)
+ALERTS = "alerts"  # tagged output: alerts of the configured event types
+
+
+@functools.cache
+def _silver_layout(event_type: str) -> tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]:
+    """(silver table, ((key column, payload fields it comes from), ...)) of a subject, looked up once."""
+    family = FAMILIES[SUBJECTS[event_type].family]
+    return family.silver_table, tuple((column, tuple(family.sources_of(column))) for column in family.key_columns)
+
+
+def silver_row(envelope: Envelope) -> tuple[str, dict[str, Any]]:
+    """(silver table, row): envelope columns, key columns lifted from the payload, payload as JSON."""
+    table, key_sources = _silver_layout(envelope["event_type"])
+    payload = orjson.loads(envelope["payload"])
+    row = {k: v for k, v in envelope.items() if k != "payload"}
+    for column, fields in key_sources:
+        value = first_present(payload, fields)
+        row[column] = None if value is None else str(value)
+    row["payload"] = payload
+    return table, row
+
+
+@dataclass(frozen=True)
+class StagedEvent:
+    protected: Envelope  # what bronze archives
+    table: str  # the silver table
+    row: dict[str, Any]  # the enriched silver row
+    alert: dict[str, Any] | None  # for the configured event types
+
+
+def stage_event(
+    envelope: Envelope, *, tokenizer: Tokenizer, dims: DimensionSnapshot, alert_event_types: frozenset[str]
+) -> StagedEvent:
+    protected = protect_envelope(envelope, tokenizer=tokenizer)
+    table, row = silver_row(protected)
+    alert = alert_of(protected) if protected["event_type"] in alert_event_types else None
+    return StagedEvent(protected=protected, table=table, row=enrich(row, dims), alert=alert)
+
+
+class StageEventsDoFn(beam.DoFn):
+    """Unique envelopes -> ``BRONZE`` protected envelopes, ``SILVER`` (table, row), ``ALERTS`` alerts.
+
+    Carries the PII key's *source*, never the key (the Tokenizer is built in ``setup`` on the
+    worker), and holds the reference data itself (:class:`DimensionCache`), reloaded every
+    ``refresh_seconds`` on an unbounded run: a pattern the local runner and Dataflow both run.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        data_dir: Path | None,
+        refresh_seconds: float | None,
+    ) -> None:
+        super().__init__()
+        self._pii: PiiSettings = settings.pii
+        self._project_id = settings.gcp.project_id
+        self._data_dir = data_dir
+        self._alert_types = frozenset(settings.pipeline.alert_event_types)
+        self._dims = DimensionCache(settings=settings, refresh_seconds=refresh_seconds)
+        self._tokenizer: Tokenizer | None = None
+
+    def setup(self) -> None:
+        self._tokenizer = Tokenizer.from_settings(self._pii, project_id=self._project_id, data_dir=self._data_dir)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_tokenizer": None}
+
+    def process(self, envelope: Envelope) -> Iterator[Any]:
+        assert self._tokenizer is not None, "setup() builds the tokenizer"
+        staged = stage_event(
+            envelope, tokenizer=self._tokenizer, dims=self._dims.current(), alert_event_types=self._alert_types
+        )
+        yield beam.pvalue.TaggedOutput(BRONZE, staged.protected)
+        yield beam.pvalue.TaggedOutput(SILVER, (staged.table, staged.row))
+        if staged.alert is not None:
+            yield beam.pvalue.TaggedOutput(ALERTS, staged.alert)
