@@ -41,4 +41,5 @@ def serve(
         workers=workers,
         log_level="info",
         access_log=False,
+        ws_max_size=settings.api.max_body_bytes,  # a WebSocket message is held to the body limit too
     )

@@ -48,7 +48,10 @@ def with_api(settings: Settings, **overrides: object) -> Settings:
 def running(app: FastAPI) -> Iterator[str]:
     """``app`` on a real uvicorn server on a free loopback port, for the duration of the block."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # As `logistics serve` runs it: a WebSocket message is held to the body limit.
+    ws_max_size = app.state.settings.api.max_body_bytes
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws_max_size=ws_max_size)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

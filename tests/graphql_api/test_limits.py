@@ -3,6 +3,8 @@ long texts parsed off the event loop, and caches bounded in bytes."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 import threading
 import time
@@ -11,6 +13,7 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
+import websockets
 from graphql import parse
 
 from graphql_api.cache import ByteBudgetLRU
@@ -111,6 +114,21 @@ def test_health_stays_fast_while_oversized_requests_are_refused(api, kit) -> Non
             thread.join(timeout=30)
     assert refused and set(refused) == {413}
     assert max(waits) < 1.0, f"/health waited {max(waits):.2f} s while oversized requests were refused"
+
+
+def test_a_websocket_message_over_the_body_limit_closes_the_socket(api) -> None:
+    async def oversized() -> int | None:
+        async with websockets.connect(f"ws{api[4:]}/graphql", subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+            await ws.send(json.dumps({"type": "connection_init", "payload": {"X-API-Key": "test-read-key"}}))
+            await ws.recv()
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": "#" * (2 * MAX_BODY)}}))
+            try:
+                await asyncio.wait_for(ws.recv(), timeout=10)
+            except websockets.ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd else None
+        return None
+
+    assert asyncio.run(oversized()) == 1009  # "message too big", before any JSON or GraphQL parsing
 
 
 def test_the_document_cache_is_bounded_in_bytes_not_entries() -> None:
