@@ -81,6 +81,7 @@ def test_graphiql_runs_a_query_in_chromium(browser, spine, kit) -> None:
 
 def test_graphiql_opens_with_the_configured_key_and_runs_a_query(browser, spine, kit) -> None:
     """A local run: the Headers tab holds the dev key on a first visit, so a query runs without typing it."""
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -89,13 +90,18 @@ def test_graphiql_opens_with_the_configured_key_and_runs_a_query(browser, spine,
         browser.get(f"{url}/graphql")
         browser.execute_script("localStorage.clear();")  # a first visit: nothing typed before
         browser.refresh()
-        wait = WebDriverWait(browser, 30)
-        wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, ".graphiql-execute-button"))).click()
-        # Without a key the answer would be a 401: the query ran with the header GraphiQL opened with.
-        wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".graphiql-response"), "DELIVERED"))
+        wait = WebDriverWait(browser, 60)
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".graphiql-container")))
         editors = browser.execute_script(
             "return [...document.querySelectorAll('.CodeMirror')].map(e => e.CodeMirror.getValue())"
         )
+        wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, ".graphiql-execute-button"))).click()
+        try:
+            # Without a key the answer would be a 401: the query ran with the header GraphiQL opened with.
+            wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".graphiql-response"), "DELIVERED"))
+        except TimeoutException:
+            response = browser.find_element(By.CSS_SELECTOR, ".graphiql-response").text
+            pytest.fail(f"no answer within 60 s; response pane: {response!r}; editors: {editors!r}")
     assert any('"X-API-Key": "test-read-key"' in text for text in editors)  # the Headers tab
 
 
