@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install node-deps demo test lint codegen contracts-check lock clean tools lock-tools bench bench-pipeline bench-pipeline-1m bench-marts bench-api bench-generate test-sources bqemu
+.PHONY: install demo test inspector apollo lint codegen contracts-check lock clean tools lock-tools bench bench-pipeline bench-pipeline-1m bench-streaming bench-marts bench-api bench-generate test-sources bqemu
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,22 +37,30 @@ $(BQEMU_VENV)/.installed:
 
 bqemu: $(BQEMU_VENV)/.installed
 
-# Apollo Client 4 for tests/graphql_api/test_apollo.py, pinned by its package-lock.json (npm registry,
-# at install time only). Without npm the test skips and says why.
-APOLLO_DIR := tests/graphql_api/apollo
-APOLLO_STAMP := $(APOLLO_DIR)/node_modules/.installed-$(shell cat $(APOLLO_DIR)/package-lock.json | sha1sum | cut -c1-12)
-
-$(APOLLO_STAMP): $(APOLLO_DIR)/package-lock.json
+# graphql-inspector, the reference the SDL gate's grading is checked against (pinned by its lock).
+# Without npm the comparison still runs against its committed verdicts; the test says so.
+INSPECTOR_DIR := tests/graphql_api/inspector
+$(INSPECTOR_DIR)/node_modules/.installed: $(INSPECTOR_DIR)/package-lock.json
 	@if command -v npm >/dev/null; then \
-	  npm ci --prefix $(APOLLO_DIR) --no-audit --no-fund --loglevel=error && touch $@; \
+		npm ci --prefix $(INSPECTOR_DIR) --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: graphql-inspector is not installed (its committed verdicts are used)"; fi
+
+inspector: $(INSPECTOR_DIR)/node_modules/.installed
+
+# Apollo Client 4 for tests/graphql_api/test_apollo.py, pinned by its lock (npm registry, at install
+# time only). Without npm the test skips and says why.
+APOLLO_DIR := tests/graphql_api/apollo
+$(APOLLO_DIR)/node_modules/.installed: $(APOLLO_DIR)/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix $(APOLLO_DIR) --no-audit --no-fund --loglevel=error && touch $@; \
 	else echo "npm not found: the Apollo Client test will skip (apt-get install nodejs npm)"; fi
 
-node-deps: $(APOLLO_STAMP)
+apollo: $(APOLLO_DIR)/node_modules/.installed
 
 demo: install
 	$(BIN)/logistics demo
 
-test: install tools bqemu node-deps
+test: install tools bqemu inspector apollo
 	$(BIN)/python -m pytest
 
 # Kafka (Tansu) + Pub/Sub (emulator) source tests; -rs prints why anything skipped.
@@ -60,10 +68,15 @@ test-sources: install
 	$(BIN)/python -m pytest -q -rs tests/pipeline/sources tests/pipeline/test_streaming.py
 
 # Benchmarks: each prints its figures next to a baseline measured in the same run.
-bench: bench-pipeline bench-pipeline-1m bench-marts bench-api bench-generate
+bench: bench-pipeline bench-pipeline-1m bench-streaming bench-marts bench-api bench-generate
 
 bench-pipeline: install
 	$(BIN)/python -m benchmarks.bench_pipeline
+
+# The unbounded pipeline on the local streaming runner at 100 events/s for 60 s, a rate ramp, and
+# the bounded pipeline over the same events as the baseline.
+bench-streaming: install
+	$(BIN)/python -m benchmarks.bench_streaming --rate 100 --seconds 60
 
 # Peak memory of the pipeline over 1M events (target < 2 GB); the loop baseline is skipped.
 bench-pipeline-1m: install

@@ -5,8 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from codegen._source import GENERATED_BY
-from contracts.registry import AvroSchema, Registry, named_types
-from contracts.spec import Family
+from contracts.registry import AvroSchema, Registry, RegistryError, named_types
+from contracts.spec import (
+    SEALED_COLUMN,
+    SEALED_DESCRIPTION,
+    SEALED_POLICY_TAG,
+    SEALED_POLICY_TAG_DESCRIPTION,
+    Family,
+)
 
 BigQueryTable = dict[str, Any]
 
@@ -22,11 +28,28 @@ _AVRO_TO_BQ = {
 _LOGICAL_TO_BQ = {"timestamp-micros": "TIMESTAMP", "timestamp-millis": "TIMESTAMP", "date": "DATE"}
 
 
-def _field(name: str, kind: str, mode: str, description: str) -> dict[str, str]:
+def _field(name: str, kind: str, mode: str, description: str) -> dict[str, Any]:
     return {"name": name, "type": kind, "mode": mode, "description": description}
 
 
-def _table(description: str, fields: list[dict[str, str]], partition: str, cluster: list[str]) -> BigQueryTable:
+def _sealed_field() -> dict[str, Any]:
+    """``pii_sealed``, under the policy tag that restricts who may read it (column-level security).
+
+    ``policyTags.names`` holds the tag's name as :func:`policy_tags` lists it; Terraform puts the
+    Data Catalog resource name in its place (``infra/terraform/modules/bigquery/tables.tf``).
+    """
+    return {
+        **_field(SEALED_COLUMN, "STRING", "NULLABLE", SEALED_DESCRIPTION),
+        "policyTags": {"names": [SEALED_POLICY_TAG]},
+    }
+
+
+def policy_tags() -> dict[str, str]:
+    """The policy tags the generated schemas use, with their descriptions: Terraform creates one each."""
+    return {SEALED_POLICY_TAG: SEALED_POLICY_TAG_DESCRIPTION}
+
+
+def _table(description: str, fields: list[dict[str, Any]], partition: str, cluster: list[str]) -> BigQueryTable:
     return {
         "description": f"{description} {GENERATED_BY}",
         "fields": fields,
@@ -35,7 +58,7 @@ def _table(description: str, fields: list[dict[str, str]], partition: str, clust
     }
 
 
-def _envelope_fields(registry: Registry) -> list[dict[str, str]]:
+def _envelope_fields(registry: Registry) -> list[dict[str, Any]]:
     fields = []
     for fld in registry.envelope.schema["fields"]:
         kind = fld["type"]
@@ -44,7 +67,7 @@ def _envelope_fields(registry: Registry) -> list[dict[str, str]]:
             kind = next(branch for branch in kind if branch != "null")
         bq = _LOGICAL_TO_BQ.get(kind.get("logicalType", "")) if isinstance(kind, dict) else _AVRO_TO_BQ[kind]
         if bq is None:
-            raise ValueError(f"envelope field {fld['name']!r} has no BigQuery mapping")
+            raise RegistryError(f"envelope field {fld['name']!r} has no BigQuery mapping")
         fields.append(_field(fld["name"], bq, "NULLABLE" if nullable else "REQUIRED", fld.get("doc", "")))
     return fields
 
@@ -60,6 +83,7 @@ def silver_table(registry: Registry, family: Family) -> BigQueryTable:
         _field("facility_name", "STRING", "NULLABLE", "Enriched from the facility dimension, when known."),
         _field("facility_region", "STRING", "NULLABLE", "Enriched from the facility dimension, when known."),
         _field("carrier_name", "STRING", "NULLABLE", "Enriched from the carrier dimension, when known."),
+        _sealed_field(),
         _field("payload", "JSON", "REQUIRED", "The validated, PII-protected payload."),
     ]
     return _table(
@@ -121,7 +145,7 @@ def event_counts_table() -> BigQueryTable:
 def bronze_backup_table(registry: Registry) -> BigQueryTable:
     return _table(
         "Bronze backup: the envelope as archived in Avro.",
-        _envelope_fields(registry),
+        [*_envelope_fields(registry), _sealed_field()],
         "ingest_time",
         ["event_type"],
     )
@@ -141,7 +165,7 @@ def _key_type(registry: Registry, family: Family, column: str) -> str:
                     )
                 )
     if len(found) != 1:
-        raise ValueError(
+        raise RegistryError(
             f"family {family.name!r}: key column {column!r} must have one scalar type in all subjects, "
             f"found {sorted(found) or 'none'}"
         )
@@ -157,4 +181,4 @@ def _scalar_type(kind: AvroSchema, named: dict[str, AvroSchema], *, where: str) 
         return _AVRO_TO_BQ[kind]
     elif isinstance(kind, dict) and (logical := _LOGICAL_TO_BQ.get(kind.get("logicalType", ""))):
         return logical
-    raise ValueError(f"{where}: key column type {kind!r} is not a scalar")
+    raise RegistryError(f"{where}: key column type {kind!r} is not a scalar")

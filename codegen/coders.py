@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from codegen._source import python_header, python_literal
-from contracts.registry import Registry
+from contracts.registry import AvroSchema, Registry
+from contracts.spec import SEALED_COLUMN, SEALED_DESCRIPTION
 
 _CODER_BASE = '''
 import io
@@ -54,8 +57,21 @@ def coders_source(registry: Registry) -> str:
             entries.append(f"    ({version.subject!r}, {version.version}): {cls},")
     envelope = f"{registry.envelope.record_name}Coder"
     parts.append(f"\n\nEnvelopeCoder = {envelope}\nENVELOPE_SCHEMA = {envelope}.schema\n")
+    parts.append(
+        "\n# Bronze archives the envelope plus what the PII stage adds to it (sealed precise values).\n"
+        f"BRONZE_SCHEMA: dict[str, Any] = {python_literal(bronze_schema(registry))}\n"
+        "\n\nclass BronzeCoder(AvroRecordCoder):\n    schema = BRONZE_SCHEMA\n"
+    )
     parts.append("\nPAYLOAD_CODERS: dict[tuple[str, int], type[AvroRecordCoder]] = {\n" + "\n".join(entries) + "\n}\n")
     return "".join(parts)
+
+
+def bronze_schema(registry: Registry) -> AvroSchema:
+    """The latest envelope plus the ``pii_sealed`` field the PII stage fills (see contracts.spec)."""
+    sealed: dict[str, Any] = {"name": SEALED_COLUMN, "type": ["null", "string"], "default": None}
+    sealed["doc"] = SEALED_DESCRIPTION
+    envelope = registry.envelope.schema
+    return {**envelope, "fields": [*envelope["fields"], sealed]}
 
 
 def _snake(name: str) -> str:

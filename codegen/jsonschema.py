@@ -11,7 +11,7 @@ import base64
 import datetime as dt
 from typing import Any
 
-from contracts.registry import AvroSchema, SubjectVersion
+from contracts.registry import AvroSchema, RegistryError, SubjectVersion
 
 JsonSchema = dict[str, Any]
 
@@ -125,5 +125,5 @@ def _iso(moment: dt.datetime) -> str:
 
 def _claim(definitions: dict[str, JsonSchema], short: str, node: AvroSchema) -> None:
     if short in definitions:
-        raise ValueError(f"two different named types are both called {short!r} in one schema: rename one ({node})")
+        raise RegistryError(f"two different named types are both called {short!r} in one schema: rename one ({node})")
     definitions[short] = {}

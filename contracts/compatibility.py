@@ -25,6 +25,7 @@ schema has the empty path ``""``.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -36,12 +37,15 @@ __all__ = [
     "RULE_ADDED_FIELD_WITHOUT_DEFAULT",
     "RULE_CODES",
     "RULE_FIXED_SIZE_MISMATCH",
+    "RULE_LOGICAL_TYPE_ADDED",
     "RULE_LOGICAL_TYPE_MISMATCH",
+    "RULE_LOGICAL_TYPE_REMOVED",
     "RULE_MISSING_ENUM_SYMBOL",
     "RULE_NAME_MISMATCH",
     "RULE_REMOVED_FIELD_WITHOUT_DEFAULT",
     "RULE_TYPE_MISMATCH",
     "RULE_UNION_BRANCH_MISSING",
+    "WARNING_RULES",
     "AvroSchema",
     "CompatibilityMode",
     "Incompatibility",
@@ -50,6 +54,7 @@ __all__ = [
     "can_read",
     "check_new_version",
     "check_versions",
+    "validate_schema",
 ]
 
 AvroSchema: TypeAlias = dict[str, Any] | list[Any] | str
@@ -65,8 +70,13 @@ the older (reader) schema declares without a default.  Only produced on violatio
 RULE_TYPE_MISMATCH = "type_mismatch"
 """Reader and writer types differ and Avro has no promotion between them."""
 RULE_LOGICAL_TYPE_MISMATCH = "logical_type_mismatch"
-"""Same underlying type but a different (or added / removed) logicalType, or different
-decimal precision / scale."""
+"""Both sides carry a logical type and they differ (timestamp-millis vs micros, date vs
+timestamp, decimal precision / scale): legal Avro, but every value would be misread."""
+RULE_LOGICAL_TYPE_ADDED = "logical_type_added"
+"""A warning: the reader puts a logical type on a value the writer wrote without one (string
+-> uuid, long -> timestamp-millis, bytes -> decimal). Legal Avro: the physical type is the same."""
+RULE_LOGICAL_TYPE_REMOVED = "logical_type_removed"
+"""A warning: the reader drops the writer's logical type (uuid -> string, ...). Legal Avro."""
 RULE_MISSING_ENUM_SYMBOL = "missing_enum_symbol"
 """The writer enum has symbols the reader lacks and the reader has no enum default."""
 RULE_UNION_BRANCH_MISSING = "union_branch_missing"
@@ -86,7 +96,12 @@ RULE_CODES: tuple[str, ...] = (
     RULE_UNION_BRANCH_MISSING,
     RULE_NAME_MISMATCH,
     RULE_FIXED_SIZE_MISMATCH,
+    RULE_LOGICAL_TYPE_ADDED,
+    RULE_LOGICAL_TYPE_REMOVED,
 )
+
+WARNING_RULES: frozenset[str] = frozenset({RULE_LOGICAL_TYPE_ADDED, RULE_LOGICAL_TYPE_REMOVED})
+"""Rules that describe legal Avro changes a reviewer should still look at: reported, never failed."""
 
 BACKWARD = "backward"
 """Violation direction: the new schema (reader) reading data written with an old one."""
@@ -170,6 +185,11 @@ class Incompatibility:
     expected: str = ""
     actual: str = ""
 
+    @property
+    def is_warning(self) -> bool:
+        """Legal Avro that still changes what consumers see (see :data:`WARNING_RULES`)."""
+        return self.rule in WARNING_RULES
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -187,6 +207,10 @@ class Violation:
     problem: Incompatibility
 
     @property
+    def is_warning(self) -> bool:
+        return self.problem.is_warning
+
+    @property
     def reader_version(self) -> int:
         """The version whose schema does the reading in this violation."""
         return self.new_version if self.direction == BACKWARD else self.old_version
@@ -200,6 +224,12 @@ class Violation:
         """One plain-English sentence explaining the violation."""
         new, old = self.new_version, self.old_version
         mode = CompatibilityMode(self.mode).value
+        if self.is_warning:
+            return (
+                f"{self.subject} v{new} is {mode} compatible with v{old}, but {self._what()}: Avro reads "
+                f"the same physical value either way, yet consumers on v{old} and v{new} interpret it "
+                f"differently (rule: {self.problem.rule})."
+            )
         return (
             f"{self.subject} v{new} is not {mode} compatible with v{old}: "
             f"{self._what()}, so {self._consequence()} (rule: {self.problem.rule})."
@@ -224,6 +254,11 @@ class Violation:
         if p.rule == RULE_LOGICAL_TYPE_MISMATCH:
             old_type, new_type = (p.actual, p.expected) if self.direction == BACKWARD else (p.expected, p.actual)
             return f"{where} changed logical type from {old_type} in v{old} to {new_type} in v{new}"
+        if p.rule in WARNING_RULES:
+            old_type, new_type = (p.actual, p.expected) if self.direction == BACKWARD else (p.expected, p.actual)
+            verb = "gained" if p.rule == RULE_LOGICAL_TYPE_ADDED else "lost"
+            logical = (new_type if p.rule == RULE_LOGICAL_TYPE_ADDED else old_type).partition(" (")[2].rstrip(")")
+            return f"{where} {verb} logical type {logical} ({old_type} in v{old}, {new_type} in v{new})"
         if p.rule == RULE_MISSING_ENUM_SYMBOL:
             if self.direction == BACKWARD:
                 return f"enum symbol(s) {p.actual} were removed from {where} and v{new} has no enum default"
@@ -261,9 +296,10 @@ _PROMOTIONS = frozenset(
     }
 )
 
-#: Known logical types and the underlying types they are valid on.  A known logical type
-#: on any other type is ignored, as the Avro spec requires.  Unknown (custom) logical
-#: types are kept and compared by name.
+#: Known logical types and the underlying types they are valid on.  A logical type on any
+#: other type, an invalid one (a decimal whose scale exceeds its precision, say) and an
+#: unknown one are all ignored, as the Avro spec requires: the value is read as its
+#: underlying type.
 _LOGICAL_BASES: dict[str, frozenset[str]] = {
     "decimal": frozenset({"bytes", "fixed"}),
     "uuid": frozenset({"string", "fixed"}),
@@ -279,13 +315,23 @@ _LOGICAL_BASES: dict[str, frozenset[str]] = {
     "duration": frozenset({"fixed"}),
 }
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_FIELD_ORDERS = frozenset({"ascending", "descending", "ignore"})
+_INT_RANGE = (-(2**31), 2**31 - 1)
+_LONG_RANGE = (-(2**63), 2**63 - 1)
+_NO_DEFAULT = object()
+
 
 @dataclass(eq=False)
 class _Field:
     name: str
     node: _Node
     aliases: frozenset[str]
-    has_default: bool
+    default: object = _NO_DEFAULT
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not _NO_DEFAULT
 
 
 @dataclass(eq=False)
@@ -297,7 +343,7 @@ class _Node:
     logical: str | None = None
     name: str = ""  # unqualified name of a named type
     fullname: str = ""
-    aliases: frozenset[str] = frozenset()  # unqualified reader aliases
+    aliases: frozenset[str] = frozenset()  # full names (an alias without a namespace takes the type's)
     fields: list[_Field] = field(default_factory=list)
     symbols: tuple[str, ...] = ()
     enum_default: str | None = None
@@ -312,17 +358,47 @@ def _short(name: str) -> str:
     return name.rsplit(".", 1)[-1]
 
 
+def _check_name(name: object, what: str) -> str:
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise SchemaError(f"{what} {name!r} is not a valid Avro name ([A-Za-z_][A-Za-z0-9_]*)")
+    return name
+
+
+def _check_fullname(name: object, what: str) -> str:
+    if not isinstance(name, str) or not all(_NAME.fullmatch(part) for part in name.split(".")):
+        raise SchemaError(f"{what} {name!r} is not a valid Avro name (dot-separated [A-Za-z_][A-Za-z0-9_]*)")
+    return name
+
+
 class _Parser:
-    """Parses one schema, keeping a table of named types by full name."""
+    """Parses one schema, keeping a table of named types by full name.
+
+    Everything Avro itself rejects is a :class:`SchemaError`: invalid names, a named type
+    defined twice, a record without fields, duplicate field names or enum symbols, an enum
+    default that is not a symbol, a fixed without a size, an empty union, a union inside a
+    union or with two branches of one type, and a field default of the wrong type.
+    """
 
     def __init__(self) -> None:
         self._names: dict[str, _Node] = {}
         self._refs: list[_Node] = []
+        self._unions: list[_Node] = []
+        self._defaults: list[tuple[_Node, _Field]] = []
 
     def parse(self, schema: object) -> _Node:
         root = self._parse(schema, "")
         for ref in self._refs:
             ref.target = self._lookup(ref.ref, ref.namespace)
+        # Checks that need every reference resolved.
+        for union in self._unions:
+            _check_union_branches(union)
+        for record, fld in self._defaults:
+            problem = _default_problem(fld.node, fld.default)
+            if problem is not None:
+                raise SchemaError(
+                    f"field '{fld.name}' of record {record.fullname} has default {fld.default!r}, "
+                    f"which is not a valid {_describe(fld.node)}: {problem}"
+                )
         return root
 
     def _lookup(self, name: str, namespace: str) -> _Node:
@@ -344,8 +420,12 @@ class _Parser:
             return self._reference(schema, namespace)
         if isinstance(schema, list):
             if not schema:
-                raise SchemaError("a union must have at least one branch")
-            return _Node(kind="union", children=[self._parse(b, namespace) for b in schema])
+                raise SchemaError("a union must have at least one branch: [] can hold no value")
+            if any(isinstance(branch, list) for branch in schema):
+                raise SchemaError(f"a union may not immediately contain another union: {schema!r}")
+            node = _Node(kind="union", children=[self._parse(b, namespace) for b in schema])
+            self._unions.append(node)
+            return node
         if not isinstance(schema, dict):
             raise SchemaError(f"not an Avro schema: {schema!r}")
 
@@ -374,30 +454,33 @@ class _Parser:
         return self._reference(kind, namespace)
 
     def _reference(self, name: str, namespace: str) -> _Node:
-        node = _Node(kind="ref", ref=name, namespace=namespace)
+        node = _Node(kind="ref", ref=_check_fullname(name, "type name"), namespace=namespace)
         self._refs.append(node)
         return node
 
     def _define(self, schema: dict[str, Any], kind: str, namespace: str) -> tuple[_Node, str]:
-        name = _require(schema, "name")
-        if not isinstance(name, str) or not name:
-            raise SchemaError(f"named type with an invalid name: {schema!r}")
+        name = _check_fullname(_require(schema, "name"), f"{kind} name")
         if "." in name:
             fullname = name
             own_namespace = name.rsplit(".", 1)[0]
         else:
             explicit = schema.get("namespace")
+            if explicit is not None and explicit != "":
+                _check_fullname(explicit, f"namespace of {kind} {name!r}:")
             own_namespace = explicit if isinstance(explicit, str) else namespace
             fullname = f"{own_namespace}.{name}" if own_namespace else name
-        aliases = schema.get("aliases") or []
-        node = _Node(
-            kind=kind,
-            name=_short(name),
-            fullname=fullname,
-            aliases=frozenset(_short(a) for a in aliases if isinstance(a, str)),
+        aliases = schema.get("aliases", [])
+        if not isinstance(aliases, list):
+            raise SchemaError(f"{kind} {fullname!r} has non-list 'aliases'")
+        full_aliases = frozenset(
+            alias if "." in alias else f"{own_namespace}.{alias}" if own_namespace else alias
+            for alias in (_check_fullname(a, f"alias of {kind} {fullname!r}:") for a in aliases)
         )
-        # First definition wins; registering before the children allows recursion.
-        self._names.setdefault(fullname, node)
+        if fullname in self._names:
+            raise SchemaError(f"{kind} {fullname!r} is defined twice: define a named type once, then use its name")
+        node = _Node(kind=kind, name=_short(name), fullname=fullname, aliases=full_aliases)
+        # Registered before the children, so a record may refer to itself.
+        self._names[fullname] = node
         return node, own_namespace
 
     def _record(self, schema: dict[str, Any], namespace: str) -> _Node:
@@ -406,34 +489,68 @@ class _Parser:
         if not isinstance(raw_fields, list):
             raise SchemaError(f"record {node.fullname!r} has non-list 'fields'")
         for raw in raw_fields:
-            if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+            if not isinstance(raw, dict):
                 raise SchemaError(f"invalid field in record {node.fullname!r}: {raw!r}")
-            node.fields.append(
-                _Field(
-                    name=raw["name"],
-                    node=self._parse(_require(raw, "type"), own_namespace),
-                    aliases=frozenset(a for a in raw.get("aliases") or [] if isinstance(a, str)),
-                    has_default="default" in raw,
-                )
+            name = _check_name(raw.get("name"), f"field of record {node.fullname!r}:")
+            if any(f.name == name for f in node.fields):
+                raise SchemaError(f"record {node.fullname!r} declares field '{name}' twice")
+            if "type" not in raw:
+                raise SchemaError(f"field '{name}' of record {node.fullname!r} has no 'type'")
+            order = raw.get("order", "ascending")
+            if order not in _FIELD_ORDERS:
+                raise SchemaError(f"field '{name}' of record {node.fullname!r} has invalid order {order!r}")
+            aliases = raw.get("aliases", [])
+            if not isinstance(aliases, list):
+                raise SchemaError(f"field '{name}' of record {node.fullname!r} has non-list 'aliases'")
+            fld = _Field(
+                name=name,
+                node=self._parse(raw["type"], own_namespace),
+                aliases=frozenset(_check_name(a, f"alias of field '{name}':") for a in aliases),
+                default=raw.get("default", _NO_DEFAULT),
             )
+            node.fields.append(fld)
+            if fld.has_default:
+                self._defaults.append((node, fld))
         return node
 
     def _enum_or_fixed(self, schema: dict[str, Any], kind: str, namespace: str) -> _Node:
         node, _ = self._define(schema, kind, namespace)
         if kind == "enum":
             symbols = _require(schema, "symbols")
-            if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
-                raise SchemaError(f"enum {node.fullname!r} has invalid 'symbols'")
+            if not isinstance(symbols, list):
+                raise SchemaError(f"enum {node.fullname!r} has invalid 'symbols': {symbols!r}")
+            for symbol in symbols:
+                _check_name(symbol, f"symbol of enum {node.fullname!r}:")
+            if len(set(symbols)) != len(symbols):
+                raise SchemaError(f"enum {node.fullname!r} repeats a symbol: {symbols!r}")
             node.symbols = tuple(symbols)
-            default = schema.get("default")
-            node.enum_default = default if isinstance(default, str) else None
+            if "default" in schema:
+                default = schema["default"]
+                if default not in node.symbols:
+                    raise SchemaError(
+                        f"enum {node.fullname!r} has default {default!r}, which is not one of its symbols"
+                    )
+                node.enum_default = default
         else:
-            size = _require(schema, "size")
+            if "size" not in schema:
+                raise SchemaError(f"fixed {node.fullname!r} has no 'size': a fixed type needs its size in bytes")
+            size = schema["size"]
             if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-                raise SchemaError(f"fixed {node.fullname!r} has invalid 'size'")
+                raise SchemaError(f"fixed {node.fullname!r} has invalid 'size' {size!r}: a non-negative integer")
             node.size = size
-            node.logical = _logical(schema, "fixed")
+            node.logical = _logical(schema, "fixed", size=size)
         return node
+
+
+def _check_union_branches(union: _Node) -> None:
+    seen: set[str] = set()
+    for branch in (_deref(b) for b in union.children):
+        if branch.kind == "union":  # pragma: no cover - the parser rejects nested unions first
+            raise SchemaError("a union may not immediately contain another union")
+        key = branch.fullname if branch.kind in _NAMED_KINDS else branch.kind
+        if key in seen:
+            raise SchemaError(f"a union may hold each type once, but {key} appears twice")
+        seen.add(key)
 
 
 def _require(schema: dict[str, Any], key: str) -> Any:
@@ -442,21 +559,86 @@ def _require(schema: dict[str, Any], key: str) -> Any:
     return schema[key]
 
 
-def _logical(schema: dict[str, Any], base: str) -> str | None:
-    """The effective logical type label of a primitive or fixed schema, or ``None``."""
+def _decimal_digits(size: int) -> int:
+    """The most decimal digits a two's-complement fixed of ``size`` bytes can hold."""
+    return 0 if size < 1 else len(str(2 ** (8 * size - 1) - 1)) - 1
+
+
+def _logical(schema: dict[str, Any], base: str, *, size: int = 0) -> str | None:
+    """The effective logical type label of a primitive or fixed schema, or ``None`` when the
+    schema has none, or one the spec says to ignore (unknown, on the wrong type, invalid)."""
     logical = schema.get("logicalType")
-    if not isinstance(logical, str):
+    if not isinstance(logical, str) or base not in _LOGICAL_BASES.get(logical, ()):
         return None
-    allowed = _LOGICAL_BASES.get(logical)
-    if allowed is not None and base not in allowed:
-        return None  # invalid logical type: ignored, per the spec
     if logical == "decimal":
-        precision = schema.get("precision")
-        scale = schema.get("scale", 0)
-        if not isinstance(precision, int) or not isinstance(scale, int) or precision <= 0:
+        precision, scale = schema.get("precision"), schema.get("scale", 0)
+        if type(precision) is not int or type(scale) is not int:  # not bool, not float
+            return None
+        if precision <= 0 or not 0 <= scale <= precision:
+            return None
+        if base == "fixed" and precision > _decimal_digits(size):
             return None
         return f"decimal({precision},{scale})"
+    if logical == "duration" and size != 12:
+        return None
+    if logical == "uuid" and base == "fixed" and size != 16:
+        return None
     return logical
+
+
+def _default_problem(node: _Node, value: object) -> str | None:
+    """Why ``value`` is not a valid default for ``node`` (Avro's JSON encoding), or None."""
+    node = _deref(node)
+    kind = node.kind
+    if kind == "union":
+        # A union's default belongs to its first branch: that is the branch Avro's readers
+        # decode it with, so a value of another branch would be read wrongly or rejected.
+        problem = _default_problem(node.children[0], value)
+        return None if problem is None else f"a union's default must be a value of its first branch ({problem})"
+    if kind == "null":
+        return None if value is None else "expected null"
+    if kind == "boolean":
+        return None if isinstance(value, bool) else "expected true or false"
+    if kind in ("int", "long"):
+        low, high = _INT_RANGE if kind == "int" else _LONG_RANGE
+        if not isinstance(value, int) or isinstance(value, bool):
+            return f"expected an integer for {kind}"
+        return None if low <= value <= high else f"{value} is out of the {kind} range"
+    if kind in ("float", "double"):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return None
+        return None if value in ("NaN", "Infinity", "-Infinity") else f"expected a number for {kind}"
+    if kind == "string":
+        return None if isinstance(value, str) else "expected a string"
+    if kind in ("bytes", "fixed"):
+        if not isinstance(value, str) or any(ord(ch) > 255 for ch in value):
+            return f"expected a string of code points 0-255 for {kind}"
+        if kind == "fixed" and len(value) != node.size:
+            return f"expected {node.size} bytes, got {len(value)}"
+        return None
+    if kind == "enum":
+        return None if value in node.symbols else f"expected one of the symbols {', '.join(node.symbols)}"
+    if kind == "array":
+        if not isinstance(value, list):
+            return "expected a JSON array"
+        return next(
+            (f"item {i}: {p}" for i, v in enumerate(value) if (p := _default_problem(node.children[0], v))), None
+        )
+    if kind == "map":
+        if not isinstance(value, dict):
+            return "expected a JSON object"
+        values = ((k, _default_problem(node.children[0], v)) for k, v in value.items())
+        return next((f"key {k!r}: {p}" for k, p in values if p), None)
+    # record: every field from the object, or from the field's own default
+    if not isinstance(value, dict):
+        return "expected a JSON object"
+    for fld in node.fields:
+        if fld.name in value:
+            if problem := _default_problem(fld.node, value[fld.name]):
+                return f"field '{fld.name}': {problem}"
+        elif not fld.has_default:
+            return f"field '{fld.name}' is missing and has no default of its own"
+    return None
 
 
 def _deref(node: _Node) -> _Node:
@@ -512,7 +694,8 @@ def _join_path(parts: tuple[str, ...]) -> str:
 
 
 def _names_match(reader: _Node, writer: _Node) -> bool:
-    return writer.name == reader.name or writer.name in reader.aliases
+    """Same unqualified name, or the writer's full name is one of the reader's (full) aliases."""
+    return writer.name == reader.name or writer.fullname in reader.aliases
 
 
 def _shallow_match(reader: _Node, writer: _Node, *, allow_promotion: bool) -> bool:
@@ -672,20 +855,36 @@ def _name_mismatch(reader: _Node, writer: _Node) -> _Issue:
 
 
 def _logical_issues(reader: _Node, writer: _Node) -> Iterator[_Issue]:
-    if reader.logical != writer.logical:
-        expected, actual = _describe(reader), _describe(writer)
+    if reader.logical == writer.logical:
+        return
+    expected, actual = _describe(reader), _describe(writer)
+    if reader.logical and writer.logical:
+        # Both sides interpret the bytes, differently: millis read as micros, a date as a
+        # timestamp, a decimal at another scale. Legal Avro, but every value comes out wrong.
         yield _Issue(
             path=(),
             rule=RULE_LOGICAL_TYPE_MISMATCH,
             message=(
                 f"reader expects {expected} but writer has {actual}; the logical types "
-                f"differ ({reader.logical or 'none'} vs "
-                f"{writer.logical or 'none'}), so "
-                "values would be misinterpreted"
+                f"differ ({reader.logical} vs {writer.logical}), so values would be misinterpreted"
             ),
             expected=expected,
             actual=actual,
         )
+        return
+    # One side only: the same physical value, with or without an interpretation on top.
+    added = reader.logical is not None
+    yield _Issue(
+        path=(),
+        rule=RULE_LOGICAL_TYPE_ADDED if added else RULE_LOGICAL_TYPE_REMOVED,
+        message=(
+            f"reader reads {expected} where writer wrote {actual}: Avro resolves it (the physical type "
+            f"is the same), but the reader {'adds' if added else 'drops'} the logical type "
+            f"{reader.logical if added else writer.logical}"
+        ),
+        expected=expected,
+        actual=actual,
+    )
 
 
 def _enum_issues(reader: _Node, writer: _Node) -> Iterator[_Issue]:
@@ -728,6 +927,11 @@ def _parse(schema: AvroSchema) -> _Node:
     return _Parser().parse(schema)
 
 
+def validate_schema(schema: AvroSchema) -> None:
+    """Raise :class:`SchemaError` when ``schema`` is not one Avro would accept (see :class:`_Parser`)."""
+    _parse(schema)
+
+
 def _can_read_parsed(reader: _Node, writer: _Node) -> list[Incompatibility]:
     return [
         Incompatibility(
@@ -757,6 +961,10 @@ def _for_direction(problem: Incompatibility, direction: str) -> Incompatibility:
     In the forward direction the reader is the *older* schema, so a reader field that is
     missing from the writer means the newer schema removed it.
     """
+    if direction == FORWARD and problem.rule in (RULE_LOGICAL_TYPE_ADDED, RULE_LOGICAL_TYPE_REMOVED):
+        # The old schema reads here: a logical type the reader (old) lacks was added by the new one.
+        flipped = RULE_LOGICAL_TYPE_ADDED if problem.rule == RULE_LOGICAL_TYPE_REMOVED else RULE_LOGICAL_TYPE_REMOVED
+        return dataclasses.replace(problem, rule=flipped)
     if direction == FORWARD and problem.rule == RULE_ADDED_FIELD_WITHOUT_DEFAULT:
         return dataclasses.replace(
             problem,

@@ -22,14 +22,25 @@ class GateFailure:
     subject: str
     message: str  # plain words: what changed, which rule, why a consumer breaks
     rule: str
+    # Legal Avro worth a reviewer's look (a logical type added or removed): reported, never fails the gate.
+    warning: bool = False
 
     @classmethod
     def from_violation(cls, violation: Violation) -> GateFailure:
-        return cls(subject=violation.subject, message=violation.describe(), rule=violation.problem.rule)
+        return cls(
+            subject=violation.subject,
+            message=violation.describe(),
+            rule=violation.problem.rule,
+            warning=violation.is_warning,
+        )
 
 
 def check_registry(registry: Registry) -> list[GateFailure]:
-    """Every subject (and the envelope) against its own compatibility mode."""
+    """Every subject (and the envelope) against its own compatibility mode.
+
+    A FULL mode reads in both directions, so one change can be found twice; a warning that
+    reads the same either way is reported once.
+    """
     failures: list[GateFailure] = []
     series: list[tuple[str, Any, tuple[SubjectVersion, ...]]] = [
         ("envelope", registry.envelope_compatibility, registry.envelope_versions),
@@ -38,7 +49,7 @@ def check_registry(registry: Registry) -> list[GateFailure]:
     for name, mode, versions in series:
         violations = check_versions(subject=name, mode=mode, versions=[(v.version, v.schema) for v in versions])
         failures.extend(GateFailure.from_violation(v) for v in violations)
-    return failures
+    return list(dict.fromkeys(failures))
 
 
 def check_against(current: Registry, published: Registry, *, ref: str) -> list[GateFailure]:

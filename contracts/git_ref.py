@@ -1,4 +1,4 @@
-"""Read the registry as it was at a git ref, without touching the work tree."""
+"""Read the registry (or any committed file) as it was at a git ref, without touching the work tree."""
 
 from __future__ import annotations
 
@@ -27,6 +27,24 @@ def ref_exists(ref: str, *, root: Path = REGISTRY_DIR) -> bool:
     except GitRefError:
         return False
     return True
+
+
+def file_at(ref: str, path: Path) -> str | None:
+    """``path`` as committed at ``ref``; None when that commit did not have it.
+
+    :class:`GitRefError` when ``ref`` is not a commit of the repository holding ``path`` (or
+    there is no repository): a gate asked to compare with a ref it cannot read must say so,
+    never read the failure as "nothing published yet".
+    """
+    top = Path(_git("rev-parse", "--show-toplevel", cwd=path.parent).strip())
+    if not ref_exists(ref, root=top):
+        raise GitRefError(f"{ref!r} is not a commit in {top} (fetch it, or name an existing branch, tag or sha)")
+    relative = path.resolve().relative_to(top.resolve()).as_posix()
+    try:
+        _git("cat-file", "-e", f"{ref}:{relative}", cwd=top)
+    except GitRefError:
+        return None
+    return _git("show", f"{ref}:{relative}", cwd=top)
 
 
 def default_ref(*, root: Path = REGISTRY_DIR) -> str | None:

@@ -13,12 +13,12 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
-from contracts.compatibility import CompatibilityMode
-from contracts.spec import Family, PiiRule, SubjectSpec
+from contracts.compatibility import CompatibilityMode, SchemaError, validate_schema
+from contracts.spec import GENERALIZE_PATTERNS, MASK_PATTERNS, Family, PiiPattern, PiiRule, SubjectSpec
 
 AvroSchema = Any  # a parsed .avsc: dict | list | str
 
@@ -106,6 +106,9 @@ def load_registry(root: Path = REGISTRY_DIR, *, read_text: Callable[[Path], str]
     default_ttl = int(defaults.get("dedupe_ttl_hours", 24))
 
     named = _load_named_types(root / "common", reader, listdir)
+    for name, spec in (config.get("families") or {}).items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("silver_table"), str):
+            raise RegistryError(f"family {name!r}: needs a 'silver_table' (the table its subjects land in)")
     families = {
         name: Family(
             name=name,
@@ -143,19 +146,7 @@ def load_registry(root: Path = REGISTRY_DIR, *, read_text: Callable[[Path], str]
         if family_name not in families:
             raise RegistryError(f"subject {name!r}: family {family_name!r} is not declared under 'families'")
         versions = _load_versions(name, root / "schemas" / name, named, reader, listdir)
-        pii = tuple(
-            PiiRule(path=path, policy=rule["policy"], pattern=rule.get("pattern", "generic"))
-            for path, rule in (spec.get("pii") or {}).items()
-        )
-        for rule in pii:
-            if rule.policy not in ("mask", "tokenize", "redact"):
-                raise RegistryError(f"subject {name!r}: PII field {rule.path!r} has unknown policy {rule.policy!r}")
-            for version in versions:
-                if not _has_path(version.schema, rule.path.split("."), named_types(version.schema)):
-                    raise RegistryError(
-                        f"subject {name!r}: PII field {rule.path!r} does not exist in "
-                        f"v{version.version} ({version.path})"
-                    )
+        pii = tuple(_pii_rule(name, path, rule, versions) for path, rule in (spec.get("pii") or {}).items())
         registry.subjects[name] = Subject(
             name=name,
             family=families[family_name],
@@ -168,6 +159,49 @@ def load_registry(root: Path = REGISTRY_DIR, *, read_text: Callable[[Path], str]
     if orphans := sorted(on_disk - set(registry.subjects)):
         raise RegistryError(f"schemas/{orphans[0]} has no entry under 'subjects' in registry.yaml")
     return registry
+
+
+def _pii_rule(subject: str, path: str, spec: object, versions: tuple[SubjectVersion, ...]) -> PiiRule:
+    """One ``pii:`` entry, checked against every version of its subject."""
+    where = f"subject {subject!r}: PII field {path!r}"
+    if not isinstance(spec, dict):
+        raise RegistryError(f"{where}: expected {{policy: ..., pattern: ...}}, got {spec!r}")
+    policy, pattern = spec.get("policy"), spec.get("pattern")
+    if policy == "mask":
+        pattern = pattern or "generic"
+        if pattern not in MASK_PATTERNS:
+            raise RegistryError(f"{where}: mask pattern {pattern!r} is not one of {', '.join(MASK_PATTERNS)}")
+    elif policy == "generalize":
+        if pattern not in GENERALIZE_PATTERNS:
+            raise RegistryError(
+                f"{where}: generalize needs a pattern, one of {', '.join(GENERALIZE_PATTERNS)} (got {pattern!r})"
+            )
+    elif policy in ("tokenize", "redact"):
+        if pattern is not None:
+            raise RegistryError(f"{where}: {policy} takes no pattern (got {pattern!r})")
+        pattern = "generic"
+    else:
+        raise RegistryError(f"{where} has unknown policy {policy!r}")
+    for version in versions:
+        leaves = _types_at(version.schema, path.split("."), named_types(version.schema))
+        if not leaves:
+            raise RegistryError(f"{where} does not exist in v{version.version} ({version.path})")
+        if policy == "generalize" and not all(_generalizable(leaf, pattern) for leaf in leaves):
+            shape = "a record of lat and lon numbers (a GeoPoint)" if pattern == "coordinates" else "a string"
+            raise RegistryError(
+                f"{where}: generalize {pattern} needs {shape}, but v{version.version} has {leaves} ({version.path})"
+            )
+    return PiiRule(path=path, policy=policy, pattern=cast(PiiPattern, pattern))  # checked above
+
+
+def _generalizable(leaf: AvroSchema, pattern: str) -> bool:
+    if pattern == "postcode":
+        return leaf == "string" or (isinstance(leaf, dict) and leaf.get("type") == "string")
+    if not (isinstance(leaf, dict) and leaf.get("type") == "record"):
+        return False
+    numbers = {"double", "float"}
+    types = {f["name"]: f["type"] for f in leaf["fields"]}
+    return types.get("lat") in numbers and types.get("lon") in numbers
 
 
 def _column_name(entry: str | dict[str, list[str]]) -> str:
@@ -194,14 +228,23 @@ def _load_named_types(
     directory: Path, reader: Callable[[Path], str], listdir: Callable[[Path], list[Path]]
 ) -> dict[str, AvroSchema]:
     named: dict[str, AvroSchema] = {}
+    paths: dict[str, Path] = {}
     for path in listdir(directory):
         if path.suffix != ".avsc":
             continue
-        schema = json.loads(reader(path))
+        schema = _read_json(path, reader)
+        if not isinstance(schema, dict) or not isinstance(schema.get("name"), str):
+            raise RegistryError(f"{path}: a shared type is a named Avro type (record, enum or fixed) with a 'name'")
         full_name = f"{schema['namespace']}.{schema['name']}" if "namespace" in schema else schema["name"]
         if path.stem != full_name:
             raise RegistryError(f"{path}: file must be named after its full name, {full_name}.avsc")
         named[full_name] = schema
+        paths[full_name] = path
+    for full_name, schema in named.items():  # a shared type must be valid Avro even before anything uses it
+        try:
+            validate_schema(resolve_named_types(schema, named, source=paths[full_name]))
+        except SchemaError as exc:
+            raise RegistryError(f"{paths[full_name]}: not a valid Avro schema: {exc}") from None
     return named
 
 
@@ -217,11 +260,13 @@ def _load_versions(
         match = _VERSION_FILE.match(path.name)
         if not match:
             raise RegistryError(f"{path}: expected files named v<N>.avsc")
+        schema = resolve_named_types(_read_json(path, reader), named, source=path)
         try:
-            raw = json.loads(reader(path))
-        except json.JSONDecodeError as exc:
-            raise RegistryError(f"{path}: not valid JSON: {exc}") from None
-        schema = resolve_named_types(raw, named, source=path)
+            validate_schema(schema)
+        except SchemaError as exc:
+            raise RegistryError(f"{path}: not a valid Avro schema: {exc}") from None
+        if not isinstance(schema, dict) or schema.get("type") != "record":
+            raise RegistryError(f"{path}: a contract is an Avro record")
         found.append(SubjectVersion(subject=subject, version=int(match.group(1)), schema=schema, path=path))
     found.sort(key=lambda v: v.version)
     if not found:
@@ -230,6 +275,13 @@ def _load_versions(
     if numbers != list(range(1, len(numbers) + 1)):
         raise RegistryError(f"{directory}: versions must be v1..vN without gaps, found {numbers}")
     return tuple(found)
+
+
+def _read_json(path: Path, reader: Callable[[Path], str]) -> Any:
+    try:
+        return json.loads(reader(path))
+    except json.JSONDecodeError as exc:
+        raise RegistryError(f"{path}: not valid JSON: {exc}") from None
 
 
 def resolve_named_types(schema: AvroSchema, named: dict[str, AvroSchema], *, source: Path) -> AvroSchema:
@@ -252,19 +304,26 @@ def resolve_named_types(schema: AvroSchema, named: dict[str, AvroSchema], *, sou
             raise RegistryError(f"{source}: unknown type {node!r}")
         if not isinstance(node, dict):
             raise RegistryError(f"{source}: unexpected schema node {node!r}")
+        # Malformed nodes (no name, no fields, ...) are left as they are: the Avro validation
+        # that follows names what is wrong with them.
         kind = node.get("type")
         if kind in ("record", "error", "enum", "fixed"):
-            name = node["name"]
+            name = node.get("name")
+            if not isinstance(name, str):
+                return node
             ns = node.get("namespace", name.rpartition(".")[0] or namespace)
             full = name if "." in name else f"{ns}.{name}" if ns else name
             defined.add(full)
             node = dict(node)
-            if kind in ("record", "error"):
-                node["fields"] = [{**f, "type": walk(f["type"], ns)} for f in node["fields"]]
+            fields = node.get("fields")
+            if kind in ("record", "error") and isinstance(fields, list):
+                node["fields"] = [
+                    {**f, "type": walk(f["type"], ns)} if isinstance(f, dict) and "type" in f else f for f in fields
+                ]
             return node
-        if kind == "array":
+        if kind == "array" and "items" in node:
             return {**node, "items": walk(node["items"], namespace)}
-        if kind == "map":
+        if kind == "map" and "values" in node:
             return {**node, "values": walk(node["values"], namespace)}
         return {**node, "type": walk(kind, namespace)} if isinstance(kind, (dict, list)) else node
 
@@ -299,19 +358,20 @@ def named_types(schema: AvroSchema) -> dict[str, AvroSchema]:
     return found
 
 
-def _has_path(schema: AvroSchema, parts: list[str], named: dict[str, AvroSchema]) -> bool:
-    """True when a dotted field path exists in a resolved record schema (through nullable unions)."""
-    if not parts:
-        return True
-    if isinstance(schema, str):
-        return schema in named and _has_path(named[schema], parts, named)
+def _types_at(schema: AvroSchema, parts: list[str], named: dict[str, AvroSchema]) -> list[AvroSchema]:
+    """The non-null types a dotted field path leads to in a resolved record schema (through
+    nullable unions and name references); empty when the path does not exist."""
+    if isinstance(schema, str) and schema in named:
+        return _types_at(named[schema], parts, named)
     if isinstance(schema, list):
-        return any(_has_path(branch, parts, named) for branch in schema)
+        return [leaf for branch in schema if branch != "null" for leaf in _types_at(branch, parts, named)]
+    if not parts:
+        return [schema]
     if isinstance(schema, dict) and schema.get("type") == "record":
         for fld in schema["fields"]:
             if fld["name"] == parts[0]:
-                return _has_path(fld["type"], parts[1:], named)
-        return False
+                return _types_at(fld["type"], parts[1:], named)
+        return []
     if isinstance(schema, dict) and isinstance(schema.get("type"), (dict, list)):
-        return _has_path(schema["type"], parts, named)
-    return False
+        return _types_at(schema["type"], parts, named)
+    return []

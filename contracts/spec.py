@@ -9,15 +9,36 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-PiiPolicyName = Literal["mask", "tokenize", "redact"]
+PiiPolicyName = Literal["mask", "tokenize", "redact", "generalize"]
 MaskPattern = Literal["email", "phone", "name", "generic"]
+# What a generalize rule coarsens: a GeoPoint (lat/lon to ~1 km) or a postcode (to its district).
+GeneralizePattern = Literal["coordinates", "postcode"]
+PiiPattern = MaskPattern | GeneralizePattern
+
+MASK_PATTERNS: tuple[MaskPattern, ...] = ("email", "phone", "name", "generic")
+GENERALIZE_PATTERNS: tuple[GeneralizePattern, ...] = ("coordinates", "postcode")
+
+# A generalize rule keeps the precise value too, sealed with the PII key, in this envelope field
+# and silver column next to the generalized payload: {payload path: token}, as JSON text. Only the
+# key reverses it (the API does, for callers with read:pii). See docs/architecture.md, "PII".
+SEALED_COLUMN = "pii_sealed"
+SEALED_DESCRIPTION = (
+    "Precise values of the payload's generalized personal fields, sealed with the PII key: "
+    "JSON {payload path: token}. Readable only under the policy tag, reversible only with the key."
+)
+# The BigQuery policy tag on every column holding sealed precise values (column-level security).
+SEALED_POLICY_TAG = "precise_personal_data"
+SEALED_POLICY_TAG_DESCRIPTION = (
+    "Precise personal data the contracts generalize (door GPS, driver positions, full postcodes), "
+    "sealed with the PII key. Fine-grained readers: the analytics API, which reveals it to read:pii callers."
+)
 
 
 @dataclass(frozen=True)
 class PiiRule:
     path: str  # dotted path inside the payload, e.g. "recipient.email"
     policy: PiiPolicyName
-    pattern: MaskPattern = "generic"
+    pattern: PiiPattern = "generic"
 
 
 @dataclass(frozen=True)

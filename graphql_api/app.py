@@ -39,6 +39,7 @@ from graphql_api.auth import KeyRing, Principal
 from graphql_api.cache import ReadCache
 from graphql_api.context import RequestContext
 from graphql_api.live import LiveUpdates
+from graphql_api.precise import Revealer
 from graphql_api.queries import SQL
 from graphql_api.rate_limit import RateLimiter
 from graphql_api.reader import Reader, WarehouseSource, warehouse_source
@@ -316,6 +317,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     cache = ReadCache(ttl_seconds=api.cache_ttl_seconds, max_entries=api.cache_max_entries)
     gate = Gatekeeper(api)
     live = LiveUpdates(settings)
+    revealer = Revealer(settings)
     ready_check = ReadyCheck(seconds=api.ready_cache_seconds)
     app.state.warehouse_source = source
     app.state.read_cache = cache
@@ -339,8 +341,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if connection.scope["type"] == "websocket":
             # Lives as long as the socket: holds no warehouse lease between statements.
             reader = Reader(source, cache, hold=False)
-            return RequestContext(reader=reader, principal=None, api=api, live=live, connection=True)
-        return RequestContext(reader=connection.state.reader, principal=principal, api=api, live=live)
+            return RequestContext(
+                reader=reader, principal=None, api=api, revealer=revealer, live=live, connection=True
+            )
+        return RequestContext(
+            reader=connection.state.reader, principal=principal, api=api, revealer=revealer, live=live
+        )
 
     graphql = _Router(
         build_schema(api, response_cache=cache),

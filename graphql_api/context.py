@@ -8,6 +8,7 @@ from strawberry.fastapi import BaseContext
 
 from graphql_api.auth import Principal
 from graphql_api.loaders import Loaders
+from graphql_api.precise import Revealer
 from graphql_api.reader import Reader
 from logistics.settings import ApiSettings
 
@@ -22,6 +23,7 @@ class RequestContext(BaseContext):
         reader: Reader,
         principal: Principal | None,
         api: ApiSettings,
+        revealer: Revealer | None = None,
         live: LiveUpdates | None = None,
         connection: bool = False,
     ) -> None:
@@ -32,6 +34,7 @@ class RequestContext(BaseContext):
         self.reader = reader
         self.principal = principal
         self.api = api
+        self.revealer = revealer  # opens sealed precise values for read:pii callers (see graphql_api.precise)
         self.live = live
         self.loaders = Loaders.for_request(reader, memoize=not connection)
         self.connection_params: dict[str, object] = {}  # a WebSocket's connection_init payload

@@ -5,7 +5,8 @@ module does the equivalent: every field of a generated Pydantic model becomes a 
 Strawberry type (``Literal`` -> a GraphQL enum named by the contract's enum name, nested models
 -> the types given for them, ``AwareDatetime`` -> ``DateTime``), and the fields the registry's
 PII rules name are guarded by the ``read:pii`` scope and made nullable, so a caller without the
-scope gets a field-level error instead of losing the whole object.
+scope gets a field-level error instead of losing the whole object. Fields a ``generalize`` rule
+names are not guarded: every caller gets them, coarse unless it has the scope.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from strawberry.permission import PermissionExtension
 
 from contracts.generated.catalog import SUBJECTS
 from graphql_api.auth import RequiresScope
+from graphql_api.precise import GENERALIZED_NOTE
 
 _ENUMS: dict[str, type[enum.Enum]] = {}
 
@@ -44,12 +46,24 @@ def contract_enum(name: str, values: Iterable[str]) -> type[enum.Enum]:
 
 
 def pii_fields(subject: str, prefix: str = "") -> frozenset[str]:
-    """Direct child fields of ``prefix`` inside ``subject``'s payload that a PII rule names."""
+    """Direct child fields of ``prefix`` inside ``subject``'s payload that a PII rule guards
+    (mask, tokenize, redact): without ``read:pii`` they are a field-level error."""
+    return _rule_fields(subject, prefix, generalized=False)
+
+
+def generalized_fields(subject: str, prefix: str = "") -> frozenset[str]:
+    """Direct child fields of ``prefix`` that a ``generalize`` rule names: every caller gets them,
+    coarse unless it has ``read:pii`` (see :mod:`graphql_api.precise`)."""
+    return _rule_fields(subject, prefix, generalized=True)
+
+
+def _rule_fields(subject: str, prefix: str, *, generalized: bool) -> frozenset[str]:
     depth = len(prefix.split(".")) if prefix else 0
     found = set()
     for rule in SUBJECTS[subject].pii:
         parts = rule.path.split(".")
-        if len(parts) == depth + 1 and ".".join(parts[:depth]) == prefix:
+        in_prefix = len(parts) == depth + 1 and ".".join(parts[:depth]) == prefix
+        if in_prefix and (rule.policy == "generalize") == generalized:
             found.add(parts[-1])
     return frozenset(found)
 
@@ -59,15 +73,19 @@ def contract_fields(
     *,
     nested: Mapping[str, type] | None = None,
     pii: Iterable[str] = (),
+    generalized: Iterable[str] = (),
     exclude: Iterable[str] = (),
 ) -> type:
     """A dataclass carrying ``model``'s fields as Strawberry annotations; decorate a subclass with ``strawberry.type``.
 
     ``nested`` gives the Strawberry type for each field holding a nested model; ``pii`` names
-    the fields guarded by the ``read:pii`` scope.
+    the fields guarded by the ``read:pii`` scope; ``generalized`` those every caller gets, coarse
+    unless it has the scope (their description says so; the resolver building the object puts
+    the precise values in, see :func:`graphql_api.precise.payload_for`).
     """
     nested = dict(nested or {})
     guarded = frozenset(pii)
+    coarse = frozenset(generalized)
     skipped = frozenset(exclude)
     hints: dict[str, Any] = {}
     namespace: dict[str, Any] = {"__annotations__": hints, "__contract_model__": model, "__contract_hints__": hints}
@@ -79,8 +97,11 @@ def contract_fields(
             annotation = annotation | None
         hints[name] = annotation
         extensions = [PermissionExtension(permissions=[RequiresScope("read:pii")], fail_silently=False)]
+        description = info.description
+        if name in coarse:
+            description = f"{description} {GENERALIZED_NOTE}" if description else GENERALIZED_NOTE
         namespace[name] = strawberry.field(
-            description=info.description,
+            description=description,
             extensions=extensions if name in guarded else [],  # type: ignore[arg-type]
         )
     base = type(f"{model.__name__}Fields", (), namespace)

@@ -18,6 +18,7 @@ class DriverRecord:
     profile: dict[str, Any]  # the latest driver.created payload
     last_location: dict[str, Any] | None  # the latest driver.location_updated payload
     last_location_time: dt.datetime | None
+    last_location_sealed: str | None = None  # its precise position, sealed (see graphql_api.precise)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ def build_driver(driver_id: str, rows: list[dict[str, Any]]) -> DriverRecord | N
         profile=payload_of(created[-1]),
         last_location=payload_of(pings[-1]) if pings else None,
         last_location_time=pings[-1]["event_time"] if pings else None,
+        last_location_sealed=pings[-1].get("pii_sealed") if pings else None,
     )
 
 

@@ -28,8 +28,9 @@ from graphql_api import analytics
 from graphql_api import facilities as facility_reads
 from graphql_api.auth import READ_PII, RequiresScope
 from graphql_api.context import RequestContext
-from graphql_api.contract_types import contract_fields, from_payload, pii_fields
+from graphql_api.contract_types import contract_fields, from_payload, generalized_fields, pii_fields
 from graphql_api.drivers import DriverRecord
+from graphql_api.precise import payload_for
 from graphql_api.shipments import DeliveryRecord, ShipmentRecord, TimelineEntry
 
 Ctx = Info[RequestContext, None]
@@ -54,6 +55,19 @@ _CUSTOMER_ADDRESS_PII = (
     | pii_fields("shipment.created", "recipient.address")
     | pii_fields("delivery.scheduled", "recipient.address")
 )
+_CUSTOMER_ADDRESS_GENERALIZED = (
+    generalized_fields("shipment.created", "sender.address")
+    | generalized_fields("shipment.created", "recipient.address")
+    | generalized_fields("delivery.scheduled", "recipient.address")
+)
+
+
+def revealed(info: Ctx, entry: TimelineEntry) -> Any:
+    """A silver event's payload as this caller may see it (precise generalized fields for read:pii)."""
+    context = info.context
+    return payload_for(
+        context.principal, context.revealer, subject=entry.event_type, payload=entry.payload, sealed=entry.sealed
+    )
 
 
 @strawberry.type(description="A WGS84 position.")
@@ -67,7 +81,9 @@ class Address(contract_fields(facility_created_v1.Address)):
 
 
 @strawberry.type(description="A customer's postal address; the street is personal data.")
-class CustomerAddress(contract_fields(shipment_created_v2.Address, pii=_CUSTOMER_ADDRESS_PII)):
+class CustomerAddress(
+    contract_fields(shipment_created_v2.Address, pii=_CUSTOMER_ADDRESS_PII, generalized=_CUSTOMER_ADDRESS_GENERALIZED)
+):
     pass
 
 
@@ -96,14 +112,24 @@ class DeliverySchedule(
 
 @strawberry.type(description="A delivery.attempted payload and when it happened.")
 class DeliveryAttempt(
-    contract_fields(DeliveryAttemptedV1, nested={"location": GeoPoint}, pii=pii_fields("delivery.attempted"))
+    contract_fields(
+        DeliveryAttemptedV1,
+        nested={"location": GeoPoint},
+        pii=pii_fields("delivery.attempted"),
+        generalized=generalized_fields("delivery.attempted"),
+    )
 ):
     time: dt.datetime
 
 
 @strawberry.type(description="A driver.location_updated payload and when it was sent.")
 class DriverLocation(
-    contract_fields(DriverLocationUpdatedV1, nested={"location": GeoPoint}, pii=pii_fields("driver.location_updated"))
+    contract_fields(
+        DriverLocationUpdatedV1,
+        nested={"location": GeoPoint},
+        pii=pii_fields("driver.location_updated"),
+        generalized=generalized_fields("driver.location_updated"),
+    )
 ):
     time: dt.datetime
 
@@ -227,12 +253,18 @@ class Driver(contract_fields(DriverCreatedV1, pii=pii_fields("driver.created")))
         return await load_facility(info, self.home_facility_id)
 
     @strawberry.field(description="The latest GPS ping, if the driver's device sent any.")
-    def last_location(self) -> DriverLocation | None:
-        if self.record.last_location is None or self.record.last_location_time is None:
+    def last_location(self, info: Ctx) -> DriverLocation | None:
+        record = self.record
+        if record.last_location is None or record.last_location_time is None:
             return None
-        location: DriverLocation = from_payload(
-            DriverLocation, self.record.last_location, time=self.record.last_location_time
+        payload = payload_for(
+            info.context.principal,
+            info.context.revealer,
+            subject="driver.location_updated",
+            payload=record.last_location,
+            sealed=record.last_location_sealed,
         )
+        location: DriverLocation = from_payload(DriverLocation, payload, time=record.last_location_time)
         return location
 
     @strawberry.field(description="The newest delivery the driver holds that is neither completed nor failed.")
@@ -271,16 +303,18 @@ class Delivery:
         return self.record.status
 
     @strawberry.field
-    def schedule(self) -> DeliverySchedule | None:
+    def schedule(self, info: Ctx) -> DeliverySchedule | None:
         event = self.record.first("delivery.scheduled")
         if event is None:
             return None
-        schedule: DeliverySchedule = from_payload(DeliverySchedule, event.payload)
+        schedule: DeliverySchedule = from_payload(DeliverySchedule, revealed(info, event))
         return schedule
 
     @strawberry.field
-    def attempts(self) -> list[DeliveryAttempt]:
-        return [from_payload(DeliveryAttempt, e.payload, time=e.time) for e in self.record.all("delivery.attempted")]
+    def attempts(self, info: Ctx) -> list[DeliveryAttempt]:
+        return [
+            from_payload(DeliveryAttempt, revealed(info, e), time=e.time) for e in self.record.all("delivery.attempted")
+        ]
 
     @strawberry.field
     def completed_at(self) -> dt.datetime | None:
@@ -346,11 +380,11 @@ class Shipment:
         return ShipmentStatus(self.record.current_status)
 
     @strawberry.field(description="The booking as the contract defines it (null if only later events arrived).")
-    def booking(self) -> ShipmentBooking | None:
+    def booking(self, info: Ctx) -> ShipmentBooking | None:
         event = self.record.booking
         if event is None:
             return None
-        booking: ShipmentBooking = from_payload(ShipmentBooking, event.payload)
+        booking: ShipmentBooking = from_payload(ShipmentBooking, revealed(info, event))
         return booking
 
     @strawberry.field(description="Hours from creation to delivery.")

@@ -1,15 +1,13 @@
-"""The committed SDL (``graphql_api/schema.graphql``) and the breaking-change gate against a git ref."""
+"""The committed SDL (``graphql_api/schema.graphql``) and the schema-change gate against a git ref."""
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from graphql import build_schema as parse_sdl
-from graphql import find_breaking_changes
-
+from contracts.git_ref import file_at
 from graphql_api.schema import sdl
+from graphql_api.schema_changes import SchemaChange, schema_changes
 
 SDL_PATH = Path(__file__).resolve().parent / "schema.graphql"
 
@@ -18,7 +16,15 @@ SDL_PATH = Path(__file__).resolve().parent / "schema.graphql"
 class SdlReport:
     stale: bool  # the committed file differs from the code's schema
     compared_with: str  # what the schema was compared against
-    breaking: list[str]  # "TYPE: description" per breaking change
+    changes: list[SchemaChange]  # breaking first, then dangerous
+
+    @property
+    def breaking(self) -> list[SchemaChange]:
+        return [c for c in self.changes if c.level == "breaking"]
+
+    @property
+    def dangerous(self) -> list[SchemaChange]:
+        return [c for c in self.changes if c.level == "dangerous"]
 
 
 def export(path: Path = SDL_PATH) -> Path:
@@ -26,30 +32,18 @@ def export(path: Path = SDL_PATH) -> Path:
     return path
 
 
-def sdl_at(ref: str, path: Path = SDL_PATH) -> str | None:
-    """The SDL file as committed at ``ref``; None when it did not exist there."""
-    top = Path(_git("rev-parse", "--show-toplevel", cwd=path.parent).strip())
-    relative = path.resolve().relative_to(top.resolve()).as_posix()
-    try:
-        return _git("show", f"{ref}:{relative}", cwd=top)
-    except subprocess.CalledProcessError:
-        return None
-
-
 def breaking_changes(old_sdl: str, new_sdl: str) -> list[str]:
-    return [f"{c.type.name}: {c.description}" for c in find_breaking_changes(parse_sdl(old_sdl), parse_sdl(new_sdl))]
+    return [str(c) for c in schema_changes(old_sdl, new_sdl) if c.level == "breaking"]
 
 
 def check(*, ref: str | None, path: Path = SDL_PATH) -> SdlReport:
+    """The code's schema against the SDL committed at ``ref`` (:class:`~contracts.git_ref.GitRefError`
+    when ``ref`` cannot be read), and whether the committed file is current."""
     current = sdl()
     stale = not path.exists() or path.read_text(encoding="utf-8") != current
     if ref is None:
-        return SdlReport(stale=stale, compared_with="no git ref", breaking=[])
-    published = sdl_at(ref, path)
+        return SdlReport(stale=stale, compared_with="no git ref", changes=[])
+    published = file_at(ref, path)
     if published is None:
-        return SdlReport(stale=stale, compared_with=f"{ref} (no SDL there yet)", breaking=[])
-    return SdlReport(stale=stale, compared_with=ref, breaking=breaking_changes(published, current))
-
-
-def _git(*args: str, cwd: Path) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
+        return SdlReport(stale=stale, compared_with=f"{ref} (no SDL there yet)", changes=[])
+    return SdlReport(stale=stale, compared_with=ref, changes=schema_changes(published, current))

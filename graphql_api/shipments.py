@@ -41,6 +41,7 @@ class TimelineEntry:
     delivery_id: str | None
     driver_id: str | None
     payload: dict[str, Any]
+    sealed: str | None = None  # pii_sealed: precise values of generalized fields (see graphql_api.precise)
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ def build_shipment(shipment_id: str, rows: list[dict[str, Any]]) -> ShipmentReco
             delivery_id=r["delivery_id"],
             driver_id=r["driver_id"],
             payload=payload_of(r),
+            sealed=r.get("pii_sealed"),
         )
         for r in rows
     ]

@@ -23,7 +23,7 @@ import orjson
 from logistics.local.api import ApiServer
 from logistics.settings import Settings
 from pipeline.run import Ledger, run_pipeline
-from pipeline.sources.simulator import GroundTruth
+from pipeline.sources.simulator import GroundTruth, SimulationConfig
 
 DemoSource = Literal["file", "kafka", "pubsub"]
 
@@ -75,6 +75,11 @@ def demo_dir(settings: Settings) -> Path:
 def truth_path(settings: Settings) -> Path:
     """The simulator's ground truth, beside its events."""
     return settings.storage.resolved_data_dir() / "input" / "truth.json"
+
+
+def live_truth_path(settings: Settings) -> Path:
+    """The ground truth of the live feed (the demo's second step), beside its events."""
+    return settings.storage.resolved_data_dir() / "input" / "live-truth.json"
 
 
 def gold_days(truth: GroundTruth) -> list[dt.date]:
@@ -140,6 +145,60 @@ def drain_broker(settings: Settings, *, broker: Literal["kafka", "pubsub"]) -> L
     if not stream.balanced:
         raise RuntimeError(f"the {broker} drain does not balance: {ledger}")
     return ledger
+
+
+# --- live ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveRun:
+    published: int
+    rate: float  # messages/s the feed was published at
+    final: Any  # pipeline.progress.Snapshot once the stream stopped
+    truth: GroundTruth
+
+
+def live_config(backfilled: SimulationConfig, *, shipments: int, now: dt.datetime) -> SimulationConfig:
+    """The same network's next hours: new shipments numbered after the backfilled ones, booked
+    from a few hours ago on (so their events are current), the network not onboarded again."""
+    return backfilled.model_copy(
+        update={
+            "seed": backfilled.seed + 1,
+            "shipments": shipments,
+            "start": now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=6),
+            "shipment_offset": backfilled.shipment_offset + backfilled.shipments,
+            "onboard": False,
+            "capacity_changes_per_day": 0.0,
+        }
+    )
+
+
+def stream_live(settings: Settings, *, config: SimulationConfig, rate: float) -> LiveRun:
+    """Publish a live feed to the Pub/Sub emulator at ``rate`` messages/s while the unbounded
+    pipeline runs on the local streaming runner into the same warehouse; stop once it is all in."""
+    import time
+
+    from logistics.cli.publish import publish_lines
+    from pipeline.sources.simulator import simulate, write_jsonl
+    from pipeline.unbounded import ensure_topics, start_unbounded
+
+    feed = settings.storage.resolved_data_dir() / "input" / "live.jsonl"
+    truth = write_jsonl(simulate(config), feed, truth_path=live_truth_path(settings))
+    with local_broker(settings, broker="pubsub") as live:
+        ensure_topics(live)
+        run = start_unbounded(settings=live)
+        try:
+            with feed.open("rb") as lines:
+                sent = publish_lines((line.rstrip(b"\n") for line in lines if line.strip()), to="pubsub", rate=rate)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                now = run.progress()
+                if now.received >= truth.records and now.accounted == now.received:
+                    break
+                time.sleep(0.5)
+        finally:
+            final = run.stop(drain=True)
+    return LiveRun(published=sum(sent.values()), rate=rate, final=final, truth=truth)
 
 
 # --- gold ------------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 What a distributed runner (Dataflow, Flink) runs for bounded input: files split into byte
 ranges and spread over the workers, dedupe by a GroupByKey on event_id, bronze in batches per
-event hour, rows staged by every bundle for the one load that follows the job. Its parallelism
-is the runner's: no shard count, no local files. The local runner runs the same transforms
-arranged for one machine (:mod:`pipeline.local_runner`).
+event hour, rows staged by every bundle for the one load that ends the job. Its parallelism
+is the runner's: no shard count, no local files. The load of what the workers staged runs in
+the job once every writer is done (:mod:`pipeline.sinks.load`). The local runner runs the same
+transforms arranged for one machine (:mod:`pipeline.local_runner`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from logistics.settings import Settings
 from pipeline.events import ProcessEvents
 from pipeline.sinks.alerts import WriteAlertsDoFn
 from pipeline.sinks.bronze import WriteBronze
+from pipeline.sinks.load import LoadWhenDone
 from pipeline.sinks.silver import StageRowsDoFn
 from pipeline.sources.file import ReadLineBatches
 
@@ -28,6 +30,7 @@ def build_bounded(
     staging: str,
     landing: bool = False,
     write_bronze: bool = True,
+    load: bool = True,
 ) -> None:
     records = (
         pipeline
@@ -37,10 +40,12 @@ def build_bounded(
     events = records | "Events" >> ProcessEvents(settings=settings, source_system="file", refresh_seconds=None)
     if write_bronze:
         events.bronze | "Bronze" >> WriteBronze(root=settings.storage.bronze, run_id=run_id)
-    (
+    rows_done = (
         (events.silver, events.dlq)
         | "Rows" >> beam.Flatten()
         | "StageRows"
         >> beam.ParDo(StageRowsDoFn(staging_dir=staging, window_seconds=settings.pipeline.window_size_seconds))
     )
-    events.alerts | "Alerts" >> beam.ParDo(WriteAlertsDoFn(root=settings.storage.alerts, run_id=run_id))
+    alerts_done = events.alerts | "Alerts" >> beam.ParDo(WriteAlertsDoFn(root=settings.storage.alerts, run_id=run_id))
+    if load:
+        (rows_done, alerts_done) | "LoadStaged" >> LoadWhenDone(settings=settings, staging=staging, run_id=run_id)

@@ -21,14 +21,14 @@ class Snapshot:
     silver: int
     dlq: int
     duplicates: int
-    silver_already_present: int
+    already_present: int
     events_per_second: float  # into silver + DLQ, over the last ``rate_window_s``
     latency_p50_s: float | None  # ingest -> silver, over the last ``latency_window`` rows
     latency_p95_s: float | None
 
     @property
     def accounted(self) -> int:
-        return self.silver + self.silver_already_present + self.dlq + self.duplicates
+        return self.silver + self.already_present + self.dlq + self.duplicates
 
     def line(self) -> str:
         latency = (
@@ -38,16 +38,16 @@ class Snapshot:
         )
         return (
             f"{self.received:,} received · {self.silver:,} silver · {self.dlq:,} DLQ · "
-            f"{self.duplicates + self.silver_already_present:,} duplicates · "
+            f"{self.duplicates + self.already_present:,} duplicates · "
             f"{self.events_per_second:,.1f} events/s · {latency}"
         )
 
 
 class Progress:
-    def __init__(self, *, rate_window_s: float = 10.0, latency_window: int = 2_000) -> None:
+    def __init__(self, *, rate_window_s: float = 10.0, latency_window: int = 100_000) -> None:
         self._lock = threading.Lock()
         self._rate_window_s = rate_window_s
-        self.received = self.silver = self.dlq = self.duplicates = self.silver_already_present = 0
+        self.received = self.silver = self.dlq = self.duplicates = self.already_present = 0
         self._written: deque[tuple[float, int]] = deque()  # (monotonic time, rows) of each write
         self._latencies: deque[float] = deque(maxlen=latency_window)
 
@@ -66,7 +66,7 @@ class Progress:
         with self._lock:
             self.silver += silver
             self.dlq += dlq
-            self.silver_already_present += already_present
+            self.already_present += already_present
             self._written.append((now, silver + dlq + already_present))
             self._latencies.extend((wall - at).total_seconds() for at in ingest_times)
 
@@ -82,15 +82,20 @@ class Progress:
                 silver=self.silver,
                 dlq=self.dlq,
                 duplicates=self.duplicates,
-                silver_already_present=self.silver_already_present,
+                already_present=self.already_present,
                 events_per_second=rate,
                 latency_p50_s=latencies[len(latencies) // 2] if latencies else None,
                 latency_p95_s=latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))] if latencies else None,
             )
 
+    def latencies(self) -> list[float]:
+        """Ingest -> silver seconds of the rows written (the last ``latency_window`` of them)."""
+        with self._lock:
+            return list(self._latencies)
+
     def reset(self) -> None:
         with self._lock:
-            self.received = self.silver = self.dlq = self.duplicates = self.silver_already_present = 0
+            self.received = self.silver = self.dlq = self.duplicates = self.already_present = 0
             self._written.clear()
             self._latencies.clear()
 

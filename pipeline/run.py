@@ -1,9 +1,8 @@
-"""Run the bounded pipeline on the configured runner, load what it staged; return the conservation ledger."""
+"""Run the bounded pipeline on the configured runner; return the conservation ledger."""
 
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,17 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from contracts.generated.catalog import FAMILIES
 from logistics.settings import Settings
-from logistics.warehouse import connect
 from pipeline.bounded import build_bounded
 from pipeline.local_runner.graph import build_local
-from pipeline.sinks.silver import DLQ, LoadResult, load_staged
-from pipeline.sinks.topics import publish_run_outputs
+from pipeline.sinks.load import SILVER_INSERTED
 
 
 @dataclass
@@ -78,10 +73,12 @@ def build(
     write_bronze: bool = True,
     portable: bool | None = None,
     buckets: int | None = None,
+    load: bool = True,
 ) -> None:
     """Wire the bounded pipeline over files: the portable graph (:mod:`pipeline.bounded`) on a
     distributed runner, its local-runner arrangement (:mod:`pipeline.local_runner`) on Beam's
-    local runner (``portable`` forces one or the other)."""
+    local runner (``portable`` forces one or the other). ``load=False`` leaves the staged rows
+    unloaded (a test of the loader)."""
     staging = staging_uri(settings, run_id)
     if portable if portable is not None else not runs_locally(settings):
         build_bounded(
@@ -92,6 +89,7 @@ def build(
             staging=staging,
             landing=landing,
             write_bronze=write_bronze,
+            load=load,
         )
         return
     build_local(
@@ -102,6 +100,7 @@ def build(
         staging=staging,
         landing=landing,
         write_bronze=write_bronze,
+        load=load,
         buckets=buckets,
     )
 
@@ -117,8 +116,8 @@ def run_pipeline(
     portable: bool | None = None,
     buckets: int | None = None,
 ) -> Ledger:
-    """Run the bounded pipeline over files matching ``input_pattern``, then load silver + DLQ and
-    recount the 5-minute windows it touched.
+    """Run the bounded pipeline over files matching ``input_pattern`` to the end: its last step
+    loads silver + DLQ and recounts the 5-minute windows the run touched; the run's ledger.
 
     ``landing=True`` reads landing files of SourceRecords (micro-batches from Kafka/Pub/Sub,
     see :mod:`pipeline.sources.landing`) instead of raw JSON lines. ``write_bronze=False``
@@ -127,37 +126,49 @@ def run_pipeline(
     Dataflow Flex Template launcher); the runner comes from settings.
     """
     run_id = run_id or new_run_id()
-    options = PipelineOptions(list(pipeline_args), runner=settings.pipeline.runner, save_main_session=False)
-    avoid_state_cache_trap()
-    pipeline = beam.Pipeline(options=options)
-    build(
-        pipeline,
-        input_pattern=input_pattern,
+    result = submit_pipeline(
         settings=settings,
+        input_pattern=input_pattern,
         run_id=run_id,
         landing=landing,
         write_bronze=write_bronze,
+        pipeline_args=pipeline_args,
         portable=portable,
         buckets=buckets,
     )
-    result = pipeline.run()
     result.wait_until_finish()
-    counters = _counters(result)
+    return ledger_of(run_id, _counters(result))
 
-    staging = staging_uri(settings, run_id)
-    with connect(settings) as warehouse:
-        loaded: LoadResult = load_staged(warehouse, staging, window_seconds=settings.pipeline.window_size_seconds)
-    publish_run_outputs(settings, run_id=run_id, staging=staging)  # after the load: never ahead of the table
-    _remove(staging)  # loaded: the warehouse is now the record (this also removes the spill files)
-    silver_names = {family.silver_table for family in FAMILIES.values()}
+
+def submit_pipeline(
+    *,
+    settings: Settings,
+    input_pattern: str,
+    run_id: str,
+    pipeline_args: Sequence[str] = (),
+    **graph: Any,
+) -> Any:
+    """Build the bounded pipeline and start it; the runner's result, not waited for (a Flex Template
+    launcher submits the job and exits)."""
+    options = PipelineOptions(list(pipeline_args), runner=settings.pipeline.runner, save_main_session=False)
+    avoid_state_cache_trap()
+    pipeline = beam.Pipeline(options=options)
+    build(pipeline, input_pattern=input_pattern, settings=settings, run_id=run_id, **graph)
+    return pipeline.run()
+
+
+def ledger_of(run_id: str, counters: dict[str, int]) -> Ledger:
+    """The conservation ledger from a finished bounded run's ``ledger`` metrics (the load's included)."""
     return Ledger(
         run_id=run_id,
         received=counters.get("received", 0),
         duplicates=counters.get("duplicates", 0),
-        silver_inserted={t: n for t, n in loaded.inserted.items() if t in silver_names},
-        silver_already_present=sum(n for t, n in loaded.already_present.items() if t in silver_names),
-        dlq=loaded.inserted.get(DLQ, 0),
-        dlq_already_present=loaded.already_present.get(DLQ, 0),
+        silver_inserted={
+            name.removeprefix(SILVER_INSERTED): n for name, n in counters.items() if name.startswith(SILVER_INSERTED)
+        },
+        silver_already_present=counters.get("silver_already_present", 0),
+        dlq=counters.get("dlq_inserted", 0),
+        dlq_already_present=counters.get("dlq_already_present", 0),
         alerts=counters.get("alerts", 0),
     )
 
@@ -165,15 +176,6 @@ def run_pipeline(
 def _counters(result: Any) -> dict[str, int]:
     query = result.metrics().query(MetricsFilter().with_namespace("ledger"))
     return {c.key.metric.name: int(c.committed or c.attempted or 0) for c in query["counters"]}
-
-
-def _remove(uri: str) -> None:
-    if FileSystems.get_scheme(uri) is None:  # a local folder
-        shutil.rmtree(uri, ignore_errors=True)
-        return
-    matched = FileSystems.match([f"{uri.rstrip('/')}/**"])[0].metadata_list
-    if matched:
-        FileSystems.delete([m.path for m in matched])
 
 
 def avoid_state_cache_trap() -> None:

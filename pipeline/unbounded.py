@@ -33,6 +33,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from logistics.settings import Settings
+from logistics.warehouse import connect
 from pipeline.events import ProcessEvents
 from pipeline.progress import PROGRESS, Snapshot
 from pipeline.sinks.alerts import alerts_file, write_alert_lines
@@ -41,13 +42,11 @@ from pipeline.sinks.rows import MergeRows
 from pipeline.sinks.topics import PublishMessages, alert_message, dlq_message, update_of
 from pipeline.sources.base import SourceRecord
 from pipeline.sources.pubsub import plain_datetime, subscriptions_from_settings
+from pipeline.sources.routing import SOURCE_ATTRIBUTE
 from pipeline.windows.event_counts import TABLE as COUNTS
 from pipeline.windows.event_counts import EventCounts5m
 
 log = logging.getLogger(__name__)
-
-# Attribute a bridge sets to name where a message really came from (e.g. ``kafka:<topic>``).
-SOURCE_ATTRIBUTE = "source_system"
 
 
 def source_record(message: Any, *, subscription: str) -> SourceRecord:
@@ -111,7 +110,7 @@ def build_unbounded(pipeline: beam.Pipeline, *, settings: Settings, run_id: str)
     (
         events.alerts
         | "KeyAlerts" >> beam.Map(lambda alert: ("alerts", alert))
-        | "BatchAlerts" >> beam.GroupIntoBatches(1_000, max_buffering_duration_secs=flow.flush_seconds)
+        | "BatchAlerts" >> beam.GroupIntoBatches.WithShardedKey(1_000, max_buffering_duration_secs=flow.flush_seconds)
         | "AlertFiles" >> beam.ParDo(_WriteAlertBatchDoFn(root=settings.storage.alerts, run_id=run_id))
     )
     if flow.publish_to_topics:
@@ -125,19 +124,40 @@ def build_unbounded(pipeline: beam.Pipeline, *, settings: Settings, run_id: str)
                 source | label >> beam.ParDo(PublishMessages(project=project, topic=topics[key], to_message=to_message))
 
 
+def ensure_topics(settings: Settings) -> None:
+    """Create every configured topic and the pipeline's subscriptions where missing (the local
+    emulator; in the cloud Terraform creates them)."""
+    from pipeline.sources.pubsub import ensure_topic_and_subscription
+
+    suffix = settings.pubsub.subscription_suffix
+    for topic in settings.pubsub.topics.values():
+        # Output topics get a subscription too, so what the pipeline publishes can be read locally.
+        ensure_topic_and_subscription(project=settings.gcp.project_id, topic=topic, subscription=f"{topic}{suffix}")
+
+
 @dataclass
 class StreamingRun:
     """A running unbounded pipeline on the local streaming runner; :meth:`stop` ends it."""
 
     result: Any
     run_id: str
+    settings: Settings
     started: dt.datetime
 
     def progress(self) -> Snapshot:
         return PROGRESS.snapshot()
 
-    def stop(self) -> Snapshot:
-        """Cancel the job (what was read but not yet written is lost locally: acknowledged on read)."""
+    def stop(self, *, drain: bool = True) -> Snapshot:
+        """End the job. ``drain``: first stop reading, and let every batch already read reach its
+        sink (up to the bronze flush interval), so nothing read is lost; then cancel."""
+        if drain:
+            from pipeline.local_runner import direct_streaming
+
+            direct_streaming.pause_reads()
+            flow = self.settings.pipeline
+            paused = time.monotonic()
+            wait_until_quiet(idle_s=flow.flush_seconds + 0.5, timeout_s=flow.bronze_flush_seconds + 10)
+            time.sleep(max(0.0, flow.bronze_flush_seconds + 1 - (time.monotonic() - paused)))
         snapshot = PROGRESS.snapshot()
         self.result.cancel()
         return snapshot
@@ -147,9 +167,15 @@ def start_unbounded(
     *, settings: Settings, pipeline_args: Iterable[str] = (), run_id: str | None = None
 ) -> StreamingRun:
     """Build and start the unbounded pipeline; on the local runner it runs in this process's threads."""
-    from pipeline.run import avoid_state_cache_trap, new_run_id
+    from pipeline.run import avoid_state_cache_trap, new_run_id, runs_locally
 
     run_id = run_id or new_run_id()
+    if runs_locally(settings):
+        from pipeline.local_runner import direct_streaming
+
+        direct_streaming.install()
+    with connect(settings) as warehouse:  # the sinks write from the first batch on
+        warehouse.ensure_tables()
     options = PipelineOptions(list(pipeline_args), runner=settings.pipeline.runner, save_main_session=False)
     options.view_as(StandardOptions).streaming = True
     avoid_state_cache_trap()
@@ -157,7 +183,7 @@ def start_unbounded(
     pipeline = beam.Pipeline(options=options)
     build_unbounded(pipeline, settings=settings, run_id=run_id)
     result = pipeline.run()
-    return StreamingRun(result=result, run_id=run_id, started=dt.datetime.now(dt.UTC))
+    return StreamingRun(result=result, run_id=run_id, settings=settings, started=dt.datetime.now(dt.UTC))
 
 
 def run_until_stopped(

@@ -8,11 +8,13 @@ import shutil
 import subprocess
 import time
 import warnings
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -66,6 +68,49 @@ def warehouse_copy(spine: SpineRun, tmp_path: Path) -> Settings:
     settings.storage.duckdb_path.parent.mkdir(parents=True)
     shutil.copy(spine.settings.storage.duckdb_path, settings.storage.duckdb_path)
     return settings
+
+
+def _located_lines(*, shipments: int = 3, seed: int = 11) -> tuple[list[str], dict[str, dict[str, float]]]:
+    """The simulator's day with GPS added: every delivery attempt at its door, each driver pinging.
+
+    Returns the input lines and, by event id, the precise position each event carries.
+    """
+    lines, precise = [], {}
+    from pipeline.sources.generator import generate_events
+
+    for line in generate_events(shipments=shipments, seed=seed).lines:
+        try:
+            event = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            lines.append(line)
+            continue
+        # a few metres apart per event, the same for a producer's retried copy of it
+        n = zlib.crc32(str(event.get("event_id") or event.get("eventId")).encode()) % 997
+        if event.get("event_type") == "delivery.attempted":
+            door = {"lat": 42.331427 + n / 1e5, "lon": -83.045754 - n / 1e5}
+            event["payload"]["location"] = door
+            precise[event["event_id"]] = door
+        lines.append(orjson.dumps(event).decode())
+        if event.get("event_type") == "driver.created" and f"ping-{event['payload']['driver_id']}" not in precise:
+            ping_id = f"ping-{event['payload']['driver_id']}"
+            position = {"lat": 41.878113 + n / 1e5, "lon": -87.629799}
+            ping = {
+                "event_id": ping_id,
+                "event_type": "driver.location_updated",
+                "event_version": 1,
+                "event_time": "2024-01-15T11:00:00Z",
+                "source_system": "test:telematics",
+                "payload": {"driver_id": event["payload"]["driver_id"], "location": position, "speed_kmh": 30.0},
+            }
+            lines.append(orjson.dumps(ping).decode())
+            precise[ping_id] = position
+    return lines, precise
+
+
+@pytest.fixture(scope="session")
+def located_lines() -> Callable[..., tuple[list[str], dict[str, dict[str, float]]]]:
+    """The simulator's day with GPS (door-step attempts, driver pings): (input lines, precise position by event id)."""
+    return _located_lines
 
 
 BQEMU = PROJECT_ROOT / ".venv-bqemu" / "bin" / "bqemulator"

@@ -496,6 +496,43 @@ class DeliveryRescheduledV1Coder(AvroRecordCoder):
 EnvelopeCoder = EventEnvelopeV1Coder
 ENVELOPE_SCHEMA = EventEnvelopeV1Coder.schema
 
+# Bronze archives the envelope plus what the PII stage adds to it (sealed precise values).
+BRONZE_SCHEMA: dict[str, Any] = {'type': 'record',
+ 'name': 'EventEnvelope',
+ 'namespace': 'logistics.envelope',
+ 'doc': 'The common envelope every event travels in. `payload` is the JSON text of the body, valid '
+        'against the contract of (event_type, event_version).',
+ 'fields': [{'name': 'event_id',
+             'type': 'string',
+             'doc': 'Producer-assigned unique id; the dedupe key.'},
+            {'name': 'event_type', 'type': 'string', 'doc': 'Registry subject, `family.action`.'},
+            {'name': 'event_version',
+             'type': 'int',
+             'doc': "Version number of the subject's contract."},
+            {'name': 'event_time',
+             'type': {'type': 'long', 'logicalType': 'timestamp-micros'},
+             'doc': 'When it happened (UTC).'},
+            {'name': 'ingest_time',
+             'type': {'type': 'long', 'logicalType': 'timestamp-micros'},
+             'doc': 'When the platform received it (UTC).'},
+            {'name': 'source_system',
+             'type': 'string',
+             'doc': 'kafka, pubsub, file, ... plus the producer, e.g. kafka:wms.'},
+            {'name': 'trace_id', 'type': ['null', 'string'], 'default': None},
+            {'name': 'payload',
+             'type': 'string',
+             'doc': "JSON body valid against the subject's contract."},
+            {'name': 'pii_sealed',
+             'type': ['null', 'string'],
+             'default': None,
+             'doc': "Precise values of the payload's generalized personal fields, sealed with the "
+                    'PII key: JSON {payload path: token}. Readable only under the policy tag, '
+                    'reversible only with the key.'}]}
+
+
+class BronzeCoder(AvroRecordCoder):
+    schema = BRONZE_SCHEMA
+
 PAYLOAD_CODERS: dict[tuple[str, int], type[AvroRecordCoder]] = {
     ('shipment.created', 1): ShipmentCreatedV1Coder,
     ('shipment.created', 2): ShipmentCreatedV2Coder,

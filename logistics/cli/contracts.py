@@ -21,7 +21,11 @@ def check(
     ] = None,
     no_ref: Annotated[bool, typer.Option("--no-ref", help="Only check versions within the registry.")] = False,
 ) -> None:
-    """Fail (exit 1) when a contract change would break a producer or consumer; say why."""
+    """Fail (exit 1) when a contract change would break a producer or consumer; say why.
+
+    Legal changes that still alter what consumers see (a logical type added or removed) are
+    printed as warnings and do not fail. A registry that does not load exits 2.
+    """
     from contracts.gate import check_against, check_registry
     from contracts.git_ref import GitRefError, default_ref, load_registry_at
     from contracts.registry import RegistryError, load_registry
@@ -49,17 +53,31 @@ def check(
     table = Table(title=f"Contract compatibility (against {compared})")
     for column in ("subject", "mode", "versions", "result"):
         table.add_column(column)
-    failed_subjects = {f.subject for f in failures}
+    errors = [f for f in failures if not f.warning]
+    warnings = [f for f in failures if f.warning]
+    failed_subjects = {f.subject for f in errors}
+    warned_subjects = {f.subject for f in warnings}
     for name, mode, count in [
         ("envelope", registry.envelope_compatibility, len(registry.envelope_versions)),
         *((s.name, s.compatibility, len(s.versions)) for s in registry.subjects.values()),
     ]:
-        result = "[red]FAIL[/]" if name in failed_subjects else "[green]ok[/]"
+        result = (
+            "[red]FAIL[/]"
+            if name in failed_subjects
+            else "[yellow]warn[/]"
+            if name in warned_subjects
+            else "[green]ok[/]"
+        )
         table.add_row(name, mode.value, str(count), result)
     console.print(table)
-    for failure in failures:
+    in_actions = bool(os.environ.get("GITHUB_ACTIONS"))  # surface the reason on the pull request
+    for warning in warnings:
+        err_console.print(f"[yellow]⚠[/] {warning.message}")
+        if in_actions:
+            print(f"::warning title=contract {warning.subject}::{warning.message}")
+    for failure in errors:
         err_console.print(f"[red]✗[/] {failure.message}")
-        if os.environ.get("GITHUB_ACTIONS"):  # surface the reason on the pull request
+        if in_actions:
             print(f"::error title=contract {failure.subject}::{failure.message}")
-    if failures:
+    if errors:
         raise typer.Exit(1)

@@ -26,16 +26,34 @@ def check(
         str | None, typer.Option(help="Git ref holding the published SDL (default: origin/main, else HEAD~1).")
     ] = None,
 ) -> None:
-    """Fail (exit 1) when the schema breaks clients of the SDL at a git ref, or the committed SDL is stale."""
-    from contracts.git_ref import default_ref
+    """Fail (exit 1) when the schema breaks clients of the SDL at a git ref, or the committed SDL is stale.
+
+    Dangerous changes (an enum value added, a default changed, @requiresScope added or removed, a
+    field made nullable) are printed as warnings with their reason and do not fail. A ref that
+    cannot be read exits 2.
+    """
+    from contracts.git_ref import GitRefError, default_ref
     from graphql_api.sdl import SDL_PATH
     from graphql_api.sdl import check as check_sdl
 
-    report = check_sdl(ref=against or default_ref())
-    console.print(f"GraphQL schema compared with {report.compared_with}: {len(report.breaking)} breaking change(s)")
+    ref = against or default_ref()
+    try:
+        report = check_sdl(ref=ref)
+    except GitRefError as exc:
+        err_console.print(f"[red]cannot read {ref}:[/] {exc}")
+        raise typer.Exit(2) from None
+    console.print(
+        f"GraphQL schema compared with {report.compared_with}: {len(report.breaking)} breaking change(s), "
+        f"{len(report.dangerous)} dangerous change(s)"
+    )
+    in_actions = bool(os.environ.get("GITHUB_ACTIONS"))
+    for change in report.dangerous:
+        err_console.print(f"[yellow]⚠[/] {change}")
+        if in_actions:
+            print(f"::warning title=GraphQL dangerous change::{change}")
     for change in report.breaking:
         err_console.print(f"[red]✗[/] {change}")
-        if os.environ.get("GITHUB_ACTIONS"):
+        if in_actions:
             print(f"::error title=GraphQL breaking change::{change}")
     if report.stale:
         err_console.print(f"[red]✗[/] {SDL_PATH} is stale: run `logistics graphql export` and commit it")

@@ -13,6 +13,7 @@ from logistics.cli import (
     generate,
     gold_sql,
     graphql,
+    kafka_bridge,
     pii,
     publish,
     quality,
@@ -35,6 +36,7 @@ app.add_typer(graphql.app, name="graphql")
 app.command("generate")(generate.generate)
 app.command("run-pipeline")(run_pipeline.run_pipeline)
 app.command("publish")(publish.publish)
+app.command("kafka-bridge")(kafka_bridge.kafka_bridge)
 app.add_typer(dlq.app, name="dlq")
 app.command("replay")(replay.replay)
 app.command("build-marts")(build_marts.build_marts)

@@ -17,8 +17,8 @@ def detokenize(
     path: Annotated[str, typer.Option("--path", help="The payload field the tokens came from, e.g. recipient.phone.")],
 ) -> None:
     """Print the clear value of each token, one per line (key from the configured env var / secret)."""
+    from logistics.pii import DetokenizeError, PiiKeyError, Tokenizer
     from logistics.settings import get_settings
-    from pipeline.transforms.pii import DetokenizeError, PiiKeyError, Tokenizer
 
     settings = get_settings()
     try:
@@ -44,6 +44,6 @@ def generate_key() -> None:
 
     Keep it out of the repo; in the cloud the key lives in Secret Manager (``pii.secret``).
     """
-    from pipeline.transforms.pii import Tokenizer
+    from logistics.pii import Tokenizer
 
     typer.echo(Tokenizer.generate_key())

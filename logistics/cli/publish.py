@@ -3,8 +3,9 @@
 For demos and tests against a local broker (Tansu, the Pub/Sub emulator): every line
 becomes one message, byte for byte, malformed lines included, so the pipeline's DLQ
 path is exercised too. Pub/Sub messages are routed and given attributes as every producer
-here does it (:mod:`pipeline.sources.routing`: the family's topic unless ``--topic`` is given). The file is streamed, never read whole, and ``--rate``
-paces the sends to a target number of messages per second (a steady feed for streaming runs).
+here does it (:mod:`pipeline.sources.routing`: the family's topic unless ``--topic`` is
+given). The file is streamed, never read whole, and ``--rate`` paces the sends to a target
+number of messages per second (a steady feed for streaming runs).
 """
 
 from __future__ import annotations

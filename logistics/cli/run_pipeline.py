@@ -43,14 +43,31 @@ def run_pipeline(
         float | None,
         typer.Option(min=0.1, help="kafka/pubsub: stop once nothing arrived for this many seconds (default: run on)."),
     ] = None,
+    streaming: Annotated[
+        bool,
+        typer.Option(
+            "--streaming",
+            help="kafka/pubsub: run the unbounded pipeline on the local streaming runner until Ctrl-C "
+            "(default: the micro-batch drain, which commits each batch after its load).",
+        ),
+    ] = False,
 ) -> None:
-    """Run the Beam pipeline on the configured runner over the input files, or drain Kafka / Pub/Sub."""
+    """Run the bounded pipeline over input files; or, from Kafka / Pub/Sub, the unbounded pipeline
+    (``--streaming``) or the micro-batch drain (a bounded run per batch, committed after its load)."""
     from logistics.settings import get_settings
     from pipeline.run import input_files
     from pipeline.run import run_pipeline as run
 
     settings = get_settings()
     chosen = source or settings.pipeline.source
+    if streaming:
+        if chosen == "file":
+            raise typer.BadParameter("--streaming reads a broker: add --source pubsub or --source kafka")
+        from logistics.cli._streaming import run_streaming
+
+        if not run_streaming(settings=settings, source=chosen, idle_timeout=idle_timeout):
+            raise typer.Exit(1)
+        return
     if chosen != "file":
         _drain(chosen, max_batches=max_batches, idle_timeout=idle_timeout)
         return
@@ -71,7 +88,10 @@ def _drain(source: Literal["kafka", "pubsub"], *, max_batches: int | None, idle_
 
     settings = get_settings()
     batch_source, where = open_batch_source(source, settings=settings)
-    console.print(f"draining {where} (Ctrl-C stops after the current batch is committed or redelivered)")
+    console.print(
+        f"micro-batch drain of {where}: a bounded run per batch, committed after its load "
+        "(Ctrl-C stops after the current batch is committed or redelivered)"
+    )
     stream = StreamLedger()
     try:
         stream = drain(

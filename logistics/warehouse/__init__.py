@@ -11,7 +11,7 @@ context::
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -47,6 +47,10 @@ class Warehouse(Protocol):
 
     def merge_rows(self, table: TableDef, rows: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
         """:meth:`load_json_files` for rows in memory (the streaming sinks' small, frequent batches)."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Writes inside commit together (DuckDB); BigQuery commits each statement on its own."""
         ...
 
 

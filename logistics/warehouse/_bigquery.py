@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,7 +89,11 @@ class BigQueryWarehouse:
                 )
             bq_table.clustering_fields = table.schema.get("clustering") or None
             bq_table.description = table.schema.get("description")
-            self._client.create_table(bq_table, exists_ok=True)
+            existing = self._client.create_table(bq_table, exists_ok=True)
+            added = table.added_columns({f.name for f in existing.schema})
+            if added:
+                existing.schema = [*existing.schema, *(_schema_field(f) for f in added)]
+                self._client.update_table(existing, ["schema"])
 
     def load_json_files(self, table: TableDef, files: Sequence[Path | str]) -> tuple[int, int]:
         """Insert rows from newline-delimited JSON files (local paths or ``gs://`` URIs), skipping rows
@@ -135,6 +140,12 @@ class BigQueryWarehouse:
         typed = ", ".join(_from_json(field) for field in table.schema["fields"])
         source = f"SELECT {typed} FROM UNNEST(@rows) AS r"
         return self._merge(table, source=source, parameters=[bigquery.ArrayQueryParameter("rows", "STRING", texts)])
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Each MERGE is atomic per table and commits on its own (a multi-table transaction would
+        need a session per batch); writes are idempotent, so a batch retried after a partial
+        failure completes without doubling anything."""
+        return nullcontext()
 
     def _load_into(self, staging_id: str, files: Sequence[Path | str]) -> None:
         from google.cloud import bigquery
@@ -237,6 +248,13 @@ def _from_json(field: Mapping[str, Any]) -> str:
 
 
 def _schema_fields(table: TableDef) -> list[Any]:
+    return [_schema_field(f) for f in table.schema["fields"]]
+
+
+def _schema_field(field: dict[str, Any]) -> Any:
+    """A generated field without its ``policyTags``: they name the tag, not its Data Catalog id.
+    Terraform attaches the real tags to the tables it manages; the staging tables a load creates
+    must stay untagged anyway, since the MERGE reads every column of them."""
     from google.cloud import bigquery
 
-    return [bigquery.SchemaField.from_api_repr(f) for f in table.schema["fields"]]
+    return bigquery.SchemaField.from_api_repr({k: v for k, v in field.items() if k != "policyTags"})

@@ -71,6 +71,13 @@ class DuckDBWarehouse:
             self._con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             for statement in table.duckdb_ddl(schema):
                 self._con.execute(statement)
+            rows = self._con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = $s AND table_name = $t",
+                {"s": schema, "t": table.name},
+            ).fetchall()
+            for column in table.added_columns({r[0] for r in rows}):
+                kind = table.duckdb_columns()[column["name"]]
+                self._con.execute(f'ALTER TABLE "{schema}"."{table.name}" ADD COLUMN "{column["name"]}" {kind}')
         for dataset in ("curated", "features"):
             self._con.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.physical(dataset)}"')
 

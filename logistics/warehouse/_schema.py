@@ -81,6 +81,11 @@ class TableDef:
     def duckdb_columns(self) -> dict[str, str]:
         return {f["name"]: _BQ_TO_DUCKDB[f["type"]] for f in self.schema["fields"]}
 
+    def added_columns(self, existing: set[str]) -> list[dict[str, Any]]:
+        """Nullable columns of the generated schema an existing table lacks (a schema that grew,
+        e.g. ``pii_sealed``): added in place, since earlier rows simply have no value for them."""
+        return [f for f in self.schema["fields"] if f["name"] not in existing and f.get("mode") != "REQUIRED"]
+
     def duckdb_ddl(self, physical_dataset: str) -> list[str]:
         """The table, then an index per lookup column (a point read then costs the same at any table size)."""
         cols = ", ".join(

@@ -6,9 +6,11 @@ import apache_beam as beam
 
 from logistics.settings import Settings
 from pipeline.dead_letter import DEAD_LETTERS
+from pipeline.events import pii_data_dir
 from pipeline.local_runner.batches import CheckBatchDoFn
 from pipeline.local_runner.shard import ShardTargets, WriteShardDoFn
 from pipeline.local_runner.spill import buckets_for, input_bytes, shuffle_root
+from pipeline.sinks.load import LoadWhenDone
 from pipeline.sinks.silver import StageRowsDoFn, dlq_row
 from pipeline.sources.file import ReadLineBatches
 from pipeline.transforms.pii import ProtectPiiDoFn
@@ -27,6 +29,7 @@ def build_local(
     staging: str,
     landing: bool = False,
     write_bronze: bool = True,
+    load: bool = True,
     buckets: int | None = None,
 ) -> None:
     """Batches of lines -> normalize + validate -> (one GroupByKey by dedupe shard, carrying
@@ -36,7 +39,7 @@ def build_local(
     shuffle = shuffle_root(staging)
     if buckets is None:
         buckets = buckets_for(input_bytes(input_pattern), shards=LOCAL_SHARDS)
-    data_dir = settings.storage.resolved_data_dir()
+    data_dir = pii_data_dir(settings)
     window_seconds = settings.pipeline.window_size_seconds
     targets = ShardTargets(
         run_id=run_id,
@@ -56,15 +59,17 @@ def build_local(
             CheckBatchDoFn(source_system="file", shards=LOCAL_SHARDS, buckets=buckets, shuffle_dir=shuffle)
         ).with_outputs(DEAD_LETTERS, main="valid")
     )
-    (
+    shards_done = (
         checked.valid
         | "GroupByShard" >> beam.GroupByKey()
         | "WriteShards" >> beam.ParDo(WriteShardDoFn(targets=targets, settings=settings, data_dir=data_dir))
     )
-    (
+    dlq_done = (
         checked[DEAD_LETTERS]
         | "ProtectDeadLetters"
         >> beam.ParDo(ProtectPiiDoFn(pii=settings.pii, project_id=settings.gcp.project_id, data_dir=data_dir))
         | "DlqRow" >> beam.Map(dlq_row)
         | "StageDlq" >> beam.ParDo(StageRowsDoFn(staging_dir=staging, window_seconds=window_seconds))
     )
+    if load:
+        (shards_done, dlq_done) | "LoadStaged" >> LoadWhenDone(settings=settings, staging=staging, run_id=run_id)

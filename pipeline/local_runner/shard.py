@@ -15,7 +15,7 @@ stream to their files.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,7 +51,8 @@ class ShardTargets:
 
 
 class WriteShardDoFn(beam.DoFn):
-    """``(shard, [(bucket, spill file), ...])`` -> files; counts duplicates and alerts.
+    """``(shard, [(bucket, spill file), ...])`` -> files, then the shard number (done); counts
+    duplicates and alerts.
 
     Like every DoFn here it carries the PII key's source, never the key: the Tokenizer is built
     in ``setup`` on the worker, and so is the reference data (loaded once: a bounded run).
@@ -75,7 +76,7 @@ class WriteShardDoFn(beam.DoFn):
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_tokenizer": None, "_dims": None}
 
-    def process(self, keyed: tuple[int, Iterable[tuple[int, str]]]) -> None:
+    def process(self, keyed: tuple[int, Iterable[tuple[int, str]]]) -> Iterator[int]:
         assert self._tokenizer is not None and self._dims is not None, "setup() builds them"
         shard, spilled = keyed
         counts = write_shard(
@@ -83,6 +84,7 @@ class WriteShardDoFn(beam.DoFn):
         )
         self._duplicates.inc(counts.duplicates)
         self._alerts.inc(counts.alerts)
+        yield shard  # done: the load waits for every shard
 
 
 @dataclass

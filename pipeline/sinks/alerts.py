@@ -8,12 +8,14 @@ to the alerts topic after the load when ``pipeline.publish_to_topics`` is on (bo
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 import apache_beam as beam
 import orjson
 from apache_beam.io.filesystems import FileSystems
+
+from pipeline.sinks.silver import done_token
 
 
 def alert_line(alert: dict[str, Any]) -> bytes:
@@ -45,7 +47,7 @@ def alerts_file(root: str, *, run_id: str, part: str) -> str:
 
 
 class WriteAlertsDoFn(beam.DoFn):
-    """Alerts -> one file per bundle (bounded pipelines); outputs nothing."""
+    """Alerts -> one file per bundle (bounded pipelines); a done token per bundle."""
 
     def __init__(self, *, root: str, run_id: str) -> None:
         self._root, self._run_id = root, run_id
@@ -58,10 +60,11 @@ class WriteAlertsDoFn(beam.DoFn):
         assert self._file is not None, "start_bundle() opens the file"
         self._file.add(alert)
 
-    def finish_bundle(self) -> None:
+    def finish_bundle(self) -> Iterator[Any]:
         if self._file is not None:
             self._file.close()
             self._file = None
+        yield done_token()
 
 
 def write_alert_lines(path: str, alerts: Iterable[dict[str, Any]]) -> None:

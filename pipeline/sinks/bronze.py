@@ -1,5 +1,8 @@
 """bronze: the envelope archived as Avro (schema embedded), ``events/yyyy/mm/dd/hh/``.
 
+An archived envelope carries what the PII stage added to it (``pii_sealed``, the sealed precise
+values of generalized fields), so a replay from bronze rebuilds silver with them.
+
 Written through Beam filesystems, so a ``gs://`` URI and a local folder are the same code.
 File names carry the run id and a part name: bronze is append-only and a rerun never
 overwrites history. Two writers:
@@ -23,11 +26,11 @@ import fastavro
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import PCollection
 
-from contracts.generated.coders import ENVELOPE_SCHEMA, EnvelopeCoder
+from contracts.generated.coders import BRONZE_SCHEMA, BronzeCoder
 from pipeline.transforms.normalize import Envelope
 
-PARSED_ENVELOPE = fastavro.parse_schema(ENVELOPE_SCHEMA)
-_CODER = EnvelopeCoder()
+PARSED_ENVELOPE = fastavro.parse_schema(BRONZE_SCHEMA)  # the contract's envelope + pii_sealed
+_CODER = BronzeCoder()
 
 
 def bronze_path(hour: dt.datetime, *, run_id: str, part: str) -> str:

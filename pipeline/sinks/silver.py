@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 import apache_beam as beam
 import orjson
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from logistics.warehouse import Warehouse, dlq_table, silver_tables
 from pipeline.dead_letter import DeadLetter
@@ -27,6 +31,12 @@ from pipeline.windows.event_counts import recount_windows, window_start
 DLQ = "dlq_events"
 WINDOWS = "_windows"  # staged lists of the 5-minute windows each writer's silver rows fall in
 _SILVER = frozenset(t.name for t in silver_tables().values())
+
+
+def done_token() -> WindowedValue:
+    """What a bounded writer emits from ``finish_bundle`` once its files are closed: the load
+    (:mod:`pipeline.sinks.load`) waits for every writer's token."""
+    return WindowedValue(1, MIN_TIMESTAMP, (GlobalWindow(),))
 
 
 def dlq_row(dead: DeadLetter) -> tuple[str, dict[str, Any]]:
@@ -67,7 +77,7 @@ class StagedTables:
 
 class StageRowsDoFn(beam.DoFn):
     """(table, row) pairs -> one StagedTables per bundle (a retried bundle's rows are staged twice;
-    the load keeps one per key)."""
+    the load keeps one per key); a done token per bundle (:mod:`pipeline.sinks.load`)."""
 
     def __init__(self, *, staging_dir: str, window_seconds: int) -> None:
         self._staging_dir, self._window_seconds = staging_dir, window_seconds
@@ -82,10 +92,11 @@ class StageRowsDoFn(beam.DoFn):
         assert self._tables is not None, "start_bundle() opens the files"
         self._tables.add(*table_row)
 
-    def finish_bundle(self) -> None:
+    def finish_bundle(self) -> Iterator[WindowedValue]:
         if self._tables is not None:
             self._tables.close()
             self._tables = None
+        yield done_token()
 
 
 @dataclass
@@ -113,9 +124,10 @@ def load_staged(warehouse: Warehouse, staging_dir: str, *, window_seconds: int) 
     """Load every staged table (the single writer step), then recount the windows it touched."""
     warehouse.ensure_tables()
     result = LoadResult()
-    for table in [*silver_tables().values(), dlq_table()]:
-        written, skipped = warehouse.load_json_files(table, staged_files(staging_dir, table.name))
-        result.inserted[table.name] = written
-        result.already_present[table.name] = skipped
+    with warehouse.transaction():  # a run's silver and DLQ rows become visible together (DuckDB)
+        for table in [*silver_tables().values(), dlq_table()]:
+            written, skipped = warehouse.load_json_files(table, staged_files(staging_dir, table.name))
+            result.inserted[table.name] = written
+            result.already_present[table.name] = skipped
     result.windows_recounted = recount_windows(warehouse, staged_windows(staging_dir), window_seconds=window_seconds)
     return result

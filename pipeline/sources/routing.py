@@ -19,6 +19,8 @@ from contracts.generated.catalog import SUBJECTS
 from pipeline.transforms.normalize import FIELD_ALIASES, first_present
 
 _ATTRIBUTES = ("event_type", "event_id", "trace_id")
+# Set by a bridge: where a message really came from (``kafka:<topic>``); the pipeline reads it back.
+SOURCE_ATTRIBUTE = "source_system"
 
 
 def _body(value: bytes) -> dict[str, Any]:

@@ -35,12 +35,14 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec
 from apache_beam.utils.timestamp import Timestamp
 
 from contracts.generated.catalog import SUBJECTS
-from contracts.generated.coders import EnvelopeCoder
+from contracts.generated.coders import BronzeCoder
 from pipeline.progress import PROGRESS
 from pipeline.transforms.normalize import Envelope
 
 DUPLICATES = "duplicates"
-_CODER = EnvelopeCoder()
+# The envelope with what the pipeline carries beside the contract's fields (pii_sealed, on a
+# replay of bronze or the DLQ), exactly as bronze archives it: nothing is lost in the shuffle.
+_CODER = BronzeCoder()
 DEFAULT_TTL_HOURS = 24
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -177,10 +178,17 @@ def enrich(row: dict[str, Any], dims: DimensionSnapshot) -> dict[str, Any]:
 log = logging.getLogger(__name__)
 
 
+# Snapshots loaded in this process, shared by every copy of a cache: a runner may deserialize a
+# DoFn per bundle (the local streaming runner does), and each copy must not reload the warehouse.
+_LOADED: dict[str, tuple[float, DimensionSnapshot]] = {}
+_LOADED_LOCK = threading.Lock()
+
+
 class DimensionCache:
     """The snapshot an enriching DoFn holds: loaded on first use, reloaded once older than
-    ``refresh_seconds`` (None: never, as bounded runs want). A failed reload keeps the snapshot
-    it has (logged): enrichment degrades to older reference data, it never stops the stream."""
+    ``refresh_seconds`` (None: never, as bounded runs want), shared by the copies of the cache in
+    one process. A failed reload keeps the snapshot it has (logged): enrichment degrades to older
+    reference data, it never stops the stream."""
 
     def __init__(
         self,
@@ -190,26 +198,28 @@ class DimensionCache:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings, self._refresh, self._clock = settings, refresh_seconds, clock
-        self._snapshot: DimensionSnapshot | None = None
-        self._loaded_at = 0.0
+        self._key = f"{refresh_seconds}|{id(clock) if clock is not time.monotonic else ''}|{settings.model_dump_json()}"
 
     def __getstate__(self) -> dict[str, Any]:
-        # Pickled into the job graph: the snapshot is loaded on the worker, never shipped.
-        return {**self.__dict__, "_snapshot": None, "_loaded_at": 0.0, "_clock": time.monotonic}
+        # Pickled into the job graph: the settings travel, the snapshot is loaded on the worker.
+        return {**self.__dict__, "_clock": time.monotonic} if self._clock is time.monotonic else self.__dict__
 
     def current(self) -> DimensionSnapshot:
         now = self._clock()
-        stale = self._refresh is not None and now - self._loaded_at >= self._refresh
-        if self._snapshot is None or stale:
-            self._loaded_at = now
+        with _LOADED_LOCK:
+            loaded_at, snapshot = _LOADED.get(self._key, (0.0, None))
+            stale = self._refresh is not None and now - loaded_at >= self._refresh
+            if snapshot is not None and not stale:
+                return snapshot
             try:
-                self._snapshot = load_dimensions_for(self._settings)
+                snapshot = load_dimensions_for(self._settings)
             except Exception as exc:  # the warehouse being unreachable must not stop events
-                if self._snapshot is None:
-                    self._snapshot = DimensionSnapshot(loaded_at=dt.datetime.now(dt.UTC))
+                if snapshot is None:
+                    snapshot = DimensionSnapshot(loaded_at=dt.datetime.now(dt.UTC))
                 log.warning(
                     "reference data not reloaded (%s); enriching with the snapshot loaded at %s",
                     exc,
-                    self._snapshot.loaded_at,
+                    snapshot.loaded_at,
                 )
-        return self._snapshot
+            _LOADED[self._key] = (now, snapshot)
+            return snapshot

@@ -32,6 +32,9 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "source_system": ("source_system", "sourceSystem", "source"),
     "trace_id": ("trace_id", "traceId"),
     "payload": ("payload", "data", "body"),
+    # Not a producer's field: the PII stage's sealed precise values, on an envelope that comes back
+    # from bronze or the DLQ. Carried through; the PII stage keeps only tokens that open with the key.
+    "pii_sealed": ("pii_sealed",),
 }
 _REQUIRED = ("event_type", "event_version", "event_time", "payload")
 # Derived ids are name-based UUIDs: a producer retry of the same event gets the same id.
@@ -107,6 +110,7 @@ def normalize(
         "source_system": source,
         "trace_id": _str_or_none(found["trace_id"]),
         "payload": payload_text,
+        "pii_sealed": found["pii_sealed"] if isinstance(found["pii_sealed"], str) else None,
     }
 
 
@@ -173,7 +177,9 @@ def normalize_record(
         return normalize(
             record.value,
             source_system=record.source_system,
-            ingest_time=ingest_time,
+            # The broker's publish time is when the event entered the platform: ingest time
+            # (so ingest-to-silver latency counts the time spent waiting in the broker too).
+            ingest_time=record.publish_time or ingest_time,
             attributes=record.attributes,
             publish_time=record.publish_time,
         )

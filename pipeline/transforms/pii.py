@@ -11,173 +11,49 @@ path and a policy:
   into another field does not decrypt there.
 - ``redact``: the value becomes ``"[REDACTED]"`` (a string, so the payload still satisfies its
   contract and replays of bronze re-validate cleanly).
+- ``generalize``: coarsened in place, still valid for its contract (a GeoPoint to a ~1 km grid,
+  a postcode to its district); the precise value is sealed (a token, as ``tokenize`` makes)
+  into the envelope's ``pii_sealed`` field, which bronze archives and silver keeps in its own
+  column under a BigQuery policy tag. Only the key reverses it; the API does, for ``read:pii``.
 
-Everything here is idempotent, so bronze/silver/DLQ replays may pass through it again.
+Everything here is idempotent, so bronze/silver/DLQ replays may pass through it again: a
+replayed envelope keeps its sealed precise value as long as it still generalizes to the
+payload's value.
+
+The tokenizer and its key live in :mod:`logistics.pii` (the API, which has no Beam, reveals
+sealed values with it).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import json
-import os
+import math
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import apache_beam as beam
 import orjson
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from contracts.generated.catalog import SUBJECTS
-from contracts.spec import MaskPattern, PiiRule
+from contracts.spec import SEALED_COLUMN, GeneralizePattern, MaskPattern, PiiPattern, PiiRule
+
+# Re-exported (``X as X``): the pipeline's callers and tests know the tokenizer by this module.
+from logistics.pii import KEY_BYTES as KEY_BYTES
+from logistics.pii import TOKEN_PREFIX as TOKEN_PREFIX
+from logistics.pii import DetokenizeError as DetokenizeError
+from logistics.pii import PiiKeyError as PiiKeyError
+from logistics.pii import Tokenizer as Tokenizer
+from logistics.pii import looks_like_token as looks_like_token
+from logistics.pii import seal, sealed_tokens, unseal
 from pipeline.dead_letter import DeadLetter
 
 if TYPE_CHECKING:
     from logistics.settings import PiiSettings
 
-TOKEN_PREFIX = "tok:v1:"  # the version names the token format, so a future format can coexist
-KEY_BYTES = 64  # AES-SIV with two AES-256 keys
-_SIV_TAG_BYTES = 16
-
-
 REDACTED = "[REDACTED]"
-
-
-class PiiKeyError(RuntimeError):
-    """The tokenization key is missing or malformed."""
-
-
-class DetokenizeError(ValueError):
-    """A token could not be reversed: wrong key, wrong field path, or not a token at all."""
-
-
-# --------------------------------------------------------------------------- tokenize
-
-
-class Tokenizer:
-    """Deterministic, keyed, reversible tokens (AES-SIV, RFC 5297) for one key."""
-
-    __slots__ = ("_siv",)
-
-    def __init__(self, key: bytes) -> None:
-        if len(key) != KEY_BYTES:
-            raise PiiKeyError(f"a PII key is {KEY_BYTES} bytes (AES-SIV-512), got {len(key)}")
-        self._siv = AESSIV(key)
-
-    def __repr__(self) -> str:
-        return "Tokenizer(<key hidden>)"  # never print key material, even in tracebacks
-
-    def __reduce__(self) -> Any:
-        # A Tokenizer must not be pickled into a Beam graph (the graph is uploaded and logged):
-        # DoFns carry the key's *source* and build the Tokenizer on the worker in setup().
-        raise TypeError("Tokenizer holds key material and is not picklable; pass PiiSettings to the DoFn instead")
-
-    @staticmethod
-    def generate_key() -> str:
-        """A fresh random key, base64-encoded (what ``logistics pii generate-key`` prints)."""
-        return base64.b64encode(AESSIV.generate_key(KEY_BYTES * 8)).decode("ascii")
-
-    @classmethod
-    def from_base64(cls, text: str) -> Tokenizer:
-        try:
-            key = base64.b64decode(text.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            raise PiiKeyError("the PII key is not valid base64 (make one with `logistics pii generate-key`)") from None
-        return cls(key)
-
-    @classmethod
-    def from_env(cls, name: str = "LOGISTICS_PII_KEY", *, environ: Mapping[str, str] | None = None) -> Tokenizer:
-        """The key from environment variable ``name`` (base64)."""
-        value = (os.environ if environ is None else environ).get(name)
-        if not value:
-            raise PiiKeyError(
-                f"no PII tokenization key: set {name} to a base64 key "
-                "(for local use: `export " + name + "=$(logistics pii generate-key)`)"
-            )
-        return cls.from_base64(value)
-
-    @classmethod
-    def from_secret_manager(cls, resource: str) -> Tokenizer:
-        """The key from Secret Manager, e.g. ``projects/P/secrets/pii-key/versions/latest``."""
-        from google.cloud import secretmanager
-
-        client = secretmanager.SecretManagerServiceClient()
-        payload = client.access_secret_version(name=resource).payload.data
-        return cls.from_base64(payload.decode("ascii"))
-
-    @classmethod
-    def from_settings(
-        cls, pii: PiiSettings, *, project_id: str | None = None, data_dir: Path | None = None
-    ) -> Tokenizer:
-        """Secret Manager when a secret is configured (cloud), else the environment variable,
-        else (local only) a key generated once into ``data_dir / pii.local_key_file``."""
-        if pii.secret:
-            resource = pii.secret
-            if not resource.startswith("projects/"):
-                if not project_id:
-                    raise PiiKeyError(f"pii.secret {resource!r} is a short name: a GCP project id is needed")
-                resource = f"projects/{project_id}/secrets/{resource}/versions/latest"
-            return cls.from_secret_manager(resource)
-        if not os.environ.get(pii.key_env) and pii.local_key_file and data_dir is not None:
-            return cls.from_base64(_local_key(data_dir / pii.local_key_file))
-        return cls.from_env(pii.key_env)
-
-    def tokenize(self, value: str, *, path: str) -> str:
-        """``value`` -> ``tok:v1:<base64url>``; a token this key minted for ``path`` is returned as is."""
-        if self._decrypt(value, path=path) is not None:
-            return value  # already a token of ours: never double-tokenize on replay
-        sealed = self._siv.encrypt(value.encode("utf-8"), [path.encode("utf-8")])
-        return TOKEN_PREFIX + base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
-
-    def detokenize(self, token: str, *, path: str) -> str:
-        """The clear value of ``token`` minted for field ``path``; :class:`DetokenizeError` otherwise."""
-        if not looks_like_token(token):
-            raise DetokenizeError(f"not a PII token (expected the prefix {TOKEN_PREFIX!r} and base64url data)")
-        clear = self._decrypt(token, path=path)
-        if clear is None:
-            raise DetokenizeError(
-                f"the token does not open with this key for field {path!r}: wrong key, wrong --path, or a damaged token"
-            )
-        return clear
-
-    def _decrypt(self, value: str, *, path: str) -> str | None:
-        sealed = _token_bytes(value)
-        if sealed is None:
-            return None
-        try:
-            return self._siv.decrypt(sealed, [path.encode("utf-8")]).decode("utf-8")
-        except (InvalidTag, UnicodeDecodeError):
-            return None
-
-
-def _local_key(path: Path) -> str:
-    """Read the local key file, creating it (owner-only) on first use."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(Tokenizer.generate_key())
-    return path.read_text().strip()
-
-
-def _token_bytes(value: str) -> bytes | None:
-    if not value.startswith(TOKEN_PREFIX):
-        return None
-    body = value[len(TOKEN_PREFIX) :]
-    try:
-        sealed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-    except (binascii.Error, ValueError):
-        return None
-    return sealed if len(sealed) >= _SIV_TAG_BYTES else None
-
-
-def looks_like_token(value: object) -> bool:
-    """Shape only (prefix + base64url): whether it opens is :meth:`Tokenizer.detokenize`'s job."""
-    return isinstance(value, str) and _token_bytes(value) is not None
 
 
 # --------------------------------------------------------------------------- mask
@@ -230,6 +106,98 @@ MASKS: dict[MaskPattern, Callable[[str], str]] = {
 }
 
 
+def _mask(pattern: PiiPattern) -> Callable[[str], str]:
+    return MASKS[cast(MaskPattern, pattern)]  # the registry pairs mask with these only
+
+
+# --------------------------------------------------------------------------- generalize
+
+# Two decimal places of a degree: 1.1 km of latitude, at most 1.1 km of longitude (less away
+# from the equator). A street, let alone a door, is not recognisable at that grid.
+COORDINATE_DECIMALS = 2
+# A postcode keeps its district: the outward code of a UK-style "SW1A 1AA", else the first
+# three characters (a US ZIP3); the rest becomes "*", separators kept.
+_POSTCODE_KEPT_CHARACTERS = 3
+
+
+def generalize_coordinates(value: Any) -> Any:
+    """A GeoPoint ``{"lat": 52.52437, "lon": 13.41053}`` -> ``{"lat": 52.52, "lon": 13.41}``.
+
+    Only ``lat`` and ``lon`` are kept (a GeoPoint has nothing else). A coordinate that is not a
+    finite number cannot be coarsened, so it is redacted; anything that is not a GeoPoint at
+    all is redacted whole.
+    """
+    if not isinstance(value, dict):
+        return REDACTED
+    return {axis: _coarse_degrees(value[axis]) for axis in ("lat", "lon") if axis in value}
+
+
+def _coarse_degrees(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return REDACTED
+    try:
+        degrees = float(value)
+    except OverflowError:  # an integer beyond any float
+        return REDACTED
+    return round(degrees, COORDINATE_DECIMALS) if math.isfinite(degrees) else REDACTED
+
+
+def generalize_postcode(value: Any) -> str:
+    """``SW1A 1AA`` -> ``SW1A ***``; ``60601`` -> ``606**``; ``60601-1234`` -> ``606**-****``."""
+    text = _as_text(value).strip()
+    outward, space, _ = text.partition(" ")
+    kept = len(outward) if space else _POSTCODE_KEPT_CHARACTERS
+    return "".join(ch if i < kept or not ch.isalnum() else "*" for i, ch in enumerate(text))
+
+
+GENERALIZERS: dict[GeneralizePattern, Callable[[Any], Any]] = {
+    "coordinates": generalize_coordinates,
+    "postcode": generalize_postcode,
+}
+
+
+def _generalizer(pattern: PiiPattern) -> Callable[[Any], Any]:
+    return GENERALIZERS[cast(GeneralizePattern, pattern)]  # the registry pairs generalize with these only
+
+
+def _value_at(payload: Any, parts: list[str]) -> Any:
+    for part in parts:
+        payload = payload.get(part) if isinstance(payload, dict) else None
+    return payload
+
+
+def sealed_precise_values(
+    payload: dict[str, Any], rules: tuple[PiiRule, ...], *, existing: object, tokenizer: Tokenizer
+) -> str | None:
+    """``pii_sealed`` for a payload *before* protection: each generalize rule's value, sealed.
+
+    ``existing`` is the envelope's ``pii_sealed`` when it already had one (a bronze or DLQ
+    replay, whose payload is already generalized): a token there is kept when it opens with
+    the key and its value generalizes to the payload's. Anything else in it (a producer's
+    value, a foreign token) is dropped. None when there is nothing to seal.
+    """
+    previous = sealed_tokens(existing)
+    sealed: dict[str, str] = {}
+    for rule in rules:
+        if rule.policy != "generalize":
+            continue
+        value = _value_at(payload, rule.path.split("."))
+        if value is None:
+            continue
+        generalize = _generalizer(rule.pattern)
+        coarse = generalize(value)
+        token = previous.get(rule.path)
+        if token is not None:
+            try:
+                if generalize(unseal(token, path=rule.path, tokenizer=tokenizer)) == coarse:
+                    sealed[rule.path] = token
+                    continue
+            except DetokenizeError:
+                pass
+        sealed[rule.path] = seal(value, path=rule.path, tokenizer=tokenizer)
+    return json.dumps(sealed, sort_keys=True, separators=(",", ":")) if sealed else None
+
+
 # --------------------------------------------------------------------------- protect
 
 
@@ -245,9 +213,11 @@ def apply_rule(value: Any, rule: PiiRule, *, tokenizer: Tokenizer) -> Any:
     """One present, non-null value under one rule."""
     if rule.policy == "redact":
         return REDACTED
+    if rule.policy == "generalize":
+        return _generalizer(rule.pattern)(value)
     text = _as_text(value)
     if rule.policy == "mask":
-        return MASKS[rule.pattern](text)
+        return _mask(rule.pattern)(text)
     return tokenizer.tokenize(text, path=rule.path)
 
 
@@ -285,15 +255,19 @@ def rules_for(event_type: str) -> tuple[PiiRule, ...]:
 
 
 def protect_envelope(envelope: dict[str, Any], *, tokenizer: Tokenizer) -> dict[str, Any]:
-    """An envelope (``payload`` as JSON text, see normalize) with its subject's rules applied."""
+    """An envelope (``payload`` as JSON text, see normalize) with its subject's rules applied,
+    and ``pii_sealed`` holding the precise values its generalize rules coarsened (or None)."""
     rules = rules_for(envelope["event_type"])
     if not rules:
-        return envelope  # most event types carry no PII: skip the JSON round trip
+        # Most event types carry no PII: skip the JSON round trip. Nothing of theirs is sealed,
+        # so a pii_sealed a producer sent is not kept.
+        return {**envelope, SEALED_COLUMN: None} if envelope.get(SEALED_COLUMN) is not None else envelope
     payload = orjson.loads(envelope["payload"])
     if not isinstance(payload, dict):
         return envelope
+    sealed = sealed_precise_values(payload, rules, existing=envelope.get(SEALED_COLUMN), tokenizer=tokenizer)
     protected = protect(payload, rules, tokenizer=tokenizer)
-    return {**envelope, "payload": orjson.dumps(protected).decode("utf-8")}
+    return {**envelope, "payload": orjson.dumps(protected).decode("utf-8"), SEALED_COLUMN: sealed}
 
 
 # --------------------------------------------------------------------------- raw text (DLQ)
@@ -303,7 +277,7 @@ def protect_envelope(envelope: dict[str, Any], *, tokenizer: Tokenizer) -> dict[
 ALL_RULES: tuple[PiiRule, ...] = tuple({r.path: r for spec in SUBJECTS.values() for r in reversed(spec.pii)}.values())
 # leaf name -> mask, for PII found by key name where no rule addresses it ("email", "phone", ...)
 _LEAF_MASKS: dict[str, Callable[[str], str]] = {
-    rule.path.rsplit(".", 1)[-1]: MASKS[rule.pattern if rule.policy == "mask" else "generic"] for rule in ALL_RULES
+    rule.path.rsplit(".", 1)[-1]: _mask(rule.pattern if rule.policy == "mask" else "generic") for rule in ALL_RULES
 } | {"phone": mask_phone}
 _PII_KEYS = frozenset(_LEAF_MASKS)
 # "key": "value" pairs for PII leaf names, found even in truncated JSON
@@ -343,6 +317,10 @@ def _protect_record(record: Any, tokenizer: Tokenizer) -> Any:
     event_type = record.get("event_type")
     spec = SUBJECTS.get(event_type) if isinstance(event_type, str) else None
     if isinstance(payload, dict):
+        if spec and (
+            sealed := sealed_precise_values(payload, spec.pii, existing=record.get(SEALED_COLUMN), tokenizer=tokenizer)
+        ):
+            record = {**record, SEALED_COLUMN: sealed}  # a replayed dead letter keeps its precise values
         payload = protect(payload, spec.pii if spec else ALL_RULES, tokenizer=tokenizer)
     payload = _mask_emails(payload if spec else _mask_pii_keys(payload))
     out: dict[str, Any] = _mask_emails({k: v for k, v in record.items() if k != "payload"})

@@ -330,6 +330,49 @@ def test_silver_tables_are_partitioned_clustered_and_carry_json_payload() -> Non
         assert set(family.cluster_by) <= set(columns), path.name
 
 
+def test_sealed_precise_values_are_a_tagged_column_of_silver_and_bronze() -> None:
+    from contracts.generated.coders import BRONZE_SCHEMA, ENVELOPE_SCHEMA, BronzeCoder
+    from contracts.spec import SEALED_COLUMN, SEALED_POLICY_TAG
+
+    # Only the column holding sealed precise values carries a policy tag, in every table that has it.
+    tagged = {}
+    for path in sorted((GENERATED_DIR / "bigquery").glob("*/*.json")):
+        for field in json.loads(path.read_text(encoding="utf-8"))["fields"]:
+            if "policyTags" in field:
+                tagged[(path.parent.name, path.stem, field["name"])] = field
+    from contracts.generated.catalog import FAMILIES
+
+    expected = {("clean", f.silver_table, SEALED_COLUMN) for f in FAMILIES.values()} | {
+        ("raw", "events", SEALED_COLUMN)
+    }
+    assert set(tagged) == expected
+    for field in tagged.values():
+        assert (field["type"], field["mode"], field["policyTags"]) == (
+            "STRING",
+            "NULLABLE",
+            {"names": [SEALED_POLICY_TAG]},
+        )
+    tags = json.loads((GENERATED_DIR / "bigquery" / "policy_tags.json").read_text(encoding="utf-8"))
+    assert list(tags) == [SEALED_POLICY_TAG]
+    # Bronze archives the envelope plus the sealed values, so a replay from bronze keeps them.
+    assert [f["name"] for f in BRONZE_SCHEMA["fields"]] == [
+        *(f["name"] for f in ENVELOPE_SCHEMA["fields"]),
+        SEALED_COLUMN,
+    ]
+    envelope = {
+        "event_id": "e",
+        "event_type": "delivery.attempted",
+        "event_version": 1,
+        "event_time": dt.datetime(2024, 5, 1, tzinfo=dt.UTC),
+        "ingest_time": dt.datetime(2024, 5, 1, tzinfo=dt.UTC),
+        "source_system": "test",
+        "trace_id": None,
+        "payload": "{}",
+        SEALED_COLUMN: '{"location": "tok:v1:abc"}',
+    }
+    assert BronzeCoder().decode(BronzeCoder().encode(envelope)) == envelope
+
+
 def test_catalog_matches_the_registry() -> None:
     from contracts.generated.catalog import ENVELOPE_VERSION, FAMILIES, SUBJECTS
 

@@ -12,7 +12,9 @@ from contracts.compatibility import (
     RULE_ADDED_FIELD_WITHOUT_DEFAULT,
     RULE_CODES,
     RULE_FIXED_SIZE_MISMATCH,
+    RULE_LOGICAL_TYPE_ADDED,
     RULE_LOGICAL_TYPE_MISMATCH,
+    RULE_LOGICAL_TYPE_REMOVED,
     RULE_MISSING_ENUM_SYMBOL,
     RULE_NAME_MISMATCH,
     RULE_REMOVED_FIELD_WITHOUT_DEFAULT,
@@ -26,6 +28,7 @@ from contracts.compatibility import (
     can_read,
     check_new_version,
     check_versions,
+    validate_schema,
 )
 
 Mode = CompatibilityMode
@@ -394,11 +397,10 @@ def test_enum_default_lets_old_reader_accept_new_symbols() -> None:
     assert run_pair(Mode.FULL, with_status(old), with_status(new)) == []
 
 
-def test_enum_default_that_is_not_a_symbol_does_not_help() -> None:
-    reader = enum("Status", ["CREATED"], default="UNKNOWN")
-    [problem] = can_read(reader=reader, writer=STATUS_2)
-    assert problem.rule == RULE_MISSING_ENUM_SYMBOL
-    assert problem.actual == "IN_TRANSIT"
+def test_enum_default_that_is_not_a_symbol_is_a_malformed_schema() -> None:
+    # Avro rejects it at parse time: a reader would have no symbol to fall back to.
+    with pytest.raises(SchemaError, match="not one of its symbols"):
+        can_read(reader=enum("Status", ["CREATED"], default="UNKNOWN"), writer=STATUS_2)
 
 
 def test_enum_lists_every_missing_symbol() -> None:
@@ -411,8 +413,9 @@ def test_enum_rename_needs_an_alias() -> None:
     [problem] = can_read(reader=renamed, writer=STATUS_2)
     assert problem.rule == RULE_NAME_MISMATCH
     assert "Status" in problem.message and "ShipmentStatus" in problem.message
-    aliased = {**renamed, "aliases": [f"{NS}.Status"]}
-    assert can_read(reader=aliased, writer=STATUS_2) == []
+    # STATUS_2 has no namespace: its full name is plain "Status".
+    assert can_read(reader={**renamed, "aliases": ["Status"]}, writer=STATUS_2) == []
+    assert rules(can_read(reader={**renamed, "aliases": [f"{NS}.Status"]}, writer=STATUS_2)) == [RULE_NAME_MISMATCH]
 
 
 # ------------------------------------------------------------------------------- unions
@@ -464,11 +467,11 @@ def test_reader_union_branch_found_by_promotion() -> None:
 
 
 def test_reader_union_prefers_exact_branch_over_promotion() -> None:
-    # A promoted match on the first branch would report a logical-type mismatch.
+    # A promoted match on the first branch would report a logical type the writer never had.
     timestamp = {"type": "long", "logicalType": "timestamp-millis"}
     assert can_read(reader=[timestamp, "int"], writer="int") == []
     [problem] = can_read(reader=[timestamp, "string"], writer="int")
-    assert problem.rule == RULE_LOGICAL_TYPE_MISMATCH
+    assert problem.rule == RULE_LOGICAL_TYPE_ADDED
 
 
 def test_union_of_records_selects_branch_by_name() -> None:
@@ -531,6 +534,28 @@ def test_record_rename_needs_alias() -> None:
     assert can_read(reader=aliased, writer=BASE) == []
     short_alias = {**renamed, "aliases": ["Shipment"]}
     assert can_read(reader=short_alias, writer=BASE) == []
+
+
+def test_record_aliases_are_full_names_in_the_records_own_namespace() -> None:
+    # An alias without a namespace takes the aliasing record's namespace (Avro spec, "Aliases"):
+    # "Shipment" declared in com.acme.v2 means com.acme.v2.Shipment, not com.acme.logistics.Shipment.
+    renamed = rec("Consignment", fld("id", "string"), fld("weight_kg", "double"), namespace="com.acme.v2")
+    [problem] = can_read(reader={**renamed, "aliases": ["Shipment"]}, writer=BASE)
+    assert problem.rule == RULE_NAME_MISMATCH
+    assert can_read(reader={**renamed, "aliases": [f"{NS}.Shipment"]}, writer=BASE) == []
+    # ... and a qualified alias names exactly one namespace.
+    [problem] = can_read(reader={**renamed, "aliases": ["com.acme.other.Shipment"]}, writer=BASE)
+    assert problem.rule == RULE_NAME_MISMATCH
+
+
+def test_enum_and_fixed_aliases_are_full_names_too() -> None:
+    writer = {**enum("Status", ["A"]), "namespace": "old.ns"}
+    reader = {**enum("State", ["A"]), "namespace": "new.ns"}
+    assert rules(can_read(reader={**reader, "aliases": ["Status"]}, writer=writer)) == [RULE_NAME_MISMATCH]
+    assert can_read(reader={**reader, "aliases": ["old.ns.Status"]}, writer=writer) == []
+    digest = {"type": "fixed", "name": "Digest", "namespace": "old.ns", "size": 16}
+    renamed = {"type": "fixed", "name": "Hash", "namespace": "old.ns", "size": 16, "aliases": ["Digest"]}
+    assert can_read(reader=renamed, writer=digest) == []  # same namespace: the short alias is enough
 
 
 def test_record_names_compared_unqualified() -> None:
@@ -671,6 +696,97 @@ def test_malformed_schemas_raise(bad: Any) -> None:
         can_read(reader=bad, writer="string")
 
 
+def _field_of(type_: AvroSchema, **extra: Any) -> dict[str, Any]:
+    return rec("R", {"name": "f", "type": type_, **extra})
+
+
+MALFORMED = [
+    pytest.param({"type": "fixed", "name": "F"}, "no 'size'", id="fixed-without-size"),
+    pytest.param({"type": "fixed", "name": "F", "size": "16"}, "invalid 'size'", id="fixed-size-string"),
+    pytest.param({"type": "fixed", "name": "F", "size": -1}, "invalid 'size'", id="fixed-size-negative"),
+    pytest.param([], "at least one branch", id="empty-union"),
+    pytest.param(_field_of([]), "at least one branch", id="empty-union-in-a-field"),
+    pytest.param(["null", ["int"]], "another union", id="nested-union"),
+    pytest.param(["int", "int"], "appears twice", id="union-repeats-a-type"),
+    pytest.param(
+        ["null", {"type": "array", "items": "int"}, {"type": "array", "items": "long"}], "twice", id="two-arrays"
+    ),
+    pytest.param(rec("R", fld("a", "int"), fld("a", "long")), "twice", id="duplicate-field"),
+    pytest.param({"type": "record", "name": "1R", "fields": []}, "valid Avro name", id="bad-record-name"),
+    pytest.param(rec("R", fld("my-field", "int")), "valid Avro name", id="bad-field-name"),
+    pytest.param({"type": "enum", "name": "E", "symbols": ["A", "A"]}, "repeats", id="duplicate-symbol"),
+    pytest.param({"type": "enum", "name": "E", "symbols": ["a-b"]}, "valid Avro name", id="bad-symbol"),
+    pytest.param({"type": "record", "name": "R", "fields": [{"name": "a"}]}, "no 'type'", id="field-without-type"),
+    pytest.param({"type": "array"}, "missing 'items'", id="array-without-items"),
+    pytest.param({"type": "map"}, "missing 'values'", id="map-without-values"),
+    pytest.param(_field_of("int", order="sideways"), "invalid order", id="bad-order"),
+    pytest.param(
+        rec(
+            "R",
+            fld("a", {"type": "fixed", "name": "F", "size": 2}),
+            fld("b", {"type": "fixed", "name": "F", "size": 2}),
+        ),
+        "defined twice",
+        id="named-type-defined-twice",
+    ),
+]
+
+
+@pytest.mark.parametrize(("bad", "reason"), MALFORMED)
+def test_what_avro_rejects_is_a_schema_error_with_its_reason(bad: Any, reason: str) -> None:
+    with pytest.raises(SchemaError, match=reason):
+        validate_schema(bad)
+
+
+WRONG_DEFAULTS = [
+    pytest.param("int", "zero", id="string-for-int"),
+    pytest.param("int", 1.5, id="float-for-int"),
+    pytest.param("int", 2**31, id="int-out-of-range"),
+    pytest.param("long", True, id="bool-for-long"),
+    pytest.param("double", "0.5", id="string-for-double"),
+    pytest.param("boolean", 0, id="int-for-boolean"),
+    pytest.param("string", None, id="null-for-string"),
+    pytest.param("null", "", id="string-for-null"),
+    pytest.param("bytes", "\u0100", id="bytes-code-point-above-255"),
+    pytest.param({"type": "fixed", "name": "F", "size": 2}, "abc", id="fixed-wrong-length"),
+    pytest.param({"type": "enum", "name": "E", "symbols": ["A"]}, "B", id="enum-not-a-symbol"),
+    pytest.param({"type": "array", "items": "int"}, ["x"], id="array-item"),
+    pytest.param({"type": "map", "values": "int"}, {"k": "v"}, id="map-value"),
+    pytest.param(["null", "string"], "", id="union-default-of-its-second-branch"),
+    pytest.param(["string", "null"], None, id="union-null-not-first"),
+    pytest.param(rec("Inner", fld("x", "int")), {}, id="record-missing-field-without-default"),
+    pytest.param(rec("Inner", fld("x", "int")), {"x": "one"}, id="record-field-wrong-type"),
+    pytest.param({"type": "long", "logicalType": "timestamp-millis"}, "2024-01-01", id="logical-uses-physical-type"),
+]
+
+
+@pytest.mark.parametrize(("type_", "default"), WRONG_DEFAULTS)
+def test_defaults_of_the_wrong_type_are_rejected(type_: AvroSchema, default: object) -> None:
+    with pytest.raises(SchemaError, match=r"field 'f' of record [\w.]*\bR has default"):
+        validate_schema(_field_of(type_, default=default))
+
+
+RIGHT_DEFAULTS = [
+    ("int", 0),
+    ("long", -(2**63)),
+    ("double", 1),
+    ("float", "NaN"),
+    ("bytes", "\u00ff\u0000"),
+    ({"type": "fixed", "name": "F", "size": 2}, "ab"),
+    ({"type": "enum", "name": "E", "symbols": ["A", "B"]}, "B"),
+    (["null", "string"], None),
+    (["string", "null"], "x"),
+    ({"type": "array", "items": ["null", "int"]}, [None, None]),
+    (rec("Inner", fld("x", "int"), fld("y", "string", default="")), {"x": 1}),
+    ({"type": "long", "logicalType": "timestamp-millis"}, 0),
+]
+
+
+@pytest.mark.parametrize(("type_", "default"), RIGHT_DEFAULTS)
+def test_defaults_of_the_right_type_are_accepted(type_: AvroSchema, default: object) -> None:
+    validate_schema(_field_of(type_, default=default))
+
+
 # ---------------------------------------------------------------------------- recursion
 
 
@@ -721,31 +837,78 @@ def _ts(logical: str | None, base: str = "long") -> dict[str, Any]:
     return {"type": base, "logicalType": logical} if logical else {"type": base}
 
 
+def _decimal(precision: int, scale: int, base: str = "bytes") -> dict[str, Any]:
+    out: dict[str, Any] = {"type": base, "logicalType": "decimal", "precision": precision, "scale": scale}
+    if base == "fixed":
+        out |= {"type": "fixed", "name": "Amount", "size": 8}
+    return out
+
+
 @pytest.mark.parametrize(
     ("reader", "writer"),
     [
-        pytest.param(_ts("timestamp-micros"), _ts("timestamp-millis"), id="changed"),
-        pytest.param(_ts("timestamp-micros"), _ts(None), id="added"),
-        pytest.param(_ts(None), _ts("timestamp-millis"), id="removed"),
-        pytest.param(_ts("timestamp-millis"), _ts("date", "int"), id="promoted"),
-        pytest.param(
-            {"type": "bytes", "logicalType": "decimal", "precision": 12, "scale": 2},
-            {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2},
-            id="decimal-precision",
-        ),
+        pytest.param(_ts("timestamp-micros"), _ts("timestamp-millis"), id="millis-vs-micros"),
+        pytest.param(_ts("timestamp-millis"), _ts("date", "int"), id="date-vs-timestamp"),
+        pytest.param(_ts("time-millis", "int"), _ts("date", "int"), id="date-vs-time"),
+        pytest.param(_decimal(12, 2), _decimal(10, 2), id="decimal-precision"),
+        pytest.param(_decimal(10, 3), _decimal(10, 2), id="decimal-scale"),
+        pytest.param(_decimal(10, 3, "fixed"), _decimal(10, 2, "fixed"), id="fixed-decimal-scale"),
     ],
 )
-def test_logical_type_changes_are_reported(reader: dict[str, Any], writer: dict[str, Any]) -> None:
+def test_logical_type_changes_that_misread_values_fail(reader: dict[str, Any], writer: dict[str, Any]) -> None:
     [problem] = can_read(reader=rec("Event", fld("at", reader)), writer=rec("Event", fld("at", writer)))
     assert (problem.rule, problem.path) == (RULE_LOGICAL_TYPE_MISMATCH, "at")
+    assert not problem.is_warning
     assert problem.expected != problem.actual
 
 
-def test_same_logical_type_and_invalid_logical_type_are_fine() -> None:
+@pytest.mark.parametrize(
+    ("plain", "logical"),
+    [
+        pytest.param({"type": "string"}, {"type": "string", "logicalType": "uuid"}, id="string-uuid"),
+        pytest.param(_ts(None), _ts("timestamp-millis"), id="long-timestamp-millis"),
+        pytest.param(_ts(None, "int"), _ts("date", "int"), id="int-date"),
+        pytest.param({"type": "bytes"}, _decimal(10, 2), id="bytes-decimal"),
+    ],
+)
+def test_adding_or_removing_a_logical_type_is_a_warning_not_a_failure(
+    plain: dict[str, Any], logical: dict[str, Any]
+) -> None:
+    old, new = rec("Event", fld("at", plain)), rec("Event", fld("at", logical))
+    [added] = can_read(reader=new, writer=old)
+    [removed] = can_read(reader=old, writer=new)
+    assert (added.rule, removed.rule) == (RULE_LOGICAL_TYPE_ADDED, RULE_LOGICAL_TYPE_REMOVED)
+    assert added.is_warning and removed.is_warning and added.path == "at"
+    # In every mode both directions read; FULL reports it from each side, as a warning.
+    violations = run_pair(Mode.FULL, old, new)
+    assert violations and all(v.is_warning for v in violations)
+    assert {v.problem.rule for v in violations} == {RULE_LOGICAL_TYPE_ADDED}  # phrased as v2's change
+    text = violations[0].describe()
+    assert "is FULL compatible with v1, but field 'at' gained logical type" in text
+    assert "(rule: logical_type_added)" in text
+    [dropped] = run_pair(Mode.BACKWARD, new, old)
+    assert dropped.problem.rule == RULE_LOGICAL_TYPE_REMOVED and "lost logical type" in dropped.describe()
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        pytest.param({"type": "string", "logicalType": "geohash"}, id="unknown"),
+        pytest.param({"type": "string", "logicalType": "date"}, id="known-on-wrong-type"),
+        pytest.param(_decimal(2, 5), id="decimal-scale-above-precision"),
+        pytest.param({**_decimal(30, 2, "fixed")}, id="decimal-too-wide-for-its-fixed"),
+        pytest.param({"type": "fixed", "name": "D", "size": 4, "logicalType": "duration"}, id="duration-not-12"),
+    ],
+)
+def test_unknown_and_invalid_logical_types_are_ignored(schema: dict[str, Any]) -> None:
+    base = {k: v for k, v in schema.items() if k not in ("logicalType", "precision", "scale")}
+    assert can_read(reader=rec("E", fld("v", schema)), writer=rec("E", fld("v", base))) == []
+    assert can_read(reader=rec("E", fld("v", base)), writer=rec("E", fld("v", schema))) == []
+
+
+def test_same_logical_type_is_fine() -> None:
     ts = _ts("timestamp-micros")
     assert can_read(reader=ts, writer=dict(ts)) == []
-    # "date" is not valid on a string, so it is ignored as the spec requires.
-    assert can_read(reader={"type": "string", "logicalType": "date"}, writer="string") == []
 
 
 def test_fixed_size_and_name() -> None:
@@ -874,7 +1037,7 @@ def test_public_dataclasses_are_frozen() -> None:
 
 
 def test_rule_codes_are_unique_snake_case() -> None:
-    assert len(set(RULE_CODES)) == len(RULE_CODES) == 8
+    assert len(set(RULE_CODES)) == len(RULE_CODES) == 10
     assert all(code.replace("_", "").isalpha() and code.islower() for code in RULE_CODES)
 
 

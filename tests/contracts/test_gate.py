@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ import pytest
 from contracts.compatibility import RULE_ADDED_FIELD_WITHOUT_DEFAULT, RULE_REMOVED_FIELD_WITHOUT_DEFAULT
 from contracts.gate import GateFailure, check_against, check_registry
 from contracts.git_ref import GitRefError, default_ref, load_registry_at, ref_exists
-from contracts.registry import REGISTRY_DIR, load_registry
+from contracts.registry import REGISTRY_DIR, RegistryError, load_registry
 
 REPO = REGISTRY_DIR.parent
 LOGISTICS = Path(sys.executable).with_name("logistics")
@@ -318,3 +320,94 @@ def test_cli_check_against_a_git_ref_reports_an_edited_version(package_copy: Pat
     assert "against HEAD" in done.stdout
     assert _row("driver.created", "BACKWARD_TRANSITIVE", 1, "FAIL").search(done.stdout), done.stdout
     assert "published_version_edited" in " ".join(done.stderr.split())
+
+
+# --------------------------------------------------------------- malformed schemas, warnings
+
+
+MALFORMED_FIELDS = [
+    pytest.param({"name": "seal", "type": {"type": "fixed", "name": "Seal"}}, "no 'size'", id="fixed-without-size"),
+    pytest.param({"name": "hold", "type": [], "default": None}, "at least one branch", id="empty-union"),
+    pytest.param({"name": "hold", "type": {"type": "record", "name": "Hold"}}, "missing 'fields'", id="no-fields"),
+    pytest.param({"name": "count", "type": "int", "default": "zero"}, "has default 'zero'", id="default-wrong-type"),
+    pytest.param({"name": "note", "type": ["null", "string"], "default": ""}, "first branch", id="union-default"),
+    pytest.param({"name": "hold", "type": "logistics.common.Nowhere"}, "unknown type", id="unknown-type"),
+    pytest.param({"name": "my-field", "type": "int"}, "valid Avro name", id="bad-field-name"),
+]
+
+
+@pytest.mark.parametrize(("field", "reason"), MALFORMED_FIELDS)
+@pytest.mark.parametrize("command", [("contracts", "check", "--no-ref"), ("codegen", "--check")])
+def test_cli_exits_2_naming_the_file_on_a_malformed_schema(
+    package_copy: Path, command: tuple[str, ...], field: dict, reason: str
+) -> None:
+    subject_dir = package_copy / "contracts" / "schemas" / "shipment.in_transit"
+    v1 = json.loads((subject_dir / "v1.avsc").read_text(encoding="utf-8"))
+    (subject_dir / "v2.avsc").write_text(json.dumps(add_field(v1, field)), encoding="utf-8")
+
+    done = run_cli(*command, cwd=package_copy, pythonpath=package_copy)
+    assert done.returncode == 2, done.stdout + done.stderr
+    errors = " ".join(done.stderr.split())
+    assert "Traceback" not in done.stderr
+    assert "registry error" in errors and "shipment.in_transit/v2.avsc" in errors and reason in errors, errors
+
+
+def test_a_malformed_shared_type_is_a_registry_error_even_unused(registry_copy) -> None:
+    path = registry_copy.root / "common" / "logistics.common.Seal.avsc"
+    path.write_text(json.dumps({"type": "fixed", "name": "Seal", "namespace": "logistics.common"}), encoding="utf-8")
+    with pytest.raises(RegistryError, match=r"logistics\.common\.Seal\.avsc: not a valid Avro schema: .*no 'size'"):
+        load_registry(registry_copy.root)
+
+
+def test_a_malformed_schema_at_the_published_ref_is_a_git_ref_error(published) -> None:
+    path = published.schema_path("shipment.in_transit", 1)
+    schema = add_field(published.schema("shipment.in_transit", 1), {"name": "n", "type": "int", "default": "zero"})
+    path.write_text(json.dumps(schema), encoding="utf-8")
+    commit_all(published.root.parent, "a bad default")
+    with pytest.raises(GitRefError, match="has default 'zero'"):
+        load_registry_at("HEAD", root=published.root)
+
+
+def _with_v2(registry_copy, subject: str, edit: Callable[[dict], dict]) -> None:
+    v1 = registry_copy.schema(subject, 1)
+    registry_copy.write_schema(subject, 2, {**v1, "fields": [edit(f) for f in v1["fields"]]})
+
+
+def test_adding_a_logical_type_is_a_warning_that_passes(registry_copy) -> None:
+    _with_v2(
+        registry_copy,
+        "shipment.in_transit",
+        lambda f: {**f, "type": {"type": "string", "logicalType": "uuid"}} if f["name"] == "shipment_id" else f,
+    )
+    [warning] = check_registry(load_registry(registry_copy.root))
+    assert warning.warning and warning.rule == "logical_type_added"
+    assert warning.message == (
+        "shipment.in_transit v2 is BACKWARD_TRANSITIVE compatible with v1, but field 'shipment_id' gained "
+        "logical type uuid (string in v1, string (uuid) in v2): Avro reads the same physical value either way, "
+        "yet consumers on v1 and v2 interpret it differently (rule: logical_type_added)."
+    )
+
+
+def test_changing_millis_to_micros_still_fails(registry_copy) -> None:
+    def to_millis(f: dict) -> dict:
+        kind = f["type"]
+        if isinstance(kind, dict) and kind.get("logicalType") == "timestamp-micros":
+            return {**f, "type": {**kind, "logicalType": "timestamp-millis"}}
+        return f
+
+    _with_v2(registry_copy, "delivery.rescheduled", to_millis)
+    failures = check_registry(load_registry(registry_copy.root))
+    assert failures and not any(f.warning for f in failures)
+    assert {f.rule for f in failures} == {"logical_type_mismatch"}
+
+
+def test_cli_prints_warnings_and_exits_0(package_copy: Path) -> None:
+    subject_dir = package_copy / "contracts" / "schemas" / "shipment.in_transit"
+    v1 = json.loads((subject_dir / "v1.avsc").read_text(encoding="utf-8"))
+    v1["fields"][0]["type"] = {"type": "string", "logicalType": "uuid"}
+    (subject_dir / "v2.avsc").write_text(json.dumps(v1), encoding="utf-8")
+
+    done = run_cli("contracts", "check", "--no-ref", cwd=package_copy, pythonpath=package_copy)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _row("shipment.in_transit", "BACKWARD_TRANSITIVE", 2, "warn").search(done.stdout), done.stdout
+    assert "gained logical type uuid" in " ".join(done.stderr.split())

@@ -156,8 +156,11 @@ def test_pii_rules_exist_and_point_at_existing_fields() -> None:
     rule_count = 0
     for subject in REAL.subjects.values():
         for rule in subject.pii:
-            assert rule.policy in ("mask", "tokenize", "redact")
-            assert rule.pattern in ("email", "phone", "name", "generic")
+            assert rule.policy in ("mask", "tokenize", "redact", "generalize")
+            expected = (
+                ("coordinates", "postcode") if rule.policy == "generalize" else ("email", "phone", "name", "generic")
+            )
+            assert rule.pattern in expected
             for version in subject.versions:
                 expanded = fastavro.parse_schema(copy.deepcopy(version.schema), named_schemas={}, expand=True)
                 assert _field_exists(expanded, rule.path.split(".")), (
@@ -207,6 +210,73 @@ def test_pii_rule_with_unknown_policy_is_rejected(registry_copy) -> None:
     config["subjects"]["shipment.delivered"]["pii"]["signed_by"] = {"policy": "shred"}
     registry_copy.write_config(config)
     with pytest.raises(RegistryError, match=r"shipment\.delivered.*signed_by.*'shred'"):
+        load_registry(registry_copy.root)
+
+
+def test_precise_locations_and_postcodes_are_generalized() -> None:
+    generalized = {
+        (name, rule.path): rule.pattern
+        for name, subject in REAL.subjects.items()
+        for rule in subject.pii
+        if rule.policy == "generalize"
+    }
+    assert generalized == {
+        ("delivery.attempted", "location"): "coordinates",  # the recipient's door
+        ("driver.location_updated", "location"): "coordinates",  # a driver's live position
+        ("shipment.created", "sender.address.postal_code"): "postcode",
+        ("shipment.created", "recipient.address.postal_code"): "postcode",
+        ("delivery.scheduled", "recipient.address.postal_code"): "postcode",
+    }
+
+
+@pytest.mark.parametrize(
+    ("subject", "path", "rule", "message"),
+    [
+        pytest.param(
+            "delivery.attempted",
+            "location",
+            {"policy": "generalize"},
+            "generalize needs a pattern, one of coordinates, postcode",
+            id="no-pattern",
+        ),
+        pytest.param(
+            "delivery.attempted",
+            "driver_id",
+            {"policy": "generalize", "pattern": "coordinates"},
+            "generalize coordinates needs a record of lat and lon numbers",
+            id="coordinates-on-a-string",
+        ),
+        pytest.param(
+            "shipment.created",
+            "recipient.address",
+            {"policy": "generalize", "pattern": "postcode"},
+            "generalize postcode needs a string",
+            id="postcode-on-a-record",
+        ),
+        pytest.param(
+            "shipment.delivered",
+            "signed_by",
+            {"policy": "mask", "pattern": "initials"},
+            "mask pattern 'initials'",
+            id="mask",
+        ),
+        pytest.param(
+            "shipment.delivered",
+            "signed_by",
+            {"policy": "redact", "pattern": "name"},
+            "redact takes no pattern",
+            id="redact",
+        ),
+        pytest.param("shipment.delivered", "signed_by", "redact", "expected {policy", id="not-a-mapping"),
+    ],
+)
+def test_a_rule_whose_pattern_does_not_fit_its_field_is_rejected(
+    registry_copy, subject: str, path: str, rule: object, message: str
+) -> None:
+    config = registry_copy.config()
+    config["subjects"][subject] = {**(config["subjects"][subject] or {}), "pii": {path: rule}}
+    registry_copy.write_config(config)
+    with pytest.raises(RegistryError, match=re.escape(message)):
         load_registry(registry_copy.root)
 
 

@@ -1,7 +1,7 @@
 """Apollo Client 4 (node) against the live server: a query, paging, automatic persisted queries and a subscription.
 
 The client is ``apollo/client.mjs`` with the packages pinned in ``apollo/package-lock.json``, installed
-from the npm registry by ``make node-deps`` (``make test`` and ``.ci/run`` run it); nothing is downloaded
+from the npm registry by ``make apollo`` (``make test`` and ``.ci/run`` run it); nothing is downloaded
 while the tests run. Without node, or without the installed packages, the test skips and says why.
 """
 
@@ -28,7 +28,7 @@ def missing_reason() -> str | None:
     if NODE is None:
         return "node is not on PATH (Debian: apt-get install nodejs npm)"
     if not (CLIENT_DIR / "node_modules" / "@apollo" / "client").is_dir():
-        return f"the client's npm packages are not installed: run `make node-deps` (npm ci in {CLIENT_DIR})"
+        return f"the client's npm packages are not installed: run `make apollo` (npm ci in {CLIENT_DIR})"
     return None
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from codegen import render
 from contracts.registry import load_registry
+from contracts.spec import SEALED_COLUMN, SEALED_POLICY_TAG
 
 SCHEMA_DIR = Path("contracts") / "generated" / "bigquery"
 Evaluate = Any
@@ -30,8 +31,23 @@ def tables_dir(hcl: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory) -
     return workdir
 
 
+# What modules/data-catalog outputs: the policy tag's resource name for each tag name.
+POLICY_TAG_IDS = {SEALED_POLICY_TAG: "projects/p/locations/us-central1/taxonomies/11/policyTags/22"}
+
+
+def declared(
+    evaluate: Evaluate,
+    tables_dir: Path,
+    schema_dir: Path,
+    expression: str,
+    policy_tag_ids: dict[str, str] | None = None,
+) -> Any:
+    variables = {"schema_dir": str(schema_dir), "policy_tag_ids": json.dumps(policy_tag_ids or POLICY_TAG_IDS)}
+    return evaluate(tables_dir, expression, variables)
+
+
 def declared_tables(evaluate: Evaluate, tables_dir: Path, schema_dir: Path) -> dict[str, dict[str, Any]]:
-    tables: dict[str, dict[str, Any]] = evaluate(tables_dir, "local.contract_tables", {"schema_dir": str(schema_dir)})
+    tables: dict[str, dict[str, Any]] = declared(evaluate, tables_dir, schema_dir, "local.contract_tables")
     return tables
 
 
@@ -40,8 +56,18 @@ def expected_from_registry() -> dict[str, dict[str, Any]]:
     return {
         path[len(prefix) : -len(".json")]: json.loads(text)
         for path, text in render(load_registry()).items()
-        if path.startswith(prefix)
+        if path.startswith(prefix) and path.count("/") == 2  # <layer>/<table>.json: policy_tags.json is no table
     }
+
+
+def with_tag_ids(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The generated fields as the table must carry them: each tag name replaced by its resource name."""
+    return [
+        {**f, "policyTags": {"names": [POLICY_TAG_IDS[n] for n in f["policyTags"]["names"]]}}
+        if "policyTags" in f
+        else f
+        for f in fields
+    ]
 
 
 def test_tables_tf_is_provider_free(hcl: SimpleNamespace) -> None:
@@ -58,7 +84,7 @@ def test_declared_tables_equal_the_registry_output(hcl: SimpleNamespace, evaluat
         table = declared[key]
         layer, table_id = key.split("/")
         assert (table["layer"], table["table_id"]) == (layer, table_id)
-        assert json.loads(table["schema"]) == document["fields"], f"{key}: schema differs"
+        assert json.loads(table["schema"]) == with_tag_ids(document["fields"]), f"{key}: schema differs"
         assert table["partitioning"] == document["timePartitioning"], f"{key}: partitioning differs"
         assert table["clustering"] == document["clustering"], f"{key}: clustering differs"
         assert table["description"] == document.get("description", "")
@@ -105,3 +131,48 @@ def test_every_layer_with_tables_is_a_declared_dataset(hcl: SimpleNamespace, env
     layers = {key.split("/")[0] for key in expected_from_registry()}
     for values in env_settings.values():
         assert layers <= set(values["datasets"])
+
+
+def test_every_column_holding_sealed_personal_data_carries_the_policy_tag(
+    hcl: SimpleNamespace, evaluate: Evaluate, tables_dir: Path
+) -> None:
+    tables = declared_tables(evaluate, tables_dir, hcl.repo / SCHEMA_DIR)
+    tagged = {
+        (key, field["name"]): field["policyTags"]["names"]
+        for key, table in tables.items()
+        for field in json.loads(table["schema"])
+        if "policyTags" in field
+    }
+    silver = {f"clean/{family.silver_table}" for family in load_registry().families.values()}
+    assert set(tagged) == {(key, SEALED_COLUMN) for key in {*silver, "raw/events"}}
+    assert set(map(tuple, tagged.values())) == {(POLICY_TAG_IDS[SEALED_POLICY_TAG],)}
+    assert declared(evaluate, tables_dir, hcl.repo / SCHEMA_DIR, "local.unknown_policy_tags") == []
+
+
+def test_a_tag_the_taxonomy_lacks_is_refused_at_plan(
+    hcl: SimpleNamespace, evaluate: Evaluate, tables_dir: Path
+) -> None:
+    other = {"some_other_tag": "projects/p/locations/us-central1/taxonomies/11/policyTags/33"}
+    unknown = declared(evaluate, tables_dir, hcl.repo / SCHEMA_DIR, "local.unknown_policy_tags", other)
+    assert unknown == [SEALED_POLICY_TAG]
+    main = hcl.resources(hcl.load(hcl.modules_dir / "bigquery" / "main.tf")["resource"])
+    [precondition] = main[("google_bigquery_table", "contract")]["lifecycle"][0]["precondition"]
+    assert precondition["condition"] == "${length(local.unknown_policy_tags) == 0}"
+
+
+def test_the_taxonomy_holds_the_tags_codegen_names_and_only_the_api_reads_them(hcl: SimpleNamespace) -> None:
+    calls = hcl.labelled(hcl.load(hcl.platform_dir / "main.tf")["module"])
+    catalog, bigquery = calls["data_catalog"], calls["bigquery"]
+    assert catalog["policy_tags_file"].endswith('contracts/generated/bigquery/policy_tags.json")}')
+    assert catalog["location"] == bigquery["location"]  # tags attach only to datasets in their location
+    assert catalog["fine_grained_readers"] == {"analytics-api": "${module.iam.analytics_api_email}"}
+    assert bigquery["policy_tag_ids"] == "${module.data_catalog.policy_tag_ids}"
+    tags = json.loads((hcl.repo / SCHEMA_DIR / "policy_tags.json").read_text(encoding="utf-8"))
+    assert set(tags) == {SEALED_POLICY_TAG} and all(tags.values())
+    module = hcl.load_dir(hcl.modules_dir / "data-catalog")
+    resources = hcl.resources(module["resource"])
+    taxonomy = resources[("google_data_catalog_taxonomy", "personal_data")]
+    assert taxonomy["activated_policy_types"] == ["FINE_GRAINED_ACCESS_CONTROL"]
+    assert resources[("google_data_catalog_policy_tag", "tag")]["for_each"] == "${local.policy_tags}"
+    grant = resources[("google_data_catalog_policy_tag_iam_member", "fine_grained_reader")]
+    assert grant["role"] == "roles/datacatalog.categoryFineGrainedReader"

@@ -79,6 +79,10 @@ class SimulationConfig(BaseModel):
     capacity_changes_per_day: float = Field(default=2.0, ge=0, description="facility.capacity_changed events per day.")
     source_system: str = "simulator"
     faults: Faults = Faults()
+    # A continuation of an earlier run of the same network (the demo's live feed after its
+    # backfilled day): shipments numbered after the first run's, the network not onboarded again.
+    shipment_offset: int = Field(default=0, ge=0, description="Shipments are numbered from SHP-<offset + 1>.")
+    onboard: bool = Field(default=True, description="Emit the network's facility.created / driver.created events.")
 
     @field_validator("start")
     @classmethod

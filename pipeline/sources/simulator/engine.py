@@ -125,7 +125,8 @@ class Simulation:
 
         late, out_of_order, camel_case = faults.late, faults.out_of_order, faults.camel_case
         heappop, heappush, iso, check = heapq.heappop, heapq.heappush, clock.iso, check_contract.check
-        push(onboarding(network, start))
+        if config.onboard:
+            push(onboarding(network, start))
         push(capacity_changes(network, config, rng, start))
         booking_times = bookings(config, rng, start)
         next_booking = next(booking_times, None)
@@ -135,7 +136,7 @@ class Simulation:
         while pending or held or next_booking is not None:
             if next_booking is not None and (not pending or next_booking <= pending[0][0]):
                 booked += 1
-                push(journeys.shipment(booked, next_booking))
+                push(journeys.shipment(config.shipment_offset + booked, next_booking))
                 next_booking = next(booking_times, None)
                 continue
             if held and (not pending or held[0][0] <= pending[0][0]):
@@ -182,7 +183,7 @@ class Simulation:
         truth.records = records
         truth.events = sum(by_version.values())
         truth.shipments = booked
-        truth.first_shipment = "SHP-0001" if booked else None
+        truth.first_shipment = f"SHP-{config.shipment_offset + 1:04d}" if booked else None
         self._done = True
 
 

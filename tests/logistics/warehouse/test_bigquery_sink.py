@@ -23,6 +23,7 @@ import orjson
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from contracts.spec import SEALED_COLUMN
 from logistics.settings import BigQuerySettings, GcpSettings, Settings, StorageSettings, WarehouseSettings
 from logistics.warehouse import Warehouse, connect, dlq_table, managed_tables, silver_tables
 from logistics.warehouse._duckdb import open_duckdb
@@ -60,7 +61,7 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> Staged:
     source = write_jsonl(batch, root / "input" / "events.jsonl")
     worker_handlers.STATE_CACHE_SIZE_MB = 0  # RUNBOOK: the local runner's state-cache trap
     pipeline = beam.Pipeline(options=PipelineOptions([], runner=settings.pipeline.runner))
-    build(pipeline, input_pattern=str(source), settings=settings, run_id="staged")
+    build(pipeline, input_pattern=str(source), settings=settings, run_id="staged", load=False)
     pipeline.run().wait_until_finish()
     return Staged(root=settings.storage.staging_dir / "staged", batch=batch)
 
@@ -126,6 +127,25 @@ def test_ensure_tables_creates_every_contract_table_from_its_generated_schema(
             assert made.time_partitioning.field == generated["timePartitioning"]["field"], table.name
             assert made.clustering_fields == generated.get("clustering"), table.name
         wh.ensure_tables()  # a second call changes nothing and does not fail
+    client.close()
+
+
+def test_a_table_created_before_pii_sealed_gets_the_column_untagged(bigquery_emulator: Any, tmp_path: Path) -> None:
+    from google.cloud import bigquery
+
+    client = _client(bigquery_emulator)
+    settings = _settings(bigquery_emulator, tmp_path)
+    table = silver_tables()["delivery"]
+    dataset = f"{bigquery_emulator.project}.{settings.bigquery.datasets['clean']}"
+    client.create_dataset(dataset)
+    older = [bigquery.SchemaField.from_api_repr(f) for f in table.schema["fields"] if f["name"] != SEALED_COLUMN]
+    client.create_table(bigquery.Table(f"{dataset}.{table.name}", schema=older))
+    with connect(settings) as wh:
+        wh.ensure_tables()
+    made = client.get_table(f"{dataset}.{table.name}")
+    [sealed] = [f for f in made.schema if f.name == SEALED_COLUMN]
+    assert (sealed.field_type, sealed.mode) == ("STRING", "NULLABLE")
+    assert not sealed.policy_tags  # Terraform attaches the tag by its Data Catalog id, not the adapter
     client.close()
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from logistics.settings import Settings, StorageSettings
 from logistics.warehouse import connect
-from pipeline.run import run_pipeline
 from pipeline.local_runner.bronze import BronzeHours
-from pipeline.sinks.bronze import read_bronze
 from pipeline.local_runner.spill import SpillWriter, buckets_for, place, spilled_buckets
+from pipeline.run import run_pipeline
+from pipeline.sinks.bronze import read_bronze
 from pipeline.sources.generator import generate_events, write_jsonl
 
 T0 = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)

@@ -20,15 +20,19 @@ from typer.testing import CliRunner
 from contracts.generated.catalog import SUBJECTS
 from contracts.spec import PiiRule
 from logistics.cli.main import app
+from logistics.pii import sealed_tokens, unseal
 from logistics.settings import PiiSettings
 from pipeline.dead_letter import DeadLetter
 from pipeline.sources.generator import generate_events
 from pipeline.transforms.pii import (
+    REDACTED,
     TOKEN_PREFIX,
     DetokenizeError,
     PiiKeyError,
     ProtectPiiDoFn,
     Tokenizer,
+    generalize_coordinates,
+    generalize_postcode,
     looks_like_token,
     mask_email,
     mask_generic,
@@ -193,6 +197,30 @@ def test_non_text_values_and_lists_are_protected_too() -> None:
 # ---------------------------------------------------------------------------- the generator's customer data
 
 
+DOOR = {"lat": 42.331427, "lon": -83.045754}  # a recipient's front door, to the metre
+DRIVER_AT = {"lat": 41.878113, "lon": -87.629799}
+
+
+def _located_events() -> list[dict[str, Any]]:
+    """GPS the simulator does not send: a door-step attempt and a driver's live ping."""
+    envelope = {"event_version": 1, "event_time": "2024-01-15T10:00:00Z", "source_system": "test"}
+    attempt = {
+        "delivery_id": "DLV-1",
+        "shipment_id": "SHP-1",
+        "facility_id": "FAC-1",
+        "carrier_id": "CAR-1",
+        "driver_id": "DRV-1",
+        "attempt_number": 1,
+        "outcome": "RECIPIENT_ABSENT",
+        "location": DOOR,
+    }
+    ping = {"driver_id": "DRV-1", "location": DRIVER_AT, "speed_kmh": 31.5}
+    return [
+        {**envelope, "event_id": "evt-attempt", "event_type": "delivery.attempted", "payload": attempt},
+        {**envelope, "event_id": "evt-ping", "event_type": "driver.location_updated", "payload": ping},
+    ]
+
+
 def _generated_events() -> list[dict[str, Any]]:
     batch = generate_events(shipments=6, seed=11)
     events = []
@@ -201,7 +229,7 @@ def _generated_events() -> list[dict[str, Any]]:
             events.append(orjson.loads(line))
         except orjson.JSONDecodeError:
             continue  # the planted truncated line: covered by the DLQ test below
-    return events
+    return [*events, *_located_events()]
 
 
 def _clear_values(events: list[dict[str, Any]]) -> set[str]:
@@ -220,6 +248,8 @@ def test_every_pii_subject_is_exercised_and_no_clear_value_survives() -> None:
     assert {e["event_type"] for e in events} >= set(PII_SUBJECTS)  # every subject's rules run below
     clear = _clear_values(events)
     assert any("@" in v for v in clear) and any("Main St" in v for v in clear) and any("555" in v for v in clear)
+    assert any(v.isdigit() and len(v) == 5 for v in clear)  # ZIP codes
+    clear |= {str(DOOR["lat"]), str(DOOR["lon"]), str(DRIVER_AT["lat"]), str(DRIVER_AT["lon"])}
 
     envelopes = [{**e, "payload": orjson.dumps(e["payload"]).decode()} for e in events]
     protected = [protect_envelope(envelope, tokenizer=TOKENIZER) for envelope in envelopes]
@@ -240,7 +270,106 @@ def test_every_pii_subject_is_exercised_and_no_clear_value_survives() -> None:
             elif rule.policy == "tokenize":
                 original = _at(orjson.loads(before["payload"]), rule.path)
                 assert TOKENIZER.detokenize(value, path=rule.path) == original
+            elif rule.policy == "generalize" and (original := _at(orjson.loads(before["payload"]), rule.path)):
+                generalize = generalize_coordinates if rule.pattern == "coordinates" else generalize_postcode
+                assert value == generalize(original) != original
+                # the precise value is sealed next to it, and only the key opens it
+                token = sealed_tokens(after["pii_sealed"])[rule.path]
+                assert unseal(token, path=rule.path, tokenizer=TOKENIZER) == original
         assert protect_envelope(after, tokenizer=TOKENIZER) == after  # replaying silver/bronze is safe
+
+
+# ---------------------------------------------------------------------------- generalize
+
+
+@pytest.mark.parametrize(
+    ("value", "coarse"),
+    [
+        ({"lat": 42.331427, "lon": -83.045754}, {"lat": 42.33, "lon": -83.05}),
+        ({"lat": 0, "lon": 180}, {"lat": 0.0, "lon": 180.0}),
+        ({"lat": "42.331427", "lon": float("nan")}, {"lat": REDACTED, "lon": REDACTED}),
+        ({"lat": 10**400, "lon": True}, {"lat": REDACTED, "lon": REDACTED}),
+        ({"lat": 1.0, "lon": 2.0, "street": "1 Main St"}, {"lat": 1.0, "lon": 2.0}),  # a GeoPoint has nothing else
+        ("42.331427,-83.045754", REDACTED),
+        ([42.331427, -83.045754], REDACTED),
+    ],
+)
+def test_coordinates_are_coarsened_to_a_one_kilometre_grid(value: Any, coarse: Any) -> None:
+    assert generalize_coordinates(value) == coarse
+    assert generalize_coordinates(coarse) == coarse or coarse == REDACTED  # idempotent
+
+
+@pytest.mark.parametrize(
+    ("value", "coarse"),
+    [
+        ("48201", "482**"),
+        ("48201-3121", "482**-****"),
+        ("SW1A 1AA", "SW1A ***"),
+        ("EC1V 9HX", "EC1V ***"),
+        ("75008", "750**"),
+        (" 10115 ", "101**"),
+        ("", ""),
+        (48201, "482**"),
+    ],
+)
+def test_postcodes_keep_their_district(value: Any, coarse: str) -> None:
+    assert generalize_postcode(value) == coarse
+    assert generalize_postcode(coarse) == coarse
+
+
+def _attempt_envelope(**extra: Any) -> dict[str, Any]:
+    event = _located_events()[0]
+    return {**event, "payload": orjson.dumps(event["payload"]).decode(), **extra}
+
+
+def test_a_replayed_envelope_keeps_its_sealed_precise_value() -> None:
+    once = protect_envelope(_attempt_envelope(), tokenizer=TOKENIZER)
+    assert orjson.loads(once["payload"])["location"] == {"lat": 42.33, "lon": -83.05}
+    [token] = sealed_tokens(once["pii_sealed"]).values()
+    # bronze or the DLQ hands back the generalized payload with its pii_sealed: nothing is lost
+    again = protect_envelope(once, tokenizer=TOKENIZER)
+    assert again == once
+    assert unseal(token, path="location", tokenizer=TOKENIZER) == DOOR
+
+
+@pytest.mark.parametrize(
+    "sealed",
+    [
+        pytest.param('{"location": "tok:v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}', id="forged-token"),
+        pytest.param(None, id="none"),
+        pytest.param("not json", id="garbage"),
+        pytest.param(json.dumps({"recipient.phone": "x"}), id="other-paths"),
+    ],
+)
+def test_a_producers_pii_sealed_is_never_trusted(sealed: str | None) -> None:
+    out = protect_envelope(_attempt_envelope(pii_sealed=sealed), tokenizer=TOKENIZER)
+    assert set(sealed_tokens(out["pii_sealed"])) == {"location"}
+    assert unseal(sealed_tokens(out["pii_sealed"])["location"], path="location", tokenizer=TOKENIZER) == DOOR
+
+
+def test_a_token_for_another_precise_value_is_resealed() -> None:
+    elsewhere = TOKENIZER.tokenize(json.dumps({"lat": 1.0, "lon": 1.0}), path="location")
+    out = protect_envelope(_attempt_envelope(pii_sealed=json.dumps({"location": elsewhere})), tokenizer=TOKENIZER)
+    assert unseal(sealed_tokens(out["pii_sealed"])["location"], path="location", tokenizer=TOKENIZER) == DOOR
+
+
+def test_a_subject_without_generalize_rules_seals_nothing() -> None:
+    facility = {"event_type": "facility.created", "payload": "{}", "pii_sealed": '{"x": "y"}'}
+    assert protect_envelope(facility, tokenizer=TOKENIZER)["pii_sealed"] is None
+    shipment = next(e for e in _generated_events() if e["event_type"] == "delivery.completed")
+    out = protect_envelope({**shipment, "payload": orjson.dumps(shipment["payload"]).decode()}, tokenizer=TOKENIZER)
+    assert out["pii_sealed"] is None
+
+
+def test_a_dead_letter_keeps_the_sealed_precise_value_for_its_replay() -> None:
+    event = _located_events()[0]
+    safe = protect_raw(orjson.dumps(event).decode(), tokenizer=TOKENIZER)
+    record = orjson.loads(safe)
+    assert record["payload"]["location"] == {"lat": 42.33, "lon": -83.05}
+    assert str(DOOR["lat"]) not in safe
+    token = sealed_tokens(record["pii_sealed"])["location"]
+    assert unseal(token, path="location", tokenizer=TOKENIZER) == DOOR
+    assert protect_raw(safe, tokenizer=TOKENIZER) == safe
 
 
 def test_dead_letters_keep_no_clear_pii() -> None:

@@ -55,6 +55,13 @@ resource "google_bigquery_table" "contract" {
       expiration_ms = contains(var.expiring_layers, each.value.layer) ? var.retention_days * local.day_ms : null
     }
   }
+
+  lifecycle {
+    precondition {
+      condition     = length(local.unknown_policy_tags) == 0
+      error_message = "The generated schemas name policy tags the taxonomy does not have: ${join(", ", local.unknown_policy_tags)} (modules/data-catalog reads them from contracts/generated/bigquery/policy_tags.json)."
+    }
+  }
 }
 
 resource "google_bigquery_dataset_iam_member" "grant" {

@@ -42,6 +42,19 @@ module "gcs" {
   composer_worker_email = module.iam.composer_worker_email
 }
 
+# The policy tags the generated schemas put on personal-data columns (pii_sealed: precise GPS and
+# postcodes, sealed). Only the API reads those columns, to reveal them to read:pii callers; the
+# pipeline writes them (loads and inserts need no read access), the DAGs never select them.
+module "data_catalog" {
+  source = "../data-catalog"
+
+  project_id           = local.project_id
+  env                  = var.env
+  location             = local.region
+  policy_tags_file     = abspath("${local.repo_root}/contracts/generated/bigquery/policy_tags.json")
+  fine_grained_readers = { "analytics-api" = module.iam.analytics_api_email }
+}
+
 module "bigquery" {
   source = "../bigquery"
 
@@ -50,6 +63,7 @@ module "bigquery" {
   location            = local.region
   datasets            = local.datasets
   schema_dir          = abspath("${local.repo_root}/contracts/generated/bigquery")
+  policy_tag_ids      = module.data_catalog.policy_tag_ids
   retention_days      = var.bq_retention_days
   deletion_protection = var.deletion_protection
 
@@ -138,10 +152,11 @@ module "secrets" {
   env               = var.env
   replica_locations = [local.region]
   secrets = {
-    # Key for the pipeline's deterministic PII tokenization (AES-SIV); only the workers read it.
+    # Key for the pipeline's deterministic PII tokenization (AES-SIV): the workers tokenize and seal
+    # with it; the API opens sealed precise locations with it for read:pii callers, nothing else.
     (local.pii_secret_id) = {
       description = "AES-SIV key for PII tokenization (64 random bytes, base64)"
-      accessors   = { "dataflow-worker" = module.iam.dataflow_worker_email }
+      accessors   = { "dataflow-worker" = module.iam.dataflow_worker_email, "analytics-api" = module.iam.analytics_api_email }
     }
     # The API's callers: JSON list of {name, sha256, scopes} (hashes only, never the keys).
     "analytics-api-keys" = {

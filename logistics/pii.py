@@ -1,0 +1,187 @@
+"""PII tokens and their key: deterministic AES-SIV tokens, and where the key comes from.
+
+Shared by the pipeline (``tokenize`` rules, and the sealed precise values of ``generalize``
+rules), the API (which reveals sealed precise values to ``read:pii`` callers) and the CLI
+(``logistics pii detokenize``). The key never lives in the repo: ``LOGISTICS_PII_KEY``, Secret
+Manager in the cloud (``pii.secret``), or locally a key generated once into
+``.data/secrets/pii.key``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+
+if TYPE_CHECKING:
+    from logistics.settings import PiiSettings
+
+TOKEN_PREFIX = "tok:v1:"  # the version names the token format, so a future format can coexist
+KEY_BYTES = 64  # AES-SIV with two AES-256 keys
+_SIV_TAG_BYTES = 16
+
+
+class PiiKeyError(RuntimeError):
+    """The tokenization key is missing or malformed."""
+
+
+class DetokenizeError(ValueError):
+    """A token could not be reversed: wrong key, wrong field path, or not a token at all."""
+
+
+class Tokenizer:
+    """Deterministic, keyed, reversible tokens (AES-SIV, RFC 5297) for one key."""
+
+    __slots__ = ("_siv",)
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != KEY_BYTES:
+            raise PiiKeyError(f"a PII key is {KEY_BYTES} bytes (AES-SIV-512), got {len(key)}")
+        self._siv = AESSIV(key)
+
+    def __repr__(self) -> str:
+        return "Tokenizer(<key hidden>)"  # never print key material, even in tracebacks
+
+    def __reduce__(self) -> Any:
+        # A Tokenizer must not be pickled into a Beam graph (the graph is uploaded and logged):
+        # DoFns carry the key's *source* and build the Tokenizer on the worker in setup().
+        raise TypeError("Tokenizer holds key material and is not picklable; pass PiiSettings to the DoFn instead")
+
+    @staticmethod
+    def generate_key() -> str:
+        """A fresh random key, base64-encoded (what ``logistics pii generate-key`` prints)."""
+        return base64.b64encode(AESSIV.generate_key(KEY_BYTES * 8)).decode("ascii")
+
+    @classmethod
+    def from_base64(cls, text: str) -> Tokenizer:
+        try:
+            key = base64.b64decode(text.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise PiiKeyError("the PII key is not valid base64 (make one with `logistics pii generate-key`)") from None
+        return cls(key)
+
+    @classmethod
+    def from_env(cls, name: str = "LOGISTICS_PII_KEY", *, environ: Mapping[str, str] | None = None) -> Tokenizer:
+        """The key from environment variable ``name`` (base64)."""
+        value = (os.environ if environ is None else environ).get(name)
+        if not value:
+            raise PiiKeyError(
+                f"no PII tokenization key: set {name} to a base64 key "
+                "(for local use: `export " + name + "=$(logistics pii generate-key)`)"
+            )
+        return cls.from_base64(value)
+
+    @classmethod
+    def from_secret_manager(cls, resource: str) -> Tokenizer:
+        """The key from Secret Manager, e.g. ``projects/P/secrets/pii-key/versions/latest``."""
+        from google.cloud import secretmanager
+
+        client = secretmanager.SecretManagerServiceClient()
+        payload = client.access_secret_version(name=resource).payload.data
+        return cls.from_base64(payload.decode("ascii"))
+
+    @classmethod
+    def from_settings(
+        cls, pii: PiiSettings, *, project_id: str | None = None, data_dir: Path | None = None
+    ) -> Tokenizer:
+        """Secret Manager when a secret is configured (cloud), else the environment variable,
+        else (local only) a key generated once into ``data_dir / pii.local_key_file``."""
+        if pii.secret:
+            resource = pii.secret
+            if not resource.startswith("projects/"):
+                if not project_id:
+                    raise PiiKeyError(f"pii.secret {resource!r} is a short name: a GCP project id is needed")
+                resource = f"projects/{project_id}/secrets/{resource}/versions/latest"
+            return cls.from_secret_manager(resource)
+        if not os.environ.get(pii.key_env) and pii.local_key_file and data_dir is not None:
+            return cls.from_base64(_local_key(data_dir / pii.local_key_file))
+        return cls.from_env(pii.key_env)
+
+    def tokenize(self, value: str, *, path: str) -> str:
+        """``value`` -> ``tok:v1:<base64url>``; a token this key minted for ``path`` is returned as is."""
+        if self._decrypt(value, path=path) is not None:
+            return value  # already a token of ours: never double-tokenize on replay
+        sealed = self._siv.encrypt(value.encode("utf-8"), [path.encode("utf-8")])
+        return TOKEN_PREFIX + base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
+
+    def detokenize(self, token: str, *, path: str) -> str:
+        """The clear value of ``token`` minted for field ``path``; :class:`DetokenizeError` otherwise."""
+        if not looks_like_token(token):
+            raise DetokenizeError(f"not a PII token (expected the prefix {TOKEN_PREFIX!r} and base64url data)")
+        clear = self._decrypt(token, path=path)
+        if clear is None:
+            raise DetokenizeError(
+                f"the token does not open with this key for field {path!r}: wrong key, wrong --path, or a damaged token"
+            )
+        return clear
+
+    def _decrypt(self, value: str, *, path: str) -> str | None:
+        sealed = _token_bytes(value)
+        if sealed is None:
+            return None
+        try:
+            return self._siv.decrypt(sealed, [path.encode("utf-8")]).decode("utf-8")
+        except (InvalidTag, UnicodeDecodeError):
+            return None
+
+
+def _local_key(path: Path) -> str:
+    """Read the local key file, creating it (owner-only) on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(Tokenizer.generate_key())
+    return path.read_text().strip()
+
+
+def _token_bytes(value: str) -> bytes | None:
+    if not value.startswith(TOKEN_PREFIX):
+        return None
+    body = value[len(TOKEN_PREFIX) :]
+    try:
+        sealed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    return sealed if len(sealed) >= _SIV_TAG_BYTES else None
+
+
+def looks_like_token(value: object) -> bool:
+    """Shape only (prefix + base64url): whether it opens is :meth:`Tokenizer.detokenize`'s job."""
+    return isinstance(value, str) and _token_bytes(value) is not None
+
+
+# --------------------------------------------------------------------------- sealed precise values
+
+
+def seal(value: Any, *, path: str, tokenizer: Tokenizer) -> str:
+    """The token of a precise value (its JSON text) for payload field ``path``."""
+    return tokenizer.tokenize(json.dumps(value, sort_keys=True, separators=(",", ":")), path=path)
+
+
+def unseal(token: str, *, path: str, tokenizer: Tokenizer) -> Any:
+    """The precise value :func:`seal` sealed for ``path``; :class:`DetokenizeError` otherwise."""
+    try:
+        return json.loads(tokenizer.detokenize(token, path=path))
+    except json.JSONDecodeError:
+        raise DetokenizeError(f"the token for {path!r} does not hold a sealed value") from None
+
+
+def sealed_tokens(text: object) -> dict[str, str]:
+    """``{payload path: token}`` from a ``pii_sealed`` value; anything else reads as none."""
+    if not isinstance(text, str | bytes) or not text:
+        return {}
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    return {k: v for k, v in parsed.items() if isinstance(k, str) and looks_like_token(v)}
