@@ -275,15 +275,16 @@ class LiveUpdates:
             feed = PubSubFeed(project=self.settings.gcp.project_id, topic=topic, hub=self.hub, loop=loop)
             await asyncio.to_thread(feed.start)
         except Exception as exc:
-            self._fail(f"the updates topic could not be subscribed to ({type(exc).__name__}: {exc})")
+            # Clients get the fact; the exception's text (addresses, permissions) stays in the log.
+            self._fail("the updates topic could not be subscribed to (see the server log)", detail=exc)
             return
         self.feed, self.state, self.reason = feed, "ready", None
 
-    def _fail(self, reason: str) -> None:
+    def _fail(self, reason: str, *, detail: Exception | None = None) -> None:
         self.state, self.reason = "failed", reason
         if self.settings.api.live_updates == "on":
-            raise RuntimeError(f"api.live_updates is on but {reason}")
-        log.error("live updates off: %s", reason)
+            raise RuntimeError(f"api.live_updates is on but {reason}") from detail
+        log.error("live updates off: %s", reason, exc_info=detail)
 
     async def stop(self) -> None:
         if self._starting is not None:

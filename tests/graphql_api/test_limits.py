@@ -7,16 +7,25 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 
 import httpx
 import pytest
 import websockets
-from graphql import parse
+from graphql import DocumentNode, parse
 
 from graphql_api.cache import ByteBudgetLRU
-from graphql_api.documents import BYTES_PER_TOKEN, DocumentCache, document_weight
+from graphql_api.documents import (
+    BYTES_PER_TOKEN,
+    INLINE_PARSE_CHARS,
+    DocumentCache,
+    PreparedDocuments,
+    document_weight,
+)
+from graphql_api.schema import GuardedSchema, Query
 
 MAX_BODY = 64 * 1024
 MAX_QUERY = 8 * 1024
@@ -92,10 +101,11 @@ def flood_body():
 def flood_query(seed):
     n = 0
     while time.monotonic() < stop:
-        n += 1  # a different text each time: no cache can answer it
-        text = "{ " + " ".join(f's{seed}_{n}_{i}: shipment(id: "X") {{ id }}' for i in range(180)) + " }"
+        n += 1  # a different text each time, a body under the limit, a text over it
+        text = f"{{ shipment(id: \\"{seed}-{n}\\") {{ id }} }}" + " " * (2 * max_query)
         key = {"X-API-Key": "test-read-key"}
-        httpx.post(url + "/graphql", json={"query": text[:max_query]}, headers=key, timeout=30)
+        answer = httpx.post(url + "/graphql", json={"query": text}, headers=key, timeout=30).json()
+        refused.append(answer["errors"][0]["extensions"]["code"])
 
 threads = [threading.Thread(target=flood_body) for _ in range(3)]
 threads += [threading.Thread(target=flood_query, args=(seed,)) for seed in range(3)]
@@ -108,7 +118,7 @@ print(",".join(sorted(set(refused))))
 
 
 def test_health_stays_fast_while_oversized_requests_are_refused(api, kit) -> None:
-    """Three clients push 20 MB bodies, three send near-limit queries; /health meanwhile answers at once.
+    """Three clients push 20 MB bodies, three send queries twice the length limit; /health answers at once.
 
     Before the limits, one 10-20 MB query held the event loop for seconds (parsed on it) and /health
     waited 3-4 s. The bound below is generous (a loaded 2-core machine): the point is seconds vs. none.
@@ -125,8 +135,36 @@ def test_health_stays_fast_while_oversized_requests_are_refused(api, kit) -> Non
         out, _ = flood.communicate(timeout=60)
     finally:
         flood.kill()
-    assert out.strip() == "413"  # every oversized body was refused
+    assert out.strip() == "413,QUERY_TOO_LONG"  # every oversized body and text was refused
     assert max(waits) < 1.0, f"/health waited {max(waits):.2f} s while oversized requests were refused"
+
+
+def test_a_long_text_is_parsed_in_a_worker_thread_a_short_one_inline() -> None:
+    """What keeps the event loop free while a near-limit document (~50 ms of parsing) is parsed."""
+    parsed_on: dict[int, int] = {}
+
+    class Recording(PreparedDocuments):
+        def _parse(self, query: str) -> DocumentNode:
+            parsed_on[len(query)] = threading.get_ident()
+            return super()._parse(query)
+
+    extension = partial(
+        Recording, cache=DocumentCache(max_bytes=1 << 20), max_query_bytes=MAX_QUERY, max_tokens=2_000,
+        hide_suggestions=False,
+    )  # fmt: skip
+    schema = GuardedSchema(query=Query, extensions=[extension])
+    short = "{ __typename }"
+    long = "{ __typename " + " ".join(f"a{i}: __typename" for i in range(400)) + " }"
+    assert len(short) <= INLINE_PARSE_CHARS < len(long) <= MAX_QUERY
+
+    async def run() -> int:
+        for text in (short, long):
+            assert (await schema.execute(text)).errors is None
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(run())
+    assert parsed_on[len(short)] == loop_thread
+    assert parsed_on[len(long)] != loop_thread
 
 
 def test_a_websocket_message_over_the_body_limit_closes_the_socket(api) -> None:
