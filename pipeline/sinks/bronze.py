@@ -7,6 +7,9 @@ Written through Beam filesystems, so a ``gs://`` URI and a local folder are the 
 File names carry the run id and a part name: bronze is append-only and a rerun never
 overwrites history. Two writers:
 
+An hour never holds an event_id twice (:mod:`pipeline.sinks.archive`): a rerun or a replay
+adds nothing the hour already has.
+
 - :class:`WriteBronze` (the unbounded and bounded pipelines): envelopes batched per event hour
   (``GroupIntoBatches`` with a sharded key, so a distributed runner splits a hot hour over
   workers), one file per batch, named by a digest of its event ids: a retried batch rewrites
@@ -27,6 +30,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import PCollection
 
 from contracts.generated.coders import BRONZE_SCHEMA, BronzeCoder
+from pipeline.sinks.archive import archived_ids
 from pipeline.transforms.normalize import Envelope
 
 PARSED_ENVELOPE = fastavro.parse_schema(BRONZE_SCHEMA)  # the contract's envelope + pii_sealed
@@ -36,6 +40,12 @@ _CODER = BronzeCoder()
 def bronze_path(hour: dt.datetime, *, run_id: str, part: str) -> str:
     """``yyyy/mm/dd/hh/events-<hour start>-<run>-<part>.avro`` by event time (replaying a day is one prefix)."""
     return f"{hour:%Y/%m/%d/%H}/events-{hour:%Y%m%dT%H}0000-{run_id}-{part}.avro"
+
+
+def event_ids(path: str) -> list[str]:
+    """The event ids of one bronze file."""
+    with FileSystems.open(path) as fh:
+        return [str(record["event_id"]) for record in fastavro.reader(fh)]  # type: ignore[index,call-overload]
 
 
 # Deflate level 1: about half the CPU of the default level 6 for a few percent more bytes;
@@ -62,9 +72,12 @@ class _WriteBatchDoFn(beam.DoFn):
         hour = dt.datetime.fromtimestamp(sharded_key.key, tz=dt.UTC)
         ids = hashlib.sha256("\n".join(sorted(e["event_id"] for e in envelopes)).encode()).hexdigest()[:16]
         path = f"{self._root}/{bronze_path(hour, run_id=self._run_id, part=ids)}"
-        with FileSystems.create(path) as fh:
-            write_avro(fh, envelopes)
-        yield path
+        known = archived_ids(self._root, hour, ids_of=event_ids, except_path=path)
+        fresh = [e for e in envelopes if e["event_id"] not in known]
+        if fresh:
+            with FileSystems.create(path) as fh:
+                write_avro(fh, fresh)
+            yield path
 
 
 class WriteBronze(beam.PTransform):

@@ -24,6 +24,7 @@ from apache_beam import DoFn
 from apache_beam.io.filesystems import FileSystems
 
 from logistics.settings import Settings
+from pipeline.sinks.alerts import alerts_glob
 from pipeline.sinks.silver import DLQ, staged_files
 from pipeline.sinks.updates import is_update, update_message
 
@@ -49,10 +50,6 @@ class Published:
     updates: int = 0
 
 
-def alerts_pattern(settings: Settings, run_id: str) -> str:
-    return f"{settings.storage.alerts}/alerts-{run_id}-*.jsonl"
-
-
 def publish_run_outputs(settings: Settings, *, run_id: str, staging: str) -> Published:
     """Publish a bounded run's staged DLQ rows, its alerts and its silver updates (when configured)."""
     if not settings.pipeline.publish_to_topics:
@@ -68,7 +65,10 @@ def publish_run_outputs(settings: Settings, *, run_id: str, staging: str) -> Pub
     alerts = publish(
         project=project,
         topic=topics["alerts"],
-        messages=(row_message(row, attributes=ALERT_ATTRIBUTES) for row in _rows(alerts_pattern(settings, run_id))),
+        messages=(
+            row_message(row, attributes=ALERT_ATTRIBUTES)
+            for row in _rows(alerts_glob(settings.storage.alerts, run_id=run_id))
+        ),
     )
     updates = 0
     if "updates" in topics:

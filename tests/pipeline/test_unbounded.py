@@ -222,7 +222,9 @@ def test_a_restarted_stream_duplicates_nothing(
     time.sleep(8)  # let it start reading before the replay arrives
     _publish(settings, lines)
     assert second.wait(timeout=240) == 0, log.read_text()[-3000:]
-    _assert_truth(settings, truth)
+    seen = _assert_truth(settings, truth)
+    archived = [e["event_id"] for e in read_bronze(f"{settings.storage.bronze}/*/*/*/*/*.avro")]
+    assert sorted(archived) == sorted(i for ids in seen["silver"].values() for i in ids)  # bronze: once each
 
 
 def test_kafka_through_the_bridge_loses_nothing_when_the_bridge_is_killed(

@@ -59,11 +59,13 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> Staged:
     settings = Settings(storage=StorageSettings(data_dir=root / "data"))
     batch = generate_events(shipments=3, seed=11)
     source = write_jsonl(batch, root / "input" / "events.jsonl")
-    worker_handlers.STATE_CACHE_SIZE_MB = 0  # RUNBOOK: the local runner's state-cache trap
+    worker_handlers.STATE_CACHE_SIZE_MB = 0  # docs/local-components.md: the local runner's state-cache trap
     pipeline = beam.Pipeline(options=PipelineOptions([], runner=settings.pipeline.runner))
     build(pipeline, input_pattern=str(source), settings=settings, run_id="staged", load=False)
     pipeline.run().wait_until_finish()
-    return Staged(root=settings.storage.staging_dir / "staged", batch=batch)
+    from pipeline.run import staging_uri
+
+    return Staged(root=Path(staging_uri(settings, "staged")), batch=batch)
 
 
 def _settings(emulator: Any, tmp_path: Path) -> Settings:

@@ -27,7 +27,7 @@ from pipeline.streaming import drain
 from pipeline.transforms.normalize import normalize
 
 SILVER = ("clean.shipment_events", "clean.delivery_events", "clean.facility_events", "clean.driver_events")
-# Tansu: a group join waits half the session timeout, so keep it short (RUNBOOK).
+# Tansu: a group join waits half the session timeout, so keep it short (docs/local-components.md).
 TEST_CONSUMER = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
 
 

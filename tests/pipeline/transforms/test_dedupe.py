@@ -33,7 +33,7 @@ def test_keep_first_prefers_earliest_ingest_and_returns_the_rest() -> None:
 
 
 def test_dedupe_transform_splits_unique_and_duplicates(tmp_path: Path) -> None:
-    # Inputs come from a file, not beam.Create, to keep the test representative (RUNBOOK).
+    # Inputs come from a file, not beam.Create, to keep the test representative (docs/local-components.md).
     source = tmp_path / "ids.jsonl"
     ids = ["a", "b", "a", "c", "a", "b"]
     source.write_text("\n".join(orjson.dumps({"id": i, "n": n}).decode() for n, i in enumerate(ids)))

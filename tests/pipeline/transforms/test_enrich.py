@@ -3,10 +3,17 @@ pure enrich function, and the snapshot an enriching DoFn holds and refreshes."""
 
 from __future__ import annotations
 
+import datetime as dt
 import pickle
+from collections.abc import Iterator
 
+import apache_beam as beam
 import orjson
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.testing.test_stream import TestStream as BeamTestStream
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms.window import TimestampedValue
 
 from logistics.settings import Settings
 from logistics.warehouse import connect
@@ -20,6 +27,7 @@ from pipeline.transforms.enrich import (
     load_dimensions_for,
     query_if_exists,
 )
+from pipeline.transforms.stage import ALERTS, BRONZE, SILVER, StageEventsDoFn
 
 DIMS = DimensionSnapshot(
     facilities={"FAC-CHI": Facility("Chicago Hub", "MIDWEST"), "FAC-IND": Facility("Indianapolis Depot", "MIDWEST")},
@@ -182,3 +190,66 @@ def test_copies_of_a_cache_share_one_load_per_process(warehouse_copy: Settings) 
     assert b"Chicago" not in pickle.dumps(cache)  # what a runner ships: settings, never the snapshot
     copy = pickle.loads(pickle.dumps(cache))  # a runner's copy per bundle, in the same process
     assert copy.current() is first  # no second load of the warehouse
+
+
+class _PublishGoldOnMarker(beam.DoFn):
+    """The gold build publishing new reference data while the stream runs: on the marker element."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def process(self, envelope: dict) -> Iterator[dict]:
+        if envelope["event_id"] == "gold-published":
+            with connect(self._settings) as wh:
+                wh.execute(GOLD_DIMS)
+            return
+        yield envelope
+
+
+def _scan(event_id: str) -> dict:
+    at = dt.datetime(2024, 1, 15, 10, tzinfo=dt.UTC)
+    return {
+        "event_id": event_id,
+        "event_type": "shipment.in_transit",
+        "event_version": 1,
+        "event_time": at,
+        "ingest_time": at,
+        "source_system": "test",
+        "trace_id": None,
+        "payload": orjson.dumps({"shipment_id": "S", "facility_id": "FAC-CHI", "carrier_id": "CAR-SWIFT"}).decode(),
+    }
+
+
+def test_the_stream_enriches_with_reference_data_refreshed_while_it_runs(warehouse_copy: Settings) -> None:
+    """TestStream through the real enriching DoFn: events before the refresh get the old names,
+    events after it the new ones (refresh interval 0: every element may reload)."""
+    base = dt.datetime(2024, 1, 15, 10, tzinfo=dt.UTC).timestamp()
+    stream = (
+        BeamTestStream()
+        .advance_watermark_to(base)
+        .add_elements([TimestampedValue(_scan("before"), base)])
+        .advance_watermark_to(base + 1)
+        .add_elements([TimestampedValue(_scan("gold-published"), base + 1)])
+        .advance_watermark_to(base + 2)
+        .add_elements([TimestampedValue(_scan("after"), base + 2)])
+        .advance_watermark_to_infinity()
+    )
+    options = PipelineOptions()
+    options.view_as(StandardOptions).streaming = True
+    with beam.Pipeline(options=options) as p:
+        staged = (
+            p
+            | stream
+            | beam.ParDo(_PublishGoldOnMarker(warehouse_copy))
+            | beam.ParDo(
+                StageEventsDoFn(
+                    settings=warehouse_copy,
+                    data_dir=warehouse_copy.storage.resolved_data_dir(),  # its local PII key file
+                    refresh_seconds=0.0,
+                )
+            ).with_outputs(BRONZE, ALERTS, SILVER)
+        )
+        names = staged[SILVER] | beam.Map(lambda tr: (tr[1]["event_id"], tr[1]["facility_name"], tr[1]["carrier_name"]))
+        assert_that(
+            names, equal_to([("before", "Chicago Hub", None), ("after", "Chicago Mega Hub", "Swift Logistics")])
+        )

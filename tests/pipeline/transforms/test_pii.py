@@ -404,7 +404,7 @@ def test_dofn_protects_envelopes_and_dead_letters_under_beam(tmp_path: Path, mon
 
     events = _generated_events()
     clear = _clear_values(events)
-    source = tmp_path / "events.jsonl"  # a file, not beam.Create (RUNBOOK)
+    source = tmp_path / "events.jsonl"  # a file, not beam.Create (docs/local-components.md)
     source.write_text("\n".join(orjson.dumps(e).decode() for e in events))
 
     def as_element(line: str) -> Any:

@@ -1,0 +1,53 @@
+"""A bounded run SIGKILLed mid-way: the next run cleans up after it and duplicates nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from logistics.settings import PROJECT_ROOT, Settings
+from logistics.warehouse import connect, silver_tables
+from pipeline.run import RUN_PREFIX, run_pipeline
+from pipeline.sinks.bronze import read_bronze
+from pipeline.sources.simulator import SimulationConfig, simulate, write_jsonl
+
+
+def test_the_run_after_a_killed_one_removes_its_leftovers_and_duplicates_nothing(tmp_path: Path) -> None:
+    truth = write_jsonl(simulate(SimulationConfig(shipments=600, seed=12)), tmp_path / "day.jsonl")
+    data_dir = tmp_path / "data"
+    env = {**os.environ, "LOGISTICS_STORAGE__DATA_DIR": str(data_dir)}
+    killed = subprocess.Popen(
+        [sys.executable, "-m", "logistics.cli.main", "run-pipeline", "--input", str(tmp_path / "day.jsonl")],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    staging = data_dir / "staging"
+    deadline = time.monotonic() + 120
+    while not any(p.is_file() for p in staging.glob(f"{RUN_PREFIX}*/**/*")):  # mid-run: files staged
+        assert killed.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(timeout=30)
+    leftovers = list(staging.glob(f"{RUN_PREFIX}{killed.pid}-*"))
+    assert leftovers, "the killed run left no staging folder to clean"
+
+    settings = Settings.model_validate({"storage": {"data_dir": str(data_dir)}})
+    ledger = run_pipeline(settings=settings, input_pattern=str(tmp_path / "day.jsonl"))
+    assert ledger.balanced
+    assert not any(p.exists() for p in leftovers)
+    assert not list(staging.glob(f"{RUN_PREFIX}*"))  # and its own folder went after its load
+
+    expected = truth.expected()
+    with connect(settings, read_only=True) as wh:
+        for table in silver_tables().values():
+            ids = [r["event_id"] for r in wh.query(f"SELECT event_id FROM clean.{table.name}")]
+            assert len(ids) == len(set(ids)) == expected["silver_by_table"][table.name], table.name
+    archived = Counter(e["event_id"] for e in read_bronze(f"{settings.storage.bronze}/*/*/*/*/*.avro"))
+    assert sum(archived.values()) == len(archived) == expected["silver"]
