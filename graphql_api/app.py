@@ -341,9 +341,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if connection.scope["type"] == "websocket":
             # Lives as long as the socket: holds no warehouse lease between statements.
             reader = Reader(source, cache, hold=False)
-            return RequestContext(
-                reader=reader, principal=None, api=api, revealer=revealer, live=live, connection=True
-            )
+            return RequestContext(reader=reader, principal=None, api=api, revealer=revealer, live=live, connection=True)
         return RequestContext(
             reader=connection.state.reader, principal=principal, api=api, revealer=revealer, live=live
         )
