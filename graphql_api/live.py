@@ -111,6 +111,7 @@ class Update:
             "delivery_id": self.get("delivery_id"),
             "driver_id": self.get("driver_id"),
             "payload": self.row.get("payload") or {},
+            "pii_sealed": self.row.get("pii_sealed"),  # precise values, opened for read:pii callers only
         }
 
 
