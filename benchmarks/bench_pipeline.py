@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
@@ -35,13 +36,13 @@ from logistics.settings import Settings, StorageSettings
 from logistics.warehouse import connect
 from pipeline.dead_letter import DeadLetter
 from pipeline.run import run_pipeline
-from pipeline.sinks.bronze import bronze_path, hour_of, write_avro
+from pipeline.sinks.bronze import hour_of, write_avro, write_bronze_file
 from pipeline.sinks.silver import StagedTables, dlq_row, load_staged
 from pipeline.sources.simulator import config_for_events, simulate, write_jsonl
 from pipeline.transforms.check import check
 from pipeline.transforms.enrich import DimensionSnapshot
 from pipeline.transforms.normalize import normalize
-from pipeline.transforms.pii import Tokenizer
+from pipeline.transforms.pii import Tokenizer, protect_dead_letter
 from pipeline.transforms.stage import silver_row, stage_event
 from pipeline.transforms.validate import validate
 
@@ -78,7 +79,7 @@ def plain_loop(path: Path, data_dir: Path) -> int:
                 continue
             checked = check(line, source_system="file", ingest_time=now)
             if isinstance(checked, DeadLetter):
-                staged.add(*dlq_row(checked))
+                staged.add(*dlq_row(protect_dead_letter(checked, tokenizer=tokenizer)))
                 continue
             if checked["event_id"] in seen:
                 continue
@@ -90,10 +91,9 @@ def plain_loop(path: Path, data_dir: Path) -> int:
                 alerts.append(event.alert)
     staged.close()
     for hour, envelopes in hours.items():
-        target = Path(settings.storage.bronze) / bronze_path(hour, run_id="loop", part="00000")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("wb") as out:
-            write_avro(out, envelopes)
+        buffer = io.BytesIO()
+        write_avro(buffer, envelopes)
+        write_bronze_file(settings.storage.bronze, hour, run_id="loop", part="00000", data=buffer.getvalue())
     with connect(settings) as warehouse:
         load_staged(warehouse, staging, window_seconds=300)
     return len(seen) + len(alerts)

@@ -95,21 +95,52 @@ def silver_table(registry: Registry, family: Family) -> BigQueryTable:
 
 
 def dlq_table() -> BigQueryTable:
+    # New columns go last: BigQuery adds a NULLABLE column to a live table only at the end.
     fields = [
-        _field("dlq_id", "STRING", "REQUIRED", "Stable hash of (raw record, reason): replays do not duplicate rows."),
+        _field(
+            "dlq_id",
+            "STRING",
+            "REQUIRED",
+            "Stable keyed hash of (reason code, sealed original): a rerun or replay does not duplicate rows.",
+        ),
         _field("failed_time", "TIMESTAMP", "REQUIRED", "When the pipeline rejected the record."),
         _field("stage", "STRING", "REQUIRED", "Pipeline stage that rejected it: normalize, validate, ..."),
         _field("reason_code", "STRING", "REQUIRED", "Machine-readable reason, e.g. schema_violation."),
-        _field("reason", "STRING", "REQUIRED", "Plain-words reason naming the field or value at fault."),
-        _field("event_id", "STRING", "NULLABLE", "When the record got far enough to have one."),
-        _field("event_type", "STRING", "NULLABLE", ""),
-        _field("event_version", "INT64", "NULLABLE", "Version the producer claimed."),
-        _field("contract_version", "INT64", "NULLABLE", "Latest registry version of the subject at failure time."),
-        _field("source_system", "STRING", "NULLABLE", ""),
-        _field("raw", "STRING", "REQUIRED", "The record exactly as received; replay feeds it back in."),
+        _field(
+            "reason",
+            "STRING",
+            "REQUIRED",
+            "Plain words naming the field, what its contract expects and what kind of value came (never the value).",
+        ),
+        _field("event_id", "STRING", "NULLABLE", "As the record claimed it, when it could be read."),
+        _field("event_type", "STRING", "NULLABLE", "As the record claimed it, when it could be read."),
+        _field("event_version", "INT64", "NULLABLE", "Version the producer claimed, when it reads as a number."),
+        _field(
+            "contract_version",
+            "INT64",
+            "NULLABLE",
+            "Registry version the record was held to: the claimed one when the registry has it, else the "
+            "subject's latest; NULL for an unknown subject or no readable version.",
+        ),
+        _field("source_system", "STRING", "NULLABLE", "As the record claimed it, else the source it came from."),
+        _field(
+            "raw",
+            "STRING",
+            "REQUIRED",
+            "The record's text as received, personal data protected as in silver: for people to read, not replay.",
+        ),
         _field("attempt_count", "INT64", "REQUIRED", "Times this record was processed (1 + replays)."),
         _field("last_attempt_time", "TIMESTAMP", "REQUIRED", "When it was last processed."),
         _field("status", "STRING", "REQUIRED", "open | replayed | permanent_failure"),
+        _field("trace_id", "STRING", "NULLABLE", "As the record claimed it, when it could be read."),
+        _field(
+            "original",
+            "STRING",
+            "NULLABLE",
+            "The record exactly as received (bytes, broker attributes, publish time), sealed with AES-SIV under "
+            "the PII key: only a key holder can open it; logistics dlq replay re-validates it. NULL only on rows "
+            "written before this column existed.",
+        ),
     ]
     return _table(
         "Dead letters: every rejected record with its reason.", fields, "failed_time", ["reason_code", "event_type"]

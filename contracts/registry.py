@@ -191,6 +191,12 @@ def _pii_rule(subject: str, path: str, spec: object, versions: tuple[SubjectVers
             raise RegistryError(
                 f"{where}: generalize {pattern} needs {shape}, but v{version.version} has {leaves} ({version.path})"
             )
+        # redact writes a placeholder string, null or not: the contract must take any string there.
+        if policy == "redact" and not all(_takes_any_string(leaf) for leaf in leaves):
+            raise RegistryError(
+                f"{where} is not a plain string in v{version.version} ({version.path}): redact writes the string "
+                "'[REDACTED]', which the contract must accept there; use mask or tokenize, or redact a string field"
+            )
     return PiiRule(path=path, policy=policy, pattern=cast(PiiPattern, pattern))  # checked above
 
 
@@ -202,6 +208,14 @@ def _generalizable(leaf: AvroSchema, pattern: str) -> bool:
     numbers = {"double", "float"}
     types = {f["name"]: f["type"] for f in leaf["fields"]}
     return types.get("lat") in numbers and types.get("lon") in numbers
+
+
+def _takes_any_string(leaf: AvroSchema) -> bool:
+    """Whether any string satisfies the type: a plain Avro string, not an enum, a fixed, bytes or
+    a logical type such as a uuid."""
+    if isinstance(leaf, dict):
+        return leaf.get("type") == "string" and "logicalType" not in leaf
+    return leaf == "string"
 
 
 def _column_name(entry: str | dict[str, list[str]]) -> str:

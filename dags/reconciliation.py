@@ -1,8 +1,12 @@
-"""reconciliation (every 4 h): rebuild exactly the gold partitions whose silver changed.
+"""reconciliation (every 4 h): rebuild exactly the gold partitions that late silver events change.
 
-Each published partition carries a watermark (silver's newest ingest_time and event count
-for that day when it was built). Late events raise one of them; those days are rebuilt
-through the same staging -> gate -> publish path, and nothing else is touched.
+Late events are those silver received since the last reconciliation; through the shipment,
+delivery and facility keys they touch they reach partitions of other days too (an attempt
+before a delivery completed the next day, a corrected promise, a facility change before later
+features, carrier on-time rates over the next 30 days): ``dags/sql/ops/late_partitions.sql``,
+and docs/architecture.md in prose. Each partition built before such an event arrived is
+rebuilt, oldest first, through the same staging -> gate -> publish path; nothing else is
+touched. Dimension-only changes (a driver, the carrier seed) republish the dimensions.
 """
 
 from __future__ import annotations

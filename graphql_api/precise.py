@@ -37,10 +37,8 @@ class Revealer:
     def tokenizer(self) -> Tokenizer:
         with self._lock:
             if self._tokenizer is None:
-                settings = self._settings
-                self._tokenizer = Tokenizer.from_settings(
-                    settings.pii, project_id=settings.gcp.project_id, data_dir=settings.storage.data_dir
-                )
+                # The pipeline's key, found as the pipeline finds it; a reader never makes a new one.
+                self._tokenizer = Tokenizer.for_settings(self._settings, create_local_key=False)
             return self._tokenizer
 
 

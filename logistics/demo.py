@@ -251,22 +251,24 @@ class GateOutcome:
 
 
 def gate_outcomes(settings: Settings, *, since: dt.datetime) -> list[GateOutcome]:
-    """The latest gate per table and day that the DAG runs wrote since ``since`` (results JSON
-    beside each HTML report; dimensions are rebuilt, and gated, by every daily run)."""
+    """The latest gate per table and day that the DAG runs wrote since ``since``: GX's stored
+    validation results (``validations/<table>/<day>.<staged|published>/<time>/<table>.json``), each
+    with its Data Docs page (dimensions are rebuilt, and gated, by every daily run)."""
     from quality.gate import results_dir_for
 
+    root = results_dir_for(settings)
     latest: dict[tuple[str, str], GateOutcome] = {}
-    for results in sorted(results_dir_for(settings).glob("*/*/*.json")):  # names start with a timestamp
+    for results in sorted(root.glob("validations/*/*/*/*.json"), key=lambda p: p.parent.name):  # by run time
         if dt.datetime.fromtimestamp(results.stat().st_mtime, dt.UTC) < since:
             continue
         body = orjson.loads(results.read_bytes())
-        table, day = results.parent.parent.name, results.parent.name
+        table, day = results.parent.parent.parent.name, results.parent.parent.name.split(".")[0]
         latest[(table, day)] = GateOutcome(
             table=table,
             day=day,
             success=bool(body["success"]),
             expectations=len(body["results"]),
-            report=results.with_suffix(".html"),
+            report=(root / "data_docs" / results.relative_to(root)).with_suffix(".html"),
         )
     return list(latest.values())
 

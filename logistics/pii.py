@@ -21,9 +21,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 if TYPE_CHECKING:
-    from logistics.settings import PiiSettings
+    from logistics.settings import PiiSettings, Settings
 
 TOKEN_PREFIX = "tok:v1:"  # the version names the token format, so a future format can coexist
+SEALED_RECORD_PREFIX = "sealed:v1:"  # bytes sealed whole under the key (a DLQ row's original record)
 KEY_BYTES = 64  # AES-SIV with two AES-256 keys
 _SIV_TAG_BYTES = 16
 
@@ -34,6 +35,10 @@ class PiiKeyError(RuntimeError):
 
 class DetokenizeError(ValueError):
     """A token could not be reversed: wrong key, wrong field path, or not a token at all."""
+
+
+class SealedRecordError(ValueError):
+    """Sealed bytes could not be opened: another key sealed them, or they are damaged."""
 
 
 class Tokenizer:
@@ -89,10 +94,22 @@ class Tokenizer:
 
     @classmethod
     def from_settings(
-        cls, pii: PiiSettings, *, project_id: str | None = None, data_dir: Path | None = None
+        cls,
+        pii: PiiSettings,
+        *,
+        project_id: str | None,
+        data_dir: Path | None,
+        create_local_key: bool = True,
     ) -> Tokenizer:
-        """Secret Manager when a secret is configured (cloud), else the environment variable,
-        else (local only) a key generated once into ``data_dir / pii.local_key_file``."""
+        """The one place that decides where the key comes from, for the pipeline and for every
+        reader of what it wrote (the API, ``logistics pii detokenize``, ``logistics dlq replay``),
+        in this order: Secret Manager when a secret is configured (cloud), else the environment
+        variable, else (local only) the key file ``data_dir / pii.local_key_file``.
+
+        The pipeline creates that file on first use (``create_local_key``); a reader never does:
+        a new key opens nothing the pipeline wrote, so a reader without the key is told where it
+        looked instead.
+        """
         if pii.secret:
             resource = pii.secret
             if not resource.startswith("projects/"):
@@ -100,9 +117,34 @@ class Tokenizer:
                     raise PiiKeyError(f"pii.secret {resource!r} is a short name: a GCP project id is needed")
                 resource = f"projects/{project_id}/secrets/{resource}/versions/latest"
             return cls.from_secret_manager(resource)
-        if not os.environ.get(pii.key_env) and pii.local_key_file and data_dir is not None:
-            return cls.from_base64(_local_key(data_dir / pii.local_key_file))
+        if os.environ.get(pii.key_env):
+            return cls.from_env(pii.key_env)
+        if pii.local_key_file and data_dir is not None:
+            path = data_dir / pii.local_key_file
+            if create_local_key or path.exists():
+                return cls.from_base64(_local_key(path))
+            raise PiiKeyError(
+                f"no PII key: {pii.key_env} is unset and {path} does not exist; set {pii.key_env} to the key "
+                "the pipeline used, or LOGISTICS_STORAGE__DATA_DIR to its data folder (a new key opens none of "
+                "its tokens or sealed DLQ records)"
+            )
+        if not create_local_key:
+            raise PiiKeyError(
+                f"no PII key: {pii.key_env} is unset and neither pii.secret nor pii.local_key_file is configured; "
+                f"set {pii.key_env} to the key the pipeline used (a new key opens none of its tokens or sealed DLQ "
+                "records)"
+            )
         return cls.from_env(pii.key_env)
+
+    @classmethod
+    def for_settings(cls, settings: Settings, *, create_local_key: bool = True) -> Tokenizer:
+        """:meth:`from_settings` with the project and data folder of ``settings``."""
+        return cls.from_settings(
+            settings.pii,
+            project_id=settings.gcp.project_id,
+            data_dir=settings.storage.resolved_data_dir(),
+            create_local_key=create_local_key,
+        )
 
     def tokenize(self, value: str, *, path: str) -> str:
         """``value`` -> ``tok:v1:<base64url>``; a token this key minted for ``path`` is returned as is."""
@@ -121,6 +163,23 @@ class Tokenizer:
                 f"the token does not open with this key for field {path!r}: wrong key, wrong --path, or a damaged token"
             )
         return clear
+
+    def seal_bytes(self, data: bytes, *, purpose: str) -> str:
+        """``data`` encrypted whole (deterministic AES-SIV, ``purpose`` as associated data):
+        ``sealed:v1:<base64url>``. Equal data seal alike, so sealed bytes can key a row."""
+        sealed = self._siv.encrypt(data, [b"sealed", purpose.encode("utf-8")])
+        return SEALED_RECORD_PREFIX + base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
+
+    def open_bytes(self, text: str, *, purpose: str) -> bytes:
+        """The bytes :meth:`seal_bytes` sealed for ``purpose``; :class:`SealedRecordError` otherwise."""
+        body = text[len(SEALED_RECORD_PREFIX) :] if text.startswith(SEALED_RECORD_PREFIX) else None
+        try:
+            sealed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)) if body is not None else b""
+            return self._siv.decrypt(sealed, [b"sealed", purpose.encode("utf-8")])
+        except (binascii.Error, ValueError, InvalidTag):
+            raise SealedRecordError(
+                "the sealed record does not open with this key: another PII key sealed it, or it is damaged"
+            ) from None
 
     def _decrypt(self, value: str, *, path: str) -> str | None:
         sealed = _token_bytes(value)

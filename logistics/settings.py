@@ -178,6 +178,9 @@ class MartsSettings(BaseModel):
     sla_max_silver_staleness_minutes: float = 60.0  # now - newest event_time, per silver table
     sla_max_gold_staleness_hours: float = 30.0  # now - last publish of a gold partition
     sla_min_on_time_rate: float = 0.95  # on-time share of the latest published delivery day
+    # reconciliation: an event ingested up to this long before a partition's build may still have
+    # been loaded after it (several writers commit out of ingest order); 0 for one in-order writer
+    reconciliation_ingest_grace_minutes: int = 0
     notifier: Literal["log", "pagerduty", "slack"] = "log"
     pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
     pagerduty_routing_key: str | None = None  # secret: set LOGISTICS_MARTS__PAGERDUTY_ROUTING_KEY

@@ -31,13 +31,16 @@ def build_bounded(
     landing: bool = False,
     write_bronze: bool = True,
     load: bool = True,
+    reference: Settings | None = None,
 ) -> None:
     records = (
         pipeline
         | "Read" >> ReadLineBatches(input_pattern, records=landing)
         | "Records" >> beam.FlatMap(lambda batch: batch)
     )
-    events = records | "Events" >> ProcessEvents(settings=settings, source_system="file", refresh_seconds=None)
+    events = records | "Events" >> ProcessEvents(
+        settings=settings, source_system="file", refresh_seconds=None, reference=reference
+    )
     if write_bronze:
         events.bronze | "Bronze" >> WriteBronze(root=settings.storage.bronze, run_id=run_id)
     rows_done = (

@@ -40,12 +40,21 @@ class EventOutputs(NamedTuple):
 class ProcessEvents(beam.PTransform):
     """Raw records (bytes, or SourceRecords with attributes) -> :class:`EventOutputs`.
 
-    ``refresh_seconds``: how often the reference data is reloaded (None: once, a bounded run).
+    ``refresh_seconds``: how often the reference data is reloaded (None: once, a bounded run);
+    ``reference``: whose warehouse it comes from, when not the one written (a rebuild built aside).
     """
 
-    def __init__(self, *, settings: Settings, source_system: str, refresh_seconds: float | None) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        source_system: str,
+        refresh_seconds: float | None,
+        reference: Settings | None = None,
+    ) -> None:
         super().__init__()
         self._settings, self._source_system, self._refresh_seconds = settings, source_system, refresh_seconds
+        self._reference = reference
         self._data_dir = pii_data_dir(settings)
 
     def expand(self, records: PCollection) -> EventOutputs:
@@ -57,7 +66,12 @@ class ProcessEvents(beam.PTransform):
             allowed_lateness=dt.timedelta(hours=settings.pipeline.allowed_lateness_hours)
         )
         staged = unique.unique | "Stage" >> beam.ParDo(
-            StageEventsDoFn(settings=settings, data_dir=self._data_dir, refresh_seconds=self._refresh_seconds)
+            StageEventsDoFn(
+                settings=settings,
+                data_dir=self._data_dir,
+                refresh_seconds=self._refresh_seconds,
+                reference=self._reference,
+            )
         ).with_outputs(BRONZE, SILVER, ALERTS)
         dlq = (
             checked[DEAD_LETTERS]

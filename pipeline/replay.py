@@ -8,24 +8,26 @@ make running a replay twice a no-op.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from apache_beam.io.filesystems import FileSystems
 
 from logistics.settings import Settings
 from logistics.warehouse import connect
-from pipeline.dead_letter import DeadLetter
+from pipeline.dead_letter import DeadLetter, received_line
+from pipeline.rebuild import RebuildReport, archive_to_lines, rebuild_days
 from pipeline.run import Ledger, run_pipeline
-from pipeline.sinks.bronze import read_bronze
-from pipeline.transforms.normalize import envelope_json, normalize
-from pipeline.transforms.validate import validate
+from pipeline.sources.base import SourceRecord
+from pipeline.transforms.check import check
+from pipeline.transforms.pii import SealedRecordError, Tokenizer, open_original
 
 DEFAULT_MAX_ATTEMPTS = 3
 
 _OPEN_DLQ_SQL = """
-SELECT dlq_id, raw, source_system, attempt_count
+SELECT dlq_id, original, attempt_count
 FROM clean.dlq_events
 WHERE status = 'open'
 ORDER BY failed_time, dlq_id
@@ -43,48 +45,64 @@ class DlqReplayReport:
     reinjected: int = 0  # pass today's contracts: sent through the pipeline
     still_failing: int = 0  # stay open for a later replay
     permanent_failures: int = 0  # out of attempts
+    # No sealed original (a row older than the column) or sealed under another key: left open, untouched.
+    unreadable: int = 0
     ledger: Ledger | None = None
 
 
 def replay_dlq(*, settings: Settings, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> DlqReplayReport:
-    """Re-validate open DLQ rows; re-inject those that pass, retire those out of attempts."""
-    with connect(settings, read_only=True) as warehouse:
+    """Re-validate open DLQ rows against today's contracts; re-inject those that pass, retire
+    those out of attempts.
+
+    What is re-validated and re-injected is each row's sealed ``original``, the record exactly
+    as the pipeline received it (bytes, broker attributes, publish time), opened with the PII
+    key; never the protected ``raw``, whose tokens and masks could pass where the original
+    would not. Opening needs the key the pipeline sealed with (:class:`PiiKeyError` without it).
+    """
+    with connect(settings) as warehouse:
+        warehouse.ensure_tables()  # a DLQ table from before rows kept their original gains the column
         rows = warehouse.query(_OPEN_DLQ_SQL)
     report = DlqReplayReport(examined=len(rows))
+    if not rows:
+        return report
+    tokenizer = Tokenizer.for_settings(settings, create_local_key=False)
     now = dt.datetime.now(dt.UTC)
-    passing: list[dict[str, object]] = []
+    # A landing file keeps each record whole: its bytes, source, attributes and publish time.
+    landed: list[bytes] = []
+    passing: list[str] = []
     failing: list[str] = []
     retired: list[str] = []
     for row in rows:
-        envelope = normalize(str(row["raw"]), source_system=str(row["source_system"] or "dlq"), ingest_time=now)
-        verdict = envelope if isinstance(envelope, DeadLetter) else validate(envelope)
+        record = _original(row["original"], tokenizer=tokenizer)
+        if record is None:
+            report.unreadable += 1
+            continue
+        verdict = check(record, source_system=record.source_system, ingest_time=now)
         if not isinstance(verdict, DeadLetter):
-            passing.append(row)
+            passing.append(str(row["dlq_id"]))
+            landed.append(received_line(record))
         elif int(row["attempt_count"]) + 1 >= max_attempts:
             retired.append(str(row["dlq_id"]))
         else:
             failing.append(str(row["dlq_id"]))
 
-    if passing:
-        report.ledger = _run_lines(settings, (str(row["raw"]) for row in passing), name="dlq-replay")
+    if landed:
+        report.ledger = _run_lines(settings, landed, name="dlq-replay", landing=True)
     with connect(settings) as warehouse:
-        for status, ids in (
-            ("replayed", [str(r["dlq_id"]) for r in passing]),
-            ("open", failing),
-            ("permanent_failure", retired),
-        ):
+        for status, ids in (("replayed", passing), ("open", failing), ("permanent_failure", retired)):
             if ids:
                 warehouse.execute(_MARK_SQL, {"status": status, "now": now, "ids": ids})
     report.reinjected, report.still_failing, report.permanent_failures = len(passing), len(failing), len(retired)
     return report
 
 
-@dataclass
-class BronzeReplayReport:
-    files: list[str] = field(default_factory=list)
-    envelopes: int = 0
-    silver_rows_removed: int = 0
-    ledger: Ledger | None = None
+def _original(sealed: object, *, tokenizer: Tokenizer) -> SourceRecord | None:
+    if not isinstance(sealed, str):
+        return None
+    try:
+        return open_original(sealed, tokenizer=tokenizer)
+    except SealedRecordError:
+        return None
 
 
 def bronze_files(*, settings: Settings, start: dt.date, end: dt.date) -> list[str]:
@@ -99,48 +117,45 @@ def bronze_files(*, settings: Settings, start: dt.date, end: dt.date) -> list[st
     return files
 
 
-def replay_bronze(*, settings: Settings, start: dt.date, end: dt.date, rebuild: bool = False) -> BronzeReplayReport:
+def replay_bronze(
+    *, settings: Settings, start: dt.date, end: dt.date, rebuild: bool = False, skip_corrupt: bool = False
+) -> RebuildReport:
     """Send the archived envelopes of ``start..end`` through the pipeline again.
 
-    With ``rebuild``, silver rows of those days are deleted first, so silver is rebuilt from
-    bronze alone (bronze holds each event as it was loaded, including its ingest time).
+    Every file is read whole first: one that does not read stops the replay before anything is
+    written (:class:`~pipeline.rebuild.CorruptBronzeFile`), or with ``skip_corrupt`` is left out
+    and reported. Without ``rebuild`` the envelopes are loaded like new ones (events already in
+    silver are skipped); with it, silver for those days is rebuilt aside from bronze alone and
+    swapped in atomically (:func:`~pipeline.rebuild.rebuild_days`). Bronze is never rewritten.
     """
-    report = BronzeReplayReport(files=bronze_files(settings=settings, start=start, end=end))
-    if not report.files:
-        return report
+    files = bronze_files(settings=settings, start=start, end=end)
+    if not files:
+        return RebuildReport()
     if rebuild:
-        report.silver_rows_removed = _delete_silver_days(settings=settings, start=start, end=end)
-
-    def archived() -> Iterator[str]:  # streamed file by file: a day of bronze need not fit in memory
-        for path in report.files:
-            for envelope in read_bronze(path):
-                report.envelopes += 1
-                yield envelope_json(envelope)
-
-    # Bronze is the archive being read: the replay never writes it again.
-    report.ledger = _run_lines(settings, archived(), name="bronze-replay", write_bronze=False)
+        return rebuild_days(settings=settings, files=files, start=start, end=end, skip_corrupt=skip_corrupt)
+    report = RebuildReport(files=files)
+    scratch = settings.storage.staging_dir / f"bronze-replay-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with scratch.open("w", encoding="utf-8") as out:
+            report.envelopes, report.skipped = archive_to_lines(files, out, skip_corrupt=skip_corrupt)
+        # Bronze is the archive being read: the replay never writes it again.
+        report.ledger = run_pipeline(settings=settings, input_pattern=str(scratch), write_bronze=False)
+    finally:
+        scratch.unlink(missing_ok=True)
     return report
 
 
-def _run_lines(settings: Settings, lines: Iterable[str], *, name: str, write_bronze: bool = True) -> Ledger:
-    """Run the pipeline over JSON lines written to a scratch file in staging, then remove it."""
+def _run_lines(
+    settings: Settings, lines: Iterable[str | bytes], *, name: str, landing: bool = False, write_bronze: bool = True
+) -> Ledger:
+    """Run the pipeline over lines (JSON records, or landing lines with ``landing``) written to a
+    scratch file in staging, then remove it. Bytes are written as they are."""
     batch = settings.storage.staging_dir / f"{name}-{uuid.uuid4().hex[:8]}.jsonl"
     batch.parent.mkdir(parents=True, exist_ok=True)
-    with batch.open("w", encoding="utf-8") as out:
-        out.writelines(f"{line}\n" for line in lines)
+    with batch.open("wb") as out:
+        out.writelines((line.encode("utf-8") if isinstance(line, str) else line) + b"\n" for line in lines)
     try:
-        return run_pipeline(settings=settings, input_pattern=str(batch), write_bronze=write_bronze)
+        return run_pipeline(settings=settings, input_pattern=str(batch), landing=landing, write_bronze=write_bronze)
     finally:
         batch.unlink(missing_ok=True)
-
-
-def _delete_silver_days(*, settings: Settings, start: dt.date, end: dt.date) -> int:
-    from contracts.generated.catalog import FAMILIES
-
-    removed = 0
-    with connect(settings) as warehouse:
-        for family in FAMILIES.values():
-            where = f"FROM clean.{family.silver_table} WHERE DATE(event_time) BETWEEN @start AND @end"
-            removed += int(warehouse.query(f"SELECT COUNT(*) AS n {where}", {"start": start, "end": end})[0]["n"])
-            warehouse.execute(f"DELETE {where}", {"start": start, "end": end})
-    return removed

@@ -82,6 +82,7 @@ def build(
     portable: bool | None = None,
     buckets: int | None = None,
     load: bool = True,
+    reference: Settings | None = None,
 ) -> None:
     """Wire the bounded pipeline over files: the portable graph (:mod:`pipeline.bounded`) on a
     distributed runner, its local-runner arrangement (:mod:`pipeline.local_runner`) on Beam's
@@ -98,6 +99,7 @@ def build(
             landing=landing,
             write_bronze=write_bronze,
             load=load,
+            reference=reference,
         )
         return
     build_local(
@@ -110,6 +112,7 @@ def build(
         write_bronze=write_bronze,
         load=load,
         buckets=buckets,
+        reference=reference,
     )
 
 
@@ -123,6 +126,7 @@ def run_pipeline(
     pipeline_args: Sequence[str] = (),
     portable: bool | None = None,
     buckets: int | None = None,
+    reference: Settings | None = None,
 ) -> Ledger:
     """Run the bounded pipeline over files matching ``input_pattern`` to the end: its last step
     loads silver + DLQ and recounts the 5-minute windows the run touched; the run's ledger.
@@ -144,6 +148,7 @@ def run_pipeline(
         pipeline_args=pipeline_args,
         portable=portable,
         buckets=buckets,
+        reference=reference,
     )
     result.wait_until_finish()
     return ledger_of(run_id, _counters(result))

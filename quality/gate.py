@@ -1,49 +1,81 @@
-"""The quality gate: validate one gold table (a partition, or a whole dimension) with GX.
+"""The quality gate: validate one gold table (a partition, or a whole dimension) with its GX suite.
 
-Great Expectations runs on an ephemeral context against a pandas DataFrame fetched through
-the warehouse adapter: GX's SQL datasource on DuckDB returns nothing once GX closes its
-connection (see RUNBOOK), and a DataFrame works the same for DuckDB and BigQuery. The frame
-is the table's violation summary (``quality.summary``: one row of counts computed in the
-warehouse, see ``quality.suites``), so the gate costs one scan of the partition, not a
-multi-million-row fetch.
+Each table's suite is a file, ``quality/suites/<table>.json``, in Great Expectations' own
+terms: ``expect_column_values_to_not_be_null``, ``_to_be_unique``, ``_to_be_in_set``,
+``_to_be_between``, compound-key uniqueness, row counts and sums bounded by what silver says
+(suite parameters such as ``{"$PARAMETER": "deliveries_min"}``, from ``quality/sql/*_bounds.sql``),
+and, where a rule needs other tables or other rows (SCD2 gaps and overlaps, facts whose
+dimension key is unknown, a label that disagrees with its fact), ``expect_no_unexpected_rows``
+(GX's ``UnexpectedRowsExpectation``, ``quality.unexpected_rows``) with a query in BigQuery's
+dialect over ``{batch}`` and the logical table names.
 
-``staged=True`` validates the ``__staging`` tables of the current build (the same SQL,
-pointed at staging by the adapter's table renames); ``staged=False`` the published ones.
-Each validation is stored as JSON next to an HTML report.
+The batch is the staged partition itself (``SELECT * FROM <table>__staging WHERE <partition> =
+day``), validated by GX's SQL execution engine where it lives (``quality.context``). Results
+are SUMMARY with the suite's ``row_keys`` as GX's ``unexpected_index_column_names``: per failed
+expectation the unexpected count and a sample of failing rows (their keys and values). Each
+validation is stored by GX (``<results>/validations/``) and rendered into Data Docs
+(``<results>/data_docs/``); :class:`GateResult` points at both.
+
+``staged=True`` validates the ``__staging`` tables of the current build (the adapter's table
+renames point every gold name, also inside the queries, at its staging copy); ``staged=False``
+the published ones.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
-import os
+import re
 import time
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from dags.gold.tables import GOLD_TABLES, GoldTable, gold_table
 from logistics.settings import Settings
 from logistics.warehouse import Renames, Warehouse, sql_file
-from quality.report import render_html
-from quality.suites import SUITES, Lookups
-from quality.summary import QUALITY_SQL, summary_sql
+from quality.context import SITE_NAME, data_context, load_suite, read_suite, warehouse_datasource
 
 if TYPE_CHECKING:
-    import pandas as pd
     from great_expectations.data_context.data_context.abstract_data_context import AbstractDataContext
 
 log = logging.getLogger(__name__)
 
+QUALITY_SQL = Path(__file__).resolve().parent / "sql"
+SAMPLE_ROWS = 20  # failing rows kept per expectation (GX's partial_unexpected_count)
 _FACT_ROWS = "SELECT COUNT(*) AS fact_rows FROM curated.fact_deliveries WHERE delivery_date = @day"
+# {batch} stands for the batch in a suite's queries; this name stands for it while sqlglot renders them
+_BATCH_STAND_IN = "gate_batch.rows_under_test"
 
 
 class QualityGateFailed(RuntimeError):
-    """A staged table broke its suite: nothing was published."""
+    """A staged table broke its suite: nothing was published. ``reports`` are the Data Docs pages."""
+
+    def __init__(self, message: str, *, reports: tuple[Path, ...] = ()) -> None:
+        super().__init__(message)
+        self.reports = reports
+
+
+@dataclass(frozen=True)
+class GateFailure:
+    """One unmet expectation: what, how many rows, and a sample of them (keys and failing values)."""
+
+    expectation: str  # "expectation_type(column)" or, for a query, "expect_no_unexpected_rows(rule)"
+    unexpected_count: int | None  # None: a table-level expectation (row count, sum) or an error
+    # GX's JSON form of the result: timestamps are ISO strings
+    observed: Any = None
+    sample: tuple[dict[str, Any], ...] = ()
+
+    def describe(self) -> str:
+        text = self.expectation
+        if self.unexpected_count is not None:
+            text += f": {self.unexpected_count} rows"
+        elif self.observed is not None:
+            text += f": observed {self.observed}"
+        if self.sample:
+            text += f", e.g. {_row_text(self.sample[0])}"
+        return text
 
 
 @dataclass(frozen=True)
@@ -52,21 +84,59 @@ class GateResult:
     day: dt.date | None
     success: bool
     evaluated: int
-    failed: tuple[str, ...]  # "expectation_type(column)" of each unmet expectation
-    results_path: Path
-    report_path: Path
-    seconds: float = 0.0  # wall time: summary query, silver bounds (first table needing them), GX, report
+    failures: tuple[GateFailure, ...]
+    results_path: Path  # GX's stored validation result (JSON)
+    report_path: Path  # its Data Docs page
+    seconds: float = 0.0  # wall time: silver bounds (first table needing them), GX, Data Docs
+    parameters: dict[str, Any] = field(default_factory=dict)  # the suite parameters it ran with
+
+    @property
+    def failed(self) -> tuple[str, ...]:
+        return tuple(f.expectation for f in self.failures)
 
     def summary(self) -> str:
         scope = f"{self.table}@{self.day}" if self.day else self.table
         if self.success:
             return f"{scope}: {self.evaluated} expectations met (report {self.report_path})"
-        return f"{scope}: FAILED {', '.join(self.failed)} (report {self.report_path})"
+        failed = "; ".join(f.describe() for f in self.failures)
+        return f"{scope}: FAILED {failed} (report {self.report_path})"
 
 
 def staging_renames() -> Renames:
     """Point every gold table at its staging copy (what a build is about to publish)."""
     return tuple((t.name, t.staging) for t in GOLD_TABLES)
+
+
+def batch_sql(table: GoldTable) -> str:
+    """The rows a table's gate validates (BigQuery dialect, published names; ``@day`` for a partition)."""
+    if table.partition_column is None:
+        return f"SELECT * FROM {table.name}"
+    return f"SELECT * FROM {table.name} WHERE {table.partition_column} = @day"
+
+
+def render_for(warehouse: Warehouse, sql: str, *, day: dt.date | None, renames: Renames) -> str:
+    """``sql`` (a batch query or a suite's query over ``{batch}``) as this warehouse runs it."""
+    return render_query(sql, day=day, render=lambda text: warehouse.render(text, renames=renames))
+
+
+def render_query(sql: str, *, day: dt.date | None, render: Callable[[str], str]) -> str:
+    """``sql`` through ``render`` (the adapter's, or sqlglot's for printing), ``{batch}`` kept for GX.
+
+    GX binds no parameters in its queries: ``@day`` becomes a DATE literal (a ``date``, never text).
+    """
+    if day is not None:
+        sql = re.sub(r"@day\b", f"DATE '{day.isoformat()}'", sql)
+    return render(sql.replace("{batch}", _BATCH_STAND_IN)).replace(_BATCH_STAND_IN, "{batch}")
+
+
+def gate_queries(table: GoldTable) -> dict[str, str]:
+    """The SQL of a table's gate (BigQuery dialect): its batch, then each query-based expectation by rule."""
+    queries = {"batch": batch_sql(table)}
+    for expectation in read_suite(table.short_name).get("expectations", []):
+        query = expectation.get("kwargs", {}).get("unexpected_rows_query")
+        if query:
+            queries[(expectation.get("meta") or {}).get("rule") or f"query {len(queries)}"] = query
+    return queries
 
 
 def run_gate(
@@ -77,22 +147,58 @@ def run_gate(
     results_dir: Path,
     staged: bool = True,
     bounds: GateBounds | None = None,
+    context: AbstractDataContext | None = None,
+    build_index: bool = True,
 ) -> GateResult:
-    """Validate one table; ``bounds`` shares silver's bounds across the tables of one build."""
+    """Validate one table; ``bounds`` and ``context`` are shared across the tables of one build,
+    which updates the Data Docs index once, with its last table (``build_index``)."""
     started = time.perf_counter()
     target = table if isinstance(table, GoldTable) else gold_table(table)
     if target.partition_column and day is None:
         raise ValueError(f"{target.name} is partitioned by {target.partition_column}: give the day to validate")
     scope_day = day if target.partition_column else None
     renames = staging_renames() if staged else ()
-    params = {"day": scope_day} if scope_day else None
-    frame = warehouse.dataframe(summary_sql(target), params, renames=renames)
     if bounds is None:
         bounds = GateBounds(warehouse, renames=renames)
-    lookups = Lookups(day=scope_day, bounds=bounds.for_table(target, day=scope_day))
-    result = _validate(frame, name=target.short_name, expectations=SUITES[target.short_name](lookups))
-    stored = _store(result, table=target, day=scope_day, staged=staged, results_dir=results_dir)
-    return dataclasses.replace(stored, seconds=time.perf_counter() - started)
+    parameters = bounds.for_table(target, day=scope_day)
+    context = context or data_context(results_dir)
+    suite = load_suite(context, target.short_name)
+    row_keys = list((suite.meta or {}).get("row_keys") or [])  # the failing rows' keys to report
+    for expectation in suite.expectations:  # a suite's queries are written like the gold SQL
+        if hasattr(expectation, "unexpected_rows_query"):
+            expectation.unexpected_rows_query = render_for(
+                warehouse, expectation.unexpected_rows_query, day=scope_day, renames=renames
+            )
+    with warehouse_datasource(context, warehouse) as source:
+        asset = source.add_query_asset(
+            target.short_name, query=render_for(warehouse, batch_sql(target), day=scope_day, renames=renames)
+        )
+        batch = asset.add_batch_definition_whole_table("whole").get_batch()
+        result = batch.validate(
+            suite,
+            result_format={
+                "result_format": "SUMMARY",
+                "unexpected_index_column_names": row_keys,
+                "partial_unexpected_count": SAMPLE_ROWS,
+            },
+            expectation_parameters=parameters,
+        )
+    kind = "staged" if staged else "published"
+    results_path, report_path = _store(
+        context, result, table=target, day=scope_day, kind=kind, results_dir=results_dir, build_index=build_index
+    )
+    body = result.to_json_dict()
+    return GateResult(
+        table=target.name,
+        day=scope_day,
+        success=bool(body["success"]),
+        evaluated=len(body["results"]),
+        failures=tuple(_failure(r) for r in body["results"] if not r["success"]),
+        results_path=results_path,
+        report_path=report_path,
+        seconds=time.perf_counter() - started,
+        parameters=parameters,
+    )
 
 
 def gate_all(
@@ -100,17 +206,30 @@ def gate_all(
 ) -> list[GateResult]:
     """Validate every staged table of a build; raise :class:`QualityGateFailed` naming each failure."""
     bounds = GateBounds(warehouse, renames=staging_renames())
-    results = [run_gate(warehouse, table=t, day=day, results_dir=results_dir, bounds=bounds) for t in tables]
+    context = data_context(results_dir)
+    results = [
+        run_gate(
+            warehouse,
+            table=table,
+            day=day,
+            results_dir=results_dir,
+            bounds=bounds,
+            context=context,
+            build_index=table == tables[-1],
+        )
+        for table in tables
+    ]
     for r in results:
         log.info("quality gate %s", r.summary())
     failed = [r for r in results if not r.success]
     if failed:
-        raise QualityGateFailed("; ".join(r.summary() for r in failed))
+        raise QualityGateFailed("; ".join(r.summary() for r in failed), reports=tuple(r.report_path for r in failed))
     return results
 
 
 class GateBounds:
-    """What silver (or the change logs) says the gold tables should hold, queried once per build."""
+    """What silver (or the change logs) says the gold tables should hold, queried once per build:
+    the suite parameters (row-count and sum bounds)."""
 
     def __init__(self, warehouse: Warehouse, *, renames: Renames) -> None:
         self._warehouse = warehouse
@@ -120,7 +239,8 @@ class GateBounds:
     def for_table(self, table: GoldTable, *, day: dt.date | None) -> dict[str, Any]:
         kind = "partition" if table.partition_column else "dimension"
         if (kind, day) not in self._found:
-            self._found[kind, day] = self._query(day) if kind == "partition" else self._query_dimensions()
+            found = self._query(day) if kind == "partition" else self._query_dimensions()
+            self._found[kind, day] = {k: int(v or 0) for k, v in found.items()}
         return self._found[kind, day]
 
     def _query_dimensions(self) -> dict[str, Any]:
@@ -132,73 +252,80 @@ class GateBounds:
         return bounds | self._warehouse.query(_FACT_ROWS, params, renames=self._renames)[0]
 
 
-@cache
-def _context() -> AbstractDataContext:
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    return context
-
-
-def _validate(frame: pd.DataFrame, *, name: str, expectations: list[Any]) -> dict[str, Any]:
-    import great_expectations as gx
-
-    context = _context()
-    # one datasource per table, reused across runs (the context lives for the process)
-    source: Any
-    try:
-        source = context.data_sources.get(name)
-    except (KeyError, ValueError):
-        source = context.data_sources.add_pandas(name)
-    try:
-        batch_definition = source.get_asset(name).get_batch_definition(name)
-    except (LookupError, ValueError):
-        batch_definition = source.add_dataframe_asset(name=name).add_batch_definition_whole_dataframe(name)
-    suite = gx.ExpectationSuite(name=f"{name}.gate", expectations=expectations)
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-    result = batch.validate(suite, result_format="SUMMARY")
-    return dict(result.to_json_dict())
-
-
 def _store(
-    result: dict[str, Any], *, table: GoldTable, day: dt.date | None, staged: bool, results_dir: Path
-) -> GateResult:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    folder = results_dir / table.short_name / (day.isoformat() if day else "all")
-    folder.mkdir(parents=True, exist_ok=True)
-    kind = "staged" if staged else "published"
-    results_path = folder / f"{stamp}-{kind}.json"
-    report_path = folder / f"{stamp}-{kind}.html"
-    results_path.write_bytes(orjson.dumps(result, default=str, option=orjson.OPT_INDENT_2))
-    title = f"{table.name} {day or ''} ({kind})".replace("  ", " ")
-    report_path.write_text(render_html(title=title, result=result), encoding="utf-8")
-    failed = tuple(
-        f"{r['expectation_config']['type']}({_column_of(r['expectation_config']['kwargs'])})"
-        for r in result["results"]
-        if not r["success"]
+    context: AbstractDataContext,
+    result: Any,
+    *,
+    table: GoldTable,
+    day: dt.date | None,
+    kind: str,
+    results_dir: Path,
+    build_index: bool,
+) -> tuple[Path, Path]:
+    """Keep the validation in GX's results store and render its Data Docs page; return both paths."""
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
     )
-    return GateResult(
-        table=table.name,
-        day=day,
-        success=bool(result["success"]),
-        evaluated=len(result["results"]),
-        failed=failed,
-        results_path=results_path,
-        report_path=report_path,
+
+    for item in result.results:
+        sample = (item.result or {}).get("partial_unexpected_index_list")
+        if sample and "unexpected_index_list" not in item.result:
+            # Data Docs print failing rows' keys from this list (a SUMMARY result holds a sample of
+            # it); the page heads the table "Sampled Unexpected Values" when it is not every row
+            item.result["unexpected_index_list"] = sample
+    run_id = RunIdentifier(run_name=f"{day.isoformat() if day else 'all'}.{kind}", run_time=dt.datetime.now(dt.UTC))
+    key = ValidationResultIdentifier(
+        expectation_suite_identifier=ExpectationSuiteIdentifier(name=table.short_name),
+        run_id=run_id,
+        batch_identifier=table.short_name,
+    )
+    result.meta["run_id"] = run_id
+    context.validation_results_store.set(key, result)
+    context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[key], build_index=build_index)
+    relative = Path(*key.to_tuple()[:-1]) / f"{key.to_tuple()[-1]}"
+    results_path = results_dir / "validations" / relative.with_suffix(".json")
+    report_path = results_dir / "data_docs" / "validations" / relative.with_suffix(".html")
+    return results_path, report_path
+
+
+def _failure(item: dict[str, Any]) -> GateFailure:
+    config = item["expectation_config"]
+    result = item.get("result") or {}
+    name = f"{config['type']}({_subject_of(config)})"
+    error = (item.get("exception_info") or {}).get("exception_message")
+    count = result.get("unexpected_count")
+    if "unexpected_rows" in (result.get("details") or {}):  # a query: its row count is the observed value
+        sample = tuple(result["details"]["unexpected_rows"])
+        count = result.get("observed_value")
+    else:
+        sample = tuple(result.get("partial_unexpected_index_list") or ())
+    return GateFailure(
+        expectation=name,
+        unexpected_count=None if count is None else int(count),
+        observed=error or result.get("observed_value"),
+        sample=sample,
     )
 
 
-def _column_of(kwargs: dict[str, Any]) -> str:
+def _subject_of(config: dict[str, Any]) -> str:
+    """What an expectation is about: its column(s), or a query's ``meta.rule``, else ``table``."""
+    kwargs = config.get("kwargs", {})
     for key in ("column", "column_list", "column_A"):
         if key in kwargs:
             value = kwargs[key]
+            if key == "column_A":
+                return f"{value},{kwargs['column_B']}"
             return ",".join(value) if isinstance(value, list) else str(value)
-    return "table"
+    rule = (config.get("meta") or {}).get("rule")
+    return str(rule) if rule else "table"
+
+
+def _row_text(row: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"{k}={v}" for k, v in row.items()) + "}"
 
 
 def results_dir_for(settings: Settings) -> Path:
-    """Where validation results and HTML reports are kept: ``<data_dir>/quality``."""
+    """Where GX keeps validation results and Data Docs: ``<data_dir>/quality``."""
     return settings.storage.resolved_data_dir() / "quality"

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
 
 from dags.gold.scd2 import versions_sql
-from dags.gold.seeds import load_carriers
+from dags.gold.seeds import CARRIERS_CSV, load_carriers
 from dags.gold.tables import (
     DIMENSIONS,
     FACTS,
@@ -38,10 +39,10 @@ def staging_sql(table: GoldTable) -> str:
     return f"{sql.rstrip()}\n\n{versions_sql(table)}"
 
 
-def stage_dimensions(warehouse: Warehouse) -> None:
+def stage_dimensions(warehouse: Warehouse, *, carriers_csv: Path = CARRIERS_CSV) -> None:
     """Load the seeds and stage every SCD2 dimension (recomputed from its change log + silver)."""
     ensure_published_tables(warehouse)
-    load_carriers(warehouse)
+    load_carriers(warehouse, path=carriers_csv)
     for table in DIMENSIONS:
         warehouse.execute(staging_sql(table))
 

@@ -24,7 +24,11 @@ from dags.gold.tables import STAGING_SUFFIX, GoldTable, Scd2
 # the columns every SCD2 dimension ends with, after its surrogate key, key and attributes
 VALIDITY_COLUMNS = ("valid_from", "valid_to", "is_current", "version")
 # the columns every change log has besides the key and the attributes
-CHANGE_COLUMNS = ("change_id", "changed_at", "ingest_time")
+CHANGE_COLUMNS = ("change_id", "changed_at", "ingest_time", "change_kind")
+# change_kind: 'set' (or NULL, logged before the column existed) states attributes at its instant;
+# 'retract' withdraws the key's instant (its source no longer has it: the version before runs on);
+# 'close' ends the key's current version (its source deleted the key). The latest ingested change
+# of an instant decides it, so a later 'set' brings a retracted instant or a closed key back.
 
 _VERSIONS = Template(
     """-- $name: SCD Type 2 versions recomputed from the whole change log (dags/gold/scd2.py)
@@ -35,6 +39,15 @@ WITH changes AS (
   UNION ALL
   SELECT $change_columns
   FROM $change_log_staging
+),
+-- an instant whose latest change retracts it is no part of the history
+live_changes AS (
+  SELECT *
+  FROM changes
+  WHERE TRUE
+  QUALIFY IFNULL(FIRST_VALUE(change_kind) OVER (
+    PARTITION BY $key, changed_at ORDER BY ingest_time DESC, change_id DESC
+  ), 'set') != 'retract'
 ),$carry_forward
 -- several changes at the same instant make one version: the last one ingested wins
 instants AS (
@@ -47,6 +60,7 @@ fingerprinted AS (
   SELECT
     *,
     TO_HEX(MD5(CONCAT(
+      IFNULL(change_kind, 'set'), '|',
       $attributes_hashed
     ))) AS attributes_hash
   FROM instants
@@ -57,16 +71,22 @@ versions AS (
   FROM fingerprinted
   WHERE TRUE
   QUALIFY attributes_hash IS DISTINCT FROM LAG(attributes_hash) OVER (PARTITION BY $key ORDER BY changed_at)
+),
+-- a version ends where the next one starts, or where a close ends the key (a close is no version)
+bounded AS (
+  SELECT *, LEAD(changed_at) OVER (PARTITION BY $key ORDER BY changed_at) AS ends_at
+  FROM versions
 )
 SELECT
   TO_HEX(MD5(CONCAT($key, '|', CAST(UNIX_MICROS(changed_at) AS STRING)))) AS $surrogate,
   $key,
   $attributes,
   changed_at AS valid_from,
-  LEAD(changed_at) OVER (PARTITION BY $key ORDER BY changed_at) AS valid_to,
-  LEAD(changed_at) OVER (PARTITION BY $key ORDER BY changed_at) IS NULL AS is_current,
+  ends_at AS valid_to,
+  ends_at IS NULL AS is_current,
   ROW_NUMBER() OVER (PARTITION BY $key ORDER BY changed_at) AS version
-FROM versions;
+FROM bounded
+WHERE IFNULL(change_kind, 'set') != 'close';
 """
 )
 
@@ -81,8 +101,9 @@ filled AS (
     changed_at,
     ingest_time,
     change_id,
+    change_kind,
     $attributes_filled
-  FROM changes
+  FROM live_changes
   WINDOW history AS (
     PARTITION BY $key ORDER BY changed_at, ingest_time, change_id
     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
@@ -126,7 +147,7 @@ def versions_sql(table: GoldTable) -> str:
         change_log_staging=scd2.change_log + STAGING_SUFFIX,
         change_columns=", ".join(table.change_log_columns),
         carry_forward=carry_forward,
-        latest_changes="filled" if scd2.carry_forward else "changes",
+        latest_changes="filled" if scd2.carry_forward else "live_changes",
         key=scd2.key,
         surrogate=scd2.surrogate,
         attributes_hashed=", '|',\n      ".join(hashed),

@@ -118,13 +118,15 @@ FACT_DELIVERIES = _table("curated.fact_deliveries", "curated")
 FACT_SHIPMENTS = _table("curated.fact_shipments", "curated")
 ML_DELIVERY_FEATURES = _table("features.ml_delivery_features", "features")
 GOLD_WATERMARKS = _table("curated.gold_watermarks", "ops")
+# silver per event day when reconciliation last brought gold up to date (dags/sql/ops/gold_silver_census.sql)
+SILVER_CENSUS = _table("curated.gold_silver_census", "ops")
 
 DIMENSIONS = (DIM_FACILITY, DIM_CARRIER, DIM_DRIVER)
 FACTS = (FACT_DELIVERIES, FACT_SHIPMENTS)
 FEATURES = (ML_DELIVERY_FEATURES,)
 # Every gold table a quality suite gates, in build order (features read staged facts and dims).
 GOLD_TABLES = (*DIMENSIONS, *FACTS, *FEATURES)
-TABLES_BY_NAME = {t.name: t for t in (*GOLD_TABLES, GOLD_WATERMARKS)}
+TABLES_BY_NAME = {t.name: t for t in (*GOLD_TABLES, GOLD_WATERMARKS, SILVER_CENSUS)}
 SEED_CARRIERS_SQL = SQL_DIR / "curated" / "seed_carriers.sql"
 LATE_PARTITIONS_SQL = SQL_DIR / "ops" / "late_partitions.sql"
 
@@ -152,5 +154,6 @@ def _create_if_missing(path: Path) -> tuple[str, ...]:
     return tuple(
         statement.sql(dialect="bigquery")
         for statement in sqlglot.parse(path.read_text(encoding="utf-8"), read="bigquery")
-        if isinstance(statement, exp.Create) and statement.args.get("exists")
+        # CREATE ... IF NOT EXISTS, and ALTER TABLE ... ADD COLUMN IF NOT EXISTS for tables older than a column
+        if (isinstance(statement, exp.Create) and statement.args.get("exists")) or isinstance(statement, exp.Alter)
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowSkipException
 
-from dags.gold.build import PARTITIONED, publish, stage_dimensions, stage_partition
+from dags.gold.build import PARTITIONED, publish, stage_dimensions, stage_partition, staging_sql
 from dags.gold.tables import (
     DIMENSIONS,
     FACTS,
@@ -20,12 +20,14 @@ from dags.gold.tables import (
     GOLD_TABLES,
     GOLD_WATERMARKS,
     LATE_PARTITIONS_SQL,
+    SILVER_CENSUS,
+    STAGING_SUFFIX,
     ensure_published_tables,
 )
 from dags.ops.notifiers import Alert, LogNotifier, Notifier, PagerDutyNotifier, notifier_from
 from dags.ops.runtime import build_day, run_time, task_settings, warehouse
 from dags.ops.sla import alert_for, evaluate, measure
-from logistics.warehouse import sql_file
+from logistics.warehouse import Warehouse, sql_file
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +76,7 @@ def quality_gate(**context: Any) -> list[str]:
     with warehouse() as wh:
         results = gate_all(wh, tables=GOLD_TABLES, day=build_day(context), results_dir=results_dir)
     for result in results:
-        log.info("quality report: %s", result.report_path)
+        log.info("quality report (Data Docs): %s", result.report_path)
     return [r.summary() for r in results]
 
 
@@ -94,30 +96,36 @@ def notify_published(**context: Any) -> None:
 
 
 def find_late_partitions(**context: Any) -> list[str]:
+    """The published partitions late silver events change (``late_partitions.sql``); stages the census
+    of silver that ``rebuild_partitions`` publishes once they are rebuilt."""
+    grace = task_settings().marts.reconciliation_ingest_grace_minutes
     with warehouse() as wh:
         wh.ensure_tables()
         ensure_published_tables(wh)
-        late = wh.query(sql_file(LATE_PARTITIONS_SQL))
+        # the census first: an event loaded between the two statements is then looked at again
+        # by the next run, never counted as reconciled without having been looked at
+        wh.execute(staging_sql(SILVER_CENSUS))
+        late = wh.query(sql_file(LATE_PARTITIONS_SQL), {"grace_minutes": grace})
     for row in late:
         log.info(
-            "late data for %s: silver now %s events (newest ingest %s), built from %s (%s)",
+            "late data for gold partition %s (built from silver ingested up to %s): %s",
             row["partition_date"],
-            row["silver_events"],
-            row["silver_max_ingest_time"],
-            row["built_events"],
             row["built_max_ingest_time"],
+            row["reasons"],
         )
     return [row["partition_date"].isoformat() for row in late]
 
 
 def rebuild_partitions(**context: Any) -> list[str]:
-    """Rebuild, gate and publish each late partition; a partition whose gate fails stays as it was."""
+    """Rebuild, gate and publish each late partition, oldest first (features read the facts of the
+    days before); republish the dimensions when they alone changed. Only when every rebuild passed
+    is the census of silver published: a failed one is found again by the next run."""
     from quality.gate import QualityGateFailed, gate_all, results_dir_for
 
-    days = [dt.date.fromisoformat(d) for d in context["ti"].xcom_pull(task_ids="find_late_partitions") or []]
+    days = sorted(dt.date.fromisoformat(d) for d in context["ti"].xcom_pull(task_ids="find_late_partitions") or [])
     results_dir = results_dir_for(task_settings())
     done: list[str] = []
-    failures: list[str] = []
+    failures: list[QualityGateFailed] = []
     for day in days:
         with warehouse() as wh:  # one short write session per partition
             stage_dimensions(wh)
@@ -125,14 +133,34 @@ def rebuild_partitions(**context: Any) -> list[str]:
             try:
                 gate_all(wh, tables=GOLD_TABLES, day=day, results_dir=results_dir)
             except QualityGateFailed as exc:
-                failures.append(f"{day}: {exc}")
+                failures.append(exc)
                 continue
             publish(wh, tables=(*DIMENSIONS, *PARTITIONED), day=day)
         done.append(day.isoformat())
         log.info("rebuilt gold partition %s", day)
     if failures:
-        raise QualityGateFailed("; ".join(failures))
+        raise QualityGateFailed(
+            "; ".join(str(f) for f in failures), reports=tuple(r for f in failures for r in f.reports)
+        )
+    with warehouse() as wh:
+        if not days:  # a dimension-only change: the dimensions are republished behind their gates
+            stage_dimensions(wh)
+            if pending_dimension_changes(wh):
+                # a dimension is gated whole: the day only names the run
+                gate_all(wh, tables=DIMENSIONS, day=run_time(context).date(), results_dir=results_dir)
+                publish(wh, tables=DIMENSIONS)
+                log.info("republished the dimensions (changes without a late partition)")
+        publish(wh, tables=(SILVER_CENSUS,))
     return done
+
+
+def pending_dimension_changes(wh: Warehouse) -> int:
+    """Changes staged for the dimensions' logs (after ``stage_dimensions``) that published gold lacks."""
+    return sum(
+        int(wh.query(f"SELECT COUNT(*) AS n FROM {table.change_log}{STAGING_SUFFIX}")[0]["n"])
+        for table in DIMENSIONS
+        if table.change_log
+    )
 
 
 # --- sla_monitoring ------------------------------------------------------------------------
@@ -165,11 +193,15 @@ def alert_on_failure(context: Any) -> None:
     dag_id = getattr(ti, "dag_id", "?")
     task_id = getattr(ti, "task_id", "?")
     error = context.get("exception")
+    details: dict[str, Any] = {"run_id": str(context.get("run_id"))}
+    reports = getattr(error, "reports", ())  # a failed quality gate: its Data Docs pages
+    if reports:
+        details["quality_reports"] = [f"file://{path}" for path in reports]
     notifier_from(task_settings().marts).send(
         Alert(
             summary=f"{dag_id}.{task_id} failed: {error}",
             severity="error",
             dedup_key=f"{dag_id}:{task_id}",
-            details={"run_id": str(context.get("run_id"))},
+            details=details,
         )
     )

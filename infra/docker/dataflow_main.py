@@ -12,7 +12,9 @@ it computed (``--project``, ``--region``, ``--temp_location``, ``--update``, ...
 from ``LOGISTICS_ENV`` (``--env``), so the job sees the same datasets, topics and buckets as
 every other component of that environment; the workers' autoscaling comes from
 ``pipeline.autoscaling`` / ``num_workers`` / ``max_workers`` in that environment's config unless
-the launcher passed its own. The launcher only submits: it never waits for the job.
+the launcher passed its own, and the workers run this very image (``DATAFLOW_SDK_CONTAINER_IMAGE``,
+baked in at build time) unless the launcher named another. The launcher only submits: it never
+waits for the job.
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
+
+
+def given_options(job_options: list[str]) -> set[str]:
+    """The names of the options the launcher passed (``--max-num-workers=3`` -> ``max_num_workers``)."""
+    return {option.split("=", 1)[0].lstrip("-").replace("-", "_") for option in job_options}
 
 
 def scaling_options(settings: object, job_options: list[str]) -> list[str]:
@@ -28,13 +36,22 @@ def scaling_options(settings: object, job_options: list[str]) -> list[str]:
 
     assert isinstance(settings, Settings)
     flow = settings.pipeline
-    given = {option.split("=", 1)[0].lstrip("-").replace("-", "_") for option in job_options}
+    given = given_options(job_options)
     wanted = {
         "autoscaling_algorithm": "THROUGHPUT_BASED" if flow.autoscaling else "NONE",
         "num_workers": flow.num_workers,
         "max_num_workers": flow.max_workers,
     }
     return [f"--{name}={value}" for name, value in wanted.items() if value is not None and name not in given]
+
+
+def worker_image_options(job_options: list[str], environ: Mapping[str, str]) -> list[str]:
+    """``--sdk_container_image`` = the image this file runs in (its build wrote its own name into
+    ``DATAFLOW_SDK_CONTAINER_IMAGE``), unless the launcher passed one."""
+    image = environ.get("DATAFLOW_SDK_CONTAINER_IMAGE")
+    if not image or given_options(job_options) & {"sdk_container_image", "worker_harness_container_image"}:
+        return []
+    return [f"--sdk_container_image={image}"]
 
 
 def main(argv: list[str]) -> int:
@@ -51,7 +68,7 @@ def main(argv: list[str]) -> int:
     from logistics.settings import get_settings
 
     settings = get_settings()
-    options = [*job_options, *scaling_options(settings, job_options)]
+    options = [*job_options, *scaling_options(settings, job_options), *worker_image_options(job_options, os.environ)]
     if known.mode == "streaming":
         from pipeline.unbounded import start_unbounded
 

@@ -100,7 +100,7 @@ def demo(
         console.rule("where to look")
         console.print(f"GraphiQL:          {api.graphql}   (header X-API-Key: {tour.DEMO_API_KEY})")
         console.print(f"REST + OpenAPI:    {api.url}/docs   e.g. {api.url}/api/v1/shipments/SHP-0001/timeline")
-        console.print(f"quality reports:   file://{results_dir_for(settings)}/")
+        console.print(f"quality reports:   file://{results_dir_for(settings)}/data_docs/index.html (GX Data Docs)")
         console.print(f"bronze (Avro):     {settings.storage.bronze}/yyyy/mm/dd/hh/")
         console.print(f"warehouse:         {settings.storage.duckdb_path}")
         console.print(f"logs:              {tour.demo_dir(settings)}/")
@@ -144,7 +144,7 @@ def _stream_live(settings: Settings, *, backfilled: SimulationConfig, live_shipm
 
 
 def _gates_table(outcomes: list[GateOutcome], *, root: Path) -> Table:
-    gates = Table(title=f"Quality gates (Great Expectations): reports under {root}/")
+    gates = Table(title=f"Quality gates (Great Expectations): Data Docs under {root}/")
     for column in ("table", "day", "result", "report"):
         gates.add_column(column)
     for outcome in outcomes:

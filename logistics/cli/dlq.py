@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from logistics.cli._console import console
+from logistics.cli._console import console, err_console
 
 app = typer.Typer(help="Dead-letter queue commands.", no_args_is_help=True)
 
@@ -15,15 +15,26 @@ app = typer.Typer(help="Dead-letter queue commands.", no_args_is_help=True)
 def replay(
     max_attempts: Annotated[int, typer.Option(min=1, help="Attempts before a record is a permanent failure.")] = 3,
 ) -> None:
-    """Re-validate open DLQ records; re-inject those that pass; retire those out of attempts."""
+    """Re-validate open DLQ records (each opened from its sealed original with the PII key the
+    pipeline used) against today's contracts; re-inject those that pass; retire those out of attempts."""
     from logistics.settings import get_settings
     from pipeline.replay import replay_dlq
+    from pipeline.transforms.pii import PiiKeyError
 
-    report = replay_dlq(settings=get_settings(), max_attempts=max_attempts)
+    try:
+        report = replay_dlq(settings=get_settings(), max_attempts=max_attempts)
+    except PiiKeyError as exc:
+        err_console.print(f"[red]no key:[/] {exc}", markup=True, soft_wrap=True)
+        raise typer.Exit(1) from None
     console.print(
         f"examined {report.examined}: {report.reinjected} re-injected, {report.still_failing} still failing, "
         f"{report.permanent_failures} moved to permanent_failure"
     )
+    if report.unreadable:
+        console.print(
+            f"{report.unreadable} left open unread: no sealed original (written before DLQ rows kept one) "
+            "or sealed under another PII key"
+        )
     if report.ledger is not None:
         from logistics.cli.run_pipeline import ledger_table
 

@@ -16,15 +16,19 @@ def detokenize(
     tokens: Annotated[list[str], typer.Argument(help="Tokens (tok:v1:...) to reverse.", show_default=False)],
     path: Annotated[str, typer.Option("--path", help="The payload field the tokens came from, e.g. recipient.phone.")],
 ) -> None:
-    """Print the clear value of each token, one per line (key from the configured env var / secret)."""
+    """Print the clear value of each token, one per line.
+
+    The key is the one the pipeline tokenized with, found the way the pipeline finds it: Secret
+    Manager (``pii.secret``), else ``LOGISTICS_PII_KEY``, else the local key file under the data
+    folder. A missing key is reported, never made: a new key would open none of the tokens.
+    """
     from logistics.pii import DetokenizeError, PiiKeyError, Tokenizer
     from logistics.settings import get_settings
 
-    settings = get_settings()
     try:
-        tokenizer = Tokenizer.from_settings(settings.pii, project_id=settings.gcp.project_id)
+        tokenizer = Tokenizer.for_settings(get_settings(), create_local_key=False)
     except PiiKeyError as exc:
-        err_console.print(f"[red]no key:[/] {exc}", markup=True)
+        err_console.print(f"[red]no key:[/] {exc}", markup=True, soft_wrap=True)
         raise typer.Exit(1) from None
     clear: list[str] = []
     for token in tokens:
@@ -42,7 +46,8 @@ def detokenize(
 def generate_key() -> None:
     """Print a fresh random key (base64) for local/dev use: export it as LOGISTICS_PII_KEY.
 
-    Keep it out of the repo; in the cloud the key lives in Secret Manager (``pii.secret``).
+    Keep it out of the repo; in the cloud the key lives in Secret Manager (``pii.secret``). A new
+    key is for a new deployment: tokens and sealed DLQ records open only with the key that made them.
     """
     from logistics.pii import Tokenizer
 

@@ -41,6 +41,6 @@ def run(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     console.print(result.summary())
-    console.print(f"results: {result.results_path}")
+    console.print(f"Data Docs: file://{result.report_path}\nresult (GX JSON): {result.results_path}")
     if not result.success:
         raise typer.Exit(1)

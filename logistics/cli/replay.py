@@ -21,19 +21,39 @@ def replay(
         dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last event day (default: start).")
     ] = None,
     source: Annotated[ReplaySource, typer.Option("--from", help="Where to replay from.")] = ReplaySource.bronze,
-    rebuild: Annotated[bool, typer.Option(help="Delete those days from silver first, then rebuild them.")] = False,
+    rebuild: Annotated[
+        bool,
+        typer.Option(help="Rebuild those days' silver from bronze alone (built aside, swapped in atomically)."),
+    ] = False,
+    skip_corrupt: Annotated[
+        bool, typer.Option(help="Leave out bronze files that do not read (reported) instead of stopping.")
+    ] = False,
 ) -> None:
-    """Rebuild silver for a date range from the bronze archive (idempotent)."""
+    """Replay a date range of the bronze archive into silver (idempotent), or rebuild it from bronze."""
     from logistics.cli.run_pipeline import ledger_table
     from logistics.settings import get_settings
+    from pipeline.rebuild import CorruptBronzeFile
     from pipeline.replay import replay_bronze
 
     first = start.date()
     last = (end or start).date()
-    report = replay_bronze(settings=get_settings(), start=first, end=last, rebuild=rebuild)
+    try:
+        report = replay_bronze(
+            settings=get_settings(), start=first, end=last, rebuild=rebuild, skip_corrupt=skip_corrupt
+        )
+    except CorruptBronzeFile as corrupt:
+        console.print(f"[red]error:[/] {corrupt}")
+        raise typer.Exit(2) from None
+    for skipped in report.skipped:
+        console.print(f"[yellow]skipped[/] {skipped.path} (unreadable at byte {skipped.offset}: {skipped.reason})")
     console.print(
         f"{source.value}: {len(report.files)} files, {report.envelopes} envelopes for {first}..{last}"
-        + (f"; {report.silver_rows_removed} silver rows removed first" if rebuild else "")
+        + (
+            f"; silver for those days rebuilt: {report.silver_rows_removed} rows replaced by "
+            f"{report.silver_rows_rebuilt}"
+            if rebuild
+            else ""
+        )
     )
     if report.ledger is not None:
         console.print(ledger_table(report.ledger))

@@ -51,6 +51,15 @@ class BigQueryWarehouse:
         self._timeout_s = timeout_s
         self.statements_run = 0
 
+    @property
+    def client(self) -> Any:
+        """The BigQuery client, for a second client of the same project (the quality gate's SQLAlchemy engine)."""
+        return self._client
+
+    @property
+    def project(self) -> str:
+        return self._project
+
     def physical(self, dataset: str) -> str:
         return dict(self._datasets).get(dataset, dataset)
 
@@ -76,11 +85,20 @@ class BigQueryWarehouse:
         return self._result(sql, params, renames).to_dataframe(create_bqstorage_client=False)
 
     def ensure_tables(self) -> None:
+        from google.api_core.exceptions import NotFound
         from google.cloud import bigquery
 
+        ready: set[str] = set()
         for table in managed_tables():
             dataset = f"{self._project}.{self.physical(table.dataset)}"
-            self._client.create_dataset(dataset, exists_ok=True)
+            if dataset not in ready:
+                # Asked first: creating needs bigquery.datasets.create on the project even when the
+                # dataset exists, which the pipeline's account has no reason to hold (Terraform made it).
+                try:
+                    self._client.get_dataset(dataset)
+                except NotFound:
+                    self._client.create_dataset(dataset, exists_ok=True)
+                ready.add(dataset)
             bq_table = bigquery.Table(f"{dataset}.{table.name}", schema=_schema_fields(table))
             partition = table.schema.get("timePartitioning")
             if partition:

@@ -64,6 +64,11 @@ class DuckDBWarehouse:
         self.statements_run += 1
         return self._con.execute(sql, dict(params) if params else None)
 
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """Another connection to this same database (DuckDB's cursor), for a second client in this
+        process that must see what this one wrote, e.g. the quality gate's SQLAlchemy engine."""
+        return self._con.cursor()
+
     def ensure_tables(self) -> None:
         """Create the contract-owned tables (silver, DLQ, bronze backup) if missing."""
         for table in managed_tables():

@@ -11,7 +11,14 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.local_runner.spill import read_records, write_record
 from pipeline.sinks.archive import archived_ids
-from pipeline.sinks.bronze import DEFLATE_LEVEL, PARSED_ENVELOPE, bronze_path, event_ids, hour_of
+from pipeline.sinks.bronze import (
+    DEFLATE_LEVEL,
+    PARSED_ENVELOPE,
+    bronze_prefix,
+    event_ids,
+    hour_of,
+    write_bronze_file,
+)
 from pipeline.transforms.normalize import Envelope
 
 
@@ -63,8 +70,12 @@ class BronzeHours:
         self._spills.clear()
         return paths
 
-    def _path(self, hour: dt.datetime) -> str:
-        return f"{self._root}/{bronze_path(hour, run_id=self._run_id, part=f'{self._shard:05d}')}"
+    @property
+    def _part(self) -> str:
+        return f"{self._shard:05d}"
+
+    def _prefix(self, hour: dt.datetime) -> str:
+        return bronze_prefix(self._root, hour, run_id=self._run_id, part=self._part)
 
     def _write_group(self, spill_path: str) -> list[str]:
         # Each hour is an Avro container filling an in-memory buffer block by block (deflated),
@@ -75,7 +86,7 @@ class BronzeHours:
             for envelope in envelopes:
                 hour = hour_of(envelope)
                 if hour not in known:
-                    known[hour] = archived_ids(self._root, hour, ids_of=event_ids, except_path=self._path(hour))
+                    known[hour] = archived_ids(self._root, hour, ids_of=event_ids, except_prefix=self._prefix(hour))
                 if envelope["event_id"] in known[hour]:
                     continue
                 if hour not in hours:
@@ -88,8 +99,6 @@ class BronzeHours:
         paths = []
         for hour, (buffer, writer) in sorted(hours.items()):
             writer.flush()
-            path = self._path(hour)
-            with FileSystems.create(path) as fh:
-                fh.write(buffer.getbuffer())
-            paths.append(path)
+            data = buffer.getvalue()
+            paths.append(write_bronze_file(self._root, hour, run_id=self._run_id, part=self._part, data=data))
         return paths

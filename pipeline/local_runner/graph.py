@@ -31,6 +31,7 @@ def build_local(
     write_bronze: bool = True,
     load: bool = True,
     buckets: int | None = None,
+    reference: Settings | None = None,
 ) -> None:
     """Batches of lines -> normalize + validate -> (one GroupByKey by dedupe shard, carrying
     spill-file names) -> per shard: dedupe -> stage (PII, bronze, enriched silver rows, alerts);
@@ -62,7 +63,8 @@ def build_local(
     shards_done = (
         checked.valid
         | "GroupByShard" >> beam.GroupByKey()
-        | "WriteShards" >> beam.ParDo(WriteShardDoFn(targets=targets, settings=settings, data_dir=data_dir))
+        | "WriteShards"
+        >> beam.ParDo(WriteShardDoFn(targets=targets, settings=settings, data_dir=data_dir, reference=reference))
     )
     dlq_done = (
         checked[DEAD_LETTERS]

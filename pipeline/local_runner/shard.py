@@ -58,9 +58,12 @@ class WriteShardDoFn(beam.DoFn):
     in ``setup`` on the worker, and so is the reference data (loaded once: a bounded run).
     """
 
-    def __init__(self, *, targets: ShardTargets, settings: Settings, data_dir: Path | None) -> None:
+    def __init__(
+        self, *, targets: ShardTargets, settings: Settings, data_dir: Path | None, reference: Settings | None = None
+    ) -> None:
         super().__init__()
         self._targets, self._settings, self._data_dir = targets, settings, data_dir
+        self._reference = reference or settings  # whose warehouse the reference data comes from
         self._tokenizer: Tokenizer | None = None
         self._dims: DimensionSnapshot | None = None
         self._duplicates = Metrics.counter("ledger", "duplicates")
@@ -71,7 +74,7 @@ class WriteShardDoFn(beam.DoFn):
         self._tokenizer = Tokenizer.from_settings(
             settings.pii, project_id=settings.gcp.project_id, data_dir=self._data_dir
         )
-        self._dims = load_dimensions_for(settings)
+        self._dims = load_dimensions_for(self._reference)
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_tokenizer": None, "_dims": None}

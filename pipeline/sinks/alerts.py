@@ -62,7 +62,7 @@ class AlertHours:
         written: list[dict[str, Any]] = []
         for hour, alerts in sorted(self._hours.items()):
             path = alerts_path(self._root, hour, run_id=self._run_id, part=self._part)
-            known = archived_ids(self._root, hour, ids_of=alert_ids, except_path=path)
+            known = archived_ids(self._root, hour, ids_of=alert_ids, except_prefix=path)
             fresh = [a for a in alerts if a["alert_id"] not in known]
             if fresh:
                 with FileSystems.create(path) as fh:

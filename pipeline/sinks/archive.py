@@ -21,10 +21,12 @@ def hour_folder(root: str, hour: dt.datetime) -> str:
     return f"{root.rstrip('/')}/{hour:%Y/%m/%d/%H}"
 
 
-def archived_ids(root: str, hour: dt.datetime, *, ids_of: IdsOf, except_path: str | None = None) -> set[str]:
-    """The ids the hour's files already hold (``except_path``: the file about to be rewritten)."""
+def archived_ids(root: str, hour: dt.datetime, *, ids_of: IdsOf, except_prefix: str | None = None) -> set[str]:
+    """The ids the hour's files already hold (``except_prefix``: the writer's own files, which a
+    retried writer rewrites)."""
     ids: set[str] = set()
     for match in FileSystems.match([f"{hour_folder(root, hour)}/*"])[0].metadata_list:
-        if match.path != except_path and match.size_in_bytes > 0:
+        own = except_prefix is not None and match.path.startswith(except_prefix)
+        if not own and match.size_in_bytes > 0:
             ids.update(ids_of(match.path))
     return ids

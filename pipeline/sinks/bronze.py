@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
@@ -37,9 +38,26 @@ PARSED_ENVELOPE = fastavro.parse_schema(BRONZE_SCHEMA)  # the contract's envelop
 _CODER = BronzeCoder()
 
 
-def bronze_path(hour: dt.datetime, *, run_id: str, part: str) -> str:
-    """``yyyy/mm/dd/hh/events-<hour start>-<run>-<part>.avro`` by event time (replaying a day is one prefix)."""
-    return f"{hour:%Y/%m/%d/%H}/events-{hour:%Y%m%dT%H}0000-{run_id}-{part}.avro"
+def bronze_prefix(root: str, hour: dt.datetime, *, run_id: str, part: str) -> str:
+    """``<root>/yyyy/mm/dd/hh/events-<hour start>-<run>-<part>``: a writer's file for an event hour
+    (replaying a day is one prefix), before its digest."""
+    return f"{root.rstrip('/')}/{hour:%Y/%m/%d/%H}/events-{hour:%Y%m%dT%H}0000-{run_id}-{part}"
+
+
+def write_bronze_file(root: str, hour: dt.datetime, *, run_id: str, part: str, data: bytes) -> str:
+    """Write one Avro container; its name ends in a digest of its bytes (``-<sha256[:16]>.avro``), so
+    a reader can tell a damaged file from a sound one even where the damage still decodes (Avro's
+    deflate blocks carry no checksum)."""
+    path = f"{bronze_prefix(root, hour, run_id=run_id, part=part)}-{hashlib.sha256(data).hexdigest()[:16]}.avro"
+    with FileSystems.create(path) as fh:
+        fh.write(data)
+    return path
+
+
+def named_digest(path: str) -> str | None:
+    """The digest a bronze file's name carries (None: a file written before names carried one)."""
+    digest = path.rsplit("/", 1)[-1].removesuffix(".avro").rsplit("-", 1)[-1]
+    return digest if len(digest) == 16 and all(c in "0123456789abcdef" for c in digest) else None
 
 
 def event_ids(path: str) -> list[str]:
@@ -70,14 +88,15 @@ class _WriteBatchDoFn(beam.DoFn):
         sharded_key, encoded = batch
         envelopes = [_CODER.decode(e) for e in encoded]
         hour = dt.datetime.fromtimestamp(sharded_key.key, tz=dt.UTC)
-        ids = hashlib.sha256("\n".join(sorted(e["event_id"] for e in envelopes)).encode()).hexdigest()[:16]
-        path = f"{self._root}/{bronze_path(hour, run_id=self._run_id, part=ids)}"
-        known = archived_ids(self._root, hour, ids_of=event_ids, except_path=path)
+        # Named by its ids: a retried batch is the same writer, whose earlier file it replaces.
+        part = hashlib.sha256("\n".join(sorted(e["event_id"] for e in envelopes)).encode()).hexdigest()[:12]
+        prefix = bronze_prefix(self._root, hour, run_id=self._run_id, part=part)
+        known = archived_ids(self._root, hour, ids_of=event_ids, except_prefix=prefix)
         fresh = [e for e in envelopes if e["event_id"] not in known]
         if fresh:
-            with FileSystems.create(path) as fh:
-                write_avro(fh, fresh)
-            yield path
+            buffer = io.BytesIO()
+            write_avro(buffer, fresh)
+            yield write_bronze_file(self._root, hour, run_id=self._run_id, part=part, data=buffer.getvalue())
 
 
 class WriteBronze(beam.PTransform):

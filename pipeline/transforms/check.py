@@ -16,14 +16,20 @@ from apache_beam.metrics.metric import Metrics
 from pipeline.dead_letter import DEAD_LETTERS, DeadLetter
 from pipeline.progress import PROGRESS
 from pipeline.sources.base import SourceRecord
-from pipeline.transforms.normalize import Envelope, normalize_record
+from pipeline.transforms.normalize import Envelope, as_received, normalize_record
 from pipeline.transforms.validate import validate
 
 
 def check(record: bytes | str | SourceRecord, *, source_system: str, ingest_time: dt.datetime) -> Envelope | DeadLetter:
-    """normalize, then validate: a valid envelope or the first stage's DeadLetter."""
+    """normalize, then validate: a valid envelope, or the first failing stage's DeadLetter
+    carrying the record exactly as received (what a DLQ replay re-validates)."""
     result = normalize_record(record, source_system=source_system, ingest_time=ingest_time)
-    return result if isinstance(result, DeadLetter) else validate(result)
+    if isinstance(result, DeadLetter):
+        return result
+    checked = validate(result)
+    if isinstance(checked, DeadLetter):
+        return checked.with_received(as_received(record, source_system=source_system))
+    return checked
 
 
 class CheckDoFn(beam.DoFn):

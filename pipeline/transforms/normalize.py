@@ -17,6 +17,8 @@ from pipeline.dead_letter import (
     MALFORMED_JSON,
     MISSING_ENVELOPE_FIELD,
     DeadLetter,
+    contract_version_held_to,
+    record_text,
 )
 from pipeline.sources.base import SourceRecord
 
@@ -39,6 +41,7 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
 _REQUIRED = ("event_type", "event_version", "event_time", "payload")
 # Derived ids are name-based UUIDs: a producer retry of the same event gets the same id.
 _EVENT_ID_NAMESPACE = uuid.UUID("6f1c1c4e-3d0a-4c55-9a54-6d3b0f1f8a10")
+_TIME_EXPECTED = 'an ISO-8601 time such as "2024-01-15T10:30:00Z", or epoch seconds, milliseconds or microseconds'
 
 
 def normalize(
@@ -50,16 +53,24 @@ def normalize(
     publish_time: dt.datetime | None = None,
 ) -> Envelope | DeadLetter:
     """One raw record -> envelope. Message attributes fill envelope fields the body lacks,
-    and the broker's publish time stands in for a missing event time."""
-    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    and the broker's publish time stands in for a missing event time.
+
+    A reject carries the record exactly as received (body, attributes, publish time) and every
+    envelope field that could be read from it, as claimed.
+    """
+
+    def reject(code: str, reason: str, found: dict[str, Any] | None = None) -> DeadLetter:
+        body = as_received(raw, source_system=source_system)
+        received = SourceRecord(body.value, source_system, dict(attributes or {}), publish_time)
+        claimed = {"source_system": source_system} if found is None else _claimed(found, default_source=source_system)
+        return DeadLetter("normalize", code, reason, record_text(raw), received=received, **claimed)
+
     try:
         record = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return DeadLetter("normalize", MALFORMED_JSON, f"not valid JSON: {exc}", text, source_system)
+        return reject(MALFORMED_JSON, json_error(raw, exc), _readable_fields(raw))
     if not isinstance(record, dict):
-        return DeadLetter(
-            "normalize", INVALID_ENVELOPE, f"expected a JSON object, got {type(record).__name__}", text, source_system
-        )
+        return reject(INVALID_ENVELOPE, f"expected a JSON object (the envelope), got {describe_value(record)}")
 
     found = _envelope_fields(record)
     for key, value in (attributes or {}).items():
@@ -67,35 +78,25 @@ def normalize(
             found[key] = value
     if found["event_time"] is None and publish_time is not None:
         found["event_time"] = publish_time.isoformat()
-    source = found["source_system"] or source_system
     missing = [key for key in _REQUIRED if found[key] is None]
     if missing:
-        return DeadLetter(
-            "normalize",
-            MISSING_ENVELOPE_FIELD,
-            f"envelope field(s) missing: {', '.join(missing)}",
-            text,
-            source,
-            event_id=_str_or_none(found["event_id"]),
-            event_type=_str_or_none(found["event_type"]),
-        )
+        looked = "; ".join(f"{key} (looked for {', '.join(FIELD_ALIASES[key])})" for key in missing)
+        return reject(MISSING_ENVELOPE_FIELD, f"envelope field(s) missing: {looked}", found)
     try:
         version = parse_version(found["event_version"])
+    except ValueError as exc:
+        return reject(INVALID_ENVELOPE, f"{_field_name(record, 'event_version')}: {exc}", found)
+    try:
         event_time = parse_time(found["event_time"])
+    except ValueError as exc:
+        return reject(INVALID_ENVELOPE, f"{_field_name(record, 'event_time')}: {exc}", found)
+    try:
         ingested = parse_time(found["ingest_time"]) if found["ingest_time"] is not None else ingest_time
     except ValueError as exc:
-        return DeadLetter(
-            "normalize",
-            INVALID_ENVELOPE,
-            str(exc),
-            text,
-            source,
-            event_id=_str_or_none(found["event_id"]),
-            event_type=_str_or_none(found["event_type"]),
-        )
+        return reject(INVALID_ENVELOPE, f"{_field_name(record, 'ingest_time')}: {exc}", found)
     payload = found["payload"]
     if not isinstance(payload, dict):
-        return DeadLetter("normalize", INVALID_ENVELOPE, "payload must be a JSON object", text, source)
+        return reject(INVALID_ENVELOPE, f"{_field_name(record, 'payload')}: {_not_an_object(payload)}", found)
     payload_text = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
     event_type = str(found["event_type"])
     event_id = found["event_id"] or str(
@@ -107,7 +108,7 @@ def normalize(
         "event_version": version,
         "event_time": event_time,
         "ingest_time": ingested,
-        "source_system": source,
+        "source_system": _str_or_none(found["source_system"]) or source_system,
         "trace_id": _str_or_none(found["trace_id"]),
         "payload": payload_text,
         "pii_sealed": found["pii_sealed"] if isinstance(found["pii_sealed"], str) else None,
@@ -115,10 +116,10 @@ def normalize(
 
 
 def parse_version(value: Any) -> int:
-    """``2``, ``"2"`` and ``"v2"`` all mean version 2."""
+    """``2``, ``"2"`` and ``"v2"`` all mean version 2 (up to 9 digits: the envelope's version is an int)."""
     text = str(value).strip().lower().removeprefix("v")
-    if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
-        raise ValueError(f"event_version {value!r} is not a version number like 2 or 'v2'")
+    if isinstance(value, bool) or not text.isdigit() or int(text) < 1 or len(text) > 9:
+        raise ValueError(f'expected a version number of 1 or more, such as 2 or "v2", got {describe_value(value)}')
     return int(text)
 
 
@@ -133,14 +134,81 @@ def parse_time(value: Any) -> dt.datetime:
         try:
             return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
         except (OverflowError, OSError, ValueError):  # out of range, inf
-            raise ValueError(f"time {value!r} is out of range") from None
+            raise ValueError(
+                f"expected {_TIME_EXPECTED}, got {describe_value(value)}, out of range in each of those units"
+            ) from None
     if isinstance(value, str):
         try:
             parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError(f"time {value!r} is not ISO-8601 or epoch") from None
+            raise ValueError(f"expected {_TIME_EXPECTED}, got {describe_value(value)}") from None
         return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
-    raise ValueError(f"time {value!r} is not ISO-8601 or epoch")
+    raise ValueError(f"expected {_TIME_EXPECTED}, got {describe_value(value)}")
+
+
+def describe_value(value: Any) -> str:
+    """What a value is, for a reason text, without quoting it (reasons are stored and shown, and
+    the value may be personal data): its JSON type, a number's digit count, a string's shape
+    (digits as ``d``, letters as ``x`` but ``T`` and ``Z``, which times are made of), e.g.
+    ``a string shaped "dd/dd/dddd dd:dd"``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        digits = len(str(abs(value)))
+        return (
+            f"the number {value}" if digits <= 4 else f"{_a(digits)} {digits}-digit number"
+        )  # short ones identify nobody
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return "a non-finite number"
+        return f"a decimal number with {len(str(int(abs(value))))} digit(s) before the point"
+    if isinstance(value, str):
+        shape = "".join(_shape_char(ch) for ch in value[:_SHAPE_CHARS])
+        more = f"... ({len(value)} characters)" if len(value) > _SHAPE_CHARS else ""
+        return f'a string shaped "{shape}{more}"' if value else "an empty string"
+    if isinstance(value, dict):
+        return "a JSON object"
+    if isinstance(value, list):
+        return "a JSON array"
+    return f"a {type(value).__name__}"
+
+
+_SHAPE_CHARS = 40
+
+
+def _a(number: int) -> str:
+    """The article before a number said aloud: an 8, an 11, an 18, a 9."""
+    return "an" if str(number).startswith("8") or number in (11, 18) else "a"
+
+
+def _shape_char(ch: str) -> str:
+    if ch.isdigit():
+        return "d"
+    if ch.isalpha():
+        return ch if ch in "TZ" else "x"
+    return ch if ch.isprintable() else "?"
+
+
+def json_error(raw: bytes | str, exc: orjson.JSONDecodeError) -> str:
+    """Why ``raw`` is not JSON, and where: line and column in characters, and the byte offset."""
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            return f"not valid UTF-8 at byte offset {bad.start} (byte 0x{raw[bad.start]:02x}): a record is UTF-8 JSON"
+    else:
+        text = raw
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as bad:
+            return f"not valid UTF-8 at character {bad.start + 1} (a lone surrogate): a record is UTF-8 JSON"
+    pos = min(exc.pos, len(text))  # a character index into the decoded text
+    line_start = text.rfind("\n", 0, pos) + 1
+    line, column = text.count("\n", 0, pos) + 1, pos - line_start + 1
+    where = f"column {column}" if line == 1 else f"line {line}, column {column}"
+    return f"not valid JSON at {where} (byte offset {len(text[:pos].encode('utf-8'))}): {exc.msg}"
 
 
 def first_present(record: dict[str, Any], names: tuple[str, ...]) -> Any:
@@ -164,9 +232,69 @@ def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _field_name(record: dict[str, Any], key: str) -> str:
+    """An envelope field as a reason names it: ``event_time``, ``event_time (sent as "timestamp")``,
+    or ``event_time (from the message attributes)``."""
+    sent_as = next((name for name in FIELD_ALIASES[key] if record.get(name) is not None), None)
+    if sent_as is None:
+        return f"{key} (from the message attributes)"
+    return key if sent_as == key else f'{key} (sent as "{sent_as}")'
+
+
+def _not_an_object(payload: Any) -> str:
+    if isinstance(payload, str):
+        try:
+            inner = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            inner = None
+        if isinstance(inner, dict):
+            return "expected a JSON object, got a string holding one (send the object itself, not its JSON text)"
+    return f"expected a JSON object, got {describe_value(payload)}"
+
+
+def _readable_fields(raw: bytes | str) -> dict[str, Any] | None:
+    """The envelope fields of a record that is JSON but for bytes that are not UTF-8, read from its
+    text with those bytes replaced (U+FFFD): still what the producer claimed. None for broken JSON."""
+    try:
+        record = orjson.loads(record_text(raw).encode("utf-8", errors="replace"))
+    except orjson.JSONDecodeError:
+        return None
+    return _envelope_fields(record) if isinstance(record, dict) else None
+
+
+def _claimed_version(value: Any) -> int | None:
+    """The version a record claims, as a number, even one no contract has (0 stays 0)."""
+    if value is None or isinstance(value, bool):
+        return None
+    text = str(value).strip().lower().removeprefix("v")
+    return int(text) if text.isdigit() and len(text) <= 18 else None  # fits an INT64 column
+
+
+def _claimed(found: dict[str, Any], *, default_source: str) -> dict[str, Any]:
+    """The DLQ row's envelope columns from whatever envelope fields a rejected record carried."""
+    event_type = _str_or_none(found["event_type"])
+    version = _claimed_version(found["event_version"])
+    return {
+        "source_system": _str_or_none(found["source_system"]) or default_source,
+        "event_id": _str_or_none(found["event_id"]),
+        "event_type": event_type,
+        "event_version": version,
+        "contract_version": contract_version_held_to(event_type, version),
+        "trace_id": _str_or_none(found["trace_id"]),
+    }
+
+
 def envelope_json(envelope: Envelope) -> str:
     """The envelope as one JSON line (times ISO-8601 UTC, payload as an object)."""
     return orjson.dumps({**envelope, "payload": orjson.loads(envelope["payload"])}, option=orjson.OPT_UTC_Z).decode()
+
+
+def as_received(record: bytes | str | SourceRecord, *, source_system: str) -> SourceRecord:
+    """What a source handed over, as a SourceRecord (a raw line: its bytes, no attributes)."""
+    if isinstance(record, SourceRecord):
+        return record
+    value = record if isinstance(record, bytes) else record.encode("utf-8", errors="surrogatepass")
+    return SourceRecord(value=value, source_system=source_system)
 
 
 def normalize_record(

@@ -9,8 +9,10 @@ path and a policy:
   so equal values give equal tokens (joins still work) and only a key holder can reverse
   it (``logistics pii detokenize``). The field path is the associated data: a token copied
   into another field does not decrypt there.
-- ``redact``: the value becomes ``"[REDACTED]"`` (a string, so the payload still satisfies its
-  contract and replays of bronze re-validate cleanly).
+- ``redact``: the value becomes the string ``"[REDACTED]"``, not null: a redacted field may be
+  required (a street is), and the payload must still satisfy its contract so that replays of
+  bronze re-validate cleanly. The registry only accepts ``redact`` on plain string fields, where
+  the placeholder always fits.
 - ``generalize``: coarsened in place, still valid for its contract (a GeoPoint to a ~1 km grid,
   a postcode to its district); the precise value is sealed (a token, as ``tokenize`` makes)
   into the envelope's ``pii_sealed`` field, which bronze archives and silver keeps in its own
@@ -38,17 +40,21 @@ import apache_beam as beam
 import orjson
 
 from contracts.generated.catalog import SUBJECTS
-from contracts.spec import SEALED_COLUMN, GeneralizePattern, MaskPattern, PiiPattern, PiiRule
+from contracts.spec import SEALED_COLUMN, GeneralizePattern, MaskPattern, PiiPattern, PiiRule, SubjectSpec
 
 # Re-exported (``X as X``): the pipeline's callers and tests know the tokenizer by this module.
 from logistics.pii import KEY_BYTES as KEY_BYTES
 from logistics.pii import TOKEN_PREFIX as TOKEN_PREFIX
 from logistics.pii import DetokenizeError as DetokenizeError
 from logistics.pii import PiiKeyError as PiiKeyError
+from logistics.pii import SealedRecordError as SealedRecordError
 from logistics.pii import Tokenizer as Tokenizer
 from logistics.pii import looks_like_token as looks_like_token
 from logistics.pii import seal, sealed_tokens, unseal
-from pipeline.dead_letter import DeadLetter
+from pipeline.dead_letter import DeadLetter, received_line
+from pipeline.sources.base import SourceRecord
+from pipeline.sources.landing import from_line
+from pipeline.transforms.normalize import FIELD_ALIASES, as_received
 
 if TYPE_CHECKING:
     from logistics.settings import PiiSettings
@@ -288,13 +294,16 @@ _PHONE = re.compile(r"(?<![\w:.-])(?!\d{4}-\d{2}-\d{2})\+?\d[\d\s().-]{6,}\d(?![
 
 
 def protect_raw(raw: str, *, tokenizer: Tokenizer) -> str:
-    """PII-safe text of a raw record (a DLQ row's ``raw``), parseable or not; idempotent.
+    """PII-safe text of a raw record (a DLQ row's ``raw``, for people to read), parseable or not;
+    idempotent.
 
-    A JSON envelope gets its subject's rules applied to ``payload`` exactly as silver would,
-    so a replay of the DLQ row yields the same silver row. When the subject is unknown, every
-    contract's rules apply and strings under any PII key name are masked. Email-shaped
-    strings are masked anywhere. Text that does not parse is scrubbed by pattern (PII key
-    names, emails, phone numbers); a street in free text cannot be recognised by pattern.
+    A JSON envelope, under any of the envelope's field names (``payload``/``data``/``body``,
+    ``event_type``/``eventType``/...), gets its subject's rules applied to the payload exactly as
+    silver would (generalized values keep their precise value sealed in ``pii_sealed``). When the
+    subject is unknown, every contract's rules apply and strings under any PII key name are
+    masked. Email-shaped strings are masked anywhere. Text that does not parse is scrubbed by
+    pattern (PII key names, emails, phone numbers); a street in free text cannot be recognised
+    by pattern. The record itself is kept sealed beside it (protect_dead_letter).
     """
     try:
         record = orjson.loads(raw)
@@ -304,29 +313,44 @@ def protect_raw(raw: str, *, tokenizer: Tokenizer) -> str:
     return raw if protected == record else orjson.dumps(protected).decode("utf-8")
 
 
+_PAYLOAD_KEYS = frozenset(FIELD_ALIASES["payload"])
+
+
 def _protect_record(record: Any, tokenizer: Tokenizer) -> Any:
     if not isinstance(record, dict):
-        return _mask_emails(record)
-    payload = record.get("payload")
-    payload_is_text = isinstance(payload, str)
-    if isinstance(payload, str):  # a normalized envelope carries its payload as JSON text
-        try:
-            payload = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            return {**_mask_emails(record), "payload": scrub_text(record["payload"])}
-    event_type = record.get("event_type")
-    spec = SUBJECTS.get(event_type) if isinstance(event_type, str) else None
+        return _mask_emails(_mask_pii_keys(record))
+    event_type = next((record[k] for k in FIELD_ALIASES["event_type"] if isinstance(record.get(k), str)), None)
+    spec = SUBJECTS.get(event_type) if event_type is not None else None
+    sealed = None
+    for key in _PAYLOAD_KEYS & record.keys():
+        payload = _payload_object(record[key])
+        if spec and isinstance(payload, dict):
+            existing = sealed or record.get(SEALED_COLUMN)
+            sealed = sealed_precise_values(payload, spec.pii, existing=existing, tokenizer=tokenizer) or sealed
+    if sealed:
+        record = {**record, SEALED_COLUMN: sealed}  # generalized values keep their precise value, sealed
+    envelope = _mask_emails(_mask_pii_keys({k: v for k, v in record.items() if k not in _PAYLOAD_KEYS}))
+    return {k: _protect_payload(v, spec, tokenizer) if k in _PAYLOAD_KEYS else envelope[k] for k, v in record.items()}
+
+
+def _payload_object(value: Any) -> Any:
+    """A payload as sent: an object, or (a normalized envelope, a confused producer) its JSON text."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _protect_payload(value: Any, spec: SubjectSpec | None, tokenizer: Tokenizer) -> Any:
+    payload = _payload_object(value)
+    if isinstance(value, str) and payload is None and value.strip() != "null":
+        return scrub_text(value)  # text that is not JSON
     if isinstance(payload, dict):
-        if spec and (
-            sealed := sealed_precise_values(payload, spec.pii, existing=record.get(SEALED_COLUMN), tokenizer=tokenizer)
-        ):
-            record = {**record, SEALED_COLUMN: sealed}  # a replayed dead letter keeps its precise values
         payload = protect(payload, spec.pii if spec else ALL_RULES, tokenizer=tokenizer)
     payload = _mask_emails(payload if spec else _mask_pii_keys(payload))
-    out: dict[str, Any] = _mask_emails({k: v for k, v in record.items() if k != "payload"})
-    if "payload" in record:
-        out["payload"] = orjson.dumps(payload).decode("utf-8") if payload_is_text else payload
-    return out
+    return orjson.dumps(payload).decode("utf-8") if isinstance(value, str) else payload
 
 
 def _mask_emails(node: Any) -> Any:
@@ -369,9 +393,41 @@ def scrub_text(text: str) -> str:
 # --------------------------------------------------------------------------- Beam
 
 
+DLQ_ORIGINAL = "dlq.original"  # what a DLQ row's sealed original is sealed for (associated data)
+
+
 def protect_dead_letter(dead: DeadLetter, *, tokenizer: Tokenizer) -> DeadLetter:
-    """A DLQ record whose raw text and reason carry no clear PII (reasons may quote values)."""
-    return dataclasses.replace(dead, raw=protect_raw(dead.raw, tokenizer=tokenizer), reason=scrub_text(dead.reason))
+    """A DLQ record that holds no clear PII and can still be replayed exactly; idempotent.
+
+    The record as received is sealed under the key (``sealed``, the row's ``original``) and the
+    clear copy dropped; ``raw`` keeps its text protected for people to read, the reason is
+    scrubbed (reasons describe values rather than quote them; this is the second guard), and the
+    envelope fields have emails masked.
+    """
+    if dead.received is not None:
+        sealed = tokenizer.seal_bytes(received_line(dead.received), purpose=DLQ_ORIGINAL)
+    elif dead.sealed is None:  # made without its record: its raw text is what there is to replay
+        record = as_received(dead.raw, source_system=dead.source_system or "file")
+        sealed = tokenizer.seal_bytes(received_line(record), purpose=DLQ_ORIGINAL)
+    else:
+        sealed = dead.sealed
+    return dataclasses.replace(
+        dead,
+        raw=protect_raw(dead.raw, tokenizer=tokenizer),
+        reason=scrub_text(dead.reason),
+        event_id=_mask_emails(dead.event_id),
+        event_type=_mask_emails(dead.event_type),
+        source_system=_mask_emails(dead.source_system),
+        trace_id=_mask_emails(dead.trace_id),
+        received=None,
+        sealed=sealed,
+    )
+
+
+def open_original(sealed: str, *, tokenizer: Tokenizer) -> SourceRecord:
+    """The record a DLQ row's ``original`` holds, exactly as the pipeline received it;
+    :class:`SealedRecordError` when this key did not seal it."""
+    return from_line(tokenizer.open_bytes(sealed, purpose=DLQ_ORIGINAL))
 
 
 class ProtectPiiDoFn(beam.DoFn):

@@ -80,13 +80,15 @@ class StageEventsDoFn(beam.DoFn):
         settings: Settings,
         data_dir: Path | None,
         refresh_seconds: float | None,
+        reference: Settings | None = None,
     ) -> None:
         super().__init__()
         self._pii: PiiSettings = settings.pii
         self._project_id = settings.gcp.project_id
         self._data_dir = data_dir
         self._alert_types = frozenset(settings.pipeline.alert_event_types)
-        self._dims = DimensionCache(settings=settings, refresh_seconds=refresh_seconds)
+        # Reference data comes from ``reference``'s warehouse (default: where the rows go).
+        self._dims = DimensionCache(settings=reference or settings, refresh_seconds=refresh_seconds)
         self._tokenizer: Tokenizer | None = None
 
     def setup(self) -> None:

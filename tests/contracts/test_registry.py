@@ -213,6 +213,33 @@ def test_pii_rule_with_unknown_policy_is_rejected(registry_copy) -> None:
         load_registry(registry_copy.root)
 
 
+@pytest.mark.parametrize(
+    ("subject", "path"),
+    [
+        ("driver.created", "vehicle_type"),  # an enum: "[REDACTED]" is not one of its symbols
+        ("shipment.created", "weight_kg"),  # a number
+        ("shipment.created", "recipient.address"),  # a record
+    ],
+)
+def test_redact_on_a_field_that_cannot_hold_the_placeholder_is_rejected(registry_copy, subject: str, path: str) -> None:
+    """redact writes "[REDACTED]", so it may only address fields where any string is valid."""
+    config = registry_copy.config()
+    config["subjects"][subject].setdefault("pii", {})[path] = {"policy": "redact"}
+    registry_copy.write_config(config)
+    with pytest.raises(RegistryError) as info:
+        load_registry(registry_copy.root)
+    message = str(info.value)
+    assert subject in message and path in message and "not a plain string" in message
+
+
+def test_redact_on_a_nullable_string_is_accepted(registry_copy) -> None:
+    config = registry_copy.config()
+    config["subjects"]["shipment.created"]["pii"]["recipient.email"] = {"policy": "redact"}
+    registry_copy.write_config(config)
+    rules = {r.path: r.policy for r in load_registry(registry_copy.root).subject("shipment.created").pii}
+    assert rules["recipient.email"] == "redact"
+
+
 def test_precise_locations_and_postcodes_are_generalized() -> None:
     generalized = {
         (name, rule.path): rule.pattern

@@ -1,5 +1,5 @@
-"""Every gold SQL file, and the SCD2 SQL rendered per dimension, also runs on the BigQuery
-emulator (bqemulator 1.4.0, its own venv).
+"""Every gold SQL file, the SCD2 SQL rendered per dimension and the quality suites' queries also
+run on the BigQuery emulator (bqemulator 1.4.0, its own venv).
 
 The emulator lives in ``.venv-bqemu`` (see the Makefile) and is started once per session by
 the ``bigquery_emulator`` fixture (tests/conftest.py); without it this test skips with the
@@ -27,25 +27,39 @@ PARAMS = {
     "day": dt.date(2024, 1, 15),
     "now": dt.datetime(2024, 1, 16, 6, tzinfo=dt.UTC),
     "dlq_window_start": dt.datetime(2024, 1, 16, 5, tzinfo=dt.UTC),
+    "grace_minutes": 0,
 }
-OPS_FILES = ["dags/sql/ops/late_partitions.sql", "dags/sql/ops/sla_metrics.sql", "dags/sql/ops/gold_health.sql"]
+OPS_FILES = [
+    "dags/sql/ops/gold_silver_census.sql",
+    "dags/sql/ops/late_partitions.sql",
+    "dags/sql/ops/sla_metrics.sql",
+    "dags/sql/ops/gold_health.sql",
+]
 QUALITY_FILES = sorted(str(p.relative_to(PROJECT_ROOT)) for p in (PROJECT_ROOT / "quality" / "sql").glob("*.sql"))
 
 
 def _gold_sql() -> dict[str, str]:
     """Every gold SQL text in build order, as the build and the gate run it (files + rendered SCD2 SQL)."""
-    from dags.gold import DIMENSIONS, PARTITIONED
+    from dags.gold import DIMENSIONS, GOLD_TABLES, PARTITIONED
     from dags.gold.build import staging_sql
-    from quality.summary import summary_sql
+    from quality.gate import gate_queries
 
+    gates = {}
+    for table in GOLD_TABLES:  # each suite's queries, over its batch as GX substitutes it
+        queries = gate_queries(table)
+        batch = queries.pop("batch")
+        gates[f"gate {table.name} batch"] = batch
+        gates |= {f"gate {table.name} {rule}": q.replace("{batch}", f"({batch})") for rule, q in queries.items()}
     return {
         **{f"stage {t.name}": staging_sql(t) for t in (*DIMENSIONS, *PARTITIONED)},
         **{name: (PROJECT_ROOT / name).read_text() for name in (*OPS_FILES, *QUALITY_FILES)},
-        **{f"gate {t.name}": summary_sql(t) for t in DIMENSIONS},  # the other tables' are files above
+        **gates,
     }
 
 
 def _literal(value: object) -> str:
+    if isinstance(value, int):
+        return str(value)
     if isinstance(value, dt.datetime):
         return f"TIMESTAMP '{value.isoformat()}'"
     if isinstance(value, dt.date):

@@ -61,11 +61,25 @@ def test_marts_daily_builds_gates_and_publishes(airflow_dags, small_world, task_
     features = _partition(task_env, "features.ml_delivery_features", "delivery_date", DAY)
     assert [r["delivery_id"] for r in features] == ["DLV-0001", "DLV-0002"]
     assert all(r["feature_time"] <= r["label_time"] for r in features)
-    reports = list((task_env.storage.data_dir / "quality").rglob("*-staged.html"))
-    assert {p.parent.parent.name for p in reports} >= {"fact_deliveries", "dim_facility", "ml_delivery_features"}
+    # GX Data Docs: one page per gate, listed in the site's index
+    docs = task_env.storage.data_dir / "quality" / "data_docs"
+    pages = list((docs / "validations").rglob("*.html"))
+    assert {p.parents[2].name for p in pages} == {
+        "dim_facility",
+        "dim_carrier",
+        "dim_driver",
+        "fact_deliveries",
+        "fact_shipments",
+        "ml_delivery_features",
+    }
+    index = (docs / "index.html").read_text()
+    assert all(str(p.relative_to(docs)) in index for p in pages)
 
 
-def test_failing_gate_leaves_published_gold_unchanged(airflow_dags, small_world, task_env, run_dag) -> None:
+def test_failing_gate_leaves_published_gold_unchanged(
+    airflow_dags, small_world, task_env, run_dag, webhook, monkeypatch
+) -> None:
+    url, received = webhook
     marts = airflow_dags["marts_daily"]
     assert run_dag(marts, logical_date=_at(DAY, 1))["dag_run"] == "success"
     before = _partition(task_env, "curated.fact_deliveries", "delivery_date", DAY)
@@ -85,45 +99,17 @@ def test_failing_gate_leaves_published_gold_unchanged(airflow_dags, small_world,
             "SELECT * FROM curated.fact_deliveries__staging WHERE delivery_id = 'DLV-0001'"
         )
     # the build tasks are marked done (they would re-stage cleanly); the gate sees the corrupt staging
+    monkeypatch.setenv("LOGISTICS_MARTS__NOTIFIER", "slack")
+    monkeypatch.setenv("LOGISTICS_MARTS__SLACK_WEBHOOK_URL", url)
     states = run_dag(marts, logical_date=_at(DAY, 2), mark_success="check_source_ready|build_.*")
     assert states["quality_gate"] == "failed"
     assert states["publish"] == "upstream_failed"
     assert states["dag_run"] == "failed"
     assert _partition(task_env, "curated.fact_deliveries", "delivery_date", DAY) == before
-
-
-def test_reconciliation_rebuilds_only_the_partition_with_late_data(
-    airflow_dags, small_world, task_env, run_dag
-) -> None:
-    marts = airflow_dags["marts_daily"]
-    for minute, day in enumerate((DAY, NEXT_DAY), start=3):
-        assert run_dag(marts, logical_date=_at(day, minute))["dag_run"] == "success"
-    day_before = _partition(task_env, "curated.fact_deliveries", "delivery_date", DAY)
-    next_before = _partition(task_env, "curated.fact_deliveries", "delivery_date", NEXT_DAY)
-    next_features = _partition(task_env, "features.ml_delivery_features", "delivery_date", NEXT_DAY)
-
-    # a delivery for the 15th arrives late (ingested now, days after the build)
-    small_world.shipment_with_delivery(
-        7,
-        created=small_world.ts("2024-01-15 06:00"),
-        delivered=small_world.ts("2024-01-15 13:00"),
-        promised=small_world.ts("2024-01-16 06:00"),
-        ingested=dt.datetime.now(dt.UTC),
-    )
-    states = run_dag(airflow_dags["reconciliation"], logical_date=dt.datetime(2024, 1, 17, 8, tzinfo=dt.UTC))
-    assert set(states.values()) == {"success"}, states
-
-    day_after = _partition(task_env, "curated.fact_deliveries", "delivery_date", DAY)
-    assert [r["delivery_id"] for r in day_after] == ["DLV-0001", "DLV-0002", "DLV-0007"]
-    assert [r for r in day_after if r["delivery_id"] != "DLV-0007"] == day_before
-    assert _partition(task_env, "curated.fact_deliveries", "delivery_date", NEXT_DAY) == next_before
-    assert _partition(task_env, "features.ml_delivery_features", "delivery_date", NEXT_DAY) == next_features
-    # the watermark moved, so the next reconciliation finds nothing to do
-    states = run_dag(airflow_dags["reconciliation"], logical_date=dt.datetime(2024, 1, 17, 12, tzinfo=dt.UTC))
-    assert states["dag_run"] == "success"
-    with connect(task_env, read_only=True) as wh:
-        late = wh.query((PROJECT_ROOT / "dags/sql/ops/late_partitions.sql").read_text())
-    assert late == []
+    # the alert names the failing expectation, a failing row's key, and links the Data Docs page
+    (alert,) = [r["json"]["text"] for r in received if "quality_gate failed" in r["json"]["text"]]
+    assert "expect_column_values_to_be_unique(delivery_id): 2 rows, e.g. {delivery_id=DLV-0001}" in alert
+    assert "quality_reports: ['file://" in alert and "data_docs/validations/fact_deliveries/2024-01-15.staged/" in alert
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):

@@ -131,14 +131,17 @@ def test_logistics_gold_sql_prints_a_dimensions_whole_sql() -> None:
     printed = gold_sql("dim_driver")
     # the dimension's own file first, then the versioning every dimension shares
     assert printed.startswith(DIM_DRIVER.sql_path.read_text().rstrip())
-    assert printed.rstrip().endswith("FROM versions;")
+    assert printed.rstrip().endswith("FROM bounded\nWHERE IFNULL(change_kind, 'set') != 'close';")
     assert "CREATE OR REPLACE TABLE curated.dim_driver__staging AS" in printed
     assert "filled AS" not in printed  # carry_forward is dim_facility's alone
 
     printed = gold_sql("--quality", "curated.dim_carrier")
-    assert "AS gaps_or_overlaps" in printed and "duplicate_carrier_sk" in printed
-    assert "own_rules" not in printed  # dim_carrier has no rules of its own
-    assert "AS orphan_carrier_id" in gold_sql("--quality", "dim_driver")
+    assert printed.startswith("-- batch\nSELECT * FROM curated.dim_carrier;")
+    assert "-- gaps_or_overlaps\nWITH batch_rows AS (SELECT * FROM {batch})" in printed
+    assert "-- orphan_carrier_id" not in printed  # dim_carrier has no rules of its own
+    assert "-- orphan_carrier_id" in gold_sql("--quality", "dim_driver")
+    features = gold_sql("--quality", "ml_delivery_features", "--duckdb")
+    assert "WHERE delivery_date = $day" in features and "{batch}" in features
     duck = gold_sql("dim_driver", "--duckdb")
     assert "TO_HEX(MD5(" not in duck and "MD5(" in duck  # transpiled: DuckDB's md5 is already hex
 
@@ -146,3 +149,95 @@ def test_logistics_gold_sql_prints_a_dimensions_whole_sql() -> None:
     assert unknown.exit_code == 2
     said = " ".join(unknown.output.split())
     assert "unknown gold table 'dim_nowhere'" in said and "known: dim_carrier, dim_driver" in said
+
+
+# --- the carrier seed: the latest loaded seed wins, deletions close, each change lands once ------------
+
+_HEADER = "carrier_id,name,scac,service_mode,hq_region,effective_from\n"
+ACME = "CAR-ACME,Acme Parcel,ACMP,GROUND,MIDWEST,2023-01-01T00:00:00Z\n"
+SWIFT = "CAR-SWIFT,Swift Freight,SWFT,GROUND,NORTHEAST,2023-01-01T00:00:00Z\n"
+SWIFT_RENAMED = "CAR-SWIFT,Swift Logistics,SWFT,GROUND,NORTHEAST,2023-09-01T00:00:00Z\n"
+
+
+def _load_seed(settings, tmp_path, *rows: str) -> tuple[list[tuple], dict[str, int]]:
+    """Build and publish the dimensions from a seed of ``rows``: (carrier versions, change kinds logged)."""
+    seed = tmp_path / "carriers.csv"
+    seed.write_text(_HEADER + "".join(rows))
+    with connect(settings) as wh:
+        wh.ensure_tables()
+        stage_dimensions(wh, carriers_csv=seed)
+        publish(wh, tables=DIMENSIONS)
+        versions = wh.query(
+            "SELECT carrier_id, name, valid_from, valid_to, is_current, version FROM curated.dim_carrier "
+            "ORDER BY carrier_id, valid_from"
+        )
+        kinds = wh.query("SELECT change_kind, COUNT(*) AS n FROM curated.dim_carrier_changes GROUP BY change_kind")
+    return [tuple(r.values()) for r in versions], {r["change_kind"]: r["n"] for r in kinds}
+
+
+def test_a_reverted_seed_correction_wins_and_each_change_lands_once(settings, tmp_path) -> None:
+    jan = _t("2023-01-01 00:00")
+    # a row repeated in the file is one row, logged once
+    assert _load_seed(settings, tmp_path, ACME, ACME) == ([("CAR-ACME", "Acme Parcel", jan, None, True, 1)], {"set": 1})
+    corrected = ACME.replace("Acme Parcel,", "Acme Parcel Co,")
+    assert _load_seed(settings, tmp_path, corrected) == (
+        [("CAR-ACME", "Acme Parcel Co", jan, None, True, 1)],  # a correction: the same instant, restated
+        {"set": 2},
+    )
+    # reverting the correction: the reverted row was logged before, and still wins now
+    assert _load_seed(settings, tmp_path, ACME) == ([("CAR-ACME", "Acme Parcel", jan, None, True, 1)], {"set": 3})
+    # loading the same seed again changes nothing
+    assert _load_seed(settings, tmp_path, ACME, ACME) == ([("CAR-ACME", "Acme Parcel", jan, None, True, 1)], {"set": 3})
+
+
+def test_a_row_deleted_from_the_seed_leaves_the_dimension(settings, tmp_path) -> None:
+    jan, sep = _t("2023-01-01 00:00"), _t("2023-09-01 00:00")
+    versions, _ = _load_seed(settings, tmp_path, ACME, SWIFT, SWIFT_RENAMED)
+    assert [v for v in versions if v[0] == "CAR-SWIFT"] == [
+        ("CAR-SWIFT", "Swift Freight", jan, sep, False, 1),
+        ("CAR-SWIFT", "Swift Logistics", sep, None, True, 2),
+    ]
+    # the rename's row is deleted: that instant is withdrawn, and the version before it runs on
+    versions, kinds = _load_seed(settings, tmp_path, ACME, SWIFT)
+    assert [v for v in versions if v[0] == "CAR-SWIFT"] == [("CAR-SWIFT", "Swift Freight", jan, None, True, 1)]
+    assert kinds == {"set": 3, "retract": 1}
+    assert _load_seed(settings, tmp_path, ACME, SWIFT)[1] == kinds  # withdrawn once
+    # restored: the row is a change again
+    versions, kinds = _load_seed(settings, tmp_path, ACME, SWIFT, SWIFT_RENAMED)
+    assert [v[1] for v in versions if v[0] == "CAR-SWIFT" and v[4]] == ["Swift Logistics"]
+    assert kinds == {"set": 4, "retract": 1}
+
+
+def test_a_carrier_deleted_from_the_seed_has_its_version_closed(settings, tmp_path) -> None:
+    from quality.gate import results_dir_for, run_gate
+
+    jan = _t("2023-01-01 00:00")
+    _load_seed(settings, tmp_path, ACME, SWIFT)
+    before = dt.datetime.now(dt.UTC)
+    versions, kinds = _load_seed(settings, tmp_path, SWIFT)
+    (acme,) = [v for v in versions if v[0] == "CAR-ACME"]
+    assert acme[:3] == ("CAR-ACME", "Acme Parcel", jan) and acme[4] is False  # kept (facts may name it), ended
+    assert before <= acme[3] <= dt.datetime.now(dt.UTC)
+    assert kinds == {"set": 2, "close": 1}
+    with connect(settings, read_only=True) as wh:  # a closed key has no current version, and the gate knows why
+        gate = run_gate(wh, table="dim_carrier", day=None, results_dir=results_dir_for(settings), staged=False)
+    assert gate.success, gate.summary()
+    assert _load_seed(settings, tmp_path, SWIFT)[1] == kinds  # closed once
+    # the carrier is back in the seed: its history is the seed's again
+    versions, kinds = _load_seed(settings, tmp_path, ACME, SWIFT)
+    assert [v for v in versions if v[0] == "CAR-ACME"] == [("CAR-ACME", "Acme Parcel", jan, None, True, 1)]
+    assert kinds == {"set": 2, "close": 1, "retract": 1}
+
+
+def test_a_seed_stating_one_instant_twice_differently_is_rejected(settings, tmp_path) -> None:
+    from dags.gold.seeds import SeedError
+
+    seed = tmp_path / "carriers.csv"
+    seed.write_text(_HEADER + ACME + ACME.replace("Acme Parcel,", "Acme Co,"))
+    with connect(settings) as wh:
+        wh.ensure_tables()
+    with connect(settings) as wh, pytest.raises(SeedError, match=r"carriers.csv lines 2 and 3 state CAR-ACME at"):
+        stage_dimensions(wh, carriers_csv=seed)
+    seed.write_text(_HEADER + ACME.replace("2023-01-01T00:00:00Z", "soon"))
+    with connect(settings) as wh, pytest.raises(SeedError, match=r"line 2: effective_from 'soon' is not an ISO"):
+        stage_dimensions(wh, carriers_csv=seed)

@@ -125,7 +125,7 @@ def test_without_the_pii_key_a_read_pii_caller_gets_an_error_not_a_silent_coarse
 
 
 def test_silver_holds_what_the_read_key_sees_and_seals_the_rest(located: Located) -> None:
-    key = Tokenizer.from_settings(located.settings.pii, data_dir=located.settings.storage.data_dir)
+    key = Tokenizer.for_settings(located.settings, create_local_key=False)
     with connect(located.settings, read_only=True) as wh:
         rows = wh.query(
             "SELECT event_id, pii_sealed FROM clean.delivery_events WHERE event_type = 'delivery.attempted'"

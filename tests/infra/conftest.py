@@ -148,7 +148,6 @@ def env_settings(evaluate: Evaluate, tmp_path_factory: pytest.TempPathFactory) -
     root = tmp_path_factory.mktemp("envs")
     passed = [
         "env",
-        "dataflow_num_workers",
         "bq_retention_days",
         "composer_size",
         "composer_workers",
@@ -160,7 +159,9 @@ def env_settings(evaluate: Evaluate, tmp_path_factory: pytest.TempPathFactory) -
     from_config = [
         "project_id",
         "region",
+        "dataflow_num_workers",
         "dataflow_max_workers",
+        "dataflow_autoscaling",
         "datasets",
         "bronze_uri",
         "event_topics",

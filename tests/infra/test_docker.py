@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import importlib.util
 import inspect
 import json
+import re
 import shlex
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -188,11 +194,121 @@ def test_dataflow_main_parses_its_template_parameters() -> None:
         and getattr(node.func, "attr", "") == "add_argument"
         and isinstance(node.args[0], ast.Constant)
     }
-    # deploy_dataflow.sh passes --parameters env=...,input=...
-    assert {"--env", "--input"} <= options
+    # The templates' parameters (infra/docker/templates): env, mode, and for batch input.
+    assert {"--env", "--mode", "--input"} <= options
 
 
 def test_dockerignore_keeps_secrets_and_local_state_out() -> None:
     patterns = dockerignore_patterns()
     for must in (".git", ".venv", ".data", "**/*.tfstate*", "**/*.tfvars"):
         assert must in patterns, f".dockerignore does not exclude {must}"
+
+
+# --- the two Flex Templates over the pipeline image, and its entry point -----------------------
+
+TEMPLATES_DIR = DOCKER_DIR / "templates"
+
+
+def load_dataflow_main() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("dataflow_main", DOCKER_DIR / "dataflow_main.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def template_metadata(kind: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((TEMPLATES_DIR / f"logistics-{kind}.json").read_text())
+    return document
+
+
+def test_there_are_two_templates_streaming_and_batch() -> None:
+    assert sorted(p.name for p in TEMPLATES_DIR.iterdir()) == ["logistics-batch.json", "logistics-streaming.json"]
+    streaming, batch = template_metadata("streaming"), template_metadata("batch")
+    assert (streaming["name"], batch["name"]) == ("logistics-streaming", "logistics-batch")
+    assert streaming["streaming"] is True
+    assert "streaming" not in batch or batch["streaming"] is False
+
+
+@pytest.mark.parametrize("kind", ["streaming", "batch"])
+def test_template_parameters_are_what_the_entry_point_parses(kind: str) -> None:
+    tree = ast.parse((DOCKER_DIR / "dataflow_main.py").read_text())
+    parsed = {
+        node.args[0].value.removeprefix("--")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "attr", "") == "add_argument"
+        and isinstance(node.args[0], ast.Constant)
+    }
+    parameters = {p["name"]: p for p in template_metadata(kind)["parameters"]}
+    assert set(parameters) <= parsed
+    for parameter in parameters.values():
+        assert parameter["label"] and parameter["helpText"]
+        for regex in parameter.get("regexes", []):
+            re.compile(regex)
+    # Each template runs one mode only: the launch cannot turn the streaming template into a batch job.
+    (mode_regex,) = parameters["mode"]["regexes"]
+    assert re.fullmatch(mode_regex, kind)
+    assert not re.fullmatch(mode_regex, {"streaming": "batch", "batch": "streaming"}[kind])
+    assert not parameters["env"].get("isOptional")
+    if kind == "batch":
+        assert not parameters["input"].get("isOptional")
+        (input_regex,) = parameters["input"]["regexes"]
+        assert re.fullmatch(input_regex, "gs://b/input/2024-06-01/*.jsonl")
+        assert not re.fullmatch(input_regex, "/local/input.jsonl")
+    else:
+        assert "input" not in parameters
+
+
+@pytest.mark.parametrize(("env", "expected"), [("dev", (1, 3, "NONE")), ("prod", (5, 20, "THROUGHPUT_BASED"))])
+def test_the_entry_point_gives_the_jobs_the_configs_workers(
+    env: str, expected: tuple[int, int, str], clean_logistics_env: pytest.MonkeyPatch
+) -> None:
+    from logistics.settings import Settings
+
+    clean_logistics_env.setenv("LOGISTICS_ENV", env)
+    dataflow_main = load_dataflow_main()
+    options = dataflow_main.scaling_options(Settings(), ["--project=p", "--region=r"])
+    num, most, algorithm = expected
+    assert sorted(options) == sorted(
+        [f"--num_workers={num}", f"--max_num_workers={most}", f"--autoscaling_algorithm={algorithm}"]
+    )
+    # A launcher that names its own value keeps it (an operator's one-off override).
+    assert "--max_num_workers=20" not in dataflow_main.scaling_options(Settings(), ["--max_num_workers=7"])
+
+
+def test_the_workers_run_the_image_the_job_was_launched_from() -> None:
+    dataflow_main = load_dataflow_main()
+    image = "us-central1-docker.pkg.dev/p/logistics/dataflow-pipeline:abc123"
+    environ = {"DATAFLOW_SDK_CONTAINER_IMAGE": image}
+    assert dataflow_main.worker_image_options(["--project=p"], environ) == [f"--sdk_container_image={image}"]
+    assert dataflow_main.worker_image_options(["--sdk_container_image=other"], environ) == []
+    assert dataflow_main.worker_image_options(["--project=p"], {}) == []  # a local run: Beam's default
+
+
+def test_the_pipeline_image_names_itself_after_its_code() -> None:
+    final = parse_dockerfile(DOCKER_DIR / "Dockerfile.dataflow")[-1]
+    keywords = [keyword for keyword, _ in final.instructions]
+    assert ("ARG", "IMAGE") in final.instructions
+    assert ("ENV", "DATAFLOW_SDK_CONTAINER_IMAGE=${IMAGE}") in final.instructions
+    # After every COPY and RUN: a new tag rebuilds no other layer.
+    last_build_step = max(i for i, keyword in enumerate(keywords) if keyword in {"COPY", "RUN"})
+    assert keywords.index("ARG") > last_build_step
+
+
+def test_the_pipeline_image_carries_the_kafka_bridge() -> None:
+    final = parse_dockerfile(DOCKER_DIR / "Dockerfile.dataflow")[-1]
+    copied = {Path(source).parts[0] for source in copy_sources(final)}
+    needed = imports_first_party(REPO_ROOT / "logistics" / "cli" / "kafka_bridge.py")
+    assert {"logistics", "pipeline"} <= needed <= copied
+    # `python -m logistics.cli.main kafka-bridge` (the bridge's entry point on Cloud Run) resolves.
+    done = subprocess.run(
+        [sys.executable, "-m", "logistics.cli.main", "kafka-bridge", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Kafka" in done.stdout

@@ -25,10 +25,11 @@ DESIGN_MODULES = {
     "monitoring",
     "secret-manager",
     "data-catalog",
+    "kafka-bridge",
 }
 # Modules added after the envs moved their module calls into modules/platform: nothing to move.
-ADDED_AFTER_THE_MOVE = {"data_catalog"}
-# The original design's dev/prod table.
+ADDED_AFTER_THE_MOVE = {"data_catalog", "kafka_bridge"}
+# The original design's dev/prod table (the workers are config/<env>.yaml's, see test below).
 DESIGN_DIFFERENCES = {
     "dev": {"workers": (1, 3), "bq_retention_days": 30, "composer_size": "ENVIRONMENT_SIZE_SMALL", "budget_usd": 500},
     "prod": {
@@ -152,10 +153,19 @@ def test_remote_state_is_in_gcs(hcl: SimpleNamespace, env: str) -> None:
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_env_settings_follow_the_design_table(env_settings: dict[str, dict[str, Any]], env: str) -> None:
+def test_env_settings_follow_the_design_table(
+    hcl: SimpleNamespace, env_settings: dict[str, dict[str, Any]], env: str
+) -> None:
     values, design = env_settings[env], DESIGN_DIFFERENCES[env]
     assert values["env"] == env
+    # Read from config/<env>.yaml, the workers' only source (dataflow_main.py applies it): no
+    # Terraform input sets them.
     assert (values["dataflow_num_workers"], values["dataflow_max_workers"]) == design["workers"]
+    assert values["dataflow_autoscaling"] is (env == "prod")
+    for directory in (hcl.platform_dir, hcl.modules_dir / "dataflow", hcl.terraform_dir / "envs" / env):
+        declared = set(hcl.labelled(hcl.load_dir(directory).get("variable", [])))
+        counts = {name for name in declared if re.search(r"(^|_)(num|max)_workers$", name)}
+        assert not counts, f"{directory.name} takes Dataflow worker counts: {counts}"
     assert values["bq_retention_days"] == design["bq_retention_days"]
     assert values["composer_size"] == design["composer_size"]
     assert values["budget_usd"] == design["budget_usd"]
@@ -174,6 +184,8 @@ def test_env_settings_name_what_the_application_uses(
     assert values["region"] == app.gcp.region
     assert values["datasets"] == app.bigquery.datasets
     assert values["dataflow_max_workers"] == app.pipeline.max_workers
+    assert values["dataflow_num_workers"] == app.pipeline.num_workers
+    assert values["dataflow_autoscaling"] == app.pipeline.autoscaling
     assert values["bronze_uri"] == app.storage.bronze_uri
     assert values["subscription_suffix"] == app.pubsub.subscription_suffix
     topics = dict(app.pubsub.topics)
@@ -196,6 +208,10 @@ def test_secrets_the_app_reads_exist_with_least_privilege_readers(hcl: SimpleNam
     assert api_env == {"LOGISTICS_API__KEYS": '${module.secrets.secret_ids["analytics-api-keys"]}'}
     kafka = hcl.labelled(hcl.load(hcl.modules_dir / "kafka" / "main.tf")["module"])["sasl_secrets"]["secrets"]
     assert set(kafka) == {"kafka-sasl-username", "kafka-sasl-password"}
+    # Only the Kafka bridge talks to Kafka: the Dataflow workers read Pub/Sub and never the SASL secrets.
+    for secret in kafka.values():
+        assert secret["accessors"] == {"kafka-bridge": "${var.client_email}"}
+    assert calls["kafka"]["client_email"] == "${module.iam.kafka_bridge_email}"
     # Terraform never writes a secret value (it would sit in state in clear text).
     text = "\n".join(p.read_text() for p in hcl.terraform_dir.rglob("*.tf"))
     assert "google_secret_manager_secret_version" not in text
@@ -280,9 +296,68 @@ def test_the_api_only_reads_data(hcl: SimpleNamespace) -> None:
     assert "analytics-api" in readers
     # The read-only account's project roles: run queries and emit telemetry, nothing else.
     accounts = hcl.load(hcl.modules_dir / "iam" / "main.tf")["locals"][0]["accounts"]
-    assert set(accounts) == {"dataflow-worker", "composer-worker", "analytics-api"}
+    assert set(accounts) == {"dataflow-worker", "composer-worker", "analytics-api", "kafka-bridge"}
     assert set(accounts["analytics-api"]["project_roles"]) == {
         "roles/bigquery.jobUser",
         "roles/monitoring.metricWriter",
         "roles/logging.logWriter",
     }
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_streaming_job_may_do_what_it_does_and_no_more(
+    hcl: SimpleNamespace, env_settings: dict[str, dict[str, Any]], clean_logistics_env: pytest.MonkeyPatch, env: str
+) -> None:
+    from logistics.settings import OUTPUT_TOPICS
+
+    calls = hcl.labelled(hcl.load(hcl.platform_dir / "main.tf")["module"])
+    worker = "${module.iam.dataflow_worker_email}"
+    pubsub = hcl.resources(hcl.load(hcl.modules_dir / "pubsub" / "main.tf")["resource"])
+    assert calls["pubsub"]["subscriber_email"] == worker
+    member = "serviceAccount:${var.subscriber_email}"
+
+    # Reads: pull (and look up, as ReadFromPubSub does) each input topic's subscription.
+    for grant, role in (("pipeline_subscriber", "roles/pubsub.subscriber"), ("pipeline_viewer", "roles/pubsub.viewer")):
+        body = pubsub[("google_pubsub_subscription_iam_member", grant)]
+        assert body["for_each"] == "${var.event_topics}"
+        assert body["subscription"] == "${google_pubsub_subscription.pipeline[each.key].name}"
+        assert (body["role"], body["member"]) == (role, member)
+    # Publishes: to every output topic of config (DLQ rows, alerts, updates), each with a publisher grant.
+    clean_logistics_env.setenv("LOGISTICS_ENV", env)
+    app = Settings()
+    assert OUTPUT_TOPICS == {"dlq", "alerts", "updates"} <= set(app.pubsub.topics)
+    locals_ = hcl.load(hcl.modules_dir / "pubsub" / "main.tf")["locals"][0]
+    assert locals_["output_topics"] == "${toset([var.dlq_topic, var.alerts_topic])}"
+    outputs = pubsub[("google_pubsub_topic_iam_member", "pipeline_publisher")]
+    assert outputs["for_each"] == "${local.output_topics}"
+    updates = pubsub[("google_pubsub_topic_iam_member", "pipeline_publishes_updates")]
+    assert updates["topic"] == "${google_pubsub_topic.updates.name}"
+    for body in (outputs, updates):
+        assert (body["role"], body["member"]) == ("roles/pubsub.publisher", member)
+    values = env_settings[env]
+    assert (values["dlq_topic"], values["alerts_topic"], values["updates_topic"]) == tuple(
+        app.pubsub.topics[key] for key in ("dlq", "alerts", "updates")
+    )
+
+    # BigQuery: DML MERGE and table creation in the datasets it writes, jobs billed to the project.
+    editors = calls["bigquery"]["dataset_editors"]
+    assert {layer for layer, members in editors.items() if members.get("dataflow-worker") == worker} == {"raw", "clean"}
+    accounts = hcl.load(hcl.modules_dir / "iam" / "main.tf")["locals"][0]["accounts"]
+    assert {"roles/dataflow.worker", "roles/bigquery.jobUser"} <= set(accounts["dataflow-worker"]["project_roles"])
+
+    # Storage: bronze, the staged rows and the alert files all live in the raw bucket; staging and
+    # temp files of the job in the Dataflow bucket. Both are objectAdmin (write, rename, reread).
+    gcs = hcl.load(hcl.modules_dir / "gcs" / "main.tf")
+    names = gcs["locals"][0]["names"]
+    raw = hcl.render(names["raw"], {"project_id": values["project_id"], "env": env})
+    for uri in (app.storage.bronze_uri, app.storage.staging_uri, app.storage.alerts_uri):
+        assert uri is not None and uri.startswith(f"gs://{raw}/"), uri
+    grants = hcl.resources(gcs["resource"])
+    for grant, bucket in (("dataflow_raw", "raw"), ("dataflow_temp", "dataflow_temp")):
+        body = grants[("google_storage_bucket_iam_member", grant)]
+        assert body["bucket"] == f"${{google_storage_bucket.{bucket}.name}}"
+        assert (body["role"], body["member"]) == (
+            "roles/storage.objectAdmin",
+            "serviceAccount:${var.dataflow_worker_email}",
+        )
+    assert calls["gcs"]["dataflow_worker_email"] == worker

@@ -182,3 +182,21 @@ def test_cd_promotes_dev_then_gated_prod() -> None:
         for script in ("deploy_dataflow.sh", "sync_dags.sh", "deploy_api.sh"):
             assert f"infra/scripts/{script} --env {env}" in lines
         assert f"infra/terraform/envs/{env} apply" in lines
+
+
+def test_cd_gives_terraform_every_input_the_repository_does_not_hold() -> None:
+    import hcl2
+
+    jobs = load(REPO_ROOT / ".github" / "workflows" / "cd.yaml")["jobs"]
+    for env, job in (("dev", "deploy-dev"), ("prod", "deploy-prod")):
+        with (REPO_ROOT / "infra" / "terraform" / "envs" / env / "variables.tf").open() as handle:
+            declared = {
+                name.strip('"'): body for block in hcl2.load(handle)["variable"] for name, body in block.items()
+            }
+        required = {name for name, body in declared.items() if "default" not in body}
+        (apply,) = [
+            step for step in jobs[job]["steps"] if "apply" in step.get("run", "") and "terraform" in step["run"]
+        ]
+        given = {key.removeprefix("TF_VAR_") for key in apply.get("env", {}) if key.startswith("TF_VAR_")}
+        assert required <= given, f"{job}: terraform apply lacks TF_VAR_ for {sorted(required - given)}"
+        assert "kafka_bootstrap_servers" in required

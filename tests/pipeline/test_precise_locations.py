@@ -3,6 +3,7 @@ hold them generalized, the precise value only sealed with the PII key, and repla
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable
@@ -15,8 +16,10 @@ from contracts.spec import SEALED_COLUMN
 from logistics.pii import Tokenizer, sealed_tokens, unseal
 from logistics.settings import Settings
 from logistics.warehouse import connect
+from pipeline.dead_letter import received_line
 from pipeline.replay import replay_bronze, replay_dlq
 from pipeline.run import run_pipeline
+from pipeline.transforms.pii import DLQ_ORIGINAL, open_original
 
 DAY = dt.date(2024, 1, 15)
 LocatedLines = Callable[[], tuple[list[str], dict[str, dict[str, float]]]]
@@ -30,7 +33,7 @@ def run(settings: Settings, tmp_path: Path, lines: list[str]) -> None:
 
 
 def tokenizer(settings: Settings) -> Tokenizer:
-    return Tokenizer.from_settings(settings.pii, data_dir=settings.storage.data_dir)
+    return Tokenizer.for_settings(settings, create_local_key=False)
 
 
 def silver_locations(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -122,13 +125,15 @@ def test_a_replayed_dead_letter_keeps_the_precise_value(settings: Settings, tmp_
     }
     run(settings, tmp_path, [orjson.dumps(event).decode()])
     with connect(settings) as wh:
-        [dead] = wh.query("SELECT dlq_id, raw FROM clean.dlq_events")
-        assert str(door["lat"]) not in dead["raw"]
-        # Simulate the producer's fix having been registered: the record now validates.
+        [dead] = wh.query("SELECT dlq_id, raw, original FROM clean.dlq_events")
+        assert str(door["lat"]) not in dead["raw"] and str(door["lat"]) not in dead["original"]
+        # Simulate the producer's fix having been registered: the record it sent now validates.
+        key = tokenizer(settings)
+        sent = open_original(dead["original"], tokenizer=key)
+        fixed = dataclasses.replace(sent, value=sent.value.replace(b'"event_version":2', b'"event_version":1'))
         wh.execute(
-            "UPDATE clean.dlq_events SET raw = replace(raw, '\"event_version\":2', '\"event_version\":1') "
-            "WHERE dlq_id = $id",
-            {"id": dead["dlq_id"]},
+            "UPDATE clean.dlq_events SET original = $original WHERE dlq_id = $id",
+            {"original": key.seal_bytes(received_line(fixed), purpose=DLQ_ORIGINAL), "id": dead["dlq_id"]},
         )
     report = replay_dlq(settings=settings)
     assert report.reinjected == 1

@@ -24,11 +24,15 @@ CREATE TABLE IF NOT EXISTS curated.dim_driver_changes (
   driver_id STRING NOT NULL,
   changed_at TIMESTAMP NOT NULL,
   ingest_time TIMESTAMP NOT NULL,
+  change_kind STRING,  -- 'set' here (dags/gold/scd2.py)
   carrier_id STRING,
   home_facility_id STRING,
   vehicle_type STRING
 )
 CLUSTER BY driver_id;
+
+-- a log created before change_kind existed gets it (NULL reads as 'set')
+ALTER TABLE curated.dim_driver_changes ADD COLUMN IF NOT EXISTS change_kind STRING;
 
 CREATE OR REPLACE TABLE curated.dim_driver_changes__staging AS
 SELECT
@@ -36,6 +40,7 @@ SELECT
   e.driver_id,
   e.event_time AS changed_at,
   e.ingest_time,
+  'set' AS change_kind,
   e.carrier_id,
   JSON_VALUE(e.payload, '$.home_facility_id') AS home_facility_id,
   JSON_VALUE(e.payload, '$.vehicle_type') AS vehicle_type

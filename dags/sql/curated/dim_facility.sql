@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS curated.dim_facility_changes (
   facility_id STRING NOT NULL,
   changed_at TIMESTAMP NOT NULL,
   ingest_time TIMESTAMP NOT NULL,
+  change_kind STRING,  -- 'set' here (dags/gold/scd2.py)
   name STRING,
   facility_type STRING,
   region STRING,
@@ -39,6 +40,9 @@ CREATE TABLE IF NOT EXISTS curated.dim_facility_changes (
 )
 CLUSTER BY facility_id;
 
+-- a log created before change_kind existed gets it (NULL reads as 'set')
+ALTER TABLE curated.dim_facility_changes ADD COLUMN IF NOT EXISTS change_kind STRING;
+
 -- changes silver has that the log does not yet: a capacity change carries only the capacity
 -- (its other attributes are NULL here and carried forward from the version before it)
 CREATE OR REPLACE TABLE curated.dim_facility_changes__staging AS
@@ -47,6 +51,7 @@ SELECT
   e.facility_id,
   e.event_time AS changed_at,
   e.ingest_time,
+  'set' AS change_kind,
   JSON_VALUE(e.payload, '$.name') AS name,
   JSON_VALUE(e.payload, '$.facility_type') AS facility_type,
   JSON_VALUE(e.payload, '$.region') AS region,

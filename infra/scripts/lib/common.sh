@@ -10,30 +10,65 @@ DRY_RUN=0
 ENV_NAME=""
 TAG=""
 
+# die: a usage error (bad arguments, a state the script refuses to act on); exit 2.
 die() {
   echo "error: $*" >&2
   exit 2
+}
+
+# fail: something the script ran went wrong in the cloud; exit 1.
+fail() {
+  echo "failed: $*" >&2
+  exit 1
 }
 
 warn() {
   echo "warning: $*" >&2
 }
 
+# say: what the script is doing and why (stderr, so stdout holds only the commands of a dry run).
+say() {
+  echo "${0##*/}: $*" >&2
+}
+
 # run CMD ARG...: the one place commands are executed, so --dry-run shows exactly what would run.
 run() {
   if ((DRY_RUN)); then
-    printf '+'
-    printf ' %q' "$@"
-    printf '\n'
+    show "$@"
   else
     "$@"
   fi
 }
 
+# query VAR PLACEHOLDER CMD ARG...: VAR = CMD's output. A dry run reads nothing from the cloud:
+# it shows CMD and sets VAR to PLACEHOLDER (what the rest of the dry run then assumes).
+query() {
+  local _query_var="$1" _query_placeholder="$2" _query_output
+  shift 2
+  if ((DRY_RUN)); then
+    show "$@"
+    printf -v "$_query_var" '%s' "$_query_placeholder"
+  else
+    _query_output="$("$@")" || fail "$(printf '%q ' "$@")exited with an error"
+    printf -v "$_query_var" '%s' "$_query_output"
+  fi
+}
+
+# show CMD ARG...: CMD as one shell-quoted line, prefixed with "+ ".
+show() {
+  printf '+'
+  printf ' %q' "$@"
+  printf '\n'
+}
+
 # parse_common_args "$@": --env ENV (required), --tag TAG, --dry-run; anything else is an error.
-# Sets ENV_NAME, TAG, DRY_RUN and EXTRA_ARGS (script-specific --key value pairs).
+# Sets ENV_NAME, TAG, DRY_RUN and EXTRA_ARGS (script-specific --key value pairs). A script's
+# options that take no value are listed in SCRIPT_FLAGS (names without --); they become
+# "--name yes" pairs.
+SCRIPT_FLAGS=()
 parse_common_args() {
   EXTRA_ARGS=()
+  local flag
   while (($#)); do
     case "$1" in
       --env)
@@ -55,6 +90,13 @@ parse_common_args() {
         exit 0
         ;;
       --*)
+        for flag in "${SCRIPT_FLAGS[@]}"; do
+          if [[ "$1" == "--$flag" ]]; then
+            EXTRA_ARGS+=("$1" yes)
+            shift
+            continue 2
+          fi
+        done
         [[ $# -ge 2 && "$2" != --* ]] || die "$1 needs a value"
         EXTRA_ARGS+=("$1" "$2")
         shift 2
@@ -76,18 +118,16 @@ resolve_tag() {
 }
 
 # load_env ENV: every name a deploy touches, derived the same way the Terraform modules derive them.
+# Worker counts are not among them: config/<env>.yaml (pipeline.num_workers, max_workers,
+# autoscaling) is their only source, applied by the template's entry point (dataflow_main.py).
 # shellcheck disable=SC2034  # the variables are read by the scripts that source this file
 load_env() {
   case "$1" in
     dev)
       PROJECT_ID="logistics-dev"
-      NUM_WORKERS=1
-      MAX_WORKERS=3
       ;;
     prod)
       PROJECT_ID="logistics-prod"
-      NUM_WORKERS=5
-      MAX_WORKERS=20
       ;;
     *)
       die "unknown environment '$1' (expected dev or prod)"
@@ -103,6 +143,10 @@ load_env() {
   DATAFLOW_SA="dataflow-worker-$1@${PROJECT_ID}.iam.gserviceaccount.com"
   API_SA="analytics-api-$1@${PROJECT_ID}.iam.gserviceaccount.com"
   VPC_CONNECTOR="api-$1"
+  PIPELINE_IMAGE_NAME="${REGISTRY}/dataflow-pipeline"
+  TEMPLATES_PREFIX="gs://${TEMP_BUCKET}/templates"
+  STREAMING_JOB="logistics-streaming"
+  KAFKA_BRIDGE_SERVICE="kafka-bridge"
 }
 
 # extra_arg NAME DEFAULT: the value of a script-specific --NAME option.

@@ -25,6 +25,7 @@ SAMPLE_PARAMS = {
     "shipment_id": "SHP-1",
     "now": dt.datetime(2024, 1, 16, 6, tzinfo=dt.UTC),
     "dlq_window_start": dt.datetime(2024, 1, 16, 5, tzinfo=dt.UTC),
+    "grace_minutes": 0,  # dags/sql/ops/late_partitions.sql
     # graphql_api/sql
     "after_id": "SHP-0001",
     "after_time": dt.datetime(2024, 1, 15, tzinfo=dt.UTC),

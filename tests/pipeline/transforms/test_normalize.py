@@ -6,7 +6,15 @@ import orjson
 import pytest
 
 from pipeline.dead_letter import INVALID_ENVELOPE, MALFORMED_JSON, MISSING_ENVELOPE_FIELD, DeadLetter
-from pipeline.transforms.normalize import envelope_json, normalize, parse_time, parse_version
+from pipeline.sources.base import SourceRecord
+from pipeline.transforms.normalize import (
+    describe_value,
+    envelope_json,
+    normalize,
+    normalize_record,
+    parse_time,
+    parse_version,
+)
 
 NOW = dt.datetime(2024, 1, 15, 12, 0, tzinfo=dt.UTC)
 
@@ -63,7 +71,7 @@ def test_missing_event_id_gets_a_deterministic_id_so_retries_still_dedupe() -> N
         ("[1, 2]", INVALID_ENVELOPE, "JSON object"),
         (_raw(event_time=None), MISSING_ENVELOPE_FIELD, "event_time"),
         (_raw(event_version="latest"), INVALID_ENVELOPE, "event_version"),
-        (_raw(event_time="yesterday"), INVALID_ENVELOPE, "yesterday"),
+        (_raw(event_time="yesterday"), INVALID_ENVELOPE, "event_time"),
         (_raw(payload="text"), INVALID_ENVELOPE, "payload"),
     ],
 )
@@ -72,7 +80,164 @@ def test_bad_records_become_dead_letters_with_reason(raw: str, code: str, words:
     assert isinstance(dead, DeadLetter)
     assert dead.reason_code == code
     assert words in dead.reason
-    assert dead.raw == raw  # replayable as received
+    assert dead.raw == raw  # its text, for people
+    assert dead.received == SourceRecord(raw.encode(), "file")  # what a replay re-validates
+
+
+def test_a_broker_record_is_kept_with_its_attributes_and_publish_time() -> None:
+    body = orjson.dumps({"event_version": 1, "payload": "not an object"})
+    published = dt.datetime(2024, 1, 15, 9, 0, tzinfo=dt.UTC)
+    record = SourceRecord(body, "pubsub:sub", {"event_type": "shipment.in_transit"}, published)
+    dead = normalize_record(record, source_system="ignored", ingest_time=NOW)
+    assert isinstance(dead, DeadLetter)
+    assert dead.received == record
+    assert (dead.event_type, dead.contract_version, dead.source_system) == ("shipment.in_transit", 1, "pubsub:sub")
+    assert "payload: expected a JSON object" in dead.reason
+
+
+# --------------------------------------------------------------------------- what the producer claimed
+
+
+@pytest.mark.parametrize(
+    ("overrides", "version", "contract_version"),
+    [
+        ({"event_time": "15/01/2024 10:30"}, 1, 1),  # bad time
+        ({"event_time": None}, 1, 1),  # missing time
+        ({"payload": None}, 1, 1),  # missing payload
+        ({"event_version": 0}, 0, 1),  # a version no contract has: held to the latest
+        ({"event_version": "v0"}, 0, 1),
+        ({"payload": orjson.dumps({"shipment_id": "SHP-1"}).decode()}, 1, 1),  # payload sent as a JSON string
+        ({"event_version": "latest"}, None, None),  # no readable version: nothing to hold it to
+    ],
+)
+def test_normalize_rejects_keep_every_envelope_field_the_record_claimed(
+    overrides: dict[str, object], version: int | None, contract_version: int | None
+) -> None:
+    raw = _raw(**overrides, trace_id="trace-7", source_system="legacy-wms")
+    dead = normalize(raw, source_system="kafka:shipments", ingest_time=NOW)
+    assert isinstance(dead, DeadLetter) and dead.stage == "normalize"
+    claimed = (dead.event_id, dead.event_type, dead.event_version, dead.contract_version, dead.trace_id)
+    assert claimed == ("e-1", "shipment.in_transit", version, contract_version, "trace-7")
+    assert dead.source_system == "legacy-wms"
+
+
+def test_camel_case_rejects_keep_their_claims_too() -> None:
+    raw = orjson.dumps({"eventId": 7, "eventType": "shipment.created", "version": "v2", "traceId": "t", "data": {}})
+    dead = normalize(raw, source_system="file", ingest_time=NOW)
+    assert isinstance(dead, DeadLetter) and dead.reason_code == MISSING_ENVELOPE_FIELD
+    assert (dead.event_id, dead.event_type, dead.event_version, dead.contract_version) == (
+        "7",
+        "shipment.created",
+        2,
+        2,
+    )
+    assert (dead.trace_id, dead.source_system) == ("t", "file")
+
+
+def test_a_record_that_is_json_but_for_its_bytes_keeps_its_claims() -> None:
+    raw = _raw().encode().replace(b"SHP-1", b"SHP-\xff")
+    dead = normalize(raw, source_system="file", ingest_time=NOW)
+    assert isinstance(dead, DeadLetter) and dead.reason_code == MALFORMED_JSON
+    assert (dead.event_id, dead.event_type, dead.contract_version) == ("e-1", "shipment.in_transit", 1)
+    assert dead.received is not None and dead.received.value == raw  # the bytes, not their replacement
+
+
+# --------------------------------------------------------------------------- reasons
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        (
+            {"timestamp": 1705312800000000000, "event_time": None},
+            'event_time (sent as "timestamp"): expected an ISO-8601 time such as "2024-01-15T10:30:00Z", '
+            "or epoch seconds, milliseconds or microseconds, got a 19-digit number, "
+            "out of range in each of those units",
+        ),
+        (
+            {"event_time": "15/01/2024 10:30"},
+            'event_time: expected an ISO-8601 time such as "2024-01-15T10:30:00Z", or epoch seconds, '
+            'milliseconds or microseconds, got a string shaped "dd/dd/dddd dd:dd"',
+        ),
+        ({"event_time": {"at": 1}}, "event_time: expected an ISO-8601 time"),
+        (
+            {"eventVersion": 0, "event_version": None},
+            'event_version (sent as "eventVersion"): expected a version number of 1 or more, such as 2 or "v2", '
+            "got the number 0",
+        ),
+        ({"ingest_time": "soon"}, 'ingest_time: expected an ISO-8601 time such as "2024-01-15T10:30:00Z"'),
+        (
+            {"payload": orjson.dumps({"shipment_id": "SHP-1"}).decode()},
+            "payload: expected a JSON object, got a string holding one (send the object itself, not its JSON text)",
+        ),
+        ({"payload": [1]}, "payload: expected a JSON object, got a JSON array"),
+        (
+            {"event_time": None, "payload": None},
+            "envelope field(s) missing: event_time (looked for event_time, eventTime, timestamp, occurred_at); "
+            "payload (looked for payload, data, body)",
+        ),
+    ],
+)
+def test_envelope_reasons_name_the_field_what_it_must_be_and_what_came(
+    overrides: dict[str, object], words: str
+) -> None:
+    dead = normalize(_raw(**overrides), source_system="file", ingest_time=NOW)
+    assert isinstance(dead, DeadLetter)
+    assert words in dead.reason
+
+
+def test_a_value_from_the_message_attributes_is_named_as_such() -> None:
+    body = orjson.dumps({"event_type": "shipment.in_transit", "event_version": 1, "payload": {}})
+    dead = normalize(body, source_system="pubsub:s", ingest_time=NOW, attributes={"event_time": "noon"})
+    assert isinstance(dead, DeadLetter)
+    assert dead.reason.startswith("event_time (from the message attributes): expected an ISO-8601 time")
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        # the \xff is byte 22 of the line (the é before it takes two bytes)
+        (b'{"event_id": "caf\xc3\xa9", \xff}', "not valid UTF-8 at byte offset 22 (byte 0xff)"),
+        # "tru" starts at character 26, byte 28: three two-byte characters come before it
+        (
+            b'{"event_id": "\xc3\xa9\xc3\xa9\xc3\xa9", "x": tru}',
+            "not valid JSON at column 26 (byte offset 28): invalid literal",
+        ),
+        ('{"event_id": "ééé", "x": tru}', "not valid JSON at column 26 (byte offset 28): invalid literal"),
+        (b'{"a":\n "x" "y"}', "not valid JSON at line 2, column 6 (byte offset 11)"),
+        (b"", "not valid JSON at column 1 (byte offset 0)"),
+    ],
+)
+def test_malformed_lines_report_the_position_in_the_line(raw: bytes | str, words: str) -> None:
+    dead = normalize(raw, source_system="file", ingest_time=NOW)
+    assert isinstance(dead, DeadLetter) and dead.reason_code == MALFORMED_JSON
+    assert words in dead.reason
+
+
+_PERSONAL_TEXT = ["ada.lovelace@example.com", "+1-555-0102", "Ada Lovelace", "1 Main Street", "4111111111111111"]
+
+
+@pytest.mark.parametrize(
+    ("field", "personal"),
+    [(field, value) for field in ("event_time", "event_version", "payload", "ingest_time") for value in _PERSONAL_TEXT]
+    + [("event_version", 4111111111111111), ("payload", 15550102), ("event_time", 1e30)],
+)
+def test_envelope_reasons_never_quote_the_value(field: str, personal: object) -> None:
+    """A reason lands in the DLQ and in logs: a personal value put in the wrong field stays out of it."""
+    dead = normalize(_raw(**{field: personal}), source_system="file", ingest_time=NOW)
+    assert isinstance(dead, DeadLetter) and dead.reason_code == INVALID_ENVELOPE
+    assert field in dead.reason
+    assert not any(part in dead.reason for part in ("Ada", "Lovelace", "555", "0102", "Main", "1111", "0000"))
+
+
+def test_value_descriptions() -> None:
+    assert describe_value("2024-13-45T10:30:00Z") == 'a string shaped "dddd-dd-ddTdd:dd:ddZ"'
+    assert describe_value("x" * 50) == 'a string shaped "' + "x" * 40 + '... (50 characters)"'
+    assert describe_value(12) == "the number 12"
+    assert (describe_value(15550102), describe_value(123456789)) == ("an 8-digit number", "a 9-digit number")
+    assert describe_value(1e30) == "a decimal number with 31 digit(s) before the point"
+    assert describe_value(None) == "null"
+    assert describe_value(float("inf")) == "a non-finite number"
 
 
 def test_versions_and_times() -> None:

@@ -4,8 +4,10 @@ the generator's customer data; the ``logistics pii`` admin command."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,10 @@ from contracts.generated.catalog import SUBJECTS
 from contracts.spec import PiiRule
 from logistics.cli.main import app
 from logistics.pii import sealed_tokens, unseal
-from logistics.settings import PiiSettings
-from pipeline.dead_letter import DeadLetter
+from logistics.settings import PROJECT_ROOT, PiiSettings, Settings, StorageSettings, get_settings
+from logistics.warehouse import connect
+from pipeline.dead_letter import DeadLetter, UnprotectedDeadLetterError
+from pipeline.sources.base import SourceRecord
 from pipeline.sources.generator import generate_events
 from pipeline.transforms.pii import (
     REDACTED,
@@ -30,6 +34,7 @@ from pipeline.transforms.pii import (
     DetokenizeError,
     PiiKeyError,
     ProtectPiiDoFn,
+    SealedRecordError,
     Tokenizer,
     generalize_coordinates,
     generalize_postcode,
@@ -38,10 +43,13 @@ from pipeline.transforms.pii import (
     mask_generic,
     mask_name,
     mask_phone,
+    open_original,
     protect,
+    protect_dead_letter,
     protect_envelope,
     protect_raw,
 )
+from pipeline.transforms.validate import validator
 
 KEY = Tokenizer.generate_key()  # every test run makes its own key; none lives in the repo
 TOKENIZER = Tokenizer.from_base64(KEY)
@@ -222,9 +230,12 @@ def _located_events() -> list[dict[str, Any]]:
 
 
 def _generated_events() -> list[dict[str, Any]]:
-    batch = generate_events(shipments=6, seed=11)
+    return _events_of(generate_events(shipments=6, seed=11).lines)
+
+
+def _events_of(lines: list[str]) -> list[dict[str, Any]]:
     events = []
-    for line in batch.lines:
+    for line in lines:
         try:
             events.append(orjson.loads(line))
         except orjson.JSONDecodeError:
@@ -469,10 +480,158 @@ def test_protect_raw_never_raises_and_is_idempotent(raw: str) -> None:
     assert protect_raw(once, tokenizer=TOKENIZER) == once
 
 
+# ---------------------------------------------------------------------------- redact
+
+
+def test_redacted_payloads_still_satisfy_their_contract() -> None:
+    """redact writes "[REDACTED]", not null: the street it replaces is required, and a bronze replay
+    re-validates what was stored."""
+    redacting = {name for name, spec in SUBJECTS.items() if any(rule.policy == "redact" for rule in spec.pii)}
+    seen = set()
+    for event in _generated_events():
+        if event["event_type"] not in redacting:
+            continue
+        envelope = {**event, "payload": orjson.dumps(event["payload"]).decode()}
+        protected = protect_envelope(envelope, tokenizer=TOKENIZER)
+        payload = orjson.loads(protected["payload"])
+        assert _at(payload, "recipient.address.street") == REDACTED
+        validator(event["event_type"], event["event_version"])(payload)  # raises if the contract is broken
+        seen.add(event["event_type"])
+    assert seen == redacting
+
+
+def test_the_registry_documents_redact_as_it_behaves() -> None:
+    documented = (PROJECT_ROOT / "contracts" / "registry.yaml").read_text(encoding="utf-8")
+    policy = next(line for line in documented.splitlines() if line.startswith("#   redact"))
+    assert f'"{REDACTED}"' in policy and "not null" in policy
+
+
+# ---------------------------------------------------------------------------- DLQ records
+
+
+def _record(**attributes: str) -> SourceRecord:
+    line = b'{"event_type": "shipment.created", "payload": {"recipient": {"phone": 15550102}}}'
+    return SourceRecord(line, "pubsub:sub", attributes, dt.datetime(2024, 1, 15, tzinfo=dt.UTC))
+
+
+def test_a_dead_letter_is_stored_sealed_and_opens_exactly_with_the_key() -> None:
+    received = _record(a="1", b="2")
+    dead = DeadLetter("validate", "schema_violation", "x", received.value.decode(), received=received)
+    with pytest.raises(UnprotectedDeadLetterError):
+        dead.to_row(failed_time=dt.datetime.now(dt.UTC))  # a clear record never becomes a row
+    protected = protect_dead_letter(dead, tokenizer=TOKENIZER)
+    assert protected.received is None and protected.sealed is not None
+    assert open_original(protected.sealed, tokenizer=TOKENIZER) == received
+    with pytest.raises(SealedRecordError, match="another PII key"):
+        open_original(protected.sealed, tokenizer=Tokenizer.from_base64(Tokenizer.generate_key()))
+    with pytest.raises(SealedRecordError):  # a token does not open as a sealed record, nor the reverse
+        open_original(TOKENIZER.tokenize("x", path="dlq.original"), tokenizer=TOKENIZER)
+    assert "15550102" not in protected.raw and "15550102" not in protected.sealed
+    assert protect_dead_letter(protected, tokenizer=TOKENIZER) == protected  # idempotent
+
+
+def test_dlq_id_is_stable_per_record_and_key() -> None:
+    def dlq_id(record: SourceRecord, tokenizer: Tokenizer = TOKENIZER, code: str = "schema_violation") -> str:
+        dead = DeadLetter("validate", code, "reason texts may change", "", received=record)
+        return protect_dead_letter(dead, tokenizer=tokenizer).dlq_id
+
+    first = dlq_id(_record(a="1", b="2"))
+    assert dlq_id(_record(b="2", a="1"), Tokenizer.from_base64(KEY)) == first  # another worker, attributes reordered
+    assert dlq_id(_record(a="1", b="3")) != first  # another record
+    assert dlq_id(_record(a="1", b="2"), code="unknown_event_type") != first  # another reason
+    # keyed: without the key nobody can compute (and so confirm a guess of) a record's id
+    assert dlq_id(_record(a="1", b="2"), Tokenizer.from_base64(Tokenizer.generate_key())) != first
+
+
+def test_dead_letters_in_legacy_field_names_keep_no_clear_pii() -> None:
+    """camelCase producers name the payload ``data`` or ``body`` and the type ``eventType``."""
+    payload = {"recipient": {"name": "Grace Hopper", "phone": "+1-555-0177", "address": {"street": "7 Harbor Ln"}}}
+    for envelope in (
+        {"eventType": "shipment.created", "data": payload},
+        {"eventType": "shipment.teleported", "body": payload},
+        {"type": "delivery.scheduled", "data": orjson.dumps(payload).decode()},
+        {"phone": "+1-555-0177", "name": "Grace Hopper"},
+    ):
+        safe = protect_raw(orjson.dumps(envelope).decode(), tokenizer=TOKENIZER)
+        assert [v for v in ("Grace", "Hopper", "555-0177", "Harbor") if v in safe] == [], safe
+        assert protect_raw(safe, tokenizer=TOKENIZER) == safe
+
+
+def test_dead_letter_envelope_fields_carry_no_clear_email() -> None:
+    dead = DeadLetter("normalize", "invalid_envelope", "x", "", event_id="ada@example.com", trace_id="ada@example.com")
+    protected = protect_dead_letter(dead, tokenizer=TOKENIZER)
+    assert "ada@example.com" not in f"{protected.event_id} {protected.trace_id}"
+
+
+# ---------------------------------------------------------------------------- the key's source
+
+
+@pytest.fixture
+def cli_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The CLI reads settings from the environment: a data folder of this test's own, no key variable."""
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("LOGISTICS_STORAGE__DATA_DIR", str(data_dir))
+    monkeypatch.delenv("LOGISTICS_PII_KEY", raising=False)
+    get_settings.cache_clear()
+    yield data_dir
+    get_settings.cache_clear()
+
+
+def test_cli_detokenizes_what_the_pipeline_tokenized_with_its_local_key_file(
+    spine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No key variable anywhere: the pipeline made <data_dir>/secrets/pii.key, and the admin command
+    finds that same key."""
+    monkeypatch.setenv("LOGISTICS_STORAGE__DATA_DIR", str(spine.settings.storage.resolved_data_dir()))
+    monkeypatch.delenv("LOGISTICS_PII_KEY", raising=False)
+    get_settings.cache_clear()
+    try:
+        sent = {e["event_id"]: e for e in _events_of(spine.batch.lines) if e.get("event_type") == "shipment.created"}
+        with connect(spine.settings, read_only=True) as wh:
+            rows = wh.query("SELECT event_id, TO_JSON_STRING(payload) AS payload FROM clean.shipment_events")
+        event_id, token = next(
+            (r["event_id"], orjson.loads(r["payload"])["recipient"]["phone"])
+            for r in rows
+            if r["event_id"] in sent and looks_like_token(orjson.loads(r["payload"])["recipient"].get("phone"))
+        )
+        result = CliRunner().invoke(app, ["pii", "detokenize", "--path", "recipient.phone", token])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == sent[event_id]["payload"]["recipient"]["phone"]
+
+
+def test_cli_without_the_key_says_where_it_looked_and_makes_no_new_one(cli_data_dir: Path) -> None:
+    token = TOKENIZER.tokenize("+1-555-0102", path="recipient.phone")
+    result = CliRunner().invoke(app, ["pii", "detokenize", "--path", "recipient.phone", token])
+    assert result.exit_code == 1
+    message = " ".join(result.stderr.split())
+    assert "LOGISTICS_PII_KEY is unset" in message and str(cli_data_dir / "secrets" / "pii.key") in message
+    assert "generate-key" not in message  # a new key would open none of the pipeline's tokens
+    assert not (cli_data_dir / "secrets").exists()
+
+
+def test_the_pipeline_and_its_readers_take_the_key_from_the_same_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LOGISTICS_PII_KEY", raising=False)
+    settings = Settings(storage=StorageSettings(data_dir=tmp_path / "data"))
+    pipeline = Tokenizer.for_settings(settings)  # the first run makes the local key
+    reader = Tokenizer.for_settings(settings, create_local_key=False)
+    token = pipeline.tokenize("x", path="p")
+    assert reader.detokenize(token, path="p") == "x"
+    monkeypatch.setenv("LOGISTICS_PII_KEY", KEY)  # the variable wins over the file, for both
+    assert Tokenizer.for_settings(settings).tokenize("x", path="p") == TOKENIZER.tokenize("x", path="p")
+    assert (
+        Tokenizer.for_settings(settings, create_local_key=False).detokenize(TOKENIZER.tokenize("x", path="p"), path="p")
+        == "x"
+    )
+
+
 # ---------------------------------------------------------------------------- CLI
 
 
-def test_cli_detokenizes_with_the_key_from_the_environment() -> None:
+def test_cli_detokenizes_with_the_key_from_the_environment(cli_data_dir: Path) -> None:
     tokens = [TOKENIZER.tokenize(v, path="recipient.phone") for v in ("+1-555-0102", "+1-555-0199")]
     result = CliRunner().invoke(
         app, ["pii", "detokenize", "--path", "recipient.phone", *tokens], env={"LOGISTICS_PII_KEY": KEY}
@@ -484,12 +643,14 @@ def test_cli_detokenizes_with_the_key_from_the_environment() -> None:
 @pytest.mark.parametrize(
     ("env", "path", "message"),
     [
-        ({"LOGISTICS_PII_KEY": ""}, "recipient.phone", "no PII tokenization key"),
+        ({"LOGISTICS_PII_KEY": ""}, "recipient.phone", "no PII key"),
         ({"LOGISTICS_PII_KEY": Tokenizer.generate_key()}, "recipient.phone", "wrong key"),
         ({"LOGISTICS_PII_KEY": KEY}, "sender.phone", "wrong --path"),
     ],
 )
-def test_cli_fails_clearly_without_the_right_key_or_path(env: dict[str, str], path: str, message: str) -> None:
+def test_cli_fails_clearly_without_the_right_key_or_path(
+    cli_data_dir: Path, env: dict[str, str], path: str, message: str
+) -> None:
     token = TOKENIZER.tokenize("+1-555-0102", path="recipient.phone")
     result = CliRunner().invoke(app, ["pii", "detokenize", "--path", path, token], env=env)
     assert result.exit_code == 1

@@ -12,6 +12,8 @@ from pipeline.dead_letter import (
     UNKNOWN_EVENT_VERSION,
     DeadLetter,
 )
+from pipeline.sources.base import SourceRecord
+from pipeline.transforms.check import check
 from pipeline.transforms.normalize import Envelope, normalize
 from pipeline.transforms.validate import validate
 
@@ -66,3 +68,95 @@ def test_unknown_version_reports_latest_contract_version() -> None:
     assert isinstance(dead, DeadLetter)
     assert dead.contract_version == 2
     assert "v1, v2" in dead.reason
+
+
+def test_contract_version_is_the_one_the_record_was_held_to() -> None:
+    assert _dead(_envelope(payload={**PAYLOAD, "weight": 3})).contract_version == 1  # claimed, and known
+    assert _dead(_envelope("shipment.teleported")).contract_version is None  # no such subject
+
+
+def _dead(envelope: Envelope) -> DeadLetter:
+    dead = validate(envelope)
+    assert isinstance(dead, DeadLetter)
+    return dead
+
+
+# --------------------------------------------------------------------------- reasons
+
+ATTEMPT = {
+    "delivery_id": "D-1",
+    "shipment_id": "S-1",
+    "facility_id": "F-1",
+    "carrier_id": "C-1",
+    "driver_id": "DRV-1",
+    "attempt_number": 1,
+    "outcome": "DELIVERED",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "reason"),
+    [
+        # a union ("cannot be validated by any definition" was all it said): the types it takes, and what came
+        (
+            {"location": "Main St"},
+            SCHEMA_VIOLATION,
+            'location must be null or a GeoPoint object, got a string shaped "xxxx xx"',
+        ),
+        ({"location": [1, 2]}, SCHEMA_VIOLATION, "location must be null or a GeoPoint object, got a JSON array"),
+        # an object of the right kind that breaks the record inside: the inner field
+        ({"location": {"lat": "north", "lon": 1.0}}, SCHEMA_VIOLATION, "location.lat must be a number, got a string"),
+        ({"location": {"lat": 1.0}}, SCHEMA_VIOLATION, "location is missing required field(s): lon"),
+        ({"attempt_number": "1"}, SCHEMA_VIOLATION, 'attempt_number must be an integer, got a string shaped "d"'),
+        ({"attempt_number": 2**40}, SCHEMA_VIOLATION, "attempt_number must be smaller than or equal to 2147483647"),
+        (
+            {"outcome": "LOST"},
+            SCHEMA_VIOLATION,
+            "outcome must be one of DELIVERED, RECIPIENT_ABSENT, NO_ACCESS, REFUSED, ADDRESS_NOT_FOUND, got a string",
+        ),
+        ({"weather": "rain"}, SCHEMA_VIOLATION, "payload has field(s) its contract does not define: weather"),
+        ({"driver_id": None}, SCHEMA_VIOLATION, "driver_id must be a string, got null"),
+    ],
+)
+def test_schema_reasons_name_the_field_the_expected_type_and_what_came(
+    change: dict[str, object], code: str, reason: str
+) -> None:
+    dead = _dead(_envelope("delivery.attempted", payload={**ATTEMPT, **change}))
+    assert dead.reason_code == code
+    assert dead.reason.startswith("delivery.attempted v1: ")
+    assert reason in dead.reason
+
+
+def test_missing_fields_are_named_not_the_whole_required_list() -> None:
+    dead = _dead(_envelope("delivery.attempted", payload={k: v for k, v in ATTEMPT.items() if k != "driver_id"}))
+    assert dead.reason_code == MISSING_REQUIRED_FIELD
+    assert dead.reason == "delivery.attempted v1: payload is missing required field(s): driver_id"
+
+
+def test_schema_reasons_never_quote_the_value() -> None:
+    personal = {"location": "ada.lovelace@example.com", "outcome": "Ada Lovelace", "attempt_number": "+1-555-0102"}
+    for field, value in personal.items():
+        dead = _dead(_envelope("delivery.attempted", payload={**ATTEMPT, field: value}))
+        assert field in dead.reason
+        assert not any(part in dead.reason for part in ("ada", "Ada", "Lovelace", "555", "0102"))
+
+
+# --------------------------------------------------------------------------- check
+
+
+def test_check_rejects_carry_the_record_exactly_as_received() -> None:
+    line = (
+        b'{"eventId": "e-2", "eventType": "shipment.in_transit", "version": "v1", "timestamp": 1705314600, '
+        b'"data": {"shipment_id": "S", "facility_id": 42, "carrier_id": "C"}}'
+    )
+    dead = check(line, source_system="file", ingest_time=NOW)
+    assert isinstance(dead, DeadLetter) and dead.stage == "validate"
+    assert dead.received == SourceRecord(line, "file")  # the producer's own bytes, not the normalized envelope
+    assert dead.raw == line.decode()
+    assert (dead.event_id, dead.event_version, dead.contract_version) == ("e-2", 1, 1)
+
+    published = dt.datetime(2024, 1, 15, 9, 0, tzinfo=dt.UTC)
+    record = SourceRecord(line, "kafka:shipments", {"trace_id": "t-1"}, published)
+    from_broker = check(record, source_system="file", ingest_time=NOW)
+    assert isinstance(from_broker, DeadLetter) and from_broker.received == record
+    assert from_broker.trace_id == "t-1"

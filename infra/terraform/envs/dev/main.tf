@@ -8,11 +8,12 @@ module "platform" {
   env = "dev" # also picks config/dev.yaml, the app config this environment deploys
 
   # --- the original design's dev/prod table -------------------------------------------------
-  dataflow_num_workers = 1 # dev 1-3, prod 5-20 (the ceiling comes from config: pipeline.max_workers)
-  bq_retention_days    = 30
-  composer_size        = "ENVIRONMENT_SIZE_SMALL"
-  composer_workers     = { min = 1, max = 3 }
-  budget_usd           = 500
+  # (Dataflow workers, dev 1-3 and prod 5-20, are config/<env>.yaml's pipeline.num_workers and
+  # max_workers: the template's entry point applies them, nothing here or in the scripts does.)
+  bq_retention_days = 30
+  composer_size     = "ENVIRONMENT_SIZE_SMALL"
+  composer_workers  = { min = 1, max = 3 }
+  budget_usd        = 500
 
   # --- environment-only choices -------------------------------------------------------------
   subnet_cidr         = "10.10.0.0/20"
@@ -21,9 +22,10 @@ module "platform" {
   force_destroy       = true
 
   # --- not in the repository (variables.tf) -------------------------------------------------
-  billing_account     = var.billing_account
-  alert_emails        = var.alert_emails
-  kafka_broker_cidrs  = var.kafka_broker_cidrs
-  api_invokers        = var.api_invokers
-  api_bootstrap_image = var.api_bootstrap_image
+  billing_account         = var.billing_account
+  alert_emails            = var.alert_emails
+  kafka_broker_cidrs      = var.kafka_broker_cidrs
+  kafka_bootstrap_servers = var.kafka_bootstrap_servers
+  api_invokers            = var.api_invokers
+  api_bootstrap_image     = var.api_bootstrap_image
 }

@@ -5,6 +5,7 @@
 variable "billing_account" { type = string }
 variable "alert_emails" { type = set(string) }
 variable "kafka_broker_cidrs" { type = list(string) }
+variable "kafka_bootstrap_servers" { type = string }
 
 variable "api_invokers" {
   type    = set(string)

@@ -1,7 +1,8 @@
-# Where the pipeline's container lives and how its job is launched. The image and the Flex
-# Template spec are built by infra/scripts/deploy_dataflow.sh (they change with every commit);
-# this module owns the long-lived parts and publishes the launch settings as one output, so the
-# script and an operator read the same numbers.
+# Where the pipeline's container lives and how its jobs are launched. The image and the two Flex
+# Template specs built from it (streaming: the long-running job; batch: backfills over gs:// files)
+# are built by infra/scripts/deploy_dataflow.sh (they change with every commit); this module owns
+# the long-lived parts and publishes the launch settings as one output, so the scripts and an
+# operator read the same names.
 
 locals {
   registry = "${var.region}-docker.pkg.dev/${var.project_id}/${var.repository_id}"

@@ -39,23 +39,13 @@ variable "subnetwork_self_link" {
   type        = string
 }
 
-variable "num_workers" {
-  description = "Workers the job starts with (the design's lower bound: dev 1, prod 5)."
-  type        = number
-}
-
-variable "max_workers" {
-  description = "Autoscaling ceiling (the design's upper bound: dev 3, prod 20)."
-  type        = number
+variable "streaming_job_name" {
+  description = "Name of the long-running streaming job (Dataflow's --update matches a running job by it)."
+  type        = string
+  default     = "logistics-streaming"
 
   validation {
-    condition     = var.max_workers >= 1
-    error_message = "max_workers must be at least 1."
+    condition     = can(regex("^[a-z]([-a-z0-9]*[a-z0-9])?$", var.streaming_job_name))
+    error_message = "Dataflow job names are lower-case letters, digits and dashes, starting with a letter."
   }
-}
-
-variable "machine_type" {
-  description = "Worker machine type."
-  type        = string
-  default     = "n2-standard-2"
 }

@@ -83,8 +83,8 @@ resource "google_storage_bucket" "dataflow_temp" {
   force_destroy               = true
   labels                      = merge(local.labels, { layer = "ops" })
 
-  # Only scratch prefixes expire: templates/ holds the Flex Template spec the running job and
-  # the next launch need, and must not vanish after a week.
+  # Only scratch prefixes expire: templates/<tag>/ holds the Flex Template specs of each deployed
+  # commit, which a --replace relaunch or a backfill of that commit still needs.
   lifecycle_rule {
     condition {
       age            = var.temp_delete_after_days

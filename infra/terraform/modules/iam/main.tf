@@ -35,6 +35,12 @@ locals {
         "roles/logging.logWriter",
       ]
     }
+    "kafka-bridge" = {
+      display_name = "Cloud Run Kafka bridge (Kafka consumer group -> Pub/Sub)"
+      # No project role: Cloud Run collects its stdout/stderr itself; it may publish to the event
+      # topics and read the SASL secrets, granted on those resources (modules/kafka-bridge, kafka).
+      project_roles = []
+    }
   }
 
   project_bindings = merge([

@@ -14,7 +14,7 @@ variable "region" {
 }
 
 variable "network_id" {
-  description = "VPC whose Dataflow workers connect to the brokers."
+  description = "VPC the Kafka client's egress goes through."
   type        = string
 }
 
@@ -34,7 +34,13 @@ variable "broker_port" {
   default     = 9093
 }
 
-variable "consumer_email" {
-  description = "Service account (Dataflow workers) that reads the SASL credentials."
+variable "client_email" {
+  description = "Service account of the Kafka client (the bridge) that reads the SASL credentials."
   type        = string
+}
+
+variable "client_tag" {
+  description = "Network tag of the Kafka client's instances: only they may reach the brokers."
+  type        = string
+  default     = "kafka-bridge"
 }

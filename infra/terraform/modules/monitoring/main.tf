@@ -1,52 +1,9 @@
-# Budget alerts, the pipeline's health alerts (lag, backlog, error rate, dead letters, API
-# errors) and one dashboard with the same signals, all notifying the same channels.
+# Budget alerts, the health alerts of what is deployed (signals.tf: the streaming job's lag and
+# data freshness, its subscriptions' backlog, the DLQ and dead letters, the Kafka bridge, the API)
+# and one dashboard with the same signals, all notifying the same channels.
 
 data "google_project" "this" {
   project_id = var.project_id
-}
-
-locals {
-  subscriptions = join(", ", [for name in values(var.subscription_names) : "\"${name}\""])
-  dead_letters  = join(", ", [for name in values(var.dead_letter_topic_names) : "\"${name}\""])
-
-  signals = {
-    pipeline_lag = {
-      title     = "Pipeline system lag (s)"
-      filter    = "metric.type=\"dataflow.googleapis.com/job/system_lag\" AND resource.type=\"dataflow_job\" AND resource.label.job_name=\"${var.dataflow_job_name}\""
-      aligner   = "ALIGN_MAX"
-      threshold = var.max_system_lag_seconds
-      duration  = "300s"
-    }
-    ingestion_backlog = {
-      title     = "Oldest unacked message (s)"
-      filter    = "metric.type=\"pubsub.googleapis.com/subscription/oldest_unacked_message_age\" AND resource.type=\"pubsub_subscription\" AND resource.label.subscription_id=one_of(${local.subscriptions})"
-      aligner   = "ALIGN_MAX"
-      threshold = var.max_oldest_unacked_seconds
-      duration  = "300s"
-    }
-    dlq_rate = {
-      title     = "Contract DLQ events/s (error rate)"
-      filter    = "metric.type=\"pubsub.googleapis.com/topic/send_message_operation_count\" AND resource.type=\"pubsub_topic\" AND resource.label.topic_id=\"${var.dlq_topic_name}\""
-      aligner   = "ALIGN_RATE"
-      threshold = var.max_dlq_per_second
-      duration  = "300s"
-    }
-    dead_letters = {
-      title     = "Undeliverable messages dead-lettered/s"
-      filter    = "metric.type=\"pubsub.googleapis.com/topic/send_message_operation_count\" AND resource.type=\"pubsub_topic\" AND resource.label.topic_id=one_of(${local.dead_letters})"
-      aligner   = "ALIGN_RATE"
-      threshold = 0
-      duration  = "0s"
-    }
-    api_errors = {
-      title     = "API 5xx/s"
-      filter    = "metric.type=\"run.googleapis.com/request_count\" AND resource.type=\"cloud_run_revision\" AND resource.label.service_name=\"${var.api_service_name}\" AND metric.label.response_code_class=\"5xx\""
-      aligner   = "ALIGN_RATE"
-      threshold = var.max_api_5xx_per_second
-      duration  = "300s"
-    }
-  }
-  signal_order = ["pipeline_lag", "ingestion_backlog", "dlq_rate", "dead_letters", "api_errors"]
 }
 
 resource "google_monitoring_notification_channel" "email" {
@@ -72,15 +29,33 @@ resource "google_monitoring_alert_policy" "signal" {
   conditions {
     display_name = each.value.title
 
-    condition_threshold {
-      filter          = each.value.filter
-      comparison      = "COMPARISON_GT"
-      threshold_value = each.value.threshold
-      duration        = each.value.duration
+    dynamic "condition_threshold" {
+      for_each = each.value.condition == "above" ? [each.value] : []
+      content {
+        filter          = condition_threshold.value.filter
+        comparison      = "COMPARISON_GT"
+        threshold_value = condition_threshold.value.threshold
+        duration        = condition_threshold.value.duration
 
-      aggregations {
-        alignment_period   = "60s"
-        per_series_aligner = each.value.aligner
+        aggregations {
+          alignment_period     = "60s"
+          per_series_aligner   = condition_threshold.value.aligner
+          cross_series_reducer = condition_threshold.value.reducer
+        }
+      }
+    }
+
+    dynamic "condition_absent" {
+      for_each = each.value.condition == "absent" ? [each.value] : []
+      content {
+        filter   = condition_absent.value.filter
+        duration = condition_absent.value.duration
+
+        aggregations {
+          alignment_period     = "60s"
+          per_series_aligner   = condition_absent.value.aligner
+          cross_series_reducer = condition_absent.value.reducer
+        }
       }
     }
   }
@@ -136,7 +111,7 @@ resource "google_monitoring_dashboard" "pipeline" {
     mosaicLayout = {
       columns = 12
       tiles = [
-        for index, name in local.signal_order : {
+        for index, name in local.charted : {
           xPos   = (index % 2) * 6
           yPos   = floor(index / 2) * 4
           width  = 6
@@ -148,12 +123,15 @@ resource "google_monitoring_dashboard" "pipeline" {
                 plotType = "LINE"
                 timeSeriesQuery = {
                   timeSeriesFilter = {
-                    filter      = local.signals[name].filter
-                    aggregation = { alignmentPeriod = "60s", perSeriesAligner = local.signals[name].aligner }
+                    filter = local.signals[name].filter
+                    aggregation = merge(
+                      { alignmentPeriod = "60s", perSeriesAligner = local.signals[name].aligner },
+                      local.signals[name].reducer == null ? {} : { crossSeriesReducer = local.signals[name].reducer },
+                    )
                   }
                 }
               }]
-              thresholds = [{ value = local.signals[name].threshold }]
+              thresholds = local.signals[name].threshold == null ? [] : [{ value = local.signals[name].threshold }]
             }
           }
         }

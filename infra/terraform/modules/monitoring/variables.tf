@@ -29,8 +29,13 @@ variable "dataflow_job_name" {
 }
 
 variable "subscription_names" {
-  description = "The pipeline's Pub/Sub subscriptions (family -> name)."
+  description = "The subscriptions the streaming job reads (family -> name: one per input topic)."
   type        = map(string)
+}
+
+variable "kafka_bridge_service_name" {
+  description = "Cloud Run service of the Kafka bridge."
+  type        = string
 }
 
 variable "dead_letter_topic_names" {
@@ -52,6 +57,18 @@ variable "max_system_lag_seconds" {
   description = "Alert when the pipeline's system lag stays above this for 5 minutes."
   type        = number
   default     = 300
+}
+
+variable "max_data_freshness_seconds" {
+  description = "Alert when the streaming job's watermark is older than this for 5 minutes (data freshness)."
+  type        = number
+  default     = 600
+}
+
+variable "not_running_after_seconds" {
+  description = "Alert when the streaming job or the Kafka bridge has reported nothing for this long (a --replace deploy drains and relaunches within it)."
+  type        = number
+  default     = 900
 }
 
 variable "max_oldest_unacked_seconds" {

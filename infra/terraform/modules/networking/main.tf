@@ -1,7 +1,7 @@
 # The network every data-plane component runs in: one custom-mode VPC, one regional subnet with
 # Private Google Access (workers reach BigQuery/GCS/Pub/Sub without public IPs), Cloud NAT for the
-# few outbound calls that leave Google (external Kafka, PyPI on worker start-up), and firewall rules
-# that allow only what Dataflow needs between its own workers.
+# one outbound connection that leaves Google (the Kafka bridge's, to the external brokers, through
+# Direct VPC egress), and firewall rules that allow only what Dataflow needs between its own workers.
 
 resource "google_compute_network" "vpc" {
   project                 = var.project_id

@@ -1,6 +1,7 @@
-# Names the application already uses (project, region, topics, datasets, bronze bucket, worker
-# ceiling) are read from the app's own config (config/base.yaml <- config/<env>.yaml), so Terraform
-# creates exactly what the deployed code will look for.
+# Names the application already uses (project, region, topics, datasets, bronze bucket) are read
+# from the app's own config (config/base.yaml <- config/<env>.yaml), so Terraform creates exactly
+# what the deployed code will look for. The Dataflow workers' counts are read for the output only:
+# the template's entry point (infra/docker/dataflow_main.py) applies them from the same config.
 # Locals only (no resources, no providers): the test suite evaluates this file with the real
 # `terraform console`.
 
@@ -17,6 +18,8 @@ locals {
   project_id           = local.app_config.gcp.project_id
   region               = local.app_config.gcp.region
   dataflow_max_workers = local.app_config.pipeline.max_workers
+  dataflow_num_workers = try(local.app_config.pipeline.num_workers, null)
+  dataflow_autoscaling = try(local.app_config.pipeline.autoscaling, false)
   datasets             = local.app_config.bigquery.datasets
   bronze_uri           = local.app_config.storage.bronze_uri
   subscription_suffix  = local.app_config.pubsub.subscription_suffix

@@ -92,8 +92,6 @@ module "dataflow" {
   api_email             = module.iam.analytics_api_email
   templates_bucket      = module.gcs.dataflow_temp_bucket
   subnetwork_self_link  = module.networking.subnet_self_link
-  num_workers           = var.dataflow_num_workers
-  max_workers           = local.dataflow_max_workers
 }
 
 module "composer" {
@@ -137,12 +135,35 @@ module "cloud_run" {
 module "kafka" {
   source = "../kafka"
 
-  project_id     = local.project_id
-  env            = var.env
-  region         = local.region
-  network_id     = module.networking.network_id
-  broker_cidrs   = var.kafka_broker_cidrs
-  consumer_email = module.iam.dataflow_worker_email
+  project_id   = local.project_id
+  env          = var.env
+  region       = local.region
+  network_id   = module.networking.network_id
+  broker_cidrs = var.kafka_broker_cidrs
+  client_email = module.iam.kafka_bridge_email
+}
+
+# Kafka reaches the streaming job through Pub/Sub: the bridge consumes the group and publishes to
+# the input topics the job's subscriptions are on.
+module "kafka_bridge" {
+  source = "../kafka-bridge"
+
+  project_id            = local.project_id
+  region                = local.region
+  env                   = var.env
+  service_account_email = module.iam.kafka_bridge_email
+  bootstrap_servers     = var.kafka_bootstrap_servers
+  sasl_secret_ids = {
+    username = module.kafka.sasl_secret_ids["kafka-sasl-username"]
+    password = module.kafka.sasl_secret_ids["kafka-sasl-password"]
+  }
+  input_topics        = module.pubsub.event_topic_names
+  network_id          = module.networking.network_id
+  subnetwork_id       = module.networking.subnet_id
+  network_tag         = module.kafka.client_tag
+  deletion_protection = var.deletion_protection
+  # The first revision reads the SASL secrets at start-up: the accessor grants must exist before it.
+  depends_on = [module.kafka]
 }
 
 module "secrets" {
@@ -177,16 +198,17 @@ module "secrets" {
 module "monitoring" {
   source = "../monitoring"
 
-  project_id              = local.project_id
-  env                     = var.env
-  billing_account         = var.billing_account
-  budget_amount_usd       = var.budget_usd
-  notification_emails     = var.alert_emails
-  dataflow_job_name       = "logistics-streaming"
-  subscription_names      = module.pubsub.subscription_names
-  dead_letter_topic_names = module.pubsub.dead_letter_topic_names
-  dlq_topic_name          = module.pubsub.dlq_topic_name
-  api_service_name        = module.cloud_run.service_name
+  project_id                = local.project_id
+  env                       = var.env
+  billing_account           = var.billing_account
+  budget_amount_usd         = var.budget_usd
+  notification_emails       = var.alert_emails
+  dataflow_job_name         = module.dataflow.streaming_job_name
+  subscription_names        = module.pubsub.subscription_names
+  dead_letter_topic_names   = module.pubsub.dead_letter_topic_names
+  dlq_topic_name            = module.pubsub.dlq_topic_name
+  kafka_bridge_service_name = module.kafka_bridge.service_name
+  api_service_name          = module.cloud_run.service_name
 }
 
 # The app reads bronze from config/{env}.yaml; the bucket is named by the gcs module. If the two

@@ -14,8 +14,17 @@ output "contract_tables" {
 }
 
 output "dataflow_launch" {
-  description = "Launch settings for the streaming job (deploy_dataflow.sh uses the same values)."
+  description = "Launch settings of the streaming job and of backfills (deploy_dataflow.sh and backfill_dataflow.sh use the same values)."
   value       = module.dataflow.launch
+}
+
+output "dataflow_scaling" {
+  description = "Workers the Dataflow jobs get: config/<env>.yaml pipeline.*, applied by the template's entry point (nothing else sets them)."
+  value = {
+    num_workers = local.dataflow_num_workers
+    max_workers = local.dataflow_max_workers
+    autoscaling = local.dataflow_autoscaling
+  }
 }
 
 output "images" {
@@ -26,6 +35,11 @@ output "images" {
 output "composer_dag_prefix" {
   description = "gs:// prefix sync_dags.sh uploads DAGs to."
   value       = module.composer.dag_gcs_prefix
+}
+
+output "kafka_bridge_service" {
+  description = "Cloud Run service of the Kafka bridge (deploy_dataflow.sh rolls it to each pipeline image)."
+  value       = module.kafka_bridge.service_name
 }
 
 output "api_uri" {

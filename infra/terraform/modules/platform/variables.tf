@@ -5,11 +5,6 @@ variable "env" {
 
 # --- the original design's dev/prod table -----------------------------------------------------
 
-variable "dataflow_num_workers" {
-  description = "Workers the streaming job starts with (design: dev 1, prod 5; the ceiling comes from config: pipeline.max_workers)."
-  type        = number
-}
-
 variable "bq_retention_days" {
   description = "Partition expiry of the event layers (raw, clean), in days (design: dev 30, prod 90)."
   type        = number
@@ -79,6 +74,11 @@ variable "alert_emails" {
 variable "kafka_broker_cidrs" {
   description = "Address ranges of the external Kafka brokers."
   type        = list(string)
+}
+
+variable "kafka_bootstrap_servers" {
+  description = "Bootstrap servers (host:port,...) of the external Kafka cluster the bridge consumes."
+  type        = string
 }
 
 variable "api_invokers" {

@@ -3,6 +3,11 @@ output "event_topic_ids" {
   value       = { for family, topic in google_pubsub_topic.events : family => topic.id }
 }
 
+output "event_topic_names" {
+  description = "Family -> event topic name (the input topics: what the Kafka bridge and producers publish to)."
+  value       = { for family, topic in google_pubsub_topic.events : family => topic.name }
+}
+
 output "subscription_ids" {
   description = "Family -> the pipeline's subscription id (what the Dataflow job reads)."
   value       = { for family, sub in google_pubsub_subscription.pipeline : family => sub.id }
