@@ -91,10 +91,17 @@ def test_graphiql_opens_with_the_configured_key_and_runs_a_query(browser, spine,
         browser.execute_script("localStorage.clear();")  # a first visit: nothing typed before
         browser.refresh()
         wait = WebDriverWait(browser, 60)
-        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".graphiql-container")))
-        editors = browser.execute_script(
-            "return [...document.querySelectorAll('.CodeMirror')].map(e => e.CodeMirror.getValue())"
-        )
+        editors_script = "return [...document.querySelectorAll('.CodeMirror')].map(e => e.CodeMirror.getValue())"
+        try:  # the Headers tab is filled once GraphiQL has set up its editors
+            editors = wait.until(
+                lambda driver: (
+                    (found := driver.execute_script(editors_script))
+                    and any("test-read-key" in text for text in found)
+                    and found
+                )
+            )
+        except TimeoutException:
+            pytest.fail(f"the Headers tab never held the key; editors: {browser.execute_script(editors_script)!r}")
         wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, ".graphiql-execute-button"))).click()
         try:
             # Without a key the answer would be a 401: the query ran with the header GraphiQL opened with.
