@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install demo test inspector lint codegen contracts-check lock clean tools lock-tools bench bench-pipeline bench-pipeline-1m bench-streaming bench-marts bench-api bench-generate test-sources bqemu
+.PHONY: install demo test inspector apollo lint codegen contracts-check lock clean tools lock-tools bench bench-pipeline bench-pipeline-1m bench-streaming bench-marts bench-api bench-generate test-sources bqemu
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,10 +47,20 @@ $(INSPECTOR_DIR)/node_modules/.installed: $(INSPECTOR_DIR)/package-lock.json
 
 inspector: $(INSPECTOR_DIR)/node_modules/.installed
 
+# Apollo Client 4 for tests/graphql_api/test_apollo.py, pinned by its lock (npm registry, at install
+# time only). Without npm the test skips and says why.
+APOLLO_DIR := tests/graphql_api/apollo
+$(APOLLO_DIR)/node_modules/.installed: $(APOLLO_DIR)/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix $(APOLLO_DIR) --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the Apollo Client test will skip (apt-get install nodejs npm)"; fi
+
+apollo: $(APOLLO_DIR)/node_modules/.installed
+
 demo: install
 	$(BIN)/logistics demo
 
-test: install tools bqemu inspector
+test: install tools bqemu inspector apollo
 	$(BIN)/python -m pytest
 
 # Kafka (Tansu) + Pub/Sub (emulator) source tests; -rs prints why anything skipped.

@@ -1,6 +1,7 @@
 """API benchmark: uvicorn in one process, an open-loop load generator in another, fixed 200 rps on loopback.
 
     .venv/bin/python benchmarks/bench_api.py [--rate 200] [--seconds 10] [--shipments 200]
+        [--subscribers 100] [--events-per-second 50] [--publisher topic]
 
 Builds a warehouse (generator -> pipeline) in a temp dir, starts two servers on it (read cache on,
 and cache off), and drives each scenario at a fixed arrival rate. Latency is measured from each
@@ -10,12 +11,21 @@ server's X-Warehouse-Queries header), the load generator's own CPU share (it sha
 with the server: if it nears 100% the driver, not the server, is the bottleneck) and a verdict
 against the issue's targets. Baseline: GET /health on the same server in the same run; ratios
 are p99 / baseline p99. Servers run one uvicorn worker on uvloop + httptools, no access log.
+
+Live updates: with the Pub/Sub emulator (started here through ``logistics.local``), a third server
+(live updates on, the same worker count) gets ``--subscribers`` graphql-transport-ws clients, each
+following one shipment (``shipmentUpdated { id status event { eventId } }``); a publisher sends new
+events for those shipments at ``--events-per-second`` and each client notes when each arrives.
+Latency = arrival - the moment the publisher handed the event over (one clock: same machine).
+Publishers are pluggable (``PUBLISHERS``): ``topic`` publishes the pipeline's message format
+(``pipeline.sinks.updates``) straight to the updates topic.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import hashlib
 import json
 import os
@@ -24,8 +34,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import aiohttp
 import httpx
@@ -36,6 +49,8 @@ ROOT = Path(__file__).resolve().parent.parent
 KEY = "bench-key"
 CACHED_P99_MS = 50.0
 UNCACHED_P99_MS = 150.0
+LIVE_P95_MS = 2000.0  # an event on the updates topic reaches a subscribed client within 2 s
+FOLLOW = "subscription ($id: ID!) { shipmentUpdated(id: $id) { id status event { eventId } } }"
 TIMELINE_QUERY = """query ($id: ID!) {
   shipment(id: $id) { id status totalTransitHours timeline { eventType time facilityId } }
 }"""
@@ -86,7 +101,9 @@ def build_warehouse(data_dir: Path, shipments: int) -> list[str]:
     return batch.shipments
 
 
-def start_server(data_dir: Path, *, cache_ttl: int, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    data_dir: Path, *, cache_ttl: int, workers: int = 1, live: bool = False
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     keys = [{"name": "bench", "sha256": hashlib.sha256(KEY.encode()).hexdigest(), "scopes": ["read"]}]
     env = {
@@ -95,6 +112,7 @@ def start_server(data_dir: Path, *, cache_ttl: int, workers: int = 1) -> tuple[s
         "LOGISTICS_API__KEYS": json.dumps(keys),
         "LOGISTICS_API__RATE_LIMIT_PER_MINUTE": "1000000",
         "LOGISTICS_API__CACHE_TTL_SECONDS": str(cache_ttl),
+        "LOGISTICS_API__LIVE_UPDATES": "on" if live else "off",
     }
     command = [sys.executable, "-m", "uvicorn", "graphql_api.app:create_app", "--factory", "--host", "127.0.0.1",
                "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers),
@@ -183,14 +201,176 @@ def run_driver(url: str, scenario: str, ids: list[str], rate: float, seconds: fl
     return Result(**data)
 
 
+# -- live updates: subscribers on WebSockets, a pluggable publisher ---------------------------
+
+
+class UpdatePublisher(Protocol):
+    """Gets new events for the followed shipments onto the updates topic; returns when they are handed over."""
+
+    def publish(self, events: list[tuple[str, dict[str, Any]]]) -> None: ...
+
+
+class TopicPublisher:
+    """The pipeline's message format (``update_message``) straight to the updates topic."""
+
+    def __init__(self, settings: Any) -> None:
+        from google.cloud.pubsub_v1 import PublisherClient
+
+        self.client = PublisherClient()
+        self.project = settings.gcp.project_id
+        self.topic = settings.pubsub.topics["updates"]
+
+    def publish(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        from pipeline.sinks.updates import update_message
+        from pipeline.sources.pubsub import publish
+
+        publish(
+            project=self.project,
+            topic=self.topic,
+            messages=[update_message(table, row) for table, row in events],
+            publisher=self.client,
+        )
+
+
+PUBLISHERS: dict[str, Callable[[Any], UpdatePublisher]] = {"topic": TopicPublisher}
+
+
+def template_rows(data_dir: Path, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """One real silver row per shipment: the shape of what the pipeline publishes."""
+    import duckdb
+
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as db:
+        cursor = db.execute(
+            "SELECT * FROM clean.shipment_events WHERE shipment_id IN (SELECT UNNEST(?)) "
+            "QUALIFY ROW_NUMBER() OVER (PARTITION BY shipment_id ORDER BY event_time DESC) = 1",
+            [ids],
+        )
+        columns = [c[0] for c in cursor.description]
+        rows = [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
+    for row in rows:
+        row["payload"] = json.loads(row["payload"])
+    return {row["shipment_id"]: row for row in rows}
+
+
+@dataclass
+class LiveResult:
+    latencies_ms: list[float]
+    expected: int
+    delivered: int
+    duplicates: int
+    subscribers: int
+    connected: int
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def follow_live(
+    url: str, data_dir: str, ids: list[str], *, publisher: str, rate: float, seconds: float
+) -> LiveResult:
+    """``len(ids)`` subscribers, one shipment each; publishes ``rate`` events/s round-robin over them."""
+    import websockets
+
+    from logistics.settings import Settings, StorageSettings
+
+    ws_url = "ws" + url.removeprefix("http") + "/graphql"
+    arrivals: dict[str, float] = {}  # event id -> arrival time (the first; later ones are duplicates)
+    duplicates = 0
+    subscribed = 0
+    all_subscribed = asyncio.Event()
+    warm: dict[str, asyncio.Event] = {sid: asyncio.Event() for sid in ids}
+
+    async def subscriber(sid: str) -> None:
+        nonlocal duplicates, subscribed
+        async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"], open_timeout=30) as ws:  # type: ignore[list-item]
+            await ws.send(json.dumps({"type": "connection_init", "payload": {"X-API-Key": KEY}}))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            subscribe = {"query": FOLLOW, "variables": {"id": sid}}
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
+            subscribed += 1
+            if subscribed == len(ids):
+                all_subscribed.set()
+            async for raw in ws:
+                now = time.time()
+                message = json.loads(raw)
+                if message["type"] != "next":
+                    continue
+                event_id = message["payload"]["data"]["shipmentUpdated"]["event"]["eventId"]
+                if event_id.startswith("warm-"):
+                    warm[sid].set()
+                elif event_id in arrivals:
+                    duplicates += 1
+                else:
+                    arrivals[event_id] = now
+
+    settings = Settings(storage=StorageSettings(data_dir=Path(data_dir)))
+    sender = PUBLISHERS[publisher](settings)
+    templates = template_rows(Path(data_dir), ids)
+
+    def event(sid: str, prefix: str) -> tuple[str, dict[str, Any]]:
+        row = dict(templates[sid])
+        row["event_id"] = f"{prefix}-{uuid.uuid4()}"
+        row["event_time"] = row["event_time"] + dt.timedelta(minutes=1)
+        return "shipment_events", row
+
+    clients = [asyncio.create_task(subscriber(sid)) for sid in ids]
+    await asyncio.wait_for(all_subscribed.wait(), timeout=60)
+    # Warm-up: until every subscriber saw an event, its subscription is not known to be registered.
+    deadline = time.monotonic() + 60
+    while not all(e.is_set() for e in warm.values()) and time.monotonic() < deadline:
+        pending = [sid for sid, e in warm.items() if not e.is_set()]
+        await asyncio.to_thread(sender.publish, [event(sid, "warm") for sid in pending])
+        await asyncio.sleep(1.0)
+    connected = sum(e.is_set() for e in warm.values())
+
+    published: dict[str, float] = {}
+    start = time.perf_counter()
+    for i in range(int(rate * seconds)):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        table, row = event(ids[i % len(ids)], "live")
+        published[row["event_id"]] = time.time()
+        await asyncio.to_thread(sender.publish, [(table, row)])
+    await asyncio.sleep(5.0)  # stragglers; anything later counts as not delivered
+    for client in clients:
+        client.cancel()
+    await asyncio.gather(*clients, return_exceptions=True)
+    latencies = [(arrivals[eid] - sent) * 1000 for eid, sent in published.items() if eid in arrivals]
+    return LiveResult(latencies, len(published), len(latencies), duplicates, len(ids), connected)
+
+
+def run_live(url: str, data_dir: Path, ids: list[str], *, publisher: str, rate: float, seconds: float) -> LiveResult:
+    payload = json.dumps(
+        {"url": url, "data_dir": str(data_dir), "ids": ids, "publisher": publisher, "rate": rate, "seconds": seconds}
+    )
+    done = subprocess.run([sys.executable, __file__, "--live", payload], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"live-updates driver failed:\n{done.stderr[-3000:]}")
+    return LiveResult(**json.loads(done.stdout.strip().splitlines()[-1]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--shipments", type=int, default=200)
     parser.add_argument("--server-workers", type=int, default=1, help="uvicorn worker processes per server")
+    parser.add_argument("--subscribers", type=int, default=100, help="WebSocket clients, one shipment each")
+    parser.add_argument("--events-per-second", type=float, default=50.0, help="published for the live scenario")
+    parser.add_argument("--publisher", choices=sorted(PUBLISHERS), default="topic")
     parser.add_argument("--drive", help=argparse.SUPPRESS)
+    parser.add_argument("--live", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.live:
+        spec = json.loads(args.live)
+        live_result = asyncio.run(
+            follow_live(spec["url"], spec["data_dir"], spec["ids"], publisher=spec["publisher"],
+                        rate=spec["rate"], seconds=spec["seconds"])
+        )  # fmt: skip
+        print(json.dumps(live_result.__dict__))
+        return
     if args.drive:
         spec = json.loads(args.drive)
         result = asyncio.run(
@@ -202,7 +382,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         data_dir = Path(tmp) / "data"
         print(f"building a warehouse with {args.shipments} shipments (generator -> pipeline) ...", flush=True)
-        ids = build_warehouse(data_dir, args.shipments)
+        ids = build_warehouse(data_dir, max(args.shipments, args.subscribers))
         cached_server, cached_url = start_server(data_dir, cache_ttl=300, workers=args.server_workers)
         uncached_server, uncached_url = start_server(data_dir, cache_ttl=0, workers=args.server_workers)
         try:
@@ -226,6 +406,7 @@ def main() -> None:
             for server in (cached_server, uncached_server):
                 server.terminate()
                 server.wait(timeout=10)
+        live = measure_live(data_dir, ids[: args.subscribers], args)
 
     baseline = results[0][1].pct(0.99)
     header = (f"{'scenario':32} {'p50 ms':>8} {'p99 ms':>8} {'rps':>7} {'errors':>7} {'wh q/req':>9} "
@@ -238,6 +419,48 @@ def main() -> None:
               f"{verdict(label, r, rate=args.rate)}")  # fmt: skip
     print(f"\ntargets at {args.rate:g} rps: p99 < {CACHED_P99_MS:g} ms cached, < {UNCACHED_P99_MS:g} ms uncached, "
           "no errors, the offered rate achieved; driver cpu = the load generator's share of one core")  # fmt: skip
+    print_live(live, args)
+
+
+def measure_live(data_dir: Path, ids: list[str], args: argparse.Namespace) -> LiveResult | str:
+    """The live scenario on the Pub/Sub emulator, or why it did not run."""
+    from logistics.local import ComponentMissing, pubsub_emulator
+
+    with tempfile.TemporaryDirectory(prefix="bench-live-") as logs:
+        try:
+            with pubsub_emulator(log_dir=Path(logs)):
+                server, url = start_server(data_dir, cache_ttl=300, workers=args.server_workers, live=True)
+                try:
+                    print(
+                        f"driving live updates: {len(ids)} subscribers, {args.events_per_second:g} events/s "
+                        f"for {args.seconds:g} s ({args.publisher} publisher) ...",
+                        flush=True,
+                    )
+                    return run_live(
+                        url, data_dir, ids, publisher=args.publisher, rate=args.events_per_second, seconds=args.seconds
+                    )
+                finally:
+                    server.terminate()
+                    server.wait(timeout=30)
+        except ComponentMissing as missing:
+            return f"LIVE UPDATES NOT MEASURED: {missing}"
+
+
+def print_live(live: LiveResult | str, args: argparse.Namespace) -> None:
+    if isinstance(live, str):
+        print("\n" + live)
+        return
+    problems = []
+    if live.pct(0.95) >= LIVE_P95_MS:
+        problems.append(f"p95 >= {LIVE_P95_MS:g} ms")
+    if live.delivered < live.expected:
+        problems.append(f"{live.expected - live.delivered} of {live.expected} events not delivered")
+    verdict_text = "MET" if not problems else "MISSED: " + ", ".join(problems)
+    print(f"\nlive updates: {live.connected}/{live.subscribers} subscribers on {args.server_workers} server worker(s), "
+          f"{live.expected} events at {args.events_per_second:g}/s ({args.publisher} publisher)")  # fmt: skip
+    print(f"  publish -> client: p50 {live.pct(0.5):.0f} ms, p95 {live.pct(0.95):.0f} ms, "
+          f"max {max(live.latencies_ms, default=float('nan')):.0f} ms; delivered {live.delivered}/{live.expected}, "
+          f"duplicates {live.duplicates}  {verdict_text} (target: p95 < {LIVE_P95_MS:g} ms)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""A bounded TTL cache for warehouse reads, shared by every request of one process."""
+"""Process-wide caches: a bounded TTL cache for warehouse reads, and an LRU bounded in bytes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 _MISSING = object()
 
@@ -69,3 +69,46 @@ def freeze(params: dict[str, Any] | None) -> Hashable:
     if not params:
         return ()
     return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class ByteBudgetLRU(Generic[K, V]):
+    """LRU whose bound is the bytes its entries hold (each charged a caller-given weight), not their count.
+
+    What a client can make the server keep (query texts, parsed documents) varies in size by
+    orders of magnitude: a bound in entries bounds nothing. An entry heavier than the whole
+    budget is never kept.
+    """
+
+    def __init__(self, *, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size_bytes = 0
+        self._entries: OrderedDict[K, tuple[int, V]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: K, value: V, *, weight: int) -> None:
+        if weight > self.max_bytes:
+            return
+        with self._lock:
+            previous = self._entries.pop(key, None)
+            if previous is not None:
+                self.size_bytes -= previous[0]
+            self._entries[key] = (weight, value)
+            self.size_bytes += weight
+            while self.size_bytes > self.max_bytes:
+                evicted, _ = self._entries.popitem(last=False)[1]
+                self.size_bytes -= evicted
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 ASSETS_DIR = Path(__file__).resolve().parent / "static" / "graphiql"
@@ -28,6 +29,7 @@ PAGE = """<!doctype html>
       React.createElement(GraphiQL, {{
         fetcher,
         shouldPersistHeaders: true,
+        defaultHeaders: {headers},
         defaultQuery: '{{\\n  shipment(id: "SHP-0001") {{\\n    id\\n    status\\n    totalTransitHours\\n  }}\\n}}\\n',
       }})
     );
@@ -37,5 +39,8 @@ PAGE = """<!doctype html>
 """
 
 
-def graphiql_html() -> str:
-    return PAGE.format(assets=ASSETS_PATH)
+def graphiql_html(*, headers: dict[str, str] | None = None) -> str:
+    """The page; ``headers`` fill GraphiQL's Headers tab on a first visit (locally: the dev key)."""
+    default_headers = json.dumps(json.dumps(headers, indent=2) if headers else "")
+    # A JSON string literal inside <script>: "</" must not end the script element.
+    return PAGE.format(assets=ASSETS_PATH, headers=default_headers.replace("</", "<\\/"))

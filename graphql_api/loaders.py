@@ -18,13 +18,13 @@ V = TypeVar("V")
 MetricsKey = tuple[str, dt.datetime, dt.datetime]
 
 
-def _threaded(reader: Reader, fn: Callable[[Reader, list[K]], Sequence[V]]) -> DataLoader[K, V]:
+def _threaded(reader: Reader, fn: Callable[[Reader, list[K]], Sequence[V]], *, memoize: bool) -> DataLoader[K, V]:
     """A DataLoader whose batch function is served from the cache, or reads the warehouse in a worker thread."""
 
     async def load(keys: list[K]) -> Sequence[V]:
         return await reader.call(fn, reader, list(keys))
 
-    return DataLoader(load_fn=load)
+    return DataLoader(load_fn=load, cache=memoize)
 
 
 def _metrics(reader: Reader, keys: list[MetricsKey]) -> list[facilities.FacilityMetricsRecord]:
@@ -52,15 +52,17 @@ class Loaders:
     carrier_name: DataLoader[str, str | None]
 
     @classmethod
-    def for_request(cls, reader: Reader) -> Loaders:
+    def for_request(cls, reader: Reader, *, memoize: bool = True) -> Loaders:
+        """``memoize=False`` for a WebSocket: batching still works, but a value loaded for one update
+        is not served for the next hours of the connection (the read cache's TTL still applies)."""
         return cls(
-            shipment=_threaded(reader, shipments.load_shipments),
-            facility=_threaded(reader, facilities.load_facilities),
-            facility_metrics=_threaded(reader, _metrics),
-            facility_history=_threaded(reader, facilities.load_history),
-            driver=_threaded(reader, drivers.load_drivers),
-            driver_assignment=_threaded(reader, drivers.load_assignments),
-            carrier_drivers=_threaded(reader, drivers.load_carrier_drivers),
-            carrier_seen=_threaded(reader, drivers.load_carriers_seen),
-            carrier_name=_threaded(reader, drivers.load_carrier_names),
+            shipment=_threaded(reader, shipments.load_shipments, memoize=memoize),
+            facility=_threaded(reader, facilities.load_facilities, memoize=memoize),
+            facility_metrics=_threaded(reader, _metrics, memoize=memoize),
+            facility_history=_threaded(reader, facilities.load_history, memoize=memoize),
+            driver=_threaded(reader, drivers.load_drivers, memoize=memoize),
+            driver_assignment=_threaded(reader, drivers.load_assignments, memoize=memoize),
+            carrier_drivers=_threaded(reader, drivers.load_carrier_drivers, memoize=memoize),
+            carrier_seen=_threaded(reader, drivers.load_carriers_seen, memoize=memoize),
+            carrier_name=_threaded(reader, drivers.load_carrier_names, memoize=memoize),
         )

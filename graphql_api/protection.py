@@ -1,9 +1,10 @@
 """Protection before execution: a cost estimate (with the page-size cap) and a wall-clock timeout.
 
-Depth, alias and token limits are Strawberry's own extensions (see ``schema.build_schema``);
-this module adds what they cannot see: the variables. A query's cost is estimated from its
-document *and* its variables before any resolver runs, so a rejected query issues no
-warehouse read.
+Depth and alias limits are validation rules, the length and token limits apply before parsing
+(``documents``); this module adds what they cannot see: the variables. A query's cost is
+estimated from its document *and* its variables, coerced the way execution will coerce them
+(defaults applied, ``null`` kept as "unset"), before any resolver runs, so a rejected query
+issues no warehouse read.
 """
 
 from __future__ import annotations
@@ -16,18 +17,18 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
     GraphQLList,
     GraphQLNamedType,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
-    IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    VariableNode,
 )
 from graphql.execution import ExecutionResult as GraphQLExecutionResult
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from strawberry.extensions import SchemaExtension
 
 # Assumed size of a list field that has no ``first`` argument (timelines, deliveries, rosters).
@@ -96,17 +97,23 @@ def estimate_cost(
     operations = [d for d in definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name:
         operations = [o for o in operations if o.name and o.name.value == operation_name]
-    root = schema.query_type
-    if not operations or root is None:
+    if not operations:
         return 0
+    operation = operations[0]
+    root = schema.get_root_type(operation.operation)
+    if root is None:
+        return 0
+    coerced = get_variable_values(schema, operation.variable_definitions or (), dict(variables))
+    if isinstance(coerced, list):
+        return 0  # invalid variables: execution reports them and runs no resolver
     walker = _CostWalker(
         schema=schema,
         fragments=fragments,
-        variables=variables,
+        variables=coerced,
         default_page_size=default_page_size,
         max_page_size=max_page_size,
     )
-    return walker.selection_cost(operations[0].selection_set, root)
+    return walker.selection_cost(operation.selection_set, root)
 
 
 class _CostWalker:
@@ -115,7 +122,7 @@ class _CostWalker:
         *,
         schema: GraphQLSchema,
         fragments: Mapping[str, FragmentDefinitionNode],
-        variables: Mapping[str, Any],
+        variables: VariableValues,
         default_page_size: int,
         max_page_size: int,
     ) -> None:
@@ -159,19 +166,19 @@ class _CostWalker:
             field_type = field_type.of_type
         multiplier = 1
         if "first" in definition.args:
-            multiplier = self.page_size(node)
+            multiplier = self.page_size(node, definition)
         elif is_list and not parent.name.endswith("Connection"):  # a connection's edges are sized by `first`
             multiplier = LIST_SIZE_ESTIMATE
         return 1 + multiplier * self.selection_cost(node.selection_set, field_type)
 
-    def page_size(self, node: FieldNode) -> int:
-        argument = next((a for a in node.arguments or () if a.name.value == "first"), None)
-        value: Any = self.default_page_size
-        if argument is not None:
-            if isinstance(argument.value, IntValueNode):
-                value = int(argument.value.value)
-            elif isinstance(argument.value, VariableNode):
-                value = self.variables.get(argument.value.name.value, self.default_page_size)
+    def page_size(self, node: FieldNode, definition: GraphQLField) -> int:
+        """``first`` as execution will see it: literal, variable (or its default), or unset/``null`` = the default."""
+        try:
+            value: Any = get_argument_values(definition, node, self.variables).get("first")
+        except GraphQLError:
+            return self.default_page_size  # a bad literal: validation or execution reports it
+        if value is None:
+            value = self.default_page_size
         if not isinstance(value, int) or value < 0 or value > self.max_page_size:
             raise QueryRejectedError(
                 f"first={value} is outside 0..{self.max_page_size}: page through the results with `after`",

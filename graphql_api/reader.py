@@ -298,13 +298,20 @@ class Reader:
     event loop, from the cache only, because a thread hop costs more than a cache hit.
     """
 
-    def __init__(self, source: WarehouseSource, cache: ReadCache) -> None:
+    def __init__(self, source: WarehouseSource, cache: ReadCache, *, hold: bool = True) -> None:
+        """``hold=False``: open the warehouse per statement (a WebSocket lives for hours: it must
+        never pin a snapshot between the updates it delivers)."""
         self._source = source
         self._cache = cache
+        self._hold = hold
         self._stack = ExitStack()
         self._warehouse: Warehouse | None = None
         self._lock = threading.Lock()
         self.statements_run = 0  # warehouse queries this request issued (cache hits excluded)
+
+    def fresh(self) -> Reader:
+        """A reader of the same warehouse that skips the cache (what changed a moment ago); close it after use."""
+        return Reader(self._source, ReadCache(ttl_seconds=0, max_entries=1), hold=False)
 
     # -- synchronous API (the functions :meth:`call` runs) ---------------------------------
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -381,9 +388,12 @@ class Reader:
         if _cache_only.get():
             raise CacheMissError(sql)
         with self._lock:
+            self.statements_run += 1
+            if not self._hold:
+                with self._source.open() as warehouse:
+                    return warehouse.query(sql, params)
             if self._warehouse is None:
                 self._warehouse = self._stack.enter_context(self._source.open())
-            self.statements_run += 1
             return self._warehouse.query(sql, params)
 
     def interrupt(self) -> None:

@@ -9,45 +9,47 @@ only answers without errors, so a field-level denial is never replayed to anybod
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator
-from functools import lru_cache
 from typing import Any
 
 import orjson
-from graphql import parse, print_ast
 from graphql.execution import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from graphql_api.cache import ReadCache, is_missing
-
-_NORMALIZED_QUERIES = 512  # distinct query texts whose normal form is remembered
-
-
-@lru_cache(maxsize=_NORMALIZED_QUERIES)
-def normalized_query(query: str) -> str:
-    """One text per document: whitespace, commas and comments do not make a new cache entry."""
-    return print_ast(parse(query, no_location=True))
+from graphql_api.documents import DocumentCache
 
 
-def response_key(*, query: str, operation_name: str | None, variables: dict[str, Any] | None, scopes: Any) -> Hashable:
+def response_key(
+    *, normal_form: str, operation_name: str | None, variables: dict[str, Any] | None, scopes: Any
+) -> Hashable:
+    """``normal_form``: the printed document (``DocumentCache.normal_form``), so spelling makes no new entry."""
     # Sorted-key JSON: {"a":1,"b":2} and {"b":2,"a":1} are the same variables.
     frozen_variables = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
-    return ("response", normalized_query(query), operation_name, frozen_variables, frozenset(scopes))
+    return ("response", normal_form, operation_name, frozen_variables, frozenset(scopes))
 
 
 class ResponseCache(SchemaExtension):
     """Answers a query from ``cache`` when the same caller scopes asked it with the same variables recently."""
 
-    def __init__(self, *, cache: ReadCache) -> None:
+    def __init__(self, *, cache: ReadCache, documents: DocumentCache) -> None:
         self.cache = cache
+        self.documents = documents
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        if context.result is not None or context.query is None:  # rejected by a limit, or nothing to key on
+        document = context.graphql_document
+        if (
+            context.result is not None  # refused by a limit
+            or context.query is None
+            or document is None
+            or context.operation_type is OperationType.SUBSCRIPTION  # a stream, not an answer
+        ):
             yield
             return
         principal = getattr(context.context, "principal", None)
         key = response_key(
-            query=context.query,
+            normal_form=self.documents.normal_form(context.query, document),
             operation_name=context.operation_name,
             variables=context.variables,
             scopes=principal.scopes if principal is not None else (),

@@ -14,17 +14,19 @@ from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
+from strawberry.schema.schema import StreamResult
 from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
+from strawberry.utils.aio import aclosing
 
 from graphql_api import analytics, facilities, shipments
 from graphql_api.cache import ReadCache
+from graphql_api.documents import DocumentCache, PreparedDocuments
+from graphql_api.errors import log_errors, public_error
 from graphql_api.graph import (
     END_OF_TIME,
     EPOCH,
@@ -42,17 +44,11 @@ from graphql_api.graph import (
     load_driver,
     load_facility,
 )
-from graphql_api.persisted import PersistedQueries, load_registry
+from graphql_api.persisted import PersistedQueries, RegisteredQueries, load_registry
 from graphql_api.protection import CostLimiter
 from graphql_api.response_cache import ResponseCache
+from graphql_api.subscriptions import Subscription
 from logistics.settings import ApiSettings
-
-_DOCUMENT_CACHE_SIZE = 512  # distinct query texts whose parse and validation are kept
-
-# Errors that are the caller's doing: reported to them, not logged as server errors.
-_EXPECTED_CODES = frozenset(
-    {"FORBIDDEN", "QUERY_TOO_COSTLY", "PAGE_TOO_LARGE", "BAD_USER_INPUT", "TIMEOUT", "PERSISTED_QUERY_NOT_FOUND"}
-)
 
 
 def _bad_input(message: str) -> GraphQLError:
@@ -142,9 +138,10 @@ class Query:
 
 
 class GuardedSchema(strawberry.Schema):
-    """A schema with a wall-clock limit per operation, that logs only server-side errors."""
+    """A schema with a wall-clock limit per operation, whose errors reach clients and logs as ``errors`` says."""
 
     query_timeout_seconds: float = 10.0
+    hide_suggestions: bool = False
 
     async def execute(
         self,
@@ -157,7 +154,7 @@ class GuardedSchema(strawberry.Schema):
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
         try:
-            return await asyncio.wait_for(
+            result = await asyncio.wait_for(
                 super().execute(
                     query,
                     variable_values,
@@ -177,48 +174,95 @@ class GuardedSchema(strawberry.Schema):
                 f"the query did not finish within {self.query_timeout_seconds:g} s and was cancelled",
                 extensions={"code": "TIMEOUT"},
             )
-            return ExecutionResult(data=None, errors=[error])
+            log_errors([error])
+            result = ExecutionResult(data=None, errors=[error])
+        return self._public(result)
+
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        results = await super().stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types,
+        )
+        return self._public_stream(results)
+
+    async def _public_stream(self, results: StreamResult) -> StreamResult:
+        # A limit refused in a parse or operation hook leaves Strawberry's stream as an exception:
+        # it becomes the operation's error message, as it does over HTTP.
+        try:
+            async with aclosing(results):
+                async for result in results:
+                    yield self._public(result) if isinstance(result, ExecutionResult) else result
+        except GraphQLError as refused:
+            log_errors([refused])
+            yield self._public(PreExecutionError(data=None, errors=[refused]))
+
+    def _public(self, result: ExecutionResult) -> ExecutionResult:
+        if result.errors:
+            result.errors = [public_error(e, hide_suggestions=self.hide_suggestions) for e in result.errors]
+        return result
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
-        unexpected = [e for e in errors if (e.extensions or {}).get("code") not in _EXPECTED_CODES]
-        if unexpected:
-            super().process_errors(unexpected, execution_context)
+        log_errors(errors)
 
 
 def build_schema(
-    api: ApiSettings | None = None, *, persisted: dict[str, str] | None = None, response_cache: ReadCache | None = None
+    api: ApiSettings | None = None,
+    *,
+    persisted: dict[str, str] | None = None,
+    response_cache: ReadCache | None = None,
 ) -> GuardedSchema:
-    """The schema with ``api``'s limits: depth, aliases, tokens, cost, page size, timeout, introspection.
+    """The schema with ``api``'s limits: length, tokens, depth, aliases, cost, page size, timeout, introspection.
 
     With ``response_cache`` (and a positive TTL), accepted queries' answers are cached whole.
+    Parsed documents and client-registered persisted queries are cached per schema, in bytes.
     """
     api = api or ApiSettings()
     registry = persisted if persisted is not None else load_registry()
-    # The depth and alias rules are built once, so the (module-level) validation cache can key on
-    # them: rebuilding them per request would make every request a cache miss, and validating is
-    # most of the CPU a small query costs.
+    documents = DocumentCache(max_bytes=api.document_cache_bytes)
+    registered = RegisteredQueries(max_bytes=api.persisted_cache_bytes)
+    # The depth and alias rules are built once, so every request validates with the same rules
+    # and a text's validation result can be cached with its document.
     limit_rules = [
         *QueryDepthLimiter(max_depth=api.max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=api.max_aliases).validation_rules,
     ]
     # Factories, not instances: Strawberry builds each extension per request (they hold request state).
     extensions: list[Callable[[], SchemaExtension]] = [
-        partial(PersistedQueries, registry=registry, only=api.persisted_queries_only),
-        partial(MaxTokensLimiter, max_token_count=api.max_tokens),
-        partial(ParserCache, maxsize=_DOCUMENT_CACHE_SIZE),
+        partial(PersistedQueries, registry=registry, registered=registered, only=api.persisted_queries_only),
+        partial(
+            PreparedDocuments,
+            cache=documents,
+            max_query_bytes=api.max_query_bytes,
+            max_tokens=api.max_tokens,
+            hide_suggestions=not api.introspection,
+        ),
         partial(AddValidationRules, limit_rules),
-        partial(ValidationCache, maxsize=_DOCUMENT_CACHE_SIZE),
         partial(
             CostLimiter, max_cost=api.max_cost, max_page_size=api.max_page_size, default_page_size=api.default_page_size
         ),
     ]
     if response_cache is not None and response_cache.enabled:
         # After the limits: only a query they accepted can be answered from the cache.
-        extensions.append(partial(ResponseCache, cache=response_cache))
+        extensions.append(partial(ResponseCache, cache=response_cache, documents=documents))
     if not api.introspection:
         extensions.append(DisableIntrospection)
-    schema = GuardedSchema(query=Query, extensions=extensions)
+    schema = GuardedSchema(query=Query, subscription=Subscription, extensions=extensions)
     schema.query_timeout_seconds = api.query_timeout_seconds
+    schema.hide_suggestions = not api.introspection
     return schema
 
 

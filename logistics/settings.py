@@ -152,12 +152,18 @@ class ApiKeySettings(_Section):
 
 
 class ApiSettings(_Section):
-    rate_limit_per_minute: int = 1000  # per API key
+    rate_limit_per_minute: int = 1000  # per API key and server process (see docs/api.md)
+    # Requests without a valid key, per client address and process, before 429: guessing keys is slow.
+    failed_auth_per_minute: int = 30
     cache_ttl_seconds: int = 300  # warehouse reads
     cache_max_entries: int = 10_000
     introspection: bool = True  # also serves GraphiQL; off in prod
+    # Headers GraphiQL opens with (local runs: the local dev key); never a real key.
+    graphiql_headers: dict[str, str] = Field(default_factory=dict)
     keys: list[ApiKeySettings] = Field(default_factory=list)
     cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = 256 * 1024  # a request body, counted while it is read (413 beyond)
+    max_query_bytes: int = 32 * 1024  # a query's raw text, comments and whitespace included
     max_depth: int = 8
     max_aliases: int = 15
     max_tokens: int = 2_000
@@ -165,7 +171,15 @@ class ApiSettings(_Section):
     max_page_size: int = 100
     default_page_size: int = 20
     query_timeout_seconds: float = 10.0
+    document_cache_bytes: int = 32 * 1024 * 1024  # parsed + validated documents kept per process
     persisted_queries_only: bool = False  # when true, only the registered documents under graphql_api/persisted run
+    persisted_cache_bytes: int = 8 * 1024 * 1024  # query texts clients registered by hash (APQ), per process
+    ready_cache_seconds: float = 5.0  # /ready answers from its last warehouse check this long
+    # Subscriptions fan out the updates topic: "auto" = on when Pub/Sub is reachable by configuration
+    # (PUBSUB_EMULATOR_HOST set, or a cloud environment), "on" = always (fail loudly), "off" = refuse them.
+    live_updates: Literal["auto", "on", "off"] = "auto"
+    live_queue_size: int = 256  # updates buffered per subscriber before it is dropped as too slow
+    max_subscriptions_per_connection: int = 20
 
 
 class PiiSettings(_Section):

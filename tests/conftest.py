@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ import pytest
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-from logistics.local import free_port
+from logistics.local import PubSubEmulator, free_port
+from logistics.local import pubsub_emulator as start_pubsub
+from logistics.local.pubsub import missing_reason
 from logistics.settings import PROJECT_ROOT, Settings, StorageSettings
 
 
@@ -204,3 +207,18 @@ def bigquery_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BigQ
         proc.terminate()
         proc.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PubSubEmulator]:
+    """The official Pub/Sub emulator (Java), shared by the pipeline and API tests; ``PUBSUB_EMULATOR_HOST``
+    points the clients at it. Where it is not installed, every test using it skips and says so loudly."""
+    if missing := missing_reason():
+        reason = (
+            f"PUB/SUB EMULATOR TESTS NOT RUN: {missing}. Install the Google Cloud CLI with the "
+            "pubsub-emulator component (and Java 17) to run them; nothing stands in for the emulator."
+        )
+        warnings.warn(reason, stacklevel=1)
+        pytest.skip(reason)
+    with start_pubsub(log_dir=tmp_path_factory.mktemp("pubsub")) as emulator:
+        yield emulator

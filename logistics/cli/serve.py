@@ -17,6 +17,7 @@ def serve(
     """Serve GraphQL (+ GraphiQL when introspection is on) at /graphql, REST under /api/v1, /health, /ready."""
     import uvicorn
 
+    from graphql_api.rate_limit import effective_limit
     from logistics.cli._preflight import require, warehouse_command_problems
     from logistics.settings import get_settings
 
@@ -27,6 +28,13 @@ def serve(
     require(warehouse_command_problems(settings, write=False))
     if not settings.api.keys:
         typer.echo("warning: no API keys configured (api.keys): every data request will be 401", err=True)
+    per_process = settings.api.rate_limit_per_minute
+    # Each worker keeps its own buckets (docs/api.md): say what that means for one key on this host.
+    typer.echo(
+        f"rate limit: {per_process} requests/minute per key in each of {workers} worker process(es): "
+        f"up to {effective_limit(per_process, processes=workers)}/minute per key on this host",
+        err=True,
+    )
     uvicorn.run(
         "graphql_api.app:create_app",
         factory=True,
@@ -35,4 +43,5 @@ def serve(
         workers=workers,
         log_level="info",
         access_log=False,
+        ws_max_size=settings.api.max_body_bytes,  # a WebSocket message is held to the body limit too
     )

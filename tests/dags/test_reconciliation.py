@@ -190,7 +190,10 @@ def test_a_dimension_only_late_change_republishes_the_dimension(airflow_dags, sm
         assert wh.query("SELECT driver_id FROM curated.dim_driver WHERE driver_id = 'DRV-9'") == []
     assert _rebuilt(airflow_dags, run_dag, task_env) == set()
     with connect(task_env, read_only=True) as wh:
-        assert [r["driver_id"] for r in wh.query("SELECT driver_id FROM curated.dim_driver WHERE is_current ORDER BY driver_id")] == [
+        assert [
+            r["driver_id"]
+            for r in wh.query("SELECT driver_id FROM curated.dim_driver WHERE is_current ORDER BY driver_id")
+        ] == [
             "DRV-1",
             "DRV-9",
         ]

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import datetime as dt
 import hashlib
+import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
+import duckdb
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -28,7 +34,10 @@ def api_settings(**overrides: object) -> ApiSettings:
         ApiKeySettings(name="reader", sha256=hashlib.sha256(READ_KEY.encode()).hexdigest(), scopes=["read"]),
         ApiKeySettings(name="pii", sha256=hashlib.sha256(PII_KEY.encode()).hexdigest(), scopes=["read", "read:pii"]),
     ]
-    return ApiSettings(**{"keys": keys, "cors_origins": ["https://ops.example.com"], **overrides})  # type: ignore[arg-type]
+    # Live updates off unless a test turns them on: a session that started the Pub/Sub emulator
+    # (PUBSUB_EMULATOR_HOST) must not change what every later API test runs.
+    defaults = {"keys": keys, "cors_origins": ["https://ops.example.com"], "live_updates": "off"}
+    return ApiSettings(**{**defaults, **overrides})  # type: ignore[arg-type]
 
 
 def with_api(settings: Settings, **overrides: object) -> Settings:
@@ -39,7 +48,10 @@ def with_api(settings: Settings, **overrides: object) -> Settings:
 def running(app: FastAPI) -> Iterator[str]:
     """``app`` on a real uvicorn server on a free loopback port, for the duration of the block."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # As `logistics serve` runs it: a WebSocket message is held to the body limit.
+    ws_max_size = app.state.settings.api.max_body_bytes
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws_max_size=ws_max_size)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -67,6 +79,68 @@ class ApiKit:
     @staticmethod
     def serve(settings: Settings) -> contextlib.AbstractContextManager[str]:
         return running(create_app(settings))
+
+    @staticmethod
+    def serve_app(app: FastAPI) -> contextlib.AbstractContextManager[str]:
+        """An app the test built itself (to look at its state while it serves)."""
+        return running(app)
+
+    @staticmethod
+    def live_server(url: str, app: FastAPI) -> LiveServer:
+        return LiveServer(url=url, app=app, settings=app.state.settings)
+
+
+@dataclass
+class LiveServer:
+    """A served app with live updates, and what a test needs to feed it: the pipeline's messages on the topic."""
+
+    url: str
+    app: FastAPI
+    settings: Settings
+
+    @property
+    def ws(self) -> str:
+        return "ws" + self.url.removeprefix("http") + "/graphql"
+
+    async def wait_for_subscribers(self, count: int) -> None:
+        """Until ``count`` GraphQL subscriptions are registered in the server's hub (then a publish reaches them)."""
+        for _ in range(300):
+            if self.app.state.live.hub.subscribers >= count:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"only {self.app.state.live.hub.subscribers} of {count} subscribers registered")
+
+    def publish(self, *rows: tuple[str, dict[str, Any]]) -> None:
+        from pipeline.sinks.updates import update_message
+        from pipeline.sources.pubsub import publish
+
+        messages = [update_message(table, row) for table, row in rows]
+        publish(project=self.settings.gcp.project_id, topic=self.settings.pubsub.topics["updates"], messages=messages)
+
+    def silver_row(self, like: str, **changes: Any) -> dict[str, Any]:
+        """A real silver row of shipment ``like`` as a new event (fresh id, an hour later, ``changes``): what the
+        pipeline publishes."""
+        with duckdb.connect(str(self.settings.storage.duckdb_path), read_only=True) as db:
+            cursor = db.execute(
+                "SELECT * FROM clean.shipment_events WHERE shipment_id = ? ORDER BY event_time DESC LIMIT 1", [like]
+            )
+            row = dict(zip([c[0] for c in cursor.description], cursor.fetchone(), strict=True))
+        row["payload"] = json.loads(row["payload"])
+        row.update(event_id=f"live-{uuid.uuid4()}", event_time=row["event_time"] + dt.timedelta(hours=1))
+        row.update(changes)
+        return row
+
+
+@pytest.fixture(scope="module")
+def live(spine, kit, pubsub_emulator) -> Iterator[LiveServer]:
+    """The spine's API with live updates on, fed by the Pub/Sub emulator's updates topic."""
+    settings = kit.settings(spine.settings, live_updates="on")
+    settings = settings.model_copy(
+        update={"gcp": settings.gcp.model_copy(update={"project_id": pubsub_emulator.project})}
+    )
+    app = create_app(settings)
+    with kit.serve_app(app) as url:
+        yield LiveServer(url=url, app=app, settings=settings)
 
 
 @pytest.fixture(scope="session")

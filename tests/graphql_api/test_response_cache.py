@@ -6,8 +6,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from graphql import parse
 
-from graphql_api.response_cache import normalized_query, response_key
+from graphql_api.documents import DocumentCache
+from graphql_api.response_cache import response_key
 
 DRIVER = '{ driver(id: "DRV-001") { id vehicleType name } }'
 TIMELINE = "query ($id: ID!) { shipment(id: $id) { id status timeline { eventType time } } }"
@@ -25,12 +27,18 @@ def post(url: str, headers: dict[str, str], query: str, variables: dict | None =
 
 def test_spelling_and_variable_order_do_not_split_the_key() -> None:
     spaced = "query ($id: ID!) {\n  shipment(id: $id) {  id, status  timeline { eventType time } }  # the timeline\n}"
-    assert normalized_query(spaced) == normalized_query(TIMELINE)
-    one = response_key(query=TIMELINE, operation_name=None, variables={"a": 1, "b": 2}, scopes={"read"})
-    two = response_key(query=spaced, operation_name=None, variables={"b": 2, "a": 1}, scopes={"read"})
+    documents = DocumentCache(max_bytes=1 << 20)
+    for text in (TIMELINE, spaced):
+        documents.put(text, parse(text))
+    timeline, spaced_form = (documents.normal_form(text, parse(text)) for text in (TIMELINE, spaced))
+    assert timeline == spaced_form
+    one = response_key(normal_form=timeline, operation_name=None, variables={"a": 1, "b": 2}, scopes={"read"})
+    two = response_key(normal_form=spaced_form, operation_name=None, variables={"b": 2, "a": 1}, scopes={"read"})
     assert one == two
-    assert one != response_key(query=TIMELINE, operation_name=None, variables={"a": 1, "b": 3}, scopes={"read"})
-    assert one != response_key(query=TIMELINE, operation_name=None, variables={"a": 1, "b": 2}, scopes={"read", "x"})
+    assert one != response_key(normal_form=timeline, operation_name=None, variables={"a": 1, "b": 3}, scopes={"read"})
+    assert one != response_key(
+        normal_form=timeline, operation_name=None, variables={"a": 1, "b": 2}, scopes={"read", "x"}
+    )
 
 
 def test_a_repeat_is_answered_without_reading_and_matches(cached_api, kit) -> None:

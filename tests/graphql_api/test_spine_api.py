@@ -24,7 +24,7 @@ READ = {"X-API-Key": "test-read-key"}
 
 def test_health_and_ready_are_open(api: str) -> None:
     assert httpx.get(f"{api}/health").json() == {"status": "ok"}
-    assert httpx.get(f"{api}/ready").json() == {"status": "ready"}
+    assert httpx.get(f"{api}/ready").json() == {"status": "ready", "live_updates": "off"}
 
 
 def test_shipment_query_returns_the_timeline_in_order(api: str, spine) -> None:

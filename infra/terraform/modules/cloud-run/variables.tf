@@ -91,3 +91,25 @@ variable "deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "updates_topic" {
+  description = "The live-updates topic each instance subscribes to (one subscription per instance)."
+  type        = string
+}
+
+variable "request_timeout_seconds" {
+  description = "Longest request, and so longest WebSocket: a subscription's socket is closed after it and the client reconnects (Cloud Run's maximum: 3600)."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.request_timeout_seconds >= 60 && var.request_timeout_seconds <= 3600
+    error_message = "Cloud Run accepts 1..3600 s; below 60 s subscriptions would reconnect constantly."
+  }
+}
+
+variable "max_concurrency" {
+  description = "Requests in flight per instance; every open WebSocket (subscription) counts as one."
+  type        = number
+  default     = 250
+}

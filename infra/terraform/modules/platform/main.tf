@@ -124,6 +124,7 @@ module "cloud_run" {
   max_instances         = var.api_max_instances
   invokers              = var.api_invokers
   deletion_protection   = var.deletion_protection
+  updates_topic         = module.pubsub.updates_topic_name
   secret_env_variables = {
     LOGISTICS_API__KEYS = module.secrets.secret_ids["analytics-api-keys"]
   }
