@@ -58,7 +58,12 @@ def test_the_portable_graph_and_the_local_arrangement_write_the_same(
 
 @pytest.fixture
 def cloud_settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """dev's configuration (Dataflow, BigQuery, gs://), a PII secret name that is never read here."""
+    """dev's configuration (Dataflow, BigQuery, gs://), a PII secret name that is never read here.
+
+    Overrides from the environment are dropped: CI points storage.data_dir at a local folder,
+    which dev's configuration never would."""
+    for name in [n for n in os.environ if n.startswith("LOGISTICS_")]:
+        monkeypatch.delenv(name)
     monkeypatch.setenv("LOGISTICS_ENV", "dev")
     return Settings()
 
