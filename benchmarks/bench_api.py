@@ -93,7 +93,7 @@ def build_warehouse(data_dir: Path, shipments: int) -> list[str]:
     sys.path.insert(0, str(ROOT))
     from logistics.settings import Settings, StorageSettings
     from pipeline.run import run_pipeline
-    from pipeline.sources.generator import generate_events, write_jsonl
+    from pipeline.sources.simulator.spine import generate_events, write_jsonl
 
     settings = Settings(storage=StorageSettings(data_dir=data_dir))
     batch = generate_events(shipments=shipments, seed=3)

@@ -19,6 +19,7 @@ import yaml
 
 from contracts.compatibility import CompatibilityMode, SchemaError, validate_schema
 from contracts.spec import GENERALIZE_PATTERNS, MASK_PATTERNS, Family, PiiPattern, PiiRule, SubjectSpec
+from logistics.errors import LogisticsError
 
 AvroSchema = Any  # a parsed .avsc: dict | list | str
 
@@ -28,8 +29,10 @@ _SUBJECT_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 _PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
 
 
-class RegistryError(ValueError):
+class RegistryError(LogisticsError, ValueError):
     """The registry is inconsistent; the message says which file and what to fix."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ from typing import Any, Literal
 
 from graphql import GraphQLError
 
-from logistics.settings import Settings
+from logistics.errors import SourceUnavailable
+from logistics.settings import Settings, setting_problem
 from pipeline.sinks.updates import read_update
 
 log = logging.getLogger(__name__)
@@ -284,7 +285,9 @@ class LiveUpdates:
     def _fail(self, reason: str, *, detail: Exception | None = None) -> None:
         self.state, self.reason = "failed", reason
         if self.settings.api.live_updates == "on":
-            raise RuntimeError(f"api.live_updates is on but {reason}") from detail
+            if detail is None:  # nothing to subscribe to: the configuration is incomplete
+                raise setting_problem("api.live_updates", f"on, but {reason}")
+            raise SourceUnavailable(f"api.live_updates is on but {reason}") from detail
         log.error("live updates off: %s", reason, exc_info=detail)
 
     async def stop(self) -> None:

@@ -34,15 +34,13 @@ import orjson
 from graphql_api.cache import ReadCache, freeze, is_missing
 from graphql_api.queries import SQL
 from logistics.settings import Settings
-from logistics.warehouse import Warehouse, connect
+from logistics.warehouse import Warehouse, connect, is_missing_table
 from logistics.warehouse._duckdb import LOCK_RETRY_SECONDS, DuckDBWarehouse, is_lock_error, retry_while_locked
 
 T = TypeVar("T")
 
 _REFRESH_RETRY_SECONDS = 1.0  # with a snapshot, how soon to try again after a writer held the file
 _SNAPSHOT_PREFIX = "logistics-api-snapshot-"  # then the owning process's pid
-# Errors meaning "that table does not exist (yet)": gold tables appear once the marts DAG ran.
-_MISSING_TABLE_ERRORS = ("CatalogException", "NotFound")
 # Set while a read runs on the event loop thread: a cache miss must not block the loop.
 _cache_only: contextvars.ContextVar[bool] = contextvars.ContextVar("cache_only", default=False)
 
@@ -326,7 +324,7 @@ class Reader:
         try:
             optional = self._run(sql, params)
         except Exception as exc:
-            if type(exc).__name__ not in _MISSING_TABLE_ERRORS:
+            if not is_missing_table(exc):
                 raise
             optional = None
         self._cache.put(key, optional)

@@ -289,6 +289,17 @@ class _YamlOverlays(YamlConfigSettingsSource):
         return data
 
 
+def setting_problem(key: str, problem: str) -> ConfigError:
+    """A :class:`ConfigError` about the setting ``key`` (dotted, e.g. ``pubsub.topics``) found wrong
+    where it is used: names the key, the files it is read from and its environment variable."""
+    variable = ENV_PREFIX + key.upper().replace(".", "__")
+    try:
+        files = " over ".join(_shown(path) for path in reversed(config_files()))
+    except ConfigError:  # an unknown environment: no overlay to name
+        files = _shown(CONFIG_DIR / "base.yaml")
+    return ConfigError(f"{key}: {problem} (set `{key}` in {files}, or {variable})")
+
+
 def _shown(path: Path) -> str:
     return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
 

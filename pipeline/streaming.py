@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from logistics.errors import LogisticsError
 from logistics.settings import Settings
 from pipeline.run import Ledger, run_pipeline
 from pipeline.sources.base import Backoff, BatchSource, Retrying
@@ -37,7 +38,7 @@ from pipeline.sources.landing import write_landing
 log = logging.getLogger(__name__)
 
 
-class UnbalancedBatchError(RuntimeError):
+class UnbalancedBatchError(LogisticsError, RuntimeError):
     """A micro-batch's ledger does not balance: it is left uncommitted (and its landing file kept)."""
 
 

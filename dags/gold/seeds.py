@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 from dags.gold.tables import SEED_CARRIERS_SQL
+from logistics.errors import LogisticsError
 from logistics.warehouse import Warehouse, sql_file
 
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
@@ -18,7 +19,7 @@ VALUES (@carrier_id, @name, @scac, @service_mode, @hq_region, @effective_from)
 """
 
 
-class SeedError(ValueError):
+class SeedError(LogisticsError, ValueError):
     """A seed file that cannot be loaded; the message names the file and line."""
 
 

@@ -122,7 +122,7 @@ def generate(
 
 
 def _spine(*, shipments: int, seed: int, target: Path) -> None:
-    from pipeline.sources.generator import generate_events, write_jsonl
+    from pipeline.sources.simulator.spine import generate_events, write_jsonl
 
     batch = generate_events(shipments=shipments, seed=seed)
     write_jsonl(batch, target)

@@ -92,6 +92,15 @@ def _bigquery_client(settings: Settings) -> Any:
     )
 
 
+def is_missing_table(exc: BaseException) -> bool:
+    """Whether ``exc`` is the engine saying a table the SQL reads does not exist (yet): gold tables
+    appear once the marts DAG ran. DuckDB raises a ``CatalogException``, BigQuery a ``NotFound``."""
+    import duckdb
+    from google.api_core.exceptions import NotFound
+
+    return isinstance(exc, duckdb.CatalogException | NotFound)
+
+
 def sql_file(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
@@ -104,6 +113,7 @@ __all__ = [
     "connect",
     "dlq_table",
     "event_counts_table",
+    "is_missing_table",
     "managed_tables",
     "prepare",
     "silver_tables",

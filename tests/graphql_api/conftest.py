@@ -159,7 +159,7 @@ class Fleet:
 @pytest.fixture(scope="session")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Fleet:
     from pipeline.run import run_pipeline
-    from pipeline.sources.generator import generate_events, write_jsonl
+    from pipeline.sources.simulator.spine import generate_events, write_jsonl
 
     root = tmp_path_factory.mktemp("fleet")
     settings = Settings(storage=StorageSettings(data_dir=root / "data"))

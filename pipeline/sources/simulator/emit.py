@@ -91,7 +91,7 @@ def event_id(bits: int) -> str:
 
 
 def envelope_line(*, eid: str, subject: str, version: int, time_text: str, source: str, payload: dict[str, Any]) -> str:
-    """The current producer's envelope (the spine generator's shape)."""
+    """The current producer's envelope (the spine scenario writes it too)."""
     return orjson.dumps(
         {
             "event_id": eid,

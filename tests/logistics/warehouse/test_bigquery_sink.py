@@ -28,7 +28,7 @@ from logistics.settings import BigQuerySettings, GcpSettings, Settings, StorageS
 from logistics.warehouse import Warehouse, connect, dlq_table, managed_tables, silver_tables
 from logistics.warehouse._duckdb import open_duckdb
 from pipeline.run import build
-from pipeline.sources.generator import GeneratedBatch, generate_events, write_jsonl
+from pipeline.sources.simulator.spine import GeneratedBatch, generate_events, write_jsonl
 
 pytestmark = pytest.mark.integration
 

@@ -28,7 +28,7 @@ from logistics.settings import PROJECT_ROOT, PiiSettings, Settings, StorageSetti
 from logistics.warehouse import connect
 from pipeline.dead_letter import DeadLetter, UnprotectedDeadLetterError
 from pipeline.sources.base import SourceRecord
-from pipeline.sources.generator import generate_events
+from pipeline.sources.simulator.spine import generate_events
 from pipeline.transforms.pii import (
     REDACTED,
     TOKEN_PREFIX,
