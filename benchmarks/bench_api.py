@@ -9,7 +9,7 @@ request's *scheduled* send time, so a stalled server cannot hide its queueing (n
 omission). Reports p50/p99, achieved requests/s, errors, warehouse queries per request (the
 server's X-Warehouse-Queries header), the load generator's own CPU share (it shares the cores
 with the server: if it nears 100% the driver, not the server, is the bottleneck) and a verdict
-against the issue's targets. Baseline: GET /health on the same server in the same run; ratios
+against the targets in docs/benchmarks.md. Baseline: GET /health on the same server in the same run; ratios
 are p99 / baseline p99. Servers run one uvicorn worker on uvloop + httptools, no access log.
 
 Live updates: with the Pub/Sub emulator (started here through ``logistics.local``), a third server
@@ -75,7 +75,7 @@ class Result:
 
 
 def verdict(label: str, result: Result, *, rate: float) -> str:
-    """Against the issue's targets: p99 under the bound, no errors, and the offered rate actually achieved."""
+    """Against docs/benchmarks.md's targets: p99 under the bound, no errors, the offered rate achieved."""
     if "cached" not in label:
         return "(baseline)"
     bound = UNCACHED_P99_MS if "uncached" in label else CACHED_P99_MS

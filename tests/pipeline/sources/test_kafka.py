@@ -1,6 +1,6 @@
 """The Kafka source against a real Kafka-protocol broker (Tansu), and its wire-format decoding.
 
-The integration test is the issue's kill-and-restart scenario: the pipeline crashes after
+The integration test is a kill-and-restart scenario: the pipeline crashes after
 silver is loaded but before offsets are committed; a new consumer in the same group gets
 the batch again, and silver still holds each event exactly once.
 """
