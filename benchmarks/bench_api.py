@@ -18,7 +18,7 @@ following one shipment (``shipmentUpdated { id status event { eventId } }``); a 
 events for those shipments at ``--events-per-second`` and each client notes when each arrives.
 Latency = arrival - the moment the publisher handed the event over (one clock: same machine).
 Publishers are pluggable (``PUBLISHERS``): ``topic`` publishes the pipeline's message format
-(``pipeline.sinks.updates``) straight to the updates topic.
+(``logistics.updates``) straight to the updates topic.
 """
 
 from __future__ import annotations
@@ -221,7 +221,7 @@ class TopicPublisher:
         self.topic = settings.pubsub.topics["updates"]
 
     def publish(self, events: list[tuple[str, dict[str, Any]]]) -> None:
-        from pipeline.sinks.updates import update_message
+        from logistics.updates import update_message
         from pipeline.sources.pubsub import publish
 
         publish(

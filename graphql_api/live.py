@@ -1,7 +1,7 @@
 """Live updates: the updates topic, read once per server process, fanned out to GraphQL subscribers.
 
 The pipeline publishes every new silver shipment/delivery row to the updates topic
-(``pipeline.sinks.updates``). Each server process (a uvicorn worker, a Cloud Run instance)
+(``logistics.updates``). Each server process (a uvicorn worker, a Cloud Run instance)
 must see every message, so each creates its **own** subscription at start-up and deletes it
 at shutdown; a process killed before it could (SIGKILL, an instance torn down) leaves one
 behind that Pub/Sub deletes after ``SUBSCRIPTION_TTL`` without a subscriber (the service's
@@ -34,7 +34,7 @@ from graphql import GraphQLError
 
 from logistics.errors import SourceUnavailable
 from logistics.settings import Settings, setting_problem
-from pipeline.sinks.updates import read_update
+from logistics.updates import read_update
 
 log = logging.getLogger(__name__)
 

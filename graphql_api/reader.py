@@ -35,7 +35,7 @@ from graphql_api.cache import ReadCache, freeze, is_missing
 from graphql_api.queries import SQL
 from logistics.settings import Settings
 from logistics.warehouse import Warehouse, connect, is_missing_table
-from logistics.warehouse._duckdb import LOCK_RETRY_SECONDS, DuckDBWarehouse, is_lock_error, retry_while_locked
+from logistics.warehouse.duckdb_backend import LOCK_RETRY_SECONDS, DuckDBWarehouse, is_lock_error, retry_while_locked
 
 T = TypeVar("T")
 

@@ -27,11 +27,11 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from logistics._project import CONFIG_DIR as CONFIG_DIR
+from logistics._project import ENV_PREFIX as ENV_PREFIX
+from logistics._project import PROJECT_ROOT as PROJECT_ROOT
 from logistics.errors import ConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = PROJECT_ROOT / "config"
-ENV_PREFIX = "LOGISTICS_"
 Environment = Literal["local", "dev", "prod"]
 ENVIRONMENTS: tuple[str, ...] = get_args(Environment)
 

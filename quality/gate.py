@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dags.gold.tables import GOLD_TABLES, GoldTable, gold_table
 from logistics.errors import LogisticsError
+from logistics.gold.tables import GOLD_TABLES, GoldTable, gold_table
 from logistics.settings import Settings
 from logistics.warehouse import Renames, Warehouse, sql_file
 from quality.context import SITE_NAME, data_context, load_suite, read_suite, warehouse_datasource

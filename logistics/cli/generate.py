@@ -94,7 +94,8 @@ def generate(
         write_simulation(simulation, target, truth_path=truth)
         where = str(target)
     else:
-        from logistics.cli.publish import publish_lines, report_sent
+        from logistics.cli.publish import report_sent
+        from pipeline.publish import publish_lines
 
         sent = publish_lines((line.encode() for line in simulation), to=to, topic=topic, create=create, rate=rate)
         report_sent(sent, to=to, seconds=time.monotonic() - started)

@@ -17,7 +17,7 @@ import orjson
 
 from contracts.generated.catalog import SUBJECTS
 from logistics.settings import setting_problem
-from pipeline.transforms.normalize import FIELD_ALIASES, first_present
+from pipeline.sources.fields import FIELD_ALIASES, first_present
 
 _ATTRIBUTES = ("event_type", "event_id", "trace_id")
 # Set by a bridge: where a message really came from (``kafka:<topic>``); the pipeline reads it back.

@@ -111,7 +111,7 @@ class LiveServer:
         raise AssertionError(f"only {self.app.state.live.hub.subscribers} of {count} subscribers registered")
 
     def publish(self, *rows: tuple[str, dict[str, Any]]) -> None:
-        from pipeline.sinks.updates import update_message
+        from logistics.updates import update_message
         from pipeline.sources.pubsub import publish
 
         messages = [update_message(table, row) for table, row in rows]

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from logistics.warehouse._duckdb import is_lock_error, open_duckdb, retry_while_locked
+from logistics.warehouse.duckdb_backend import is_lock_error, open_duckdb, retry_while_locked
 
 _HOLD = """
 import sys, time, duckdb

@@ -9,7 +9,7 @@ import pytest
 from google.api_core.exceptions import Forbidden, NotFound
 
 from logistics.warehouse import is_missing_table
-from logistics.warehouse._duckdb import open_duckdb
+from logistics.warehouse.duckdb_backend import open_duckdb
 
 
 def _error_of(tmp_path: Path, sql: str) -> BaseException:

@@ -6,11 +6,12 @@ import csv
 import datetime as dt
 from pathlib import Path
 
-from dags.gold.tables import SEED_CARRIERS_SQL
 from logistics.errors import LogisticsError
+from logistics.gold.tables import SEED_CARRIERS_SQL
+from logistics.settings import PROJECT_ROOT
 from logistics.warehouse import Warehouse, sql_file
 
-SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
+SEEDS_DIR = PROJECT_ROOT / "dags" / "seeds"  # data the DAGs ship with
 CARRIERS_CSV = SEEDS_DIR / "carriers.csv"
 
 _INSERT_CARRIER = """
