@@ -19,6 +19,7 @@ con = duckdb.connect(sys.argv[1])
 print("holding", flush=True)
 time.sleep(float(sys.argv[2]))
 con.close()
+print("released", flush=True)
 """
 
 
@@ -37,9 +38,10 @@ def held(path: Path, *, seconds: float) -> Iterator[subprocess.Popen[str]]:
 def test_an_open_waits_for_the_writer_to_let_go(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
     duckdb.connect(str(path)).close()
+    # Opened while the holder still has the file: without waiting, this raises DuckDB's lock error.
     with held(path, seconds=1.0) as holder, open_duckdb(path, datasets={}, read_only=False) as warehouse:
-        assert holder.poll() is not None  # the writer was gone before this one got the file
         assert warehouse.query("SELECT 1 AS one") == [{"one": 1}]
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "released"
 
 
 def test_with_no_wait_a_held_file_is_one_try_then_the_lock_error(tmp_path: Path) -> None:
