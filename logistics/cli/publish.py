@@ -36,7 +36,11 @@ def publish(
         bool, typer.Option(help="Kafka: send envelopes as Confluent wire-format Avro instead of JSON.")
     ] = False,
     create: Annotated[
-        bool, typer.Option(help="Pub/Sub: create missing topics and the pipeline's subscriptions (emulator).")
+        bool,
+        typer.Option(
+            help="Create what is missing (a local broker or emulator): Kafka: every topic of kafka.topics and the "
+            "target; Pub/Sub: the topics and the pipeline's subscriptions."
+        ),
     ] = False,
     rate: Annotated[
         float | None, typer.Option(min=1, help="Target messages per second (default: as fast as the broker takes).")
@@ -73,7 +77,7 @@ def publish_lines(
     """Send each line as one message (streamed), paced to ``rate`` messages/s when given."""
     pacer = Pacer(rate)
     if to == "kafka":
-        return _to_kafka(lines, topic=topic, avro=avro, pacer=pacer)
+        return _to_kafka(lines, topic=topic, avro=avro, create=create, pacer=pacer)
     return _to_pubsub(lines, topic=topic, create=create, pacer=pacer)
 
 
@@ -113,17 +117,20 @@ def _body(line: bytes) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _to_kafka(lines: Iterable[bytes], *, topic: str | None, avro: bool, pacer: Pacer) -> Counter[str]:
+def _to_kafka(lines: Iterable[bytes], *, topic: str | None, avro: bool, create: bool, pacer: Pacer) -> Counter[str]:
     from confluent_kafka import Producer
 
     from logistics.errors import SourceUnavailable
     from logistics.settings import get_settings
-    from pipeline.sources.kafka import encode_wire_format, security_config
+    from pipeline.sources.kafka import encode_wire_format, ensure_topics, security_config
 
     kafka = get_settings().kafka
     target = topic or (kafka.topics[0] if kafka.topics else None)
     if target is None:
         raise typer.BadParameter("no --topic and no kafka.topics configured")
+    if create:
+        for created in ensure_topics(kafka, topics=[*kafka.topics, target]):
+            console.print(f"created Kafka topic {created}")
     producer = Producer(security_config(kafka))
     count = 0
     for line in lines:
