@@ -61,7 +61,11 @@ apollo: $(APOLLO_DIR)/node_modules/.installed
 demo: install
 	$(BIN)/logistics demo
 
+# Installs what it can without root (the venvs, the npm packages), then names each system package
+# it could not install and the tests that will skip without it (.ci/system-packages.sh). With
+# CI=true (.ci/run, GitHub) those skips fail the run instead.
 test: install tools bqemu inspector apollo
+	@.ci/system-packages.sh --check
 	$(BIN)/python -m pytest
 
 # Kafka (Tansu) + Pub/Sub (emulator) source tests; -rs prints why anything skipped.
