@@ -173,6 +173,32 @@ def event_counts_table() -> BigQueryTable:
     )
 
 
+def pipeline_ledger_table() -> BigQueryTable:
+    count = "INT64"
+    fields = [
+        _field("run_id", "STRING", "REQUIRED", "The bounded run (a file run, a replay, a micro-batch of a drain)."),
+        _field("committed_at", "TIMESTAMP", "REQUIRED", "When the run's silver and DLQ rows were committed."),
+        _field("input", "STRING", "NULLABLE", "What the run read: a file pattern or a landing file."),
+        _field("received", count, "REQUIRED", "Records the run read, faults included."),
+        _field("duplicates", count, "REQUIRED", "Extra copies of an event_id within its TTL, dropped by dedupe."),
+        _field("silver_inserted", count, "REQUIRED", "Rows the run added to silver."),
+        _field(
+            "silver_already_present", count, "REQUIRED", "Unique in the run, already in silver (a replay or a retry)."
+        ),
+        _field("dlq_inserted", count, "REQUIRED", "Dead letters the run added."),
+        _field("dlq_already_present", count, "REQUIRED", "Dead letters already in the DLQ (a replay or a retry)."),
+        _field("alerts", count, "REQUIRED", "Alert copies written beside silver (not a destination of their own)."),
+        _field("silver_inserted_by_table", "STRING", "REQUIRED", "JSON object: silver table -> rows added."),
+    ]
+    return _table(
+        "The conservation ledger of every committed bounded run, written in the transaction that loads its rows: "
+        "received = silver_inserted + silver_already_present + dlq_inserted + dlq_already_present + duplicates.",
+        fields,
+        "committed_at",
+        ["run_id"],
+    )
+
+
 def bronze_backup_table(registry: Registry) -> BigQueryTable:
     return _table(
         "Bronze backup: the envelope as archived in Avro.",

@@ -6,7 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codegen._source import GENERATED_BY, json_text, python_header
-from codegen.bigquery import bronze_backup_table, dlq_table, event_counts_table, policy_tags, silver_table
+from codegen.bigquery import (
+    bronze_backup_table,
+    dlq_table,
+    event_counts_table,
+    pipeline_ledger_table,
+    policy_tags,
+    silver_table,
+)
 from codegen.catalog import catalog_source
 from codegen.coders import coders_source
 from codegen.jsonschema import to_json_schema
@@ -31,6 +38,7 @@ def render(registry: Registry) -> dict[str, str]:
         "bigquery/raw/events.json": json_text(bronze_backup_table(registry)),
         "bigquery/clean/dlq_events.json": json_text(dlq_table()),
         "bigquery/clean/event_counts_5m.json": json_text(event_counts_table()),
+        "bigquery/clean/pipeline_ledger.json": json_text(pipeline_ledger_table()),
         "bigquery/policy_tags.json": json_text(policy_tags()),
     }
     for family in registry.families.values():

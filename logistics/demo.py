@@ -22,7 +22,8 @@ import orjson
 
 from logistics.local.api import ApiServer
 from logistics.settings import Settings
-from pipeline.run import Ledger, run_pipeline
+from pipeline.ledger import Ledger
+from pipeline.run import run_pipeline
 from pipeline.sources.simulator import GroundTruth, SimulationConfig
 
 DemoSource = Literal["file", "kafka", "pubsub"]

@@ -11,12 +11,13 @@ transforms arranged for one machine (:mod:`pipeline.local_runner`).
 from __future__ import annotations
 
 import apache_beam as beam
+from apache_beam.transforms.combiners import Count
 
 from logistics.settings import Settings
 from pipeline.events import ProcessEvents
 from pipeline.sinks.alerts import WriteAlertsDoFn
 from pipeline.sinks.bronze import WriteBronze
-from pipeline.sinks.load import LoadWhenDone
+from pipeline.sinks.load import DUPLICATES, LoadWhenDone, received_counts
 from pipeline.sinks.silver import StageRowsDoFn
 from pipeline.sources.file import ReadLineBatches
 
@@ -33,22 +34,27 @@ def build_bounded(
     load: bool = True,
     reference: Settings | None = None,
 ) -> None:
-    records = (
-        pipeline
-        | "Read" >> ReadLineBatches(input_pattern, records=landing)
+    batches = pipeline | "Read" >> ReadLineBatches(input_pattern, records=landing)
+    events = (
+        batches
         | "Records" >> beam.FlatMap(lambda batch: batch)
+        | "Events" >> ProcessEvents(settings=settings, source_system="file", refresh_seconds=None, reference=reference)
     )
-    events = records | "Events" >> ProcessEvents(
-        settings=settings, source_system="file", refresh_seconds=None, reference=reference
-    )
-    if write_bronze:
-        events.bronze | "Bronze" >> WriteBronze(root=settings.storage.bronze, run_id=run_id)
-    rows_done = (
+    writers_done = [
+        received_counts(batches),
+        events.duplicates
+        | "CountDuplicates" >> Count.Globally()
+        | "DuplicatesCounted" >> beam.Map(lambda n: {DUPLICATES: n}),
         (events.silver, events.dlq)
         | "Rows" >> beam.Flatten()
         | "StageRows"
-        >> beam.ParDo(StageRowsDoFn(staging_dir=staging, window_seconds=settings.pipeline.window_size_seconds))
-    )
-    alerts_done = events.alerts | "Alerts" >> beam.ParDo(WriteAlertsDoFn(root=settings.storage.alerts, run_id=run_id))
+        >> beam.ParDo(StageRowsDoFn(staging_dir=staging, window_seconds=settings.pipeline.window_size_seconds)),
+        events.alerts | "Alerts" >> beam.ParDo(WriteAlertsDoFn(root=settings.storage.alerts, run_id=run_id)),
+    ]
+    if write_bronze:
+        bronze_paths = events.bronze | "Bronze" >> WriteBronze(root=settings.storage.bronze, run_id=run_id)
+        writers_done.append(bronze_paths | "BronzeDone" >> beam.Map(lambda _path: {}))
     if load:
-        (rows_done, alerts_done) | "LoadStaged" >> LoadWhenDone(settings=settings, staging=staging, run_id=run_id)
+        tuple(writers_done) | "LoadStaged" >> LoadWhenDone(
+            settings=settings, staging=staging, run_id=run_id, input=input_pattern
+        )

@@ -20,7 +20,7 @@ from logistics.settings import Settings
 from pipeline.dead_letter import DEAD_LETTERS
 from pipeline.sinks.silver import dlq_row
 from pipeline.transforms.check import CheckDoFn
-from pipeline.transforms.dedupe import DedupeByEventId
+from pipeline.transforms.dedupe import DUPLICATES, DedupeByEventId
 from pipeline.transforms.pii import ProtectPiiDoFn
 from pipeline.transforms.stage import ALERTS, BRONZE, SILVER, StageEventsDoFn
 
@@ -35,6 +35,7 @@ class EventOutputs(NamedTuple):
     silver: PCollection  # (silver table, enriched row)
     dlq: PCollection  # (dlq table, row), PII protected
     alerts: PCollection  # alerts of the configured event types
+    duplicates: PCollection  # extra copies of an event_id within its TTL, dropped
 
 
 class ProcessEvents(beam.PTransform):
@@ -79,4 +80,6 @@ class ProcessEvents(beam.PTransform):
             >> beam.ParDo(ProtectPiiDoFn(pii=settings.pii, project_id=settings.gcp.project_id, data_dir=self._data_dir))
             | "DlqRow" >> beam.Map(dlq_row)
         )
-        return EventOutputs(bronze=staged[BRONZE], silver=staged[SILVER], dlq=dlq, alerts=staged[ALERTS])
+        return EventOutputs(
+            bronze=staged[BRONZE], silver=staged[SILVER], dlq=dlq, alerts=staged[ALERTS], duplicates=unique[DUPLICATES]
+        )

@@ -34,7 +34,8 @@ from apache_beam.io.filesystems import FileSystems
 from logistics.processes import alive
 from logistics.settings import Settings
 from logistics.warehouse import connect, silver_tables
-from pipeline.run import Ledger, run_pipeline
+from pipeline.ledger import Ledger
+from pipeline.run import run_pipeline
 from pipeline.sinks.bronze import named_digest
 from pipeline.transforms.normalize import envelope_json
 from pipeline.windows.event_counts import recount_windows

@@ -18,8 +18,9 @@ from apache_beam.io.filesystems import FileSystems
 from logistics.settings import Settings
 from logistics.warehouse import connect
 from pipeline.dead_letter import DeadLetter, received_line
+from pipeline.ledger import Ledger
 from pipeline.rebuild import RebuildReport, archive_to_lines, rebuild_days
-from pipeline.run import Ledger, run_pipeline
+from pipeline.run import run_pipeline
 from pipeline.sources.base import SourceRecord
 from pipeline.transforms.check import check
 from pipeline.transforms.pii import SealedRecordError, Tokenizer, open_original

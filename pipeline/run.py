@@ -5,50 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from logistics.processes import owned_name, remove_orphans
 from logistics.settings import Settings
+from logistics.warehouse import connect
 from pipeline.bounded import build_bounded
+from pipeline.ledger import Ledger, committed
 from pipeline.local_runner.graph import build_local
-from pipeline.sinks.load import SILVER_INSERTED
-
-
-@dataclass
-class Ledger:
-    """Every received record ends in exactly one place: silver, the DLQ, or the duplicate count.
-
-    Alerts are copies of silver events (not a destination of their own) and are reported
-    beside the balance.
-    """
-
-    run_id: str
-    received: int = 0
-    duplicates: int = 0
-    silver_inserted: dict[str, int] = field(default_factory=dict)
-    silver_already_present: int = 0  # replays: unique in this run, already in silver from an earlier one
-    dlq: int = 0
-    dlq_already_present: int = 0
-    alerts: int = 0
-
-    @property
-    def silver_total(self) -> int:
-        return sum(self.silver_inserted.values())
-
-    @property
-    def accounted(self) -> int:
-        return self.silver_total + self.silver_already_present + self.dlq + self.dlq_already_present + self.duplicates
-
-    @property
-    def balanced(self) -> bool:
-        return self.accounted == self.received
-
 
 RUN_PREFIX = "run-"  # a run's staging folder: run-<pid>-<run id> (see logistics.processes)
 
@@ -151,7 +119,16 @@ def run_pipeline(
         reference=reference,
     )
     result.wait_until_finish()
-    return ledger_of(run_id, _counters(result))
+    return committed_ledger(settings, run_id=run_id)
+
+
+def committed_ledger(settings: Settings, *, run_id: str) -> Ledger:
+    """The ledger the run's load recorded with its rows (:mod:`pipeline.ledger`)."""
+    with connect(settings, read_only=True) as warehouse:
+        found = committed(warehouse, run_id=run_id)
+    if not found:
+        raise RuntimeError(f"run {run_id} finished without recording its ledger: its load did not run")
+    return found[0][2]
 
 
 def submit_pipeline(
@@ -169,27 +146,6 @@ def submit_pipeline(
     pipeline = beam.Pipeline(options=options)
     build(pipeline, input_pattern=input_pattern, settings=settings, run_id=run_id, **graph)
     return pipeline.run()
-
-
-def ledger_of(run_id: str, counters: dict[str, int]) -> Ledger:
-    """The conservation ledger from a finished bounded run's ``ledger`` metrics (the load's included)."""
-    return Ledger(
-        run_id=run_id,
-        received=counters.get("received", 0),
-        duplicates=counters.get("duplicates", 0),
-        silver_inserted={
-            name.removeprefix(SILVER_INSERTED): n for name, n in counters.items() if name.startswith(SILVER_INSERTED)
-        },
-        silver_already_present=counters.get("silver_already_present", 0),
-        dlq=counters.get("dlq_inserted", 0),
-        dlq_already_present=counters.get("dlq_already_present", 0),
-        alerts=counters.get("alerts", 0),
-    )
-
-
-def _counters(result: Any) -> dict[str, int]:
-    query = result.metrics().query(MetricsFilter().with_namespace("ledger"))
-    return {c.key.metric.name: int(c.committed or c.attempted or 0) for c in query["counters"]}
 
 
 def avoid_state_cache_trap() -> None:

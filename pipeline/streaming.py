@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from logistics.settings import Settings
-from pipeline.run import Ledger, run_pipeline
+from pipeline.ledger import Ledger, summed
+from pipeline.run import run_pipeline
 from pipeline.sources.base import Backoff, BatchSource, Retrying
 from pipeline.sources.landing import write_landing
 
@@ -73,16 +74,7 @@ class StreamLedger:
 
     def total(self) -> Ledger:
         """All batches summed into one ledger (balanced iff every batch balanced)."""
-        total = Ledger(run_id=f"drain of {len(self.batches)} batch(es)")
-        for batch in self.batches:
-            total.received += batch.received
-            total.duplicates += batch.duplicates
-            total.silver_already_present += batch.silver_already_present
-            total.dlq += batch.dlq
-            total.dlq_already_present += batch.dlq_already_present
-            for table, count in batch.silver_inserted.items():
-                total.silver_inserted[table] = total.silver_inserted.get(table, 0) + count
-        return total
+        return summed(self.batches, run_id=f"drain of {len(self.batches)} batch(es)")
 
     @property
     def balanced(self) -> bool:

@@ -17,6 +17,7 @@ from logistics.cli import (
     gold_sql,
     graphql,
     kafka_bridge,
+    ledger,
     pii,
     publish,
     quality,
@@ -57,6 +58,7 @@ app.command("publish")(publish.publish)
 app.command("kafka-bridge")(kafka_bridge.kafka_bridge)
 app.add_typer(dlq.app, name="dlq")
 app.command("replay")(replay.replay)
+app.command("ledger")(ledger.ledger)
 app.command("build-marts")(build_marts.build_marts)
 app.command("gold-sql")(gold_sql.gold_sql)
 app.add_typer(quality.app, name="quality")

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def ledger_table(ledger: object) -> Table:
-    from pipeline.run import Ledger
+    from pipeline.ledger import Ledger
 
     assert isinstance(ledger, Ledger)
     table = Table(title=f"Conservation ledger (run {ledger.run_id})")

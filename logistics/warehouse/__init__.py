@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from logistics.settings import Settings
-from logistics.warehouse._schema import TableDef, dlq_table, event_counts_table, managed_tables, silver_tables
+from logistics.warehouse._schema import (
+    TableDef,
+    dlq_table,
+    event_counts_table,
+    managed_tables,
+    pipeline_ledger_table,
+    silver_tables,
+)
 from logistics.warehouse._sql import Renames, SqlTranspileError, prepare
 
 if TYPE_CHECKING:
@@ -105,6 +112,7 @@ __all__ = [
     "dlq_table",
     "event_counts_table",
     "managed_tables",
+    "pipeline_ledger_table",
     "prepare",
     "silver_tables",
     "sql_file",

@@ -148,6 +148,17 @@ def event_counts_table() -> TableDef:
     )
 
 
+def pipeline_ledger_table() -> TableDef:
+    # One row per committed bounded run; a run's id is new each time, so a row is never rewritten.
+    return _load("clean", "pipeline_ledger", key="run_id")
+
+
 def managed_tables() -> list[TableDef]:
     """Every table whose schema the contracts own (gold tables are created by their SQL)."""
-    return [*silver_tables().values(), dlq_table(), event_counts_table(), _load("raw", "events")]
+    return [
+        *silver_tables().values(),
+        dlq_table(),
+        event_counts_table(),
+        pipeline_ledger_table(),
+        _load("raw", "events"),
+    ]

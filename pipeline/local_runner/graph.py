@@ -10,7 +10,7 @@ from pipeline.events import pii_data_dir
 from pipeline.local_runner.batches import CheckBatchDoFn
 from pipeline.local_runner.shard import ShardTargets, WriteShardDoFn
 from pipeline.local_runner.spill import buckets_for, input_bytes, shuffle_root
-from pipeline.sinks.load import LoadWhenDone
+from pipeline.sinks.load import LoadWhenDone, received_counts
 from pipeline.sinks.silver import StageRowsDoFn, dlq_row
 from pipeline.sources.file import ReadLineBatches
 from pipeline.transforms.pii import ProtectPiiDoFn
@@ -52,14 +52,10 @@ def build_local(
         shuffle_dir=shuffle,
         bronze_groups=buckets,  # an hour-group holds about what a bucket holds
     )
-    checked = (
-        pipeline
-        | "Read" >> ReadLineBatches(input_pattern, records=landing)
-        | "Check"
-        >> beam.ParDo(
-            CheckBatchDoFn(source_system="file", shards=LOCAL_SHARDS, buckets=buckets, shuffle_dir=shuffle)
-        ).with_outputs(DEAD_LETTERS, main="valid")
-    )
+    batches = pipeline | "Read" >> ReadLineBatches(input_pattern, records=landing)
+    checked = batches | "Check" >> beam.ParDo(
+        CheckBatchDoFn(source_system="file", shards=LOCAL_SHARDS, buckets=buckets, shuffle_dir=shuffle)
+    ).with_outputs(DEAD_LETTERS, main="valid")
     shards_done = (
         checked.valid
         | "GroupByShard" >> beam.GroupByKey()
@@ -74,4 +70,6 @@ def build_local(
         | "StageDlq" >> beam.ParDo(StageRowsDoFn(staging_dir=staging, window_seconds=window_seconds))
     )
     if load:
-        (shards_done, dlq_done) | "LoadStaged" >> LoadWhenDone(settings=settings, staging=staging, run_id=run_id)
+        (received_counts(batches), shards_done, dlq_done) | "LoadStaged" >> LoadWhenDone(
+            settings=settings, staging=staging, run_id=run_id, input=input_pattern
+        )

@@ -26,6 +26,7 @@ from apache_beam.metrics.metric import Metrics
 from pipeline.local_runner.bronze import BronzeHours
 from pipeline.local_runner.spill import SpilledBucket, spilled_buckets
 from pipeline.sinks.alerts import AlertHours
+from pipeline.sinks.load import ALERTS, DUPLICATES
 from pipeline.sinks.silver import StagedTables
 from pipeline.transforms.dedupe import first_copies
 from pipeline.transforms.enrich import DimensionSnapshot, load_dimensions_for
@@ -79,7 +80,7 @@ class WriteShardDoFn(beam.DoFn):
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_tokenizer": None, "_dims": None}
 
-    def process(self, keyed: tuple[int, Iterable[tuple[int, str]]]) -> Iterator[int]:
+    def process(self, keyed: tuple[int, Iterable[tuple[int, str]]]) -> Iterator[dict[str, int]]:
         assert self._tokenizer is not None and self._dims is not None, "setup() builds them"
         shard, spilled = keyed
         counts = write_shard(
@@ -87,7 +88,7 @@ class WriteShardDoFn(beam.DoFn):
         )
         self._duplicates.inc(counts.duplicates)
         self._alerts.inc(counts.alerts)
-        yield shard  # done: the load waits for every shard
+        yield {DUPLICATES: counts.duplicates, ALERTS: counts.alerts}  # done: the load waits for every shard
 
 
 @dataclass

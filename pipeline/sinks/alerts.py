@@ -89,7 +89,9 @@ class WriteAlertsDoFn(beam.DoFn):
         self._alerts.add(alert)
 
     def finish_bundle(self) -> Iterator[Any]:
+        written = 0
         if self._alerts is not None:
-            self._written.inc(len(self._alerts.close()))
+            written = len(self._alerts.close())
+            self._written.inc(written)
             self._alerts = None
-        yield done_token()
+        yield done_token(alerts=written)

@@ -1,68 +1,101 @@
 """The bounded pipeline's last step: once every writer is done, load what they staged, in the job.
 
-Every writer of a bounded graph (staged rows, alert files, the local runner's shards) emits a
-token when it is done; the tokens are counted into one element, which exists only after all of
-them, and one DoFn then loads the staged rows (:func:`~pipeline.sinks.silver.load_staged`: the
-one writer of the warehouse, which for DuckDB must be one process), publishes the run's outputs
-(never ahead of the table), and removes the staging folder. On Dataflow this runs on a worker,
-so a batch template needs nothing after the job; its counts reach the job's metrics, from which
-the conservation ledger is read.
+Every writer of a bounded graph (staged rows, bronze, alert files, the local runner's shards)
+emits a token when it is done, carrying what it counted for the run's ledger (duplicates,
+alerts; the reader adds what it received). The tokens are summed into one element, which exists
+only after all of them, and one DoFn then loads the staged rows
+(:func:`~pipeline.sinks.silver.load_staged`: the one writer of the warehouse, which for DuckDB
+must be one process) together with the run's ledger (:mod:`pipeline.ledger`), publishes the
+run's outputs (never ahead of the table), and removes the staging folder. On Dataflow this runs
+on a worker, so a batch template needs nothing after the job; the counts also reach the job's
+metrics (the ``ledger`` namespace), which show a run's progress while it runs.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.metrics.metric import Metrics
 from apache_beam.pvalue import PCollection
-from apache_beam.transforms.combiners import Count
 
 from logistics.settings import Settings
-from logistics.warehouse import connect, silver_tables
-from pipeline.sinks.silver import DLQ, load_staged
+from logistics.warehouse import connect
+from pipeline.ledger import Ledger
+from pipeline.sinks.silver import load_staged
 from pipeline.sinks.topics import publish_run_outputs
 
-SILVER_INSERTED = "silver_inserted."  # + table name: a counter per silver table
-_SILVER = frozenset(t.name for t in silver_tables().values())
+RECEIVED, DUPLICATES, ALERTS = "received", "duplicates", "alerts"  # what the writers' tokens count
+
+
+class _SumCounts(beam.CombineFn):
+    """The writers' counts, summed: ``{}`` when nothing was written (still one element)."""
+
+    def create_accumulator(self) -> Counter[str]:
+        return Counter()
+
+    def add_input(self, total: Counter[str], counted: Mapping[str, int]) -> Counter[str]:
+        total.update(counted)
+        return total
+
+    def merge_accumulators(self, totals: Iterable[Counter[str]]) -> Counter[str]:
+        merged: Counter[str] = Counter()
+        for total in totals:
+            merged.update(total)
+        return merged
+
+    def extract_output(self, total: Counter[str]) -> dict[str, int]:
+        return dict(total)
 
 
 class _LoadStagedDoFn(beam.DoFn):
-    def __init__(self, *, settings: Settings, staging: str, run_id: str) -> None:
-        self._settings, self._staging, self._run_id = settings, staging, run_id
+    def __init__(self, *, settings: Settings, staging: str, run_id: str, input: str) -> None:
+        self._settings, self._staging, self._run_id, self._input = settings, staging, run_id, input
 
-    def process(self, _writers_done: int) -> None:
+    def process(self, counted: Mapping[str, int]) -> None:
         settings = self._settings
-        with connect(settings) as warehouse:
-            loaded = load_staged(warehouse, self._staging, window_seconds=settings.pipeline.window_size_seconds)
-        publish_run_outputs(settings, run_id=self._run_id, staging=self._staging)
-        for table, count in loaded.inserted.items():
-            name = f"{SILVER_INSERTED}{table}" if table in _SILVER else ("dlq_inserted" if table == DLQ else None)
-            if name:
-                Metrics.counter("ledger", name).inc(count)
-        Metrics.counter("ledger", "silver_already_present").inc(
-            sum(n for t, n in loaded.already_present.items() if t in _SILVER)
+        run = Ledger(
+            run_id=self._run_id,
+            received=counted.get(RECEIVED, 0),
+            duplicates=counted.get(DUPLICATES, 0),
+            alerts=counted.get(ALERTS, 0),
         )
-        Metrics.counter("ledger", "dlq_already_present").inc(loaded.already_present.get(DLQ, 0))
+        with connect(settings) as warehouse:
+            load_staged(
+                warehouse,
+                self._staging,
+                window_seconds=settings.pipeline.window_size_seconds,
+                counted=run,
+                input=self._input,
+            )
+        publish_run_outputs(settings, run_id=self._run_id, staging=self._staging)
         remove(self._staging)  # loaded: the warehouse is now the record (spill files go with it)
 
 
 class LoadWhenDone(beam.PTransform):
-    """``writers_done`` (tokens of every writer) -> the load, run once after the last of them."""
+    """``writers_done`` (every writer's tokens of counts) -> the load, run once after the last of them."""
 
-    def __init__(self, *, settings: Settings, staging: str, run_id: str) -> None:
+    def __init__(self, *, settings: Settings, staging: str, run_id: str, input: str) -> None:
         super().__init__()
-        self._settings, self._staging, self._run_id = settings, staging, run_id
+        self._settings, self._staging, self._run_id, self._input = settings, staging, run_id, input
 
     def expand(self, writers_done: Iterable[PCollection]) -> PCollection:
         return (
             tuple(writers_done)
             | "AllWriters" >> beam.Flatten()
-            | "Done" >> Count.Globally()  # one element, even when nothing was written
-            | "Load" >> beam.ParDo(_LoadStagedDoFn(settings=self._settings, staging=self._staging, run_id=self._run_id))
+            | "Counted" >> beam.CombineGlobally(_SumCounts())  # one element, even when nothing was written
+            | "Load"
+            >> beam.ParDo(
+                _LoadStagedDoFn(settings=self._settings, staging=self._staging, run_id=self._run_id, input=self._input)
+            )
         )
+
+
+def received_counts(batches: PCollection) -> PCollection:
+    """A token of counts per batch of records read: how many the run received."""
+    return batches | "CountReceived" >> beam.Map(lambda batch: {RECEIVED: len(batch)})
 
 
 def remove(uri: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 import apache_beam as beam
@@ -26,6 +26,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from logistics.warehouse import Warehouse, dlq_table, silver_tables
 from pipeline.dead_letter import DeadLetter
+from pipeline.ledger import Ledger, record
 from pipeline.windows.event_counts import recount_windows, window_start
 
 DLQ = "dlq_events"
@@ -33,10 +34,11 @@ WINDOWS = "_windows"  # staged lists of the 5-minute windows each writer's silve
 _SILVER = frozenset(t.name for t in silver_tables().values())
 
 
-def done_token() -> WindowedValue:
-    """What a bounded writer emits from ``finish_bundle`` once its files are closed: the load
-    (:mod:`pipeline.sinks.load`) waits for every writer's token."""
-    return WindowedValue(1, MIN_TIMESTAMP, (GlobalWindow(),))
+def done_token(**counted: int) -> WindowedValue:
+    """What a bounded writer emits from ``finish_bundle`` once its files are closed, with what it
+    counted for the run's ledger: the load (:mod:`pipeline.sinks.load`) waits for every writer's
+    token and sums their counts."""
+    return WindowedValue(counted, MIN_TIMESTAMP, (GlobalWindow(),))
 
 
 def dlq_row(dead: DeadLetter) -> tuple[str, dict[str, Any]]:
@@ -105,6 +107,16 @@ class LoadResult:
     already_present: dict[str, int] = field(default_factory=dict)  # table -> rows skipped (replays)
     windows_recounted: int = 0
 
+    def completed(self, counted: Ledger) -> Ledger:
+        """``counted`` (what the run's steps counted: received, duplicates, alerts) with what this load wrote."""
+        return replace(
+            counted,
+            silver_inserted={t: n for t, n in self.inserted.items() if t in _SILVER},
+            silver_already_present=sum(n for t, n in self.already_present.items() if t in _SILVER),
+            dlq=self.inserted.get(DLQ, 0),
+            dlq_already_present=self.already_present.get(DLQ, 0),
+        )
+
 
 def staged_files(staging_dir: str, table: str) -> list[str]:
     """Non-empty staged files of ``table`` (a local folder or any Beam filesystem URI)."""
@@ -120,14 +132,26 @@ def staged_windows(staging_dir: str) -> set[dt.datetime]:
     return windows
 
 
-def load_staged(warehouse: Warehouse, staging_dir: str, *, window_seconds: int) -> LoadResult:
-    """Load every staged table (the single writer step), then recount the windows it touched."""
+def load_staged(
+    warehouse: Warehouse,
+    staging_dir: str,
+    *,
+    window_seconds: int,
+    counted: Ledger | None = None,
+    input: str | None = None,
+) -> LoadResult:
+    """Load every staged table (the single writer step), then recount the windows it touched.
+
+    ``counted``: the run's ledger so far (received, duplicates, alerts), completed with what the
+    load wrote and recorded (:mod:`pipeline.ledger`) in the same transaction as the rows."""
     warehouse.ensure_tables()
     result = LoadResult()
-    with warehouse.transaction():  # a run's silver and DLQ rows become visible together (DuckDB)
+    with warehouse.transaction():  # a run's silver and DLQ rows, and its ledger, become visible together (DuckDB)
         for table in [*silver_tables().values(), dlq_table()]:
             written, skipped = warehouse.load_json_files(table, staged_files(staging_dir, table.name))
             result.inserted[table.name] = written
             result.already_present[table.name] = skipped
+        if counted is not None:
+            record(warehouse, result.completed(counted), input=input)
     result.windows_recounted = recount_windows(warehouse, staged_windows(staging_dir), window_seconds=window_seconds)
     return result

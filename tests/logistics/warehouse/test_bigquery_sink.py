@@ -237,17 +237,24 @@ def test_gs_uris_load_in_one_job_and_local_replays_of_them_add_nothing(
 def test_the_pipelines_writer_step_loads_bigquery_and_replays_add_nothing(
     bigquery_emulator: Any, staged: Staged, tmp_path: Path
 ) -> None:
-    """``load_staged``, the step ``run_pipeline`` runs after the workers, on the BigQuery backend."""
+    """``load_staged``, the step ``run_pipeline`` runs after the workers, on the BigQuery backend,
+    with the run's ledger recorded beside its rows and read back."""
+    from pipeline.ledger import Ledger, committed
     from pipeline.sinks.silver import load_staged
 
+    received = staged.batch.events + staged.batch.malformed
     with _bigquery(bigquery_emulator, tmp_path) as (wh, _):
-        first = load_staged(wh, str(staged.root), window_seconds=300)
+        first = load_staged(wh, str(staged.root), window_seconds=300, counted=Ledger("first", received=received))
         assert sum(first.inserted[t] for t in SILVER) == staged.batch.events
         assert first.inserted["dlq_events"] == staged.batch.malformed
         assert set(first.already_present.values()) == {0}
-        again = load_staged(wh, str(staged.root), window_seconds=300)
+        again = load_staged(wh, str(staged.root), window_seconds=300, counted=Ledger("again", received=received))
         assert set(again.inserted.values()) == {0}
         assert again.already_present == first.inserted
+
+        ledgers = {ledger.run_id: ledger for _, _, ledger in committed(wh)}
+        assert ledgers["first"].silver_total == staged.batch.events and ledgers["first"].balanced
+        assert ledgers["again"].silver_already_present == staged.batch.events and ledgers["again"].balanced
 
 
 def _restamped(staged: Staged, table: str, column: str, shift: dt.timedelta, out: Path) -> list[Path]:
