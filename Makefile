@@ -4,14 +4,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
-STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | sha1sum | cut -c1-12)
 
 .PHONY: install demo test inspector apollo lint codegen contracts-check lock clean tools lock-tools bench bench-pipeline bench-pipeline-1m bench-streaming bench-marts bench-api bench-generate test-sources bqemu
 
-$(STAMP): requirements.lock pyproject.toml
+# The dev set: every runtime extra plus the tools, pinned on top of the runtime lock (docs/dependencies.md).
+$(STAMP): requirements-dev.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
-	$(BIN)/uv pip sync --python $(BIN)/python --compile-bytecode requirements.lock
+	$(BIN)/uv pip sync --python $(BIN)/python --compile-bytecode requirements-dev.lock
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
@@ -60,7 +61,11 @@ apollo: $(APOLLO_DIR)/node_modules/.installed
 demo: install
 	$(BIN)/logistics demo
 
+# Installs what it can without root (the venvs, the npm packages), then names each system package
+# it could not install and the tests that will skip without it (.ci/system-packages.sh). With
+# CI=true (.ci/run, GitHub) those skips fail the run instead.
 test: install tools bqemu inspector apollo
+	@.ci/system-packages.sh --check
 	$(BIN)/python -m pytest
 
 # Kafka (Tansu) + Pub/Sub (emulator) source tests; -rs prints why anything skipped.
@@ -105,9 +110,14 @@ contracts-check: install
 	$(BIN)/logistics contracts check
 	$(BIN)/logistics graphql check
 
-# Re-resolve the pinned dependency set (needs the package registry).
+# Re-resolve the pins (needs the package registry). The runtime lock comes first; each image's lock
+# and the dev lock are resolved under it (-c), so a package has one version everywhere.
+COMPILE = $(BIN)/uv pip compile pyproject.toml --python-version 3.11 --no-header --quiet
 lock:
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements.lock
+	$(COMPILE) --extra api --extra pipeline --extra dags -o requirements.lock
+	$(COMPILE) --extra api -c requirements.lock -o requirements-api.lock
+	$(COMPILE) --extra pipeline -c requirements.lock -o requirements-dataflow.lock
+	$(COMPILE) --extra dev -c requirements.lock -o requirements-dev.lock
 
 # Re-resolve the tools' pins (needs the package registry).
 lock-tools: install

@@ -50,6 +50,7 @@ KEY = "bench-key"
 CACHED_P99_MS = 50.0
 UNCACHED_P99_MS = 150.0
 LIVE_P95_MS = 2000.0  # an event on the updates topic reaches a subscribed client within 2 s
+FLOOD_HEALTH_MAX_MS = 1000.0  # /health while oversized requests are refused (they once held the loop 3-4 s)
 FOLLOW = "subscription ($id: ID!) { shipmentUpdated(id: $id) { id status event { eventId } } }"
 TIMELINE_QUERY = """query ($id: ID!) {
   shipment(id: $id) { id status totalTransitHours timeline { eventType time facilityId } }
@@ -402,6 +403,8 @@ def main() -> None:
             for label, url, scenario, scenario_ids in plan:
                 print(f"driving {label} at {args.rate:g} rps for {args.seconds:g} s ...", flush=True)
                 results.append((label, run_driver(url, scenario, scenario_ids, args.rate, args.seconds)))
+            print("flooding with oversized bodies and texts while timing /health ...", flush=True)
+            flood_waits = health_under_flood(uncached_url, seconds=6)
         finally:
             for server in (cached_server, uncached_server):
                 server.terminate()
@@ -419,7 +422,45 @@ def main() -> None:
               f"{verdict(label, r, rate=args.rate)}")  # fmt: skip
     print(f"\ntargets at {args.rate:g} rps: p99 < {CACHED_P99_MS:g} ms cached, < {UNCACHED_P99_MS:g} ms uncached, "
           "no errors, the offered rate achieved; driver cpu = the load generator's share of one core")  # fmt: skip
+    print_flood(flood_waits)
     print_live(live, args)
+
+
+def health_under_flood(url: str, *, seconds: float) -> list[float] | str:
+    """/health round trips (ms) while ``benchmarks.oversized_flood`` runs, or why they were not measured."""
+    from logistics.settings import ApiSettings
+
+    max_query = ApiSettings.model_fields["max_query_bytes"].default  # the servers run with the default
+    flood = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.oversized_flood", url, str(max_query), str(seconds), KEY],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    waits = []
+    try:
+        time.sleep(1.5)  # the flood under way
+        while flood.poll() is None and len(waits) < 40:
+            started = time.perf_counter()
+            httpx.get(f"{url}/health", timeout=30).raise_for_status()
+            waits.append((time.perf_counter() - started) * 1000)
+            time.sleep(0.1)
+        out, _ = flood.communicate(timeout=60)
+    finally:
+        flood.kill()
+    if out.strip() != "413,QUERY_TOO_LONG":
+        return f"FLOOD NOT MEASURED: the oversized requests were answered {out.strip()!r}"
+    return waits
+
+
+def print_flood(waits: list[float] | str) -> None:
+    if isinstance(waits, str) or not waits:
+        print(f"\n{waits or 'FLOOD NOT MEASURED: no /health answer during the flood'}")
+        return
+    ordered = sorted(waits)
+    worst = ordered[-1]
+    verdict_text = "MET" if worst < FLOOD_HEALTH_MAX_MS else f"MISSED: max >= {FLOOD_HEALTH_MAX_MS:g} ms"
+    print(f"\n/health during an oversized flood (3 x 20 MB bodies, 3 x over-long texts): {len(waits)} probes, "
+          f"p50 {ordered[len(ordered) // 2]:.0f} ms, max {worst:.0f} ms  {verdict_text} "
+          f"(target: max < {FLOOD_HEALTH_MAX_MS:g} ms)")  # fmt: skip
 
 
 def measure_live(data_dir: Path, ids: list[str], args: argparse.Namespace) -> LiveResult | str:

@@ -18,9 +18,7 @@ from codegen.catalog import catalog_source
 from codegen.coders import coders_source
 from codegen.jsonschema import to_json_schema
 from codegen.models import pydantic_source
-from contracts.registry import REGISTRY_DIR, Registry, SubjectVersion, load_registry
-
-GENERATED_DIR = REGISTRY_DIR / "generated"
+from contracts.registry import GENERATED_DIR, Registry, SubjectVersion, load_registry
 
 
 def _module_name(version: SubjectVersion) -> str:

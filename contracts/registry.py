@@ -24,6 +24,8 @@ from logistics.errors import LogisticsError
 AvroSchema = Any  # a parsed .avsc: dict | list | str
 
 REGISTRY_DIR = Path(__file__).resolve().parent
+# Where `logistics codegen` writes what it derives from the registry; runtime code reads it from here.
+GENERATED_DIR = REGISTRY_DIR / "generated"
 _VERSION_FILE = re.compile(r"^v(\d+)\.avsc$")
 _SUBJECT_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 _PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}

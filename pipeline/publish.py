@@ -8,14 +8,18 @@ wire-format Avro. Lines are streamed, never read whole, and ``rate`` paces the s
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import orjson
 
+log = logging.getLogger(__name__)
+
 Broker = Literal["kafka", "pubsub"]
+PUBSUB_START_WAIT_S = 60.0  # how long publish waits for Pub/Sub (an emulator starts in ~10 s)
 _PUBSUB_CHUNK = 500  # messages awaited together: bounded memory, still batched on the wire
 
 
@@ -27,12 +31,18 @@ def publish_lines(
     avro: bool = False,
     create: bool = False,
     rate: float | None = None,
+    give_up_after: float = PUBSUB_START_WAIT_S,
+    say: Callable[[str], None] = log.info,
+    on_status: Callable[[str], None] = log.warning,
 ) -> Counter[str]:
-    """Send each line as one message (streamed), paced to ``rate`` messages/s when given."""
+    """Send each line as one message (streamed), paced to ``rate`` messages/s when given.
+
+    ``say`` gets what was set up (topics created), ``on_status`` each wait for a broker that does
+    not answer yet (the CLI prints them; by default they are logged)."""
     pacer = Pacer(rate)
     if to == "kafka":
-        return _to_kafka(lines, topic=topic, avro=avro, pacer=pacer)
-    return _to_pubsub(lines, topic=topic, create=create, pacer=pacer)
+        return _to_kafka(lines, topic=topic, avro=avro, create=create, pacer=pacer, say=say)
+    return _to_pubsub(lines, topic=topic, create=create, pacer=pacer, give_up_after=give_up_after, on_status=on_status)
 
 
 class Pacer:
@@ -64,17 +74,22 @@ def _body(line: bytes) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _to_kafka(lines: Iterable[bytes], *, topic: str | None, avro: bool, pacer: Pacer) -> Counter[str]:
+def _to_kafka(
+    lines: Iterable[bytes], *, topic: str | None, avro: bool, create: bool, pacer: Pacer, say: Callable[[str], None]
+) -> Counter[str]:
     from confluent_kafka import Producer
 
     from logistics.errors import SourceUnavailable
     from logistics.settings import get_settings, setting_problem
-    from pipeline.sources.kafka import encode_wire_format, security_config
+    from pipeline.sources.kafka import encode_wire_format, ensure_topics, security_config
 
     kafka = get_settings().kafka
     target = topic or (kafka.topics[0] if kafka.topics else None)
     if target is None:
         raise setting_problem("kafka.topics", "no topic given (--topic) and none configured")
+    if create:
+        for created in ensure_topics(kafka, topics=[*kafka.topics, target]):
+            say(f"created Kafka topic {created}")
     producer = Producer(security_config(kafka))
     count = 0
     for line in lines:
@@ -121,15 +136,27 @@ def _as_wire_format(line: bytes, encode: Any) -> bytes:
         return line
 
 
-def _to_pubsub(lines: Iterable[bytes], *, topic: str | None, create: bool, pacer: Pacer) -> Counter[str]:
+def _to_pubsub(
+    lines: Iterable[bytes],
+    *,
+    topic: str | None,
+    create: bool,
+    pacer: Pacer,
+    give_up_after: float,
+    on_status: Callable[[str], None],
+) -> Counter[str]:
     from google.cloud.pubsub_v1 import PublisherClient
 
     from logistics.settings import get_settings
-    from pipeline.sources.pubsub import ensure_topic_and_subscription
+    from pipeline.sources.base import Backoff, Retrying
+    from pipeline.sources.pubsub import check_reachable, ensure_topic_and_subscription
     from pipeline.sources.pubsub import publish as publish_messages
     from pipeline.sources.routing import route
 
     settings = get_settings()
+    # Wait (bounded, saying so) for a service that is still starting, e.g. an emulator just launched.
+    retrying = Retrying(backoff=Backoff(max_s=8, give_up_after_s=give_up_after), on_status=on_status)
+    retrying(lambda: check_reachable(project=settings.gcp.project_id))
     event_topics = settings.pubsub.event_topics()
     client = PublisherClient()
     ready: set[str] = set()

@@ -10,7 +10,7 @@ import sys
 import time
 import warnings
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,28 @@ from logistics.local import PubSubEmulator, free_port
 from logistics.local import pubsub_emulator as start_pubsub
 from logistics.local.pubsub import missing_reason
 from logistics.settings import PROJECT_ROOT, Settings, StorageSettings
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--require-components",
+        action="store_true",
+        default=os.environ.get("CI", "").lower() == "true",
+        help="A test that skips (every skip here means a real component is missing) fails instead. "
+        "On when CI=true: a CI run that skipped the browser or the emulator did not check them.",
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report: pytest.TestReport = yield
+    if report.skipped and item.config.getoption("require_components"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"a required component is missing (--require-components, on when CI=true): {reason}"
+    return report
 
 
 def make_settings(data_dir: Path) -> Settings:

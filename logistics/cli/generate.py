@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from logistics.cli._console import console
+from logistics.cli._console import console, err_console
 
 # Help per fault; the rates themselves default to pipeline.sources.simulator.Faults (imported
 # lazily: the simulator loads every generated model, too slow for `logistics --help`).
@@ -97,7 +97,15 @@ def generate(
         from logistics.cli.publish import report_sent
         from pipeline.publish import publish_lines
 
-        sent = publish_lines((line.encode() for line in simulation), to=to, topic=topic, create=create, rate=rate)
+        sent = publish_lines(
+            (line.encode() for line in simulation),
+            to=to,
+            topic=topic,
+            create=create,
+            rate=rate,
+            say=console.print,
+            on_status=err_console.print,
+        )
         report_sent(sent, to=to, seconds=time.monotonic() - started)
         if truth is not None:
             simulation.truth.write(truth)

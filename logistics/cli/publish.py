@@ -19,8 +19,8 @@ from typing import Annotated
 
 import typer
 
-from logistics.cli._console import console
-from pipeline.publish import Broker, publish_lines
+from logistics.cli._console import console, err_console
+from pipeline.publish import PUBSUB_START_WAIT_S, Broker, publish_lines
 
 
 def publish(
@@ -34,16 +34,33 @@ def publish(
         bool, typer.Option(help="Kafka: send envelopes as Confluent wire-format Avro instead of JSON.")
     ] = False,
     create: Annotated[
-        bool, typer.Option(help="Pub/Sub: create missing topics and the pipeline's subscriptions (emulator).")
+        bool,
+        typer.Option(
+            help="Create what is missing (a local broker or emulator): Kafka: every topic of kafka.topics and the "
+            "target; Pub/Sub: the topics and the pipeline's subscriptions."
+        ),
     ] = False,
     rate: Annotated[
         float | None, typer.Option(min=1, help="Target messages per second (default: as fast as the broker takes).")
     ] = None,
+    give_up_after: Annotated[
+        float, typer.Option(min=0, help="Pub/Sub: seconds to wait for a service that does not answer yet.")
+    ] = PUBSUB_START_WAIT_S,
 ) -> None:
     """Publish every line of FILE as one message."""
     started = time.monotonic()
     with file.open("rb") as lines:
-        sent = publish_lines(_non_blank(lines), to=to, topic=topic, avro=avro, create=create, rate=rate)
+        sent = publish_lines(
+            _non_blank(lines),
+            to=to,
+            topic=topic,
+            avro=avro,
+            create=create,
+            rate=rate,
+            give_up_after=give_up_after,
+            say=console.print,
+            on_status=err_console.print,
+        )
     report_sent(sent, to=to, seconds=time.monotonic() - started)
 
 

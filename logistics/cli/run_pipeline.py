@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -13,6 +17,7 @@ from logistics.cli._console import console, err_console
 from logistics.errors import LogisticsError
 
 if TYPE_CHECKING:
+    from logistics.settings import Settings
     from pipeline.sources.base import Backoff
 
 
@@ -77,7 +82,7 @@ def run_pipeline(
     (``--streaming``) or the micro-batch drain (a bounded run per batch, committed after its load)."""
     from logistics.cli._preflight import pipeline_problems, require
     from logistics.settings import get_settings
-    from pipeline.run import input_files
+    from pipeline.run import input_files, new_run_id
     from pipeline.run import run_pipeline as run
 
     settings = get_settings()
@@ -107,12 +112,58 @@ def run_pipeline(
     path = input or settings.storage.resolved_data_dir() / "input"
     if not path.exists() or (path.is_dir() and not any(path.glob("*.jsonl"))):
         raise LogisticsError(f"no input at {path}: write some with `logistics generate`, or pass --input FILE")
-    with console.status(f"running the pipeline over {path} ..."):
-        ledger = run(settings=settings, input_pattern=input_files(path))
+    run_id = new_run_id()
+    try:
+        with _exit_on_ctrl_c(run_id), console.status(f"running the pipeline over {path} ..."):
+            ledger = run(settings=settings, input_pattern=input_files(path), run_id=run_id)
+    except Exception:
+        _report_stopped_run(settings, run_id=run_id)
+        raise
     console.print(ledger_table(ledger))
     console.print(f"bronze: {settings.storage.bronze}   warehouse: {settings.storage.duckdb_path}")
     if not ledger.balanced:
         raise typer.Exit(1)
+
+
+@contextmanager
+def _exit_on_ctrl_c(run_id: str) -> Iterator[None]:
+    """Ctrl-C ends a bounded run at once, with a sentence instead of the runner's traceback: its
+    rows and its ledger commit together or not at all, and the next run removes its staging."""
+
+    def stop(_signal: int, _frame: object) -> None:
+        err_console.print(
+            f"interrupted: run {run_id} stopped. A run commits its rows and its ledger together or not at "
+            f"all: `logistics ledger --run {run_id}` says which; rerun it to finish (what it committed is "
+            "found already present)"
+        )
+        os._exit(130)
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _report_stopped_run(settings: Settings, *, run_id: str) -> None:
+    """A run that stopped (an error, Ctrl-C) committed all of its rows or none: say which, with the
+    ledger it committed, if any (its load commits the ledger with the rows)."""
+    from logistics.warehouse import connect
+    from pipeline.ledger import committed
+
+    try:
+        with connect(settings, read_only=True) as warehouse:
+            found = committed(warehouse, run_id=run_id)
+    except Exception:
+        found = []
+    if found:
+        err_console.print(f"run {run_id} stopped after its load committed:")
+        err_console.print(ledger_table(found[0][2]))
+    else:
+        err_console.print(
+            f"run {run_id} stopped before its load committed: nothing of it is in silver or the DLQ "
+            "(`logistics ledger` lists the committed runs); rerun it once the cause is fixed"
+        )
 
 
 def _drain(

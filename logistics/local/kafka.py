@@ -37,11 +37,7 @@ def tansu_binary() -> Path:
 
 @contextmanager
 def kafka_broker(*, log_dir: Path, port: int | None = None, topics: Sequence[str] = ()) -> Iterator[KafkaBroker]:
-    """Tansu on loopback (always pass --listener-url: it otherwise binds 0.0.0.0), with ``topics`` created.
-
-    Producing auto-creates a topic, but a consumer subscribed to one nobody produced to yet
-    fails with "unknown topic": creating the pipeline's topics up front avoids that.
-    """
+    """Tansu on loopback (always pass --listener-url: it otherwise binds 0.0.0.0), with ``topics`` created."""
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
     command = [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url]
@@ -54,10 +50,7 @@ def kafka_broker(*, log_dir: Path, port: int | None = None, topics: Sequence[str
 
 
 def create_topics(broker: KafkaBroker, *, topics: Sequence[str], partitions: int = 4) -> None:
-    from confluent_kafka.admin import AdminClient
-    from confluent_kafka.cimpl import NewTopic
+    from logistics.settings import KafkaSettings
+    from pipeline.sources.kafka import ensure_topics
 
-    admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
-    futures = admin.create_topics([NewTopic(t, num_partitions=partitions) for t in topics], operation_timeout=10)
-    for future in futures.values():
-        future.result(timeout=15)
+    ensure_topics(KafkaSettings(bootstrap_servers=broker.bootstrap_servers), topics=topics, partitions=partitions)

@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from codegen import GENERATED_DIR
 from contracts.generated.catalog import FAMILIES, SUBJECTS
+from contracts.registry import GENERATED_DIR
 
 _BQ_TO_DUCKDB = {
     "STRING": "VARCHAR",

@@ -106,6 +106,35 @@ def decode_value(value: bytes) -> bytes:
     return orjson.dumps(record, option=orjson.OPT_UTC_Z)
 
 
+def ensure_topics(
+    kafka: KafkaSettings, *, topics: Sequence[str], partitions: int = 4, bootstrap_servers: str | None = None
+) -> list[str]:
+    """Create those of ``topics`` the cluster lacks (a local broker; in the cloud, Terraform or the
+    cluster's owner creates them): the ones created. A consumer subscribed to a topic nobody
+    produced to fails with "unknown topic", and producing creates only the topic produced to."""
+    from confluent_kafka.admin import AdminClient
+    from confluent_kafka.cimpl import NewTopic
+
+    config = security_config(kafka) | ({"bootstrap.servers": bootstrap_servers} if bootstrap_servers else {})
+    admin = AdminClient(config)
+    where = f"broker at {config['bootstrap.servers']}"
+    try:
+        existing = set(admin.list_topics(timeout=10).topics)
+    except KafkaException as exc:
+        raise SourceUnavailable(f"{where} unreachable while listing topics ({exc.args[0].str()})") from exc
+    missing = sorted(set(topics) - existing)
+    if not missing:
+        return []
+    futures = admin.create_topics([NewTopic(t, num_partitions=partitions) for t in missing], operation_timeout=10)
+    for topic, future in futures.items():
+        try:
+            future.result(timeout=15)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # another process was first
+                raise SourceError(f"{where} did not create topic {topic!r}: {exc.args[0].str()}") from exc
+    return missing
+
+
 def security_config(kafka: KafkaSettings) -> dict[str, Any]:
     """librdkafka's connection and security settings, shared by consumers and producers."""
     config: dict[str, Any] = {

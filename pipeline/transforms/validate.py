@@ -12,8 +12,8 @@ from typing import Any
 import fastjsonschema
 import orjson
 
-from codegen import GENERATED_DIR
 from contracts.generated.catalog import SUBJECTS
+from contracts.registry import GENERATED_DIR
 from pipeline.dead_letter import (
     MISSING_REQUIRED_FIELD,
     SCHEMA_VIOLATION,

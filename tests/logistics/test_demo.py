@@ -26,12 +26,26 @@ from pipeline.sources.simulator import Faults, SimulationConfig, simulate, write
 PERFORMANCE_BY_CARRIER = "{ deliveryPerformance(groupBy: CARRIER) { key deliveries onTimeDeliveries source } }"
 
 
+# The demo's own limit: below pytest's (`timeout` in pyproject.toml, which counts this fixture's
+# setup too), so a slow demo fails here with its output rather than as a bare pytest timeout.
+DEMO_TIMEOUT_S = 480
+
+
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, str, dict[str, Any]]:
+def demo_run(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> tuple[Settings, str, dict[str, Any]]:
+    assert float(pytestconfig.getini("timeout")) > DEMO_TIMEOUT_S, "pytest's timeout would pre-empt the demo's"
     data_dir = tmp_path_factory.mktemp("demo")
     env = {**os.environ, "LOGISTICS_STORAGE__DATA_DIR": str(data_dir), "DEMO_SOURCE": "file"}
     command = [sys.executable, "-m", "logistics.cli.main", "demo", "--no-serve", "--shipments", "150", "--seed", "3"]
-    done = subprocess.run(command, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900, check=False)
+    try:
+        done = subprocess.run(
+            command, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=DEMO_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired as slow:
+        so_far = f"{slow.stdout or ''}{slow.stderr or ''}"
+        pytest.fail(f"the demo ran over {DEMO_TIMEOUT_S} s; its output so far:\n{so_far[-5000:]}")
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-5000:]
     truth = orjson.loads((data_dir / "input" / "truth.json").read_bytes())
