@@ -16,6 +16,7 @@ import re
 import signal
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -53,8 +54,7 @@ def as_script(block: str) -> str:
 def run_block(block: str, *, workdir: Path, env: dict[str, str] | None = None) -> str:
     """Run the block to its end, then stop what it left running in the background (its whole
     process group: a job like ``chmod ... && broker &`` is a subshell with the broker under it)."""
-    log = workdir / ".block.log"
-    with log.open("wb") as out:
+    with tempfile.NamedTemporaryFile(prefix="readme-block-", suffix=".log") as out:
         process = subprocess.Popen(
             ["bash", "-c", as_script(block)],
             cwd=workdir,
@@ -68,7 +68,7 @@ def run_block(block: str, *, workdir: Path, env: dict[str, str] | None = None) -
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-    output = log.read_text(encoding="utf-8", errors="replace")
+        output = Path(out.name).read_text(encoding="utf-8", errors="replace")
     assert code == 0, f"README block failed (exit {code}):\n{block}\n--- output ---\n{output}"
     return output
 
