@@ -36,7 +36,7 @@ def render(registry: Registry) -> dict[str, str]:
         ),
         "catalog.py": catalog_source(registry),
         "coders.py": coders_source(registry),
-        "structs.py": structs_source(registry),
+        "structs.py": structs_source(registry.all_versions()),
         "bigquery/raw/events.json": json_text(bronze_backup_table(registry)),
         "bigquery/clean/dlq_events.json": json_text(dlq_table()),
         "bigquery/clean/event_counts_5m.json": json_text(event_counts_table()),

@@ -11,6 +11,7 @@ payloads always take the JSON Schema path.
 from __future__ import annotations
 
 import keyword
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ from fastjsonschema.draft07 import CodeGeneratorDraft07
 
 from codegen._source import python_header
 from codegen.jsonschema import JsonSchema, to_json_schema
-from contracts.registry import Registry, SubjectVersion
+from contracts.registry import SubjectVersion
 
 # The reference validator's patterns for the formats contracts use (a format it does not know it
 # ignores, so a Struct without the pattern agrees with it there too).
@@ -49,11 +50,11 @@ class _Module:
     classes: list[str] = field(default_factory=list)
 
 
-def structs_source(registry: Registry) -> str:
+def structs_source(versions: Iterable[SubjectVersion]) -> str:
     """The generated module: a Struct per payload contract, and ``PAYLOAD_STRUCTS`` indexing them."""
     module = _Module()
     index: list[tuple[SubjectVersion, str | None]] = []
-    for version in registry.all_versions():
+    for version in versions:
         own = _Module()  # merged only when the whole contract maps
         try:
             index.append((version, _record_classes(to_json_schema(version), version.record_name, own)))

@@ -29,6 +29,15 @@ from pipeline.transforms.validate import conforms, validate
 def check(record: bytes | str | SourceRecord, *, source_system: str, ingest_time: dt.datetime) -> Envelope | DeadLetter:
     """normalize, then validate: a valid envelope, or the first failing stage's DeadLetter
     carrying the record exactly as received (what a DLQ replay re-validates)."""
+    envelope = check_fast(record, source_system=source_system, ingest_time=ingest_time)
+    if envelope is not None:
+        return envelope
+    return check_precisely(record, source_system=source_system, ingest_time=ingest_time)
+
+
+def check_fast(record: bytes | str | SourceRecord, *, source_system: str, ingest_time: dt.datetime) -> Envelope | None:
+    """check's fast path: the envelope of a record it finds valid; None leaves the record to
+    :func:`check_precisely`."""
     if isinstance(record, SourceRecord):
         envelope = normalize_fast(
             record.value,
@@ -39,9 +48,7 @@ def check(record: bytes | str | SourceRecord, *, source_system: str, ingest_time
         )
     else:
         envelope = normalize_fast(record, source_system=source_system, ingest_time=ingest_time)
-    if envelope is not None and conforms(envelope):
-        return envelope
-    return check_precisely(record, source_system=source_system, ingest_time=ingest_time)
+    return envelope if envelope is not None and conforms(envelope) else None
 
 
 def check_precisely(
