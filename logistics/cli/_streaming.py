@@ -53,6 +53,7 @@ def run_streaming(*, settings: Settings, source: Literal["kafka", "pubsub"], idl
         ensure_topics(settings)  # a fresh emulator has none; in the cloud Terraform made them
     stop = threading.Event()
     bridge: threading.Thread | None = None
+    bridge_failed: list[Exception] = []
     with stop_on_signals(stop):
         run = start_unbounded(settings=settings)
         console.print(
@@ -60,7 +61,7 @@ def run_streaming(*, settings: Settings, source: Literal["kafka", "pubsub"], idl
             "lets what was read reach its sinks, then stops"
         )
         if source == "kafka":
-            bridge = _start_bridge(settings, stop=stop)
+            bridge = _start_bridge(settings, stop=stop, failed=bridge_failed)
         last_change, last_seen = time.monotonic(), -1
         with Live(console=console, refresh_per_second=2, transient=False) as live:
             while not stop.wait(1.0):
@@ -75,10 +76,15 @@ def run_streaming(*, settings: Settings, source: Literal["kafka", "pubsub"], idl
             bridge.join(timeout=30)
         final = run.stop(drain=True)
     console.print(_balance(final))
+    if bridge_failed:  # after the balance: what was bridged before it stopped is accounted for
+        raise bridge_failed[0]
     return final.accounted == final.received
 
 
-def _start_bridge(settings: Settings, *, stop: threading.Event) -> threading.Thread:
+def _start_bridge(settings: Settings, *, stop: threading.Event, failed: list[Exception]) -> threading.Thread:
+    """The bridge in a thread; if it fails (a broker that stayed away, a missing topic), the error
+    goes to ``failed`` and ``stop`` is set, so the run drains what it read and the command reports
+    the error in one line, instead of a thread's traceback and a stream that waits forever."""
     from pipeline.sources.kafka import KafkaBatchSource
     from pipeline.sources.kafka_bridge import run_bridge
 
@@ -88,6 +94,9 @@ def _start_bridge(settings: Settings, *, stop: threading.Event) -> threading.Thr
     def forward() -> None:
         try:
             run_bridge(source, settings=settings, stop=stop)
+        except Exception as error:
+            failed.append(error)
+            stop.set()
         finally:
             source.close()
 

@@ -19,9 +19,10 @@ from typing import Annotated, Any, Literal
 import orjson
 import typer
 
-from logistics.cli._console import console
+from logistics.cli._console import console, err_console
 
 Broker = Literal["kafka", "pubsub"]
+PUBSUB_START_WAIT_S = 60.0  # how long publish waits for Pub/Sub (an emulator starts in ~10 s)
 _PUBSUB_CHUNK = 500  # messages awaited together: bounded memory, still batched on the wire
 
 
@@ -45,11 +46,16 @@ def publish(
     rate: Annotated[
         float | None, typer.Option(min=1, help="Target messages per second (default: as fast as the broker takes).")
     ] = None,
+    give_up_after: Annotated[
+        float, typer.Option(min=0, help="Pub/Sub: seconds to wait for a service that does not answer yet.")
+    ] = PUBSUB_START_WAIT_S,
 ) -> None:
     """Publish every line of FILE as one message."""
     started = time.monotonic()
     with file.open("rb") as lines:
-        sent = publish_lines(_non_blank(lines), to=to, topic=topic, avro=avro, create=create, rate=rate)
+        sent = publish_lines(
+            _non_blank(lines), to=to, topic=topic, avro=avro, create=create, rate=rate, give_up_after=give_up_after
+        )
     report_sent(sent, to=to, seconds=time.monotonic() - started)
 
 
@@ -73,12 +79,13 @@ def publish_lines(
     avro: bool = False,
     create: bool = False,
     rate: float | None = None,
+    give_up_after: float = PUBSUB_START_WAIT_S,
 ) -> Counter[str]:
     """Send each line as one message (streamed), paced to ``rate`` messages/s when given."""
     pacer = Pacer(rate)
     if to == "kafka":
         return _to_kafka(lines, topic=topic, avro=avro, create=create, pacer=pacer)
-    return _to_pubsub(lines, topic=topic, create=create, pacer=pacer)
+    return _to_pubsub(lines, topic=topic, create=create, pacer=pacer, give_up_after=give_up_after)
 
 
 class Pacer:
@@ -177,15 +184,21 @@ def _as_wire_format(line: bytes, encode: Any) -> bytes:
         return line
 
 
-def _to_pubsub(lines: Iterable[bytes], *, topic: str | None, create: bool, pacer: Pacer) -> Counter[str]:
+def _to_pubsub(
+    lines: Iterable[bytes], *, topic: str | None, create: bool, pacer: Pacer, give_up_after: float
+) -> Counter[str]:
     from google.cloud.pubsub_v1 import PublisherClient
 
     from logistics.settings import get_settings
-    from pipeline.sources.pubsub import ensure_topic_and_subscription
+    from pipeline.sources.base import Backoff, Retrying
+    from pipeline.sources.pubsub import check_reachable, ensure_topic_and_subscription
     from pipeline.sources.pubsub import publish as publish_messages
     from pipeline.sources.routing import route
 
     settings = get_settings()
+    # Wait (bounded, saying so) for a service that is still starting, e.g. an emulator just launched.
+    retrying = Retrying(backoff=Backoff(max_s=8, give_up_after_s=give_up_after), on_status=err_console.print)
+    retrying(lambda: check_reachable(project=settings.gcp.project_id))
     event_topics = settings.pubsub.event_topics()
     client = PublisherClient()
     ready: set[str] = set()

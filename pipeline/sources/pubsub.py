@@ -78,8 +78,7 @@ class PubSubBatchSource:
         # The client reads PUBSUB_EMULATOR_HOST itself: the same code talks to the emulator locally.
         self._subscriber = subscriber or SubscriberClient()
         self._owns_subscriber = subscriber is None
-        emulator = os.environ.get("PUBSUB_EMULATOR_HOST")
-        self.where = f"Pub/Sub emulator at {emulator}" if emulator else f"Pub/Sub (project {project})"
+        self.where = pubsub_where(project)
         self._request_timeout_s = request_timeout_s
         self.subscriptions = {self._subscriber.subscription_path(project, name): name for name in subscriptions}
         self._pending: dict[str, list[str]] = {path: [] for path in self.subscriptions}
@@ -189,6 +188,30 @@ def subscriptions_from_settings(topics: Mapping[str, str], *, suffix: str) -> li
     return [f"{topic}{suffix}" for key, topic in topics.items() if key not in OUTPUT_TOPICS]
 
 
+def pubsub_where(project: str) -> str:
+    """How messages name the service: the emulator's address, or the project."""
+    emulator = os.environ.get("PUBSUB_EMULATOR_HOST")
+    return f"Pub/Sub emulator at {emulator}" if emulator else f"Pub/Sub (project {project})"
+
+
+def check_reachable(*, project: str, request_timeout_s: float = 5.0) -> None:
+    """One bounded request, so a publisher learns in seconds what the client's own retries would
+    take ten minutes to report: :class:`SourceUnavailable` if nothing answers (retry it with
+    :class:`~pipeline.sources.base.Retrying`)."""
+    publisher = PublisherClient()
+    where = pubsub_where(project)
+    try:
+        publisher.list_topics(
+            request={"project": f"projects/{project}", "page_size": 1}, timeout=request_timeout_s, retry=None
+        )
+    except DeadlineExceeded as exc:
+        raise SourceUnavailable(f"{where} unreachable (no answer within {request_timeout_s:.0f} s)") from exc
+    except (ServerError, TooManyRequests) as exc:
+        raise SourceUnavailable(f"{where} unreachable ({(exc.message or type(exc).__name__).splitlines()[0]})") from exc
+    except (PermissionDenied, Unauthenticated) as exc:
+        raise SourceError(f"{where} refused listing topics: {exc.message} (check the credentials' roles)") from exc
+
+
 def ensure_topic_and_subscription(
     *, project: str, topic: str, subscription: str, ack_deadline_s: int = 60
 ) -> tuple[str, str]:
@@ -220,6 +243,13 @@ def publish(
     client = publisher or PublisherClient()
     path = client.topic_path(project, topic)
     futures = [client.publish(path, data, **dict(attributes)) for data, attributes in messages]
-    for future in futures:
-        future.result(timeout=60)
+    for confirmed, future in enumerate(futures):
+        try:
+            future.result(timeout=60)
+        except (TimeoutError, GoogleAPICallError) as exc:
+            raise SourceUnavailable(
+                f"{pubsub_where(project)} stopped confirming while publishing to {topic}: {len(futures) - confirmed} "
+                f"of this batch's {len(futures)} message(s) not confirmed ({exc}); publishing again may repeat "
+                "some (the pipeline drops them as duplicates)"
+            ) from exc
     return len(futures)

@@ -18,24 +18,31 @@ from pipeline.sinks.bronze import read_bronze
 from pipeline.sources.simulator import SimulationConfig, simulate, write_jsonl
 
 
+def _run_until_staged(source: Path, data_dir: Path) -> subprocess.Popen[str]:
+    """``logistics run-pipeline --input source`` in its own process, returned once it is mid-run
+    (files staged, nothing loaded yet); its stderr is piped."""
+    run = subprocess.Popen(
+        [sys.executable, "-m", "logistics.cli.main", "run-pipeline", "--input", str(source)],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "LOGISTICS_STORAGE__DATA_DIR": str(data_dir)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not any(p.is_file() for p in (data_dir / "staging").glob(f"{RUN_PREFIX}*/**/*")):
+        assert run.poll() is None and time.monotonic() < deadline, "the run ended before it could be stopped"
+        time.sleep(0.05)
+    return run
+
+
 def test_the_run_after_a_killed_one_removes_its_leftovers_and_duplicates_nothing(tmp_path: Path) -> None:
     truth = write_jsonl(simulate(SimulationConfig(shipments=600, seed=12)), tmp_path / "day.jsonl")
     data_dir = tmp_path / "data"
-    env = {**os.environ, "LOGISTICS_STORAGE__DATA_DIR": str(data_dir)}
-    killed = subprocess.Popen(
-        [sys.executable, "-m", "logistics.cli.main", "run-pipeline", "--input", str(tmp_path / "day.jsonl")],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    staging = data_dir / "staging"
-    deadline = time.monotonic() + 120
-    while not any(p.is_file() for p in staging.glob(f"{RUN_PREFIX}*/**/*")):  # mid-run: files staged
-        assert killed.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
-        time.sleep(0.05)
+    killed = _run_until_staged(tmp_path / "day.jsonl", data_dir)
     killed.send_signal(signal.SIGKILL)
-    killed.wait(timeout=30)
+    killed.communicate(timeout=30)
+    staging = data_dir / "staging"
     leftovers = list(staging.glob(f"{RUN_PREFIX}{killed.pid}-*"))
     assert leftovers, "the killed run left no staging folder to clean"
 
@@ -57,19 +64,7 @@ def test_the_run_after_a_killed_one_removes_its_leftovers_and_duplicates_nothing
 def test_ctrl_c_stops_a_run_with_a_sentence_and_it_commits_nothing(tmp_path: Path) -> None:
     write_jsonl(simulate(SimulationConfig(shipments=600, seed=13)), tmp_path / "day.jsonl")
     data_dir = tmp_path / "data"
-    env = {**os.environ, "LOGISTICS_STORAGE__DATA_DIR": str(data_dir)}
-    stopped = subprocess.Popen(
-        [sys.executable, "-m", "logistics.cli.main", "run-pipeline", "--input", str(tmp_path / "day.jsonl")],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while not any(p.is_file() for p in (data_dir / "staging").glob(f"{RUN_PREFIX}*/**/*")):  # mid-run
-        assert stopped.poll() is None and time.monotonic() < deadline, "the run ended before it could be stopped"
-        time.sleep(0.05)
+    stopped = _run_until_staged(tmp_path / "day.jsonl", data_dir)
     stopped.send_signal(signal.SIGINT)
     _, stderr = stopped.communicate(timeout=60)
 

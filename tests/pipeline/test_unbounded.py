@@ -269,3 +269,31 @@ def test_kafka_through_the_bridge_loses_nothing_when_the_bridge_is_killed(
     _assert_truth(settings, truth)
     assert final.received >= truth.expected()["received"]  # republished after a kill: more received, same silver
     assert final.accounted == final.received
+
+
+def test_a_bridge_that_fails_stops_the_stream_with_its_error_in_one_line(
+    pubsub_emulator: Any, kafka_broker: Any, tmp_path: Path
+) -> None:
+    """``run-pipeline --source kafka --streaming`` with a topic the broker lacks: the bridge's error
+    ends the run (its ledger printed first), not a thread's traceback and a stream waiting forever."""
+    settings = _stream_settings(pubsub_emulator, tmp_path / "data")
+    missing = f"absent-{uuid.uuid4().hex[:6]}"
+    env = _env(
+        settings,
+        pubsub_emulator,
+        LOGISTICS_KAFKA__BOOTSTRAP_SERVERS=kafka_broker.bootstrap_servers,
+        LOGISTICS_KAFKA__TOPICS=f'["{missing}"]',
+    )
+    log = tmp_path / "stream.log"
+    stream = _cli(["run-pipeline", "--source", "kafka", "--streaming"], env, log)
+    try:
+        code = stream.wait(timeout=240)
+    finally:
+        if stream.poll() is None:
+            stream.kill()
+    output = log.read_text()
+    assert code == 1, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    assert "Conservation ledger (unbounded run)" in output
+    errors = [line for line in output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and missing in errors[0], output[-3000:]

@@ -253,3 +253,20 @@ def test_input_wins_over_the_configured_broker_source(cli: Any, spine: Any, tmp_
 
     both = cli.run("run-pipeline", "--input", str(spine.input_path), "--source", "kafka", env=env)
     assert both.returncode == 2 and "--input reads files; --source kafka drains a broker" in both.stderr
+
+
+def test_publishing_to_an_absent_emulator_retries_with_status_lines_then_gives_up_in_one_line(
+    cli: Any, spine: Any, tmp_path: Path
+) -> None:
+    from logistics.local._process import free_port
+
+    where = f"127.0.0.1:{free_port()}"  # nothing listens there
+    env = {"LOGISTICS_STORAGE__DATA_DIR": str(tmp_path / "data"), "PUBSUB_EMULATOR_HOST": where}
+    result = cli.run(
+        "publish", str(spine.input_path), "--to", "pubsub", "--create", "--give-up-after", "3", env=env, timeout=120
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    said = " ".join(result.stderr.split())
+    assert f"Pub/Sub emulator at {where} unreachable" in said and "retrying in" in said
+    (error,) = _errors(result)
+    assert error.startswith(f"error: gave up after 3 s of retrying: Pub/Sub emulator at {where} unreachable")
