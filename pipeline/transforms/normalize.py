@@ -137,7 +137,7 @@ def normalize_fast(
         record = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
-    if type(record) is not dict:
+    if type(record) is not dict or len(record) > _SHAPE_KEYS_CACHED:
         return None
     shape = _shape(tuple(record))
     values = list(map(record.get, shape.names))  # record.get(None) is None: a field the shape lacks
@@ -152,9 +152,10 @@ def normalize_fast(
         event_time = publish_time.isoformat()
     if type(event_type) is not str or type(payload) is not dict or event_time is None:
         return None
-    if type(claimed_version) is not str and type(claimed_version) is not int:
+    if type(claimed_version) is int or (type(claimed_version) is str and len(claimed_version) <= _CLAIM_CHARS_CACHED):
+        version = _version(claimed_version)
+    else:
         return None
-    version = _version(claimed_version)
     if version is None:
         return None
     try:
@@ -176,6 +177,12 @@ def normalize_fast(
         "payload": payload_text,
         "pii_sealed": sealed if isinstance(sealed, str) else None,
     }
+
+
+# What the caches below hold is bounded in count and, through these, in size: a record with more
+# top-level keys than any envelope has, or a longer version claim, is normalize's to judge.
+_SHAPE_KEYS_CACHED = 32
+_CLAIM_CHARS_CACHED = 16
 
 
 @dataclass(frozen=True, slots=True)

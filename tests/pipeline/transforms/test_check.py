@@ -159,6 +159,8 @@ TRICKY: dict[str, Record] = {
     "version 1.0": _line(event_version=1.0),
     "version a list": _line(event_version=[1]),
     "version of ten digits": _line(event_version=10**12),
+    "version a long string": _line(event_version=" " * 40 + "v1"),
+    "version padded": _line(event_version=" v1 "),
     # unknown types
     "unknown type": _line(event_type="shipment.teleported"),
     "misspelt type": _line(event_type="delivery.atempted"),
@@ -183,6 +185,7 @@ TRICKY: dict[str, Record] = {
     "extra payload field": _attempt(weather="rain"),
     "extra nested field": _created(2, sender={**CREATED_V2["sender"], "age": 40}),
     "extra envelope field": _line(producer="legacy-wms", schema="x"),
+    "many envelope fields": _line(**{f"x{i}": i for i in range(100)}),
     # nulls
     "null required field": _attempt(driver_id=None),
     "null optional union": _attempt(location=None),
