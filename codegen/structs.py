@@ -1,11 +1,11 @@
 """JSON Schema -> msgspec Structs: one typed decoder per payload contract, same constraints.
 
-The pipeline's fast path checks a payload with these (``msgspec.convert``, in C) and sends only the
-payloads they refuse to the JSON Schema validator, which words the reason. So a Struct must accept
-no payload the JSON Schema refuses; refusing one it accepts costs time, never correctness. The
-date and date-time patterns are the reference validator's own (fastjsonschema's), so both agree
-on every string. A contract using a construct this module does not map gets no Struct (None): its
-payloads always take the JSON Schema path.
+The pipeline's fast path decodes a payload's JSON text with these (msgspec, in C) and sends only
+the payloads they refuse to the JSON Schema validator, which words the reason. So a Struct must
+accept no payload the JSON Schema refuses; refusing one it accepts costs time, never correctness.
+A string format is checked with the JSON Schema validator's own pattern (fastjsonschema's), so
+both agree on every string. A contract using a construct this module does not map gets no Struct
+(None): its payloads always take the JSON Schema path.
 """
 
 from __future__ import annotations
@@ -21,11 +21,9 @@ from codegen._source import python_header
 from codegen.jsonschema import JsonSchema, to_json_schema
 from contracts.registry import SubjectVersion
 
-# The reference validator's patterns for the formats contracts use (a format it does not know it
-# ignores, so a Struct without the pattern agrees with it there too).
-_FORMAT_PATTERNS: dict[str, str] = {
-    name: pattern for name, pattern in CodeGeneratorDraft07.FORMAT_REGEXS.items() if name in ("date-time", "date")
-}
+# The reference validator's pattern per format. A format it does not know it ignores (so a Struct
+# without a pattern agrees with it there too); "regex" it checks by compiling: no Struct for that.
+_FORMAT_PATTERNS: dict[str, str] = dict(CodeGeneratorDraft07.FORMAT_REGEXS)
 # Names a field may not take as a class attribute: they would shadow what its annotations use.
 _RESERVED = frozenset({"msgspec", "Annotated", "Literal", "str", "int", "float", "bool", "dict", "list", "None"})
 # What a schema node is, for a union: two branches of one kind would be ambiguous to msgspec.
@@ -35,8 +33,6 @@ _IMPORTS = """from typing import Annotated, Literal
 
 import msgspec
 """
-# The module constant each format's pattern is written to once.
-_PATTERN_CONSTANTS = {name: name.upper().replace("-", "_") + "_PATTERN" for name in _FORMAT_PATTERNS}
 
 
 class UnsupportedSchemaError(ValueError):
@@ -48,6 +44,7 @@ class _Module:
     """Class definitions, in dependency order."""
 
     classes: list[str] = field(default_factory=list)
+    formats: set[str] = field(default_factory=set)  # whose pattern the classes use
 
 
 def structs_source(versions: Iterable[SubjectVersion]) -> str:
@@ -64,17 +61,17 @@ def structs_source(versions: Iterable[SubjectVersion]) -> str:
             index.append((version, None))
         else:
             module.classes.extend(own.classes)
+            module.formats |= own.formats
     header = python_header(
         "msgspec Structs for every payload contract (their JSON Schema's constraints, checked in C).\n\n"
         "A Struct accepts no payload its JSON Schema refuses; None where a contract has no Struct."
     )
     entries = "".join(f"    ({v.subject!r}, {v.version}): {name or 'None'},\n" for v, name in index)
-    patterns = "".join(f"{_PATTERN_CONSTANTS[name]} = {pattern!r}\n" for name, pattern in _FORMAT_PATTERNS.items())
+    patterns = "".join(f"{_pattern_constant(name)} = {_FORMAT_PATTERNS[name]!r}\n" for name in sorted(module.formats))
     return (
         header
         + _IMPORTS
-        + "\n# The JSON Schema validator's own patterns for these formats.\n"
-        + patterns
+        + ("\n# The JSON Schema validator's own patterns for these formats.\n" + patterns if patterns else "")
         + "".join(f"\n\n{cls}" for cls in module.classes)
         + f"\n\nPAYLOAD_STRUCTS: dict[tuple[str, int], type[msgspec.Struct] | None] = {{\n{entries}}}\n"
     )
@@ -150,7 +147,7 @@ class _Scope:
             if not isinstance(items, dict):
                 raise UnsupportedSchemaError("an array without one item schema")
             return f"list[{self.type_of(items)}]"
-        return _scalar(kind, node)
+        return self.scalar(kind, node)
 
     def kind_of(self, node: JsonSchema) -> str:
         if "$ref" in node:
@@ -182,35 +179,41 @@ class _Scope:
             self.open_records.discard(name)
         return self.named[name]
 
+    def scalar(self, kind: str, node: JsonSchema) -> str:
+        allowed = {"type", "description", "default", "title"}
+        constraints: list[str] = []
+        if kind == "string":
+            allowed |= {"format", "minLength", "maxLength"}
+            if node.get("format") == "regex":
+                raise UnsupportedSchemaError("the regex format")
+            if node.get("format") in _FORMAT_PATTERNS:
+                self.module.formats.add(node["format"])
+                constraints.append(f"pattern={_pattern_constant(node['format'])}")
+            if "minLength" in node:
+                constraints.append(f"min_length={node['minLength']!r}")
+            if "maxLength" in node:
+                constraints.append(f"max_length={node['maxLength']!r}")
+            python = "str"
+        elif kind in ("integer", "number"):
+            allowed |= {"minimum", "maximum"}
+            if "minimum" in node:
+                constraints.append(f"ge={node['minimum']!r}")
+            if "maximum" in node:
+                constraints.append(f"le={node['maximum']!r}")
+            python = "int" if kind == "integer" else "float"
+        elif kind == "boolean":
+            python = "bool"
+        elif kind == "null":
+            python = "None"
+        else:
+            raise UnsupportedSchemaError(f"type {kind!r}")
+        if extra := set(node) - allowed:
+            raise UnsupportedSchemaError(f"{kind} keyword(s) {sorted(extra)}")
+        return f"Annotated[{python}, msgspec.Meta({', '.join(constraints)})]" if constraints else python
 
-def _scalar(kind: str, node: JsonSchema) -> str:
-    allowed = {"type", "description", "default", "title"}
-    constraints: list[str] = []
-    if kind == "string":
-        allowed |= {"format", "minLength", "maxLength"}
-        if "format" in node and node["format"] in _FORMAT_PATTERNS:
-            constraints.append(f"pattern={_PATTERN_CONSTANTS[node['format']]}")
-        if "minLength" in node:
-            constraints.append(f"min_length={node['minLength']!r}")
-        if "maxLength" in node:
-            constraints.append(f"max_length={node['maxLength']!r}")
-        python = "str"
-    elif kind in ("integer", "number"):
-        allowed |= {"minimum", "maximum"}
-        if "minimum" in node:
-            constraints.append(f"ge={node['minimum']!r}")
-        if "maximum" in node:
-            constraints.append(f"le={node['maximum']!r}")
-        python = "int" if kind == "integer" else "float"
-    elif kind == "boolean":
-        python = "bool"
-    elif kind == "null":
-        python = "None"
-    else:
-        raise UnsupportedSchemaError(f"type {kind!r}")
-    if extra := set(node) - allowed:
-        raise UnsupportedSchemaError(f"{kind} keyword(s) {sorted(extra)}")
-    return f"Annotated[{python}, msgspec.Meta({', '.join(constraints)})]" if constraints else python
+
+def _pattern_constant(format_name: str) -> str:
+    return format_name.upper().replace("-", "_") + "_PATTERN"
 
 
 def _attribute(name: str) -> str:

@@ -202,14 +202,24 @@ def test_keyword_and_reserved_field_names_keep_their_json_names(monkeypatch: pyt
             {"name": "tags", "type": {"type": "map", "values": "string"}, "default": {"a": "b"}},
             {"name": "legs", "type": {"type": "array", "items": "double"}, "default": []},
             {"name": "code", "type": {"type": "fixed", "name": "Code", "size": 2}},
+            # a format the JSON Schema validator does not know (it ignores it): any string, in both
+            {"name": "ref", "type": {"type": "string", "logicalType": "uuid"}, "default": "not-a-uuid"},
+            {"name": "day", "type": {"type": "int", "logicalType": "date"}, "default": 0},
         ]
     )
     struct = _structs(probe, monkeypatch)["PAYLOAD_STRUCTS"][("test.probe", 1)]
-    decoded = msgspec.json.decode(b'{"class": "x", "str": 5, "code": "ab"}', type=struct)
+    decoded = msgspec.json.decode(b'{"class": "x", "str": 5, "code": "ab", "ref": "?"}', type=struct)
     assert (decoded.field_class, decoded.field_str, decoded.field__private) == ("x", 5, 3)
     assert (decoded.tags, decoded.legs) == ({"a": "b"}, [])
     check = fastjsonschema.compile(to_json_schema(probe))
-    for bad in ({"klass": "x", "code": "ab"}, {"class": "x", "code": "abc"}, {"class": "x", "code": "ab", "str": 1.5}):
+    check({"class": "x", "code": "ab", "ref": "?", "day": "2024-02-29"})
+    msgspec.json.decode(b'{"class": "x", "code": "ab", "day": "2024-02-29"}', type=struct)
+    for bad in (
+        {"klass": "x", "code": "ab"},
+        {"class": "x", "code": "abc"},
+        {"class": "x", "code": "ab", "str": 1.5},
+        {"class": "x", "code": "ab", "day": "2023-02-29"},  # the date format's own pattern
+    ):
         with pytest.raises(msgspec.ValidationError):
             msgspec.json.decode(orjson.dumps(bad), type=struct)
         with pytest.raises(fastjsonschema.JsonSchemaValueException):
