@@ -101,6 +101,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports  # the import layers in pyproject.toml: an import that climbs a layer fails
 
 codegen: install
 	$(BIN)/logistics codegen

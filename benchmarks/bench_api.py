@@ -9,7 +9,7 @@ request's *scheduled* send time, so a stalled server cannot hide its queueing (n
 omission). Reports p50/p99, achieved requests/s, errors, warehouse queries per request (the
 server's X-Warehouse-Queries header), the load generator's own CPU share (it shares the cores
 with the server: if it nears 100% the driver, not the server, is the bottleneck) and a verdict
-against the issue's targets. Baseline: GET /health on the same server in the same run; ratios
+against the targets in docs/benchmarks.md. Baseline: GET /health on the same server in the same run; ratios
 are p99 / baseline p99. Servers run one uvicorn worker on uvloop + httptools, no access log.
 
 Live updates: with the Pub/Sub emulator (started here through ``logistics.local``), a third server
@@ -18,7 +18,7 @@ following one shipment (``shipmentUpdated { id status event { eventId } }``); a 
 events for those shipments at ``--events-per-second`` and each client notes when each arrives.
 Latency = arrival - the moment the publisher handed the event over (one clock: same machine).
 Publishers are pluggable (``PUBLISHERS``): ``topic`` publishes the pipeline's message format
-(``pipeline.sinks.updates``) straight to the updates topic.
+(``logistics.updates``) straight to the updates topic.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class Result:
 
 
 def verdict(label: str, result: Result, *, rate: float) -> str:
-    """Against the issue's targets: p99 under the bound, no errors, and the offered rate actually achieved."""
+    """Against docs/benchmarks.md's targets: p99 under the bound, no errors, the offered rate achieved."""
     if "cached" not in label:
         return "(baseline)"
     bound = UNCACHED_P99_MS if "uncached" in label else CACHED_P99_MS
@@ -94,7 +94,7 @@ def build_warehouse(data_dir: Path, shipments: int) -> list[str]:
     sys.path.insert(0, str(ROOT))
     from logistics.settings import Settings, StorageSettings
     from pipeline.run import run_pipeline
-    from pipeline.sources.generator import generate_events, write_jsonl
+    from pipeline.sources.simulator.spine import generate_events, write_jsonl
 
     settings = Settings(storage=StorageSettings(data_dir=data_dir))
     batch = generate_events(shipments=shipments, seed=3)
@@ -222,7 +222,7 @@ class TopicPublisher:
         self.topic = settings.pubsub.topics["updates"]
 
     def publish(self, events: list[tuple[str, dict[str, Any]]]) -> None:
-        from pipeline.sinks.updates import update_message
+        from logistics.updates import update_message
         from pipeline.sources.pubsub import publish
 
         publish(

@@ -8,7 +8,7 @@ again, write it): what any producer of this file pays at least. The ratio is wha
 costs on top. Each runs in a fresh process; the simulator's peak RSS shows that it streams (it
 grows with the shipments in flight, not with the run).
 
-Publishing: ``generate --to kafka --rate N`` paces its sends (``logistics.cli.publish.Pacer``). Here
+Publishing: ``generate --to kafka --rate N`` paces its sends (``pipeline.publish.Pacer``). Here
 the simulation is published to a Tansu broker at ``--publish-rate`` and the broker's timestamps say
 whether it kept up (target: within 10% of the asked rate; the tests only hold that it never runs
 faster than asked).
@@ -66,7 +66,7 @@ def publish_pacing(*, rate: float, shipments: int) -> tuple[int, float] | str:
         try:
             with kafka_broker(log_dir=Path(logs), topics=[topic]) as broker:
                 os.environ["LOGISTICS_KAFKA__BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
-                from logistics.cli.publish import publish_lines
+                from pipeline.publish import publish_lines
 
                 lines = (line.encode() for line in simulate(SimulationConfig(shipments=shipments, seed=5)))
                 sent = sum(publish_lines(lines, to="kafka", topic=topic, rate=rate).values())

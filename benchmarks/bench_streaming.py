@@ -95,7 +95,7 @@ def _feed(path: Path, *, events: int) -> list[bytes]:
 
 
 def _publish(lines: list[bytes], *, rate: float) -> None:
-    from logistics.cli.publish import publish_lines
+    from pipeline.publish import publish_lines
 
     publish_lines(iter(lines), to="pubsub", rate=rate)
 

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeAlias
 
+from logistics.errors import LogisticsError
+
 __all__ = [
     "BACKWARD",
     "FORWARD",
@@ -109,7 +111,7 @@ FORWARD = "forward"
 """Violation direction: an old schema (reader) reading data written with the new one."""
 
 
-class SchemaError(ValueError):
+class SchemaError(LogisticsError, ValueError):
     """Raised when an input is not a well-formed Avro schema (or refers to an unknown
     named type)."""
 

@@ -6,10 +6,13 @@ import subprocess
 from pathlib import Path
 
 from contracts.registry import REGISTRY_DIR, Registry, RegistryError, load_registry
+from logistics.errors import LogisticsError
 
 
-class GitRefError(RuntimeError):
+class GitRefError(LogisticsError, RuntimeError):
     """The ref does not exist or git is unavailable."""
+
+    exit_code = 2
 
 
 def _git(*args: str, cwd: Path) -> str:

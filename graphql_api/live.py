@@ -1,7 +1,7 @@
 """Live updates: the updates topic, read once per server process, fanned out to GraphQL subscribers.
 
 The pipeline publishes every new silver shipment/delivery row to the updates topic
-(``pipeline.sinks.updates``). Each server process (a uvicorn worker, a Cloud Run instance)
+(``logistics.updates``). Each server process (a uvicorn worker, a Cloud Run instance)
 must see every message, so each creates its **own** subscription at start-up and deletes it
 at shutdown; a process killed before it could (SIGKILL, an instance torn down) leaves one
 behind that Pub/Sub deletes after ``SUBSCRIPTION_TTL`` without a subscriber (the service's
@@ -32,8 +32,9 @@ from typing import Any, Literal
 
 from graphql import GraphQLError
 
-from logistics.settings import Settings
-from pipeline.sinks.updates import read_update
+from logistics.errors import SourceUnavailable
+from logistics.settings import Settings, setting_problem
+from logistics.updates import read_update
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +285,9 @@ class LiveUpdates:
     def _fail(self, reason: str, *, detail: Exception | None = None) -> None:
         self.state, self.reason = "failed", reason
         if self.settings.api.live_updates == "on":
-            raise RuntimeError(f"api.live_updates is on but {reason}") from detail
+            if detail is None:  # nothing to subscribe to: the configuration is incomplete
+                raise setting_problem("api.live_updates", f"on, but {reason}")
+            raise SourceUnavailable(f"api.live_updates is on but {reason}") from detail
         log.error("live updates off: %s", reason, exc_info=detail)
 
     async def stop(self) -> None:

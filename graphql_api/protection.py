@@ -42,6 +42,11 @@ class QueryRejectedError(GraphQLError):
         super().__init__(message, extensions={"code": code})
 
 
+# Hand-rolled on purpose: Strawberry has no query-complexity extension to use instead. Its
+# ``QueryComplexityEstimator`` exists only as an unmerged pull request (strawberry-graphql/strawberry
+# #3721); strawberry-graphql 0.341.2, the newest release on PyPI, ships no such extension (nor any
+# module naming "complexity"). This walker is the shape that extension proposes: a default cost of 1
+# per field and a field estimator that multiplies the selection by ``first``.
 class CostLimiter(SchemaExtension):
     """Rejects queries whose estimated cost exceeds ``max_cost`` or that ask for a page above ``max_page_size``.
 

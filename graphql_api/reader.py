@@ -34,16 +34,13 @@ import orjson
 from graphql_api.cache import ReadCache, freeze, is_missing
 from graphql_api.queries import SQL
 from logistics.settings import Settings
-from logistics.warehouse import Warehouse, connect
-from logistics.warehouse._duckdb import DuckDBWarehouse
+from logistics.warehouse import Warehouse, connect, is_missing_table
+from logistics.warehouse.duckdb_backend import LOCK_RETRY_SECONDS, DuckDBWarehouse, is_lock_error, retry_while_locked
 
 T = TypeVar("T")
 
-_LOCK_RETRY_SECONDS = 30.0  # with no snapshot yet, how long a read waits for a writer to finish
 _REFRESH_RETRY_SECONDS = 1.0  # with a snapshot, how soon to try again after a writer held the file
 _SNAPSHOT_PREFIX = "logistics-api-snapshot-"  # then the owning process's pid
-# Errors meaning "that table does not exist (yet)": gold tables appear once the marts DAG ran.
-_MISSING_TABLE_ERRORS = ("CatalogException", "NotFound")
 # Set while a read runs on the event loop thread: a cache miss must not block the loop.
 _cache_only: contextvars.ContextVar[bool] = contextvars.ContextVar("cache_only", default=False)
 
@@ -164,20 +161,13 @@ class SnapshotDuckDB:
             current = self._current
             if current is not None and current.signature == file_signature(self._path):
                 return  # another thread refreshed while this one waited
-            deadline = time.monotonic() + (_LOCK_RETRY_SECONDS if current is None else 0.0)
-            while True:
-                try:
-                    fresh = self._take()
-                    break
-                except duckdb.IOException as exc:  # a writer (pipeline, DAG) holds the file
-                    if "lock" not in str(exc).lower():
-                        raise
-                    if time.monotonic() >= deadline:
-                        if current is None:
-                            raise
-                        self._next_attempt = time.monotonic() + _REFRESH_RETRY_SECONDS
-                        return
-                    time.sleep(0.05)
+            try:  # with no snapshot yet, wait for a writer (pipeline, DAG) to let go of the file
+                fresh = retry_while_locked(self._take, seconds=LOCK_RETRY_SECONDS if current is None else 0.0)
+            except duckdb.IOException as exc:
+                if current is None or not is_lock_error(exc):
+                    raise
+                self._next_attempt = time.monotonic() + _REFRESH_RETRY_SECONDS
+                return
             with self._lock:
                 old, self._current = self._current, fresh
                 if old is not None:
@@ -334,7 +324,7 @@ class Reader:
         try:
             optional = self._run(sql, params)
         except Exception as exc:
-            if type(exc).__name__ not in _MISSING_TABLE_ERRORS:
+            if not is_missing_table(exc):
                 raise
             optional = None
         self._cache.put(key, optional)

@@ -1,4 +1,4 @@
-"""The original design's REST endpoints: thin routes over the same reads the GraphQL resolvers use."""
+"""The REST endpoints (docs/api.md): thin routes over the same reads the GraphQL resolvers use."""
 
 from __future__ import annotations
 

@@ -228,7 +228,7 @@ def shipment_page(
 
 
 def timeline_response(record: ShipmentRecord) -> dict[str, Any]:
-    """The original design's REST shape for ``GET /api/v1/shipments/{id}/timeline``."""
+    """The REST shape of ``GET /api/v1/shipments/{id}/timeline`` (docs/api.md)."""
     return {
         "shipment_id": record.shipment_id,
         "events": [

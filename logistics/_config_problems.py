@@ -18,7 +18,7 @@ from typing import Any, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from logistics.settings import ENV_PREFIX, PROJECT_ROOT
+from logistics._project import ENV_PREFIX, PROJECT_ROOT
 
 # Variables with the prefix that are not settings: the PII key's default variable (pii.key_env).
 _NOT_SETTINGS = frozenset({f"{ENV_PREFIX}PII_KEY"})

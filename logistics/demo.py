@@ -134,7 +134,7 @@ def publish_file(settings: Settings, *, broker: Literal["kafka", "pubsub"], path
 
 def drain_broker(settings: Settings, *, broker: Literal["kafka", "pubsub"]) -> Ledger:
     """Micro-batches until the broker has been quiet for a few seconds; the summed ledger."""
-    from pipeline.sources.base import open_batch_source
+    from pipeline.sources.brokers import open_batch_source
     from pipeline.streaming import drain
 
     source, _ = open_batch_source(broker, settings=settings)
@@ -179,7 +179,7 @@ def stream_live(settings: Settings, *, config: SimulationConfig, rate: float) ->
     pipeline runs on the local streaming runner into the same warehouse; stop once it is all in."""
     import time
 
-    from logistics.cli.publish import publish_lines
+    from pipeline.publish import publish_lines
     from pipeline.sources.simulator import simulate, write_jsonl
     from pipeline.unbounded import ensure_topics, start_unbounded
 

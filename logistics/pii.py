@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
+from logistics.errors import LogisticsError
+
 if TYPE_CHECKING:
     from logistics.settings import PiiSettings, Settings
 
@@ -29,15 +31,15 @@ KEY_BYTES = 64  # AES-SIV with two AES-256 keys
 _SIV_TAG_BYTES = 16
 
 
-class PiiKeyError(RuntimeError):
+class PiiKeyError(LogisticsError, RuntimeError):
     """The tokenization key is missing or malformed."""
 
 
-class DetokenizeError(ValueError):
+class DetokenizeError(LogisticsError, ValueError):
     """A token could not be reversed: wrong key, wrong field path, or not a token at all."""
 
 
-class SealedRecordError(ValueError):
+class SealedRecordError(LogisticsError, ValueError):
     """Sealed bytes could not be opened: another key sealed them, or they are damaged."""
 
 

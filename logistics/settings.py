@@ -27,11 +27,11 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from logistics._project import CONFIG_DIR as CONFIG_DIR
+from logistics._project import ENV_PREFIX as ENV_PREFIX
+from logistics._project import PROJECT_ROOT as PROJECT_ROOT
 from logistics.errors import ConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = PROJECT_ROOT / "config"
-ENV_PREFIX = "LOGISTICS_"
 Environment = Literal["local", "dev", "prod"]
 ENVIRONMENTS: tuple[str, ...] = get_args(Environment)
 
@@ -287,6 +287,17 @@ class _YamlOverlays(YamlConfigSettingsSource):
             found = type(data).__name__
             raise ConfigError(f"{shown}: expected sections (e.g. `kafka:` with keys under it), found a {found}")
         return data
+
+
+def setting_problem(key: str, problem: str) -> ConfigError:
+    """A :class:`ConfigError` about the setting ``key`` (dotted, e.g. ``pubsub.topics``) found wrong
+    where it is used: names the key, the files it is read from and its environment variable."""
+    variable = ENV_PREFIX + key.upper().replace(".", "__")
+    try:
+        files = " over ".join(_shown(path) for path in reversed(config_files()))
+    except ConfigError:  # an unknown environment: no overlay to name
+        files = _shown(CONFIG_DIR / "base.yaml")
+    return ConfigError(f"{key}: {problem} (set `{key}` in {files}, or {variable})")
 
 
 def _shown(path: Path) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts.generated.catalog import SUBJECTS
+from logistics.errors import LogisticsError
 from pipeline.sources.base import SourceRecord
 from pipeline.sources.landing import to_line
 
@@ -28,7 +29,7 @@ MISSING_REQUIRED_FIELD = "missing_required_field"
 SCHEMA_VIOLATION = "schema_violation"
 
 
-class UnprotectedDeadLetterError(ValueError):
+class UnprotectedDeadLetterError(LogisticsError, ValueError):
     """A DeadLetter still holding its clear original was about to be stored."""
 
 

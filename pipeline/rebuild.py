@@ -31,6 +31,7 @@ from typing import IO
 import fastavro
 from apache_beam.io.filesystems import FileSystems
 
+from logistics.errors import LogisticsError
 from logistics.processes import alive
 from logistics.settings import Settings
 from logistics.warehouse import connect, silver_tables
@@ -43,8 +44,10 @@ from pipeline.windows.event_counts import recount_windows
 ASIDE_PREFIX = "rebuild_"
 
 
-class CorruptBronzeFile(ValueError):
+class CorruptBronzeFile(LogisticsError, ValueError):
     """A bronze file that does not read; the rebuild stopped before touching silver."""
+
+    exit_code = 2
 
     def __init__(self, path: str, offset: int, reason: str) -> None:
         super().__init__(

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from logistics.errors import LogisticsError
 from logistics.settings import Settings
 from pipeline.ledger import Ledger, summed
 from pipeline.run import run_pipeline
@@ -38,7 +39,7 @@ from pipeline.sources.landing import write_landing
 log = logging.getLogger(__name__)
 
 
-class UnbalancedBatchError(RuntimeError):
+class UnbalancedBatchError(LogisticsError, RuntimeError):
     """A micro-batch's ledger does not balance: it is left uncommitted (and its landing file kept)."""
 
 

@@ -33,7 +33,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from logistics.settings import Settings
+from logistics.settings import Settings, setting_problem
 from logistics.warehouse import connect
 from pipeline.events import ProcessEvents
 from pipeline.progress import PROGRESS, Snapshot
@@ -83,7 +83,7 @@ def build_unbounded(pipeline: beam.Pipeline, *, settings: Settings, run_id: str)
     project, topics, flow = settings.gcp.project_id, settings.pubsub.topics, settings.pipeline
     subscriptions = subscriptions_from_settings(topics, suffix=settings.pubsub.subscription_suffix)
     if not subscriptions:
-        raise ValueError("no event topics configured (pubsub.topics): nothing to read")
+        raise setting_problem("pubsub.topics", "no event topics configured: nothing to read")
     id_label = {"id_label": flow.pubsub_id_attribute} if flow.pubsub_id_attribute else {}
     reads = [
         pipeline

@@ -123,8 +123,8 @@ def _expectation(config: dict[str, Any]) -> Any:
 @contextmanager
 def warehouse_datasource(context: AbstractDataContext, warehouse: Warehouse) -> Iterator[Any]:
     """``warehouse`` as GX's SQL datasource for the duration of the block."""
-    from logistics.warehouse._bigquery import BigQueryWarehouse
-    from logistics.warehouse._duckdb import DuckDBWarehouse
+    from logistics.warehouse.bigquery_backend import BigQueryWarehouse
+    from logistics.warehouse.duckdb_backend import DuckDBWarehouse
 
     if isinstance(warehouse, DuckDBWarehouse):
         import duckdb_engine

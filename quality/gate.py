@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dags.gold.tables import GOLD_TABLES, GoldTable, gold_table
+from logistics.errors import LogisticsError
+from logistics.gold.tables import GOLD_TABLES, GoldTable, gold_table
 from logistics.settings import Settings
 from logistics.warehouse import Renames, Warehouse, sql_file
 from quality.context import SITE_NAME, data_context, load_suite, read_suite, warehouse_datasource
@@ -49,7 +50,7 @@ _FACT_ROWS = "SELECT COUNT(*) AS fact_rows FROM curated.fact_deliveries WHERE de
 _BATCH_STAND_IN = "gate_batch.rows_under_test"
 
 
-class QualityGateFailed(RuntimeError):
+class QualityGateFailed(LogisticsError, RuntimeError):
     """A staged table broke its suite: nothing was published. ``reports`` are the Data Docs pages."""
 
     def __init__(self, message: str, *, reports: tuple[Path, ...] = ()) -> None:

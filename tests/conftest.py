@@ -62,7 +62,7 @@ def settings(tmp_path: Path) -> Settings:
 class SpineRun:
     settings: Settings
     input_path: Path
-    batch: object  # pipeline.sources.generator.GeneratedBatch
+    batch: object  # pipeline.sources.simulator.spine.GeneratedBatch
     ledger: object  # pipeline.run.Ledger
 
 
@@ -70,7 +70,7 @@ class SpineRun:
 def spine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpineRun]:
     """The generator's events run once through the real pipeline into a fresh warehouse."""
     from pipeline.run import run_pipeline
-    from pipeline.sources.generator import generate_events, write_jsonl
+    from pipeline.sources.simulator.spine import generate_events, write_jsonl
 
     root = tmp_path_factory.mktemp("spine")
     settings = make_settings(root / "data")
@@ -128,7 +128,7 @@ def _located_lines(*, shipments: int = 3, seed: int = 11) -> tuple[list[str], di
     Returns the input lines and, by event id, the precise position each event carries.
     """
     lines, precise = [], {}
-    from pipeline.sources.generator import generate_events
+    from pipeline.sources.simulator.spine import generate_events
 
     for line in generate_events(shipments=shipments, seed=seed).lines:
         try:

@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
-from logistics.settings import MartsSettings
+from logistics.settings import MartsSettings, setting_problem
 
 Severity = Literal["critical", "error", "warning", "info"]
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class SlackNotifier:
 def notifier_from(settings: MartsSettings) -> Notifier:
     if settings.notifier == "pagerduty":
         if not settings.pagerduty_routing_key:
-            raise ValueError("marts.notifier=pagerduty needs LOGISTICS_MARTS__PAGERDUTY_ROUTING_KEY")
+            raise setting_problem("marts.pagerduty_routing_key", "marts.notifier=pagerduty needs it")
         return PagerDutyNotifier(
             routing_key=settings.pagerduty_routing_key,
             url=settings.pagerduty_events_url,
@@ -90,6 +90,6 @@ def notifier_from(settings: MartsSettings) -> Notifier:
         )
     if settings.notifier == "slack":
         if not settings.slack_webhook_url:
-            raise ValueError("marts.notifier=slack needs LOGISTICS_MARTS__SLACK_WEBHOOK_URL")
+            raise setting_problem("marts.slack_webhook_url", "marts.notifier=slack needs it")
         return SlackNotifier(webhook_url=settings.slack_webhook_url, timeout_s=settings.notifier_timeout_seconds)
     return LogNotifier()

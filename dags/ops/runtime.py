@@ -2,7 +2,7 @@
 
 Tasks read settings from the environment each time (``LOGISTICS_STORAGE__DATA_DIR`` etc.),
 never a process-wide cache, and hold the DuckDB file only while they work (a writer
-excludes every other process: see RUNBOOK).
+excludes every other process: docs/local-components.md, "DuckDB").
 """
 
 from __future__ import annotations

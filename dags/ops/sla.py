@@ -6,8 +6,8 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from dags.gold.tables import SQL_DIR, ensure_published_tables
 from dags.ops.notifiers import Alert
+from logistics.gold.tables import SQL_DIR, ensure_published_tables
 from logistics.settings import MartsSettings
 from logistics.warehouse import Warehouse, sql_file
 

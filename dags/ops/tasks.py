@@ -12,8 +12,11 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowSkipException
 
-from dags.gold.build import PARTITIONED, publish, stage_dimensions, stage_partition, staging_sql
-from dags.gold.tables import (
+from dags.ops.notifiers import Alert, LogNotifier, Notifier, PagerDutyNotifier, notifier_from
+from dags.ops.runtime import build_day, run_time, task_settings, warehouse
+from dags.ops.sla import alert_for, evaluate, measure
+from logistics.gold.build import PARTITIONED, publish, stage_dimensions, stage_partition, staging_sql
+from logistics.gold.tables import (
     DIMENSIONS,
     FACTS,
     FEATURES,
@@ -24,9 +27,6 @@ from dags.gold.tables import (
     STAGING_SUFFIX,
     ensure_published_tables,
 )
-from dags.ops.notifiers import Alert, LogNotifier, Notifier, PagerDutyNotifier, notifier_from
-from dags.ops.runtime import build_day, run_time, task_settings, warehouse
-from dags.ops.sla import alert_for, evaluate, measure
 from logistics.warehouse import Warehouse, sql_file
 
 log = logging.getLogger(__name__)

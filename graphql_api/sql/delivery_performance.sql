@@ -1,5 +1,5 @@
--- Delivery KPIs from silver, one row per delivery (the original design joined every shipment
--- event and multiplied rows; here the promise comes from one booking per shipment).
+-- Delivery KPIs from silver, one row per delivery (joining every shipment event would multiply
+-- rows: the promise comes from one booking per shipment).
 -- Grouped by day, facility or carrier. BigQuery dialect.
 -- Parameters: @window_start, @window_end TIMESTAMP; @group_by STRING ('day' | 'facility' | 'carrier').
 WITH attempts AS (

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
 # Upload the DAGs, the project packages they import and config/ to the Composer bucket.
-# Composer puts its dags/ folder on sys.path, so `import dags.gold` / `logistics.settings`
+# Composer puts its dags/ folder on sys.path, so `import dags.ops` / `logistics.gold`
 # resolve there; .airflowignore keeps the scheduler from parsing the library packages as DAGs.
 set -euo pipefail
 

@@ -87,7 +87,7 @@ def warehouse_problems(settings: Settings, *, write: bool) -> list[LogisticsErro
     """The DuckDB warehouse file: whole (see ``verify_file``) and, for ``write``, writable with its folder."""
     if settings.warehouse.backend != "duckdb":
         return []
-    from logistics.warehouse._duckdb import verify_file
+    from logistics.warehouse.duckdb_backend import verify_file
 
     path = settings.storage.duckdb_path
     try:

@@ -15,10 +15,10 @@ def build_marts(
     date: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="Day to build (UTC).")],
 ) -> None:
     """Stage every gold table for one day, validate it, publish it only if the gate passes (idempotent)."""
-    from dags.gold import build_gold
     from logistics.cli._preflight import require, warehouse_command_problems
     from logistics.settings import get_settings
     from logistics.warehouse import connect
+    from quality.build import build_gold
     from quality.gate import QualityGateFailed, results_dir_for
 
     settings = get_settings()

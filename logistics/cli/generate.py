@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from logistics.cli._console import console
+from logistics.cli._console import console, err_console
 
 # Help per fault; the rates themselves default to pipeline.sources.simulator.Faults (imported
 # lazily: the simulator loads every generated model, too slow for `logistics --help`).
@@ -94,9 +94,18 @@ def generate(
         write_simulation(simulation, target, truth_path=truth)
         where = str(target)
     else:
-        from logistics.cli.publish import publish_lines, report_sent
+        from logistics.cli.publish import report_sent
+        from pipeline.publish import publish_lines
 
-        sent = publish_lines((line.encode() for line in simulation), to=to, topic=topic, create=create, rate=rate)
+        sent = publish_lines(
+            (line.encode() for line in simulation),
+            to=to,
+            topic=topic,
+            create=create,
+            rate=rate,
+            say=console.print,
+            on_status=err_console.print,
+        )
         report_sent(sent, to=to, seconds=time.monotonic() - started)
         if truth is not None:
             simulation.truth.write(truth)
@@ -122,7 +131,7 @@ def generate(
 
 
 def _spine(*, shipments: int, seed: int, target: Path) -> None:
-    from pipeline.sources.generator import generate_events, write_jsonl
+    from pipeline.sources.simulator.spine import generate_events, write_jsonl
 
     batch = generate_events(shipments=shipments, seed=seed)
     write_jsonl(batch, target)

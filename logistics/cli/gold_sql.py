@@ -17,8 +17,8 @@ def gold_sql(
     """An SCD2 dimension's SQL is its file plus the versioning every dimension shares; a gate's SQL
     is the batch its suite validates plus the queries of its query-based expectations (in
     ``quality/suites/<table>.json``, ``{batch}`` standing for the batch): this prints either whole."""
-    from dags.gold.build import staging_sql
-    from dags.gold.tables import gold_table
+    from logistics.gold.build import staging_sql
+    from logistics.gold.tables import gold_table
     from logistics.warehouse import prepare
     from quality.gate import gate_queries, render_query
 

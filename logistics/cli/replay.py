@@ -33,18 +33,14 @@ def replay(
     from logistics.cli._preflight import pipeline_problems, require
     from logistics.cli.run_pipeline import ledger_table
     from logistics.settings import get_settings
-    from pipeline.rebuild import CorruptBronzeFile
     from pipeline.replay import replay_bronze
 
     first = start.date()
     last = (end or start).date()
     settings = get_settings()
     require(pipeline_problems(settings, source="file"))
-    try:
-        report = replay_bronze(settings=settings, start=first, end=last, rebuild=rebuild, skip_corrupt=skip_corrupt)
-    except CorruptBronzeFile as corrupt:
-        console.print(f"[red]error:[/] {corrupt}")
-        raise typer.Exit(2) from None
+    # A damaged bronze file is a CorruptBronzeFile (a LogisticsError): one line, exit code 2.
+    report = replay_bronze(settings=settings, start=first, end=last, rebuild=rebuild, skip_corrupt=skip_corrupt)
     for skipped in report.skipped:
         console.print(f"[yellow]skipped[/] {skipped.path} (unreadable at byte {skipped.offset}: {skipped.reason})")
     console.print(

@@ -177,7 +177,7 @@ def _drain(
     """Micro-batches from a broker until ``max_batches`` / ``idle_timeout`` / Ctrl-C, then the ledger,
     however the drain ends (a broker that stayed away, Ctrl-C, an error)."""
     from logistics.settings import get_settings
-    from pipeline.sources.base import open_batch_source
+    from pipeline.sources.brokers import open_batch_source
     from pipeline.streaming import StreamLedger, drain
 
     settings = get_settings()

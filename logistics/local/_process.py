@@ -9,8 +9,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from logistics.errors import LogisticsError
 
-class ComponentMissing(RuntimeError):
+
+class ComponentMissing(LogisticsError, RuntimeError):
     """A real component is not installed on this machine (the message says how to get it)."""
 
 

@@ -6,6 +6,10 @@ context::
 
     with connect(settings, read_only=True) as wh:
         rows = wh.query(SHIPMENT_TIMELINE_SQL, {"shipment_id": "SHP-1"})
+
+:func:`connect` is the factory. The backends are public modules for code that manages its own
+connection (the API's snapshots): :mod:`logistics.warehouse.duckdb_backend` and
+:mod:`logistics.warehouse.bigquery_backend`.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ class Warehouse(Protocol):
 def connect(settings: Settings, *, read_only: bool = False) -> Iterator[Warehouse]:
     datasets = settings.bigquery.datasets
     if settings.warehouse.backend == "bigquery":
-        from logistics.warehouse._bigquery import BigQueryWarehouse
+        from logistics.warehouse.bigquery_backend import BigQueryWarehouse
 
         client = _bigquery_client(settings)
         bq = BigQueryWarehouse(client, project=settings.gcp.project_id, datasets=datasets)
@@ -74,7 +78,7 @@ def connect(settings: Settings, *, read_only: bool = False) -> Iterator[Warehous
         finally:
             bq.close()
         return
-    from logistics.warehouse._duckdb import open_duckdb
+    from logistics.warehouse.duckdb_backend import open_duckdb
 
     with open_duckdb(
         settings.storage.duckdb_path, datasets=datasets, read_only=read_only, bronze=settings.storage.bronze
@@ -99,6 +103,15 @@ def _bigquery_client(settings: Settings) -> Any:
     )
 
 
+def is_missing_table(exc: BaseException) -> bool:
+    """Whether ``exc`` is the engine saying a table the SQL reads does not exist (yet): gold tables
+    appear once the marts DAG ran. DuckDB raises a ``CatalogException``, BigQuery a ``NotFound``."""
+    import duckdb
+    from google.api_core.exceptions import NotFound
+
+    return isinstance(exc, duckdb.CatalogException | NotFound)
+
+
 def sql_file(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
@@ -111,6 +124,7 @@ __all__ = [
     "connect",
     "dlq_table",
     "event_counts_table",
+    "is_missing_table",
     "managed_tables",
     "pipeline_ledger_table",
     "prepare",

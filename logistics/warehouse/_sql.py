@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import threading
 from functools import lru_cache
-from pathlib import Path
 
 import sqlglot
 from sqlglot import exp
+
+from logistics.errors import LogisticsError
 
 SqlDialect = str  # "bigquery" | "duckdb"
 
@@ -20,7 +21,7 @@ SqlDialect = str  # "bigquery" | "duckdb"
 _BIGQUERY_STORAGE_PROPERTIES = (exp.PartitionedByProperty, exp.ClusteredByProperty, exp.Cluster, exp.Property)
 
 
-class SqlTranspileError(ValueError):
+class SqlTranspileError(LogisticsError, ValueError):
     """A SQL file uses something the target engine cannot run."""
 
 
@@ -99,7 +100,3 @@ def _filter_membership_as_list_contains(statement: exp.Expr) -> None:
             node = node.parent
         if isinstance(node, _FILTER_CLAUSES):
             membership.replace(exp.ArrayContains(this=unnest.expressions[0].copy(), expression=membership.this.copy()))
-
-
-def read_sql(path: Path) -> str:
-    return path.read_text(encoding="utf-8")

@@ -24,9 +24,9 @@ from apache_beam import DoFn
 from apache_beam.io.filesystems import FileSystems
 
 from logistics.settings import Settings
+from logistics.updates import is_update, update_message
 from pipeline.sinks.alerts import alerts_glob
 from pipeline.sinks.silver import DLQ, staged_files
-from pipeline.sinks.updates import is_update, update_message
 
 # Message attributes: what a subscription filter or a router keys on without parsing bodies.
 DLQ_ATTRIBUTES = ("dlq_id", "reason_code", "stage", "event_type", "contract_version", "source_system")

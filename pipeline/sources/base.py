@@ -21,12 +21,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from logistics.errors import RetriesExhausted, SourceUnavailable
-
-if TYPE_CHECKING:
-    from logistics.settings import Settings
 
 log = logging.getLogger(__name__)
 BrokerName = Literal["kafka", "pubsub"]
@@ -115,17 +112,3 @@ class Retrying:
                 if self._wait(delay):  # a stop was asked for: no further attempt
                     raise
                 attempt += 1
-
-
-def open_batch_source(broker: BrokerName, *, settings: Settings) -> tuple[BatchSource, str]:
-    """The configured broker's source, and a line saying where it reads from. The caller closes it."""
-    if broker == "kafka":
-        from pipeline.sources.kafka import KafkaBatchSource
-
-        where = f"kafka {settings.kafka.bootstrap_servers} topics {', '.join(settings.kafka.topics)}"
-        return KafkaBatchSource(kafka=settings.kafka), where
-    from pipeline.sources.pubsub import PubSubBatchSource, subscriptions_from_settings
-
-    subscriptions = subscriptions_from_settings(settings.pubsub.topics, suffix=settings.pubsub.subscription_suffix)
-    where = f"pubsub {settings.gcp.project_id} subscriptions {', '.join(subscriptions)}"
-    return PubSubBatchSource(project=settings.gcp.project_id, subscriptions=subscriptions), where

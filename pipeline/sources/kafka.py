@@ -58,7 +58,7 @@ from confluent_kafka import (
 
 from contracts.generated.coders import ENVELOPE_SCHEMA
 from logistics.errors import SourceError, SourceUnavailable
-from logistics.settings import KafkaSettings
+from logistics.settings import KafkaSettings, setting_problem
 from pipeline.sources.base import SourceRecord
 
 log = logging.getLogger(__name__)
@@ -143,9 +143,10 @@ def security_config(kafka: KafkaSettings) -> dict[str, Any]:
     }
     if kafka.security_protocol.startswith("SASL"):
         if not (kafka.sasl_username and kafka.sasl_password):
-            raise ValueError(
-                f"kafka.security_protocol={kafka.security_protocol} needs sasl_username and sasl_password "
-                "(set LOGISTICS_KAFKA__SASL_USERNAME / LOGISTICS_KAFKA__SASL_PASSWORD)"
+            missing = "kafka.sasl_username" if not kafka.sasl_username else "kafka.sasl_password"
+            raise setting_problem(
+                missing,
+                f"kafka.security_protocol={kafka.security_protocol} needs kafka.sasl_username and kafka.sasl_password",
             )
         # PLAIN over TLS is what Confluent Cloud and most managed clusters use; override via ``extra``.
         config |= {

@@ -16,7 +16,8 @@ from typing import Any
 import orjson
 
 from contracts.generated.catalog import SUBJECTS
-from pipeline.transforms.normalize import FIELD_ALIASES, first_present
+from logistics.settings import setting_problem
+from pipeline.sources.fields import FIELD_ALIASES, first_present
 
 _ATTRIBUTES = ("event_type", "event_id", "trace_id")
 # Set by a bridge: where a message really came from (``kafka:<topic>``); the pipeline reads it back.
@@ -34,7 +35,7 @@ def _body(value: bytes) -> dict[str, Any]:
 def route(value: bytes, *, event_topics: Mapping[str, str]) -> tuple[str, dict[str, str]]:
     """(topic, attributes) of one raw event body (any bytes: unparseable bodies are routed too)."""
     if not event_topics:
-        raise ValueError("no event topics configured (pubsub.topics)")
+        raise setting_problem("pubsub.topics", "no event topics configured")
     body = _body(value)
     fields = {name: first_present(body, FIELD_ALIASES[name]) for name in _ATTRIBUTES}
     attributes = {name: str(v) for name, v in fields.items() if v is not None and not isinstance(v, dict | list)}

@@ -180,6 +180,8 @@ log = logging.getLogger(__name__)
 
 # Snapshots loaded in this process, shared by every copy of a cache: a runner may deserialize a
 # DoFn per bundle (the local streaming runner does), and each copy must not reload the warehouse.
+# A dict, not cachetools' TTLCache: a TTLCache drops an entry once it expires, and a reload that
+# then fails (warehouse unreachable) must still find the old snapshot to keep enriching with.
 _LOADED: dict[str, tuple[float, DimensionSnapshot]] = {}
 _LOADED_LOCK = threading.Lock()
 

@@ -1,7 +1,7 @@
 """normalize: raw bytes from any source -> the common envelope (or a DeadLetter).
 
 Producers differ: legacy ones send camelCase keys, epoch times, or "v1" versions.
-Those differences are declared in :data:`FIELD_ALIASES`, not branched on.
+Those differences are declared in :data:`~pipeline.sources.fields.FIELD_ALIASES`, not branched on.
 
 Two paths, one result. :func:`normalize` judges any record and words every reject.
 :func:`normalize_fast` builds the same envelope for a record normalize accepts, looking up where
@@ -29,23 +29,10 @@ from pipeline.dead_letter import (
     record_text,
 )
 from pipeline.sources.base import SourceRecord
+from pipeline.sources.fields import FIELD_ALIASES, first_present
 
 Envelope = dict[str, Any]
 
-# Source key -> envelope key. First match wins, so the canonical name is listed first.
-FIELD_ALIASES: dict[str, tuple[str, ...]] = {
-    "event_id": ("event_id", "eventId", "id"),
-    "event_type": ("event_type", "eventType", "type"),
-    "event_version": ("event_version", "eventVersion", "schema_version", "version"),
-    "event_time": ("event_time", "eventTime", "timestamp", "occurred_at"),
-    "ingest_time": ("ingest_time", "ingestTime"),
-    "source_system": ("source_system", "sourceSystem", "source"),
-    "trace_id": ("trace_id", "traceId"),
-    "payload": ("payload", "data", "body"),
-    # Not a producer's field: the PII stage's sealed precise values, on an envelope that comes back
-    # from bronze or the DLQ. Carried through; the PII stage keeps only tokens that open with the key.
-    "pii_sealed": ("pii_sealed",),
-}
 _REQUIRED = ("event_type", "event_version", "event_time", "payload")
 # Derived ids are name-based UUIDs: a producer retry of the same event gets the same id.
 _EVENT_ID_NAMESPACE = uuid.UUID("6f1c1c4e-3d0a-4c55-9a54-6d3b0f1f8a10")
@@ -309,15 +296,6 @@ def json_error(raw: bytes | str, exc: orjson.JSONDecodeError) -> str:
     line, column = text.count("\n", 0, pos) + 1, pos - line_start + 1
     where = f"column {column}" if line == 1 else f"line {line}, column {column}"
     return f"not valid JSON at {where} (byte offset {len(text[:pos].encode('utf-8'))}): {exc.msg}"
-
-
-def first_present(record: dict[str, Any], names: tuple[str, ...]) -> Any:
-    """The value of the first of ``names`` that ``record`` holds and is not null (a plain loop: hot path)."""
-    for name in names:
-        value = record.get(name)
-        if value is not None:
-            return value
-    return None
 
 
 def _envelope_fields(record: dict[str, Any]) -> dict[str, Any]:

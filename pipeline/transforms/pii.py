@@ -53,8 +53,9 @@ from logistics.pii import looks_like_token as looks_like_token
 from logistics.pii import seal, sealed_tokens, unseal
 from pipeline.dead_letter import DeadLetter, received_line
 from pipeline.sources.base import SourceRecord
+from pipeline.sources.fields import FIELD_ALIASES
 from pipeline.sources.landing import from_line
-from pipeline.transforms.normalize import FIELD_ALIASES, as_received
+from pipeline.transforms.normalize import as_received
 
 if TYPE_CHECKING:
     from logistics.settings import PiiSettings

@@ -17,8 +17,9 @@ import apache_beam as beam
 import orjson
 
 from contracts.generated.catalog import FAMILIES, SUBJECTS
+from pipeline.sources.fields import first_present
 from pipeline.transforms.enrich import DimensionCache, DimensionSnapshot, enrich
-from pipeline.transforms.normalize import Envelope, first_present
+from pipeline.transforms.normalize import Envelope
 from pipeline.transforms.pii import Tokenizer, protect_envelope
 from pipeline.transforms.route import alert_of
 

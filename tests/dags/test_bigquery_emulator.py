@@ -40,8 +40,8 @@ QUALITY_FILES = sorted(str(p.relative_to(PROJECT_ROOT)) for p in (PROJECT_ROOT /
 
 def _gold_sql() -> dict[str, str]:
     """Every gold SQL text in build order, as the build and the gate run it (files + rendered SCD2 SQL)."""
-    from dags.gold import DIMENSIONS, GOLD_TABLES, PARTITIONED
-    from dags.gold.build import staging_sql
+    from logistics.gold import DIMENSIONS, GOLD_TABLES, PARTITIONED
+    from logistics.gold.build import staging_sql
     from quality.gate import gate_queries
 
     gates = {}
@@ -84,8 +84,8 @@ def test_every_gold_sql_file_runs_on_the_bigquery_emulator(bigquery_emulator: An
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import bigquery
 
-    from dags.gold.seeds import load_carriers
-    from logistics.warehouse._bigquery import BigQueryWarehouse
+    from logistics.gold.seeds import load_carriers
+    from logistics.warehouse.bigquery_backend import BigQueryWarehouse
 
     client = bigquery.Client(
         project="local-project",

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from dags.gold import DIMENSIONS, PARTITIONED, stage_dimensions, stage_partition
+from logistics.gold import DIMENSIONS, PARTITIONED, stage_dimensions, stage_partition
 from logistics.settings import PROJECT_ROOT
 from logistics.warehouse import connect
 
@@ -160,7 +160,7 @@ def test_sla_monitoring_alerts_through_slack_on_breach(
     with connect(task_env) as wh:  # gold exists now (published rows make the staleness measurable)
         stage_dimensions(wh)
         stage_partition(wh, day=DAY)
-        from dags.gold import publish
+        from logistics.gold import publish
 
         publish(wh, tables=(*DIMENSIONS, *PARTITIONED), day=DAY)
     states = run_dag(sla, logical_date=dt.datetime(2024, 1, 17, 16, 15, tzinfo=dt.UTC))

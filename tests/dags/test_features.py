@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from dags.gold import DIMENSIONS, PARTITIONED, publish, stage_dimensions, stage_partition
+from logistics.gold import DIMENSIONS, PARTITIONED, publish, stage_dimensions, stage_partition
 from logistics.warehouse import connect
 
 DAY = dt.date(2024, 1, 15)

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from dags.ops.notifiers import Alert, LogNotifier, PagerDutyNotifier, SlackNotifier, notifier_from
+from logistics.errors import ConfigError
 from logistics.settings import MartsSettings
 
 
@@ -70,7 +71,7 @@ def test_slack_webhook_and_a_rejected_alert_raises(endpoint: str) -> None:
 def test_notifier_is_chosen_by_settings(caplog: pytest.LogCaptureFixture) -> None:
     assert isinstance(notifier_from(MartsSettings()), LogNotifier)
     assert isinstance(notifier_from(MartsSettings(notifier="slack", slack_webhook_url="http://x")), SlackNotifier)
-    with pytest.raises(ValueError, match="ROUTING_KEY"):
+    with pytest.raises(ConfigError, match="ROUTING_KEY"):
         notifier_from(MartsSettings(notifier="pagerduty"))
     with caplog.at_level("WARNING"):
         LogNotifier().send(ALERT)

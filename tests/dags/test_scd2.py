@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from dags.gold import DIMENSIONS, publish, stage_dimensions
+from logistics.gold import DIMENSIONS, publish, stage_dimensions
 from logistics.warehouse import connect
 
 COLUMNS = "facility_id, capacity_per_hour, name, valid_from, valid_to, is_current, version"
@@ -98,8 +98,8 @@ def test_only_a_carry_forward_dimension_fills_attributes_a_change_leaves_out(sil
 
 
 def test_a_dimension_and_its_change_log_must_track_the_same_attributes(tmp_path) -> None:
-    from dags.gold.scd2 import versions_sql
-    from dags.gold.tables import GoldTable, Scd2
+    from logistics.gold.scd2 import versions_sql
+    from logistics.gold.tables import GoldTable, Scd2
 
     path = tmp_path / "dim_depot.sql"
     path.write_text(
@@ -120,8 +120,8 @@ def test_a_dimension_and_its_change_log_must_track_the_same_attributes(tmp_path)
 def test_logistics_gold_sql_prints_a_dimensions_whole_sql() -> None:
     from typer.testing import CliRunner
 
-    from dags.gold.tables import DIM_DRIVER
     from logistics.cli.main import app
+    from logistics.gold.tables import DIM_DRIVER
 
     def gold_sql(*args: str) -> str:
         result = CliRunner().invoke(app, ["gold-sql", *args])
@@ -230,7 +230,7 @@ def test_a_carrier_deleted_from_the_seed_has_its_version_closed(settings, tmp_pa
 
 
 def test_a_seed_stating_one_instant_twice_differently_is_rejected(settings, tmp_path) -> None:
-    from dags.gold.seeds import SeedError
+    from logistics.gold.seeds import SeedError
 
     seed = tmp_path / "carriers.csv"
     seed.write_text(_HEADER + ACME + ACME.replace("Acme Parcel,", "Acme Co,"))

@@ -111,7 +111,7 @@ class LiveServer:
         raise AssertionError(f"only {self.app.state.live.hub.subscribers} of {count} subscribers registered")
 
     def publish(self, *rows: tuple[str, dict[str, Any]]) -> None:
-        from pipeline.sinks.updates import update_message
+        from logistics.updates import update_message
         from pipeline.sources.pubsub import publish
 
         messages = [update_message(table, row) for table, row in rows]
@@ -159,7 +159,7 @@ class Fleet:
 @pytest.fixture(scope="session")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Fleet:
     from pipeline.run import run_pipeline
-    from pipeline.sources.generator import generate_events, write_jsonl
+    from pipeline.sources.simulator.spine import generate_events, write_jsonl
 
     root = tmp_path_factory.mktemp("fleet")
     settings = Settings(storage=StorageSettings(data_dir=root / "data"))

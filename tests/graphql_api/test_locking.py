@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from pipeline.sources.generator import generate_events, write_jsonl
+from pipeline.sources.simulator.spine import generate_events, write_jsonl
 
 CARRIER_NAME = '{ shipment(id: "SHP-0001") { carrier { name } } }'
 

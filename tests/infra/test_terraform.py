@@ -29,7 +29,7 @@ DESIGN_MODULES = {
 }
 # Modules added after the envs moved their module calls into modules/platform: nothing to move.
 ADDED_AFTER_THE_MOVE = {"data_catalog", "kafka_bridge"}
-# The original design's dev/prod table (the workers are config/<env>.yaml's, see test below).
+# The dev/prod table of docs/gcp.md, "Environments" (the workers are config/<env>.yaml's, see test below).
 DESIGN_DIFFERENCES = {
     "dev": {"workers": (1, 3), "bq_retention_days": 30, "composer_size": "ENVIRONMENT_SIZE_SMALL", "budget_usd": 500},
     "prod": {

@@ -165,3 +165,21 @@ def test_a_variable_beats_the_yaml_in_the_error_as_in_the_value(
     assert _config_error(monkeypatch) == [
         "LOGISTICS_MARTS__NOTIFIER='slak': input should be 'log', 'pagerduty' or 'slack'"
     ]
+
+
+def test_a_setting_found_wrong_where_it_is_used_names_the_key_the_files_and_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from logistics.errors import ConfigError, LogisticsError
+    from logistics.settings import setting_problem
+    from pipeline.sources.routing import route
+
+    monkeypatch.setenv("LOGISTICS_ENV", "dev")
+    with pytest.raises(ConfigError) as raised:
+        route(b"{}", event_topics={})
+    message = str(raised.value)
+    assert message.startswith("pubsub.topics: no event topics configured")
+    assert "config/dev.yaml over config/base.yaml" in message and "LOGISTICS_PUBSUB__TOPICS" in message
+    assert isinstance(raised.value, LogisticsError) and raised.value.exit_code == 2
+    monkeypatch.setenv("LOGISTICS_ENV", "nowhere")  # no overlay to name: the base file still is
+    assert "config/base.yaml" in str(setting_problem("kafka.sasl_username", "needed"))

@@ -20,7 +20,8 @@ from pipeline.sources.simulator import SimulationConfig, simulate, write_jsonl
 
 
 def _committed(settings: Settings) -> list[Ledger]:
-    with connect(settings, read_only=True) as warehouse:
+    with connect(settings) as warehouse:
+        warehouse.ensure_tables()  # a run killed before its first load may have made only some
         return [ledger for _, _, ledger in committed(warehouse)]
 
 

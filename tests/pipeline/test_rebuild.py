@@ -85,6 +85,7 @@ def test_the_cli_names_the_file_and_exits_2(loaded: Settings, monkeypatch: pytes
         get_settings.cache_clear()
     assert result.exit_code == 2
     assert "Silver was not touched" in result.output and "Traceback" not in result.output
+    assert f"error: bronze file {bad} is damaged" in result.output  # the CLI's one-line LogisticsError report
 
 
 def test_a_rebuild_killed_at_any_moment_leaves_silver_whole(loaded: Settings) -> None:

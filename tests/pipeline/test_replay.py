@@ -14,7 +14,7 @@ from pipeline.dead_letter import DeadLetter
 from pipeline.replay import replay_bronze, replay_dlq
 from pipeline.run import run_pipeline
 from pipeline.sources.base import SourceRecord
-from pipeline.sources.generator import generate_events, write_jsonl
+from pipeline.sources.simulator.spine import generate_events, write_jsonl
 from pipeline.transforms.pii import SealedRecordError, Tokenizer, open_original, protect_dead_letter
 
 SILVER_SNAPSHOT = """

@@ -11,7 +11,7 @@ from collections import Counter
 from logistics.settings import Settings
 from logistics.warehouse import connect
 from pipeline.sources.base import SourceRecord
-from pipeline.sources.generator import generate_events
+from pipeline.sources.simulator.spine import generate_events
 from pipeline.streaming import drain
 
 SILVER = ("clean.shipment_events", "clean.delivery_events", "clean.facility_events", "clean.driver_events")

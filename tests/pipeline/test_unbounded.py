@@ -21,9 +21,9 @@ import pytest
 from google.cloud import pubsub_v1
 
 from logistics.settings import PROJECT_ROOT, Settings
+from logistics.updates import read_update
 from logistics.warehouse import connect, silver_tables
 from pipeline.sinks.bronze import read_bronze
-from pipeline.sinks.updates import read_update
 from pipeline.sources.simulator import GroundTruth, SimulationConfig, simulate, write_jsonl
 from pipeline.unbounded import ensure_topics, start_unbounded, wait_until_quiet
 

@@ -16,7 +16,7 @@ DAY = dt.date(2024, 1, 15)
 @pytest.fixture
 def gold(spine, warehouse_copy: Settings) -> Settings:
     """A private copy of the spine's warehouse with DAY built, gated and published."""
-    from dags.gold import build_gold
+    from quality.build import build_gold
     from quality.gate import results_dir_for
 
     settings = warehouse_copy

@@ -22,9 +22,9 @@ def test_a_suite_runs_on_bigquery_and_names_the_failing_rows(bigquery_emulator: 
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import bigquery
 
-    from dags.gold.tables import ensure_published_tables
+    from logistics.gold.tables import ensure_published_tables
     from logistics.warehouse import sql_file
-    from logistics.warehouse._bigquery import BigQueryWarehouse
+    from logistics.warehouse.bigquery_backend import BigQueryWarehouse
     from quality.gate import QUALITY_SQL, GateBounds, run_gate
 
     class EmulatorBounds(GateBounds):

@@ -3,7 +3,7 @@
 --
 -- This file creates the dimension, its change log and the seed table, and stages what the
 -- latest loaded seed says that the log does not. The versions are recomputed from the whole
--- log by the statement every SCD2 dimension shares (dags/gold/scd2.py), run right after this
+-- log by the statement every SCD2 dimension shares (logistics/gold/scd2.py), run right after this
 -- file; `logistics gold-sql dim_carrier` prints both.
 --
 -- The seed is the whole truth at each load: a row is the carrier's attributes from its
@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS curated.dim_carrier_changes (
   carrier_id STRING NOT NULL,
   changed_at TIMESTAMP NOT NULL,
   ingest_time TIMESTAMP NOT NULL,
-  change_kind STRING,  -- 'set', 'retract' or 'close' (dags/gold/scd2.py)
+  change_kind STRING,  -- 'set', 'retract' or 'close' (logistics/gold/scd2.py)
   name STRING,
   scac STRING,
   service_mode STRING,
@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS curated.seed_carriers (
 ALTER TABLE curated.dim_carrier_changes ADD COLUMN IF NOT EXISTS change_kind STRING;
 
 CREATE OR REPLACE TABLE curated.dim_carrier_changes__staging AS
-WITH seed AS (  -- a row repeated in the file is one row (dags.gold.seeds rejects conflicting repeats)
+WITH seed AS (  -- a row repeated in the file is one row (logistics.gold.seeds rejects conflicting repeats)
   SELECT DISTINCT carrier_id, effective_from AS changed_at, name, scac, service_mode, hq_region
   FROM curated.seed_carriers
 ),

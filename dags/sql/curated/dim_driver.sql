@@ -3,7 +3,7 @@
 --
 -- This file creates the dimension and its change log, and stages the driver.created events
 -- the log does not have yet. The versions are recomputed from the whole log by the statement
--- every SCD2 dimension shares (dags/gold/scd2.py), run right after this file;
+-- every SCD2 dimension shares (logistics/gold/scd2.py), run right after this file;
 -- `logistics gold-sql dim_driver` prints both. The driver's name and phone are PII
 -- (tokenized in silver) and stay out of gold.
 CREATE TABLE IF NOT EXISTS curated.dim_driver (
@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS curated.dim_driver_changes (
   driver_id STRING NOT NULL,
   changed_at TIMESTAMP NOT NULL,
   ingest_time TIMESTAMP NOT NULL,
-  change_kind STRING,  -- 'set' here (dags/gold/scd2.py)
+  change_kind STRING,  -- 'set' here (logistics/gold/scd2.py)
   carrier_id STRING,
   home_facility_id STRING,
   vehicle_type STRING

@@ -3,7 +3,7 @@
 --
 -- This file creates the dimension and its change log, and stages the facility events the
 -- log does not have yet. The versions are recomputed from the whole log by the statement
--- every SCD2 dimension shares (dags/gold/scd2.py; dags/gold/tables.py marks this one
+-- every SCD2 dimension shares (logistics/gold/scd2.py; logistics/gold/tables.py marks this one
 -- carry_forward, as a capacity change states only the capacity), run right after this file;
 -- `logistics gold-sql dim_facility` prints both. Only staging tables are written; the
 -- publish step swaps them in after the gate.
@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS curated.dim_facility_changes (
   facility_id STRING NOT NULL,
   changed_at TIMESTAMP NOT NULL,
   ingest_time TIMESTAMP NOT NULL,
-  change_kind STRING,  -- 'set' here (dags/gold/scd2.py)
+  change_kind STRING,  -- 'set' here (logistics/gold/scd2.py)
   name STRING,
   facility_type STRING,
   region STRING,

@@ -2,9 +2,9 @@
 -- BigQuery dialect; rendered for DuckDB by the warehouse adapter. Parameter: @day (DATE).
 -- Writes the day's rows to a staging table; the publish step replaces the day's partition.
 --
--- The original design joined every shipment event of the shipment (to read expected_delivery)
--- and every completed event, which multiplied rows. Here each input is reduced to one row per
--- key before it is joined: one outcome per delivery, one promise per shipment.
+-- Joining every shipment event of the shipment (to read expected_delivery) and every completed
+-- event would multiply rows, so each input is reduced to one row per key before it is joined:
+-- one outcome per delivery, one promise per shipment.
 CREATE TABLE IF NOT EXISTS curated.fact_deliveries (
   delivery_id STRING NOT NULL,
   shipment_id STRING,

@@ -91,7 +91,7 @@ def event_id(bits: int) -> str:
 
 
 def envelope_line(*, eid: str, subject: str, version: int, time_text: str, source: str, payload: dict[str, Any]) -> str:
-    """The current producer's envelope (the spine generator's shape)."""
+    """The current producer's envelope (the spine scenario writes it too)."""
     return orjson.dumps(
         {
             "event_id": eid,
@@ -106,7 +106,7 @@ def envelope_line(*, eid: str, subject: str, version: int, time_text: str, sourc
 
 
 def legacy_line(*, eid: str, subject: str, version: int, seconds: int, payload: dict[str, Any]) -> str:
-    """A legacy producer's envelope, in the aliases normalize declares (FIELD_ALIASES):
+    """A legacy producer's envelope, in the aliases of ``pipeline.sources.fields.FIELD_ALIASES``:
     camelCase keys, a "v2"-style version, epoch milliseconds, the body under ``data``."""
     return orjson.dumps(
         {

@@ -52,7 +52,7 @@ def _address(facility: Facility, street_line: str) -> dict[str, Any]:
 
 
 def onboarding(network: Network, start: int) -> Iterator[Event]:
-    """Facilities join 30 days and drivers 10 days before the run, as in the spine generator."""
+    """Facilities join 30 days and drivers 10 days before the run, as in the spine scenario (``spine.py``)."""
     for i, f in enumerate(network.facilities):
         yield (
             start - 30 * DAY + 60 * i,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from logistics.cli.main import app
-from pipeline.sources.generator import generate_events
+from pipeline.sources.simulator.spine import generate_events
 
 WIDE = {"COLUMNS": "400"}  # rich wraps at the terminal width; paths in the output must stay whole
 

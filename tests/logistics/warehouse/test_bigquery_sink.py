@@ -26,9 +26,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from contracts.spec import SEALED_COLUMN
 from logistics.settings import BigQuerySettings, GcpSettings, Settings, StorageSettings, WarehouseSettings
 from logistics.warehouse import Warehouse, connect, dlq_table, managed_tables, silver_tables
-from logistics.warehouse._duckdb import open_duckdb
+from logistics.warehouse.duckdb_backend import open_duckdb
 from pipeline.run import build
-from pipeline.sources.generator import GeneratedBatch, generate_events, write_jsonl
+from pipeline.sources.simulator.spine import GeneratedBatch, generate_events, write_jsonl
 
 pytestmark = pytest.mark.integration
 

@@ -48,7 +48,7 @@ SAMPLE_PARAMS = {
 @pytest.fixture(scope="module")
 def staged_warehouse(tmp_path_factory: pytest.TempPathFactory):
     """Gold files read each other's staging tables: one warehouse with everything staged, in build order."""
-    from dags.gold import stage_dimensions, stage_partition
+    from logistics.gold import stage_dimensions, stage_partition
     from logistics.settings import Settings, StorageSettings
 
     settings = Settings(storage=StorageSettings(data_dir=tmp_path_factory.mktemp("sql") / "data"))
@@ -86,7 +86,7 @@ def test_invalid_sql_is_a_clear_error() -> None:
 
 
 def test_fact_shipments_runs_on_duckdb_and_is_idempotent(spine, warehouse_copy) -> None:
-    from dags.gold import build_fact_shipments
+    from logistics.gold import build_fact_shipments
 
     day = dt.date(2024, 1, 15)
     with connect(warehouse_copy) as wh:
@@ -118,7 +118,7 @@ def test_renames_point_a_query_at_another_table() -> None:
 
 def test_staged_gold_publishes_atomically_per_partition(spine, warehouse_copy) -> None:
     """Publishing replaces exactly the day's partition; another day's rows stay as they were."""
-    from dags.gold import DIMENSIONS, PARTITIONED, publish, stage_dimensions, stage_partition
+    from logistics.gold import DIMENSIONS, PARTITIONED, publish, stage_dimensions, stage_partition
 
     with connect(warehouse_copy) as wh:
         stage_dimensions(wh)

@@ -11,7 +11,7 @@ from pipeline.local_runner.bronze import BronzeHours
 from pipeline.local_runner.spill import SpillWriter, buckets_for, place, spilled_buckets
 from pipeline.run import run_pipeline
 from pipeline.sinks.bronze import read_bronze
-from pipeline.sources.generator import generate_events, write_jsonl
+from pipeline.sources.simulator.spine import generate_events, write_jsonl
 
 T0 = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
 

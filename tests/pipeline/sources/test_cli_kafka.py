@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from logistics.cli.main import app
 from logistics.settings import get_settings
 from logistics.warehouse import connect
-from pipeline.sources.generator import generate_events, write_jsonl
+from pipeline.sources.simulator.spine import generate_events, write_jsonl
 
 SILVER = ("clean.shipment_events", "clean.delivery_events", "clean.facility_events", "clean.driver_events")
 

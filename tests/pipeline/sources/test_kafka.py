@@ -1,6 +1,6 @@
 """The Kafka source against a real Kafka-protocol broker (Tansu), and its wire-format decoding.
 
-The integration test is the issue's kill-and-restart scenario: the pipeline crashes after
+The integration test is a kill-and-restart scenario: the pipeline crashes after
 silver is loaded but before offsets are committed; a new consumer in the same group gets
 the batch again, and silver still holds each event exactly once.
 """
@@ -17,12 +17,13 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from logistics.errors import ConfigError
 from logistics.settings import KafkaSettings, Settings
 from logistics.warehouse import connect
 from pipeline.dead_letter import MALFORMED_JSON
 from pipeline.sources.base import SourceRecord
-from pipeline.sources.generator import generate_events
 from pipeline.sources.kafka import KafkaBatchSource, consumer_config, decode_value, encode_wire_format
+from pipeline.sources.simulator.spine import generate_events
 from pipeline.streaming import drain
 from pipeline.transforms.normalize import normalize
 
@@ -74,7 +75,7 @@ def test_sasl_ssl_takes_credentials_from_settings_and_refuses_to_run_without() -
     assert config["security.protocol"] == "SASL_SSL"
     assert (config["sasl.mechanism"], config["sasl.username"], config["sasl.password"]) == ("PLAIN", "svc", "s3cret")
     assert config["enable.auto.commit"] is False
-    with pytest.raises(ValueError, match="LOGISTICS_KAFKA__SASL_USERNAME"):
+    with pytest.raises(ConfigError, match="LOGISTICS_KAFKA__SASL_USERNAME"):
         consumer_config(KafkaSettings(security_protocol="SASL_SSL"), group_id="g")
 
 

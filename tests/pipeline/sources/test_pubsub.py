@@ -21,8 +21,8 @@ from logistics.settings import Settings, StorageSettings
 from logistics.warehouse import connect
 from pipeline.dead_letter import MALFORMED_JSON
 from pipeline.sources.base import SourceRecord
-from pipeline.sources.generator import generate_events
 from pipeline.sources.pubsub import PubSubBatchSource, ensure_topic_and_subscription, publish
+from pipeline.sources.simulator.spine import generate_events
 from pipeline.streaming import StreamLedger, drain
 
 SILVER = ("clean.shipment_events", "clean.delivery_events", "clean.facility_events", "clean.driver_events")

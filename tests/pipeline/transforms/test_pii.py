@@ -28,7 +28,7 @@ from logistics.settings import PROJECT_ROOT, PiiSettings, Settings, StorageSetti
 from logistics.warehouse import connect
 from pipeline.dead_letter import DeadLetter, UnprotectedDeadLetterError
 from pipeline.sources.base import SourceRecord
-from pipeline.sources.generator import generate_events
+from pipeline.sources.simulator.spine import generate_events
 from pipeline.transforms.pii import (
     REDACTED,
     TOKEN_PREFIX,
@@ -131,7 +131,7 @@ def test_tokenize_never_double_tokenizes_but_never_trusts_a_forged_prefix() -> N
 @pytest.mark.parametrize(
     ("mask", "value", "masked"),
     [
-        (mask_email, "john@example.com", "j***@e*****.com"),  # the original design's example
+        (mask_email, "john@example.com", "j***@e*****.com"),  # docs/architecture.md's example
         (mask_email, "customer12@mail.example.co.uk", "c***@m*****.uk"),
         (mask_email, "no-at-sign", "n*********"),
         (mask_phone, "+1-555-0102", "+*-***-**02"),

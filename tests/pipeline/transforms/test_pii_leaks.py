@@ -12,7 +12,7 @@ import pytest
 from logistics.settings import Settings
 from logistics.warehouse import connect
 from pipeline.run import run_pipeline
-from pipeline.sources.generator import generate_events, write_jsonl
+from pipeline.sources.simulator.spine import generate_events, write_jsonl
 from pipeline.transforms.pii import rules_for
 
 _TABLES = (

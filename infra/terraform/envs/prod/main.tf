@@ -7,7 +7,7 @@ module "platform" {
 
   env = "prod" # also picks config/prod.yaml, the app config this environment deploys
 
-  # --- the original design's dev/prod table -------------------------------------------------
+  # --- the dev/prod table of docs/gcp.md ("Environments") ---------------------------------
   # (Dataflow workers, dev 1-3 and prod 5-20, are config/<env>.yaml's pipeline.num_workers and
   # max_workers: the template's entry point applies them, nothing here or in the scripts does.)
   bq_retention_days = 90

@@ -1,6 +1,6 @@
-# The analytics API (GraphQL + REST) on Cloud Run: scale 0-10, IAM-authenticated (the design's
-# deploy command used --allow-unauthenticated, which contradicted its own "IAM authentication";
-# only the named invokers may call it), egress to private ranges through a VPC connector.
+# The analytics API (GraphQL + REST) on Cloud Run: scale 0-10, IAM-authenticated (never
+# --allow-unauthenticated: only the named invokers may call it), egress to private ranges through
+# a VPC connector.
 #
 # GraphQL subscriptions are WebSockets: Cloud Run counts an open socket as a request in flight,
 # so `timeout` caps a socket's life (clients reconnect; graphql-ws does it by itself) and

@@ -1,8 +1,7 @@
 # Managed Airflow for the gold DAGs (marts_daily, reconciliation, sla_monitoring).
 #
-# The original design asks for Composer 2, but Composer 2 only runs Airflow 2 and the project's
-# DAGs are written against the Airflow 3 SDK (`from airflow.sdk import DAG`), so this is a
-# Composer 3 environment on an Airflow 3 image. sync_dags.sh uploads the `dags` package plus the
+# Composer 3 on an Airflow 3 image: Composer 2 only runs Airflow 2, and the project's DAGs are
+# written against the Airflow 3 SDK (`from airflow.sdk import DAG`). sync_dags.sh uploads the `dags` package plus the
 # project packages it imports into the bucket's dags/ folder, which Airflow puts on sys.path.
 
 resource "google_composer_environment" "airflow" {

@@ -14,7 +14,7 @@ variable "env" {
 }
 
 variable "environment_size" {
-  description = "Composer environment size (dev small, prod medium in the design)."
+  description = "Composer environment size (dev small, prod medium: docs/gcp.md, \"Environments\")."
   type        = string
 
   validation {

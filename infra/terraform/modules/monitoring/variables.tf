@@ -14,7 +14,7 @@ variable "billing_account" {
 }
 
 variable "budget_amount_usd" {
-  description = "Monthly budget (design: dev 500, prod 5000)."
+  description = "Monthly budget (dev 500, prod 5000: docs/gcp.md, \"Environments\")."
   type        = number
 }
 

@@ -3,15 +3,15 @@ variable "env" {
   type        = string
 }
 
-# --- the original design's dev/prod table -----------------------------------------------------
+# --- the dev/prod table of docs/gcp.md ("Environments") -------------------------------------
 
 variable "bq_retention_days" {
-  description = "Partition expiry of the event layers (raw, clean), in days (design: dev 30, prod 90)."
+  description = "Partition expiry of the event layers (raw, clean), in days (dev 30, prod 90)."
   type        = number
 }
 
 variable "composer_size" {
-  description = "Composer environment size (design: dev ENVIRONMENT_SIZE_SMALL, prod ENVIRONMENT_SIZE_MEDIUM)."
+  description = "Composer environment size (dev ENVIRONMENT_SIZE_SMALL, prod ENVIRONMENT_SIZE_MEDIUM)."
   type        = string
 }
 
@@ -21,7 +21,7 @@ variable "composer_workers" {
 }
 
 variable "budget_usd" {
-  description = "Monthly budget the billing alert fires against (design: dev 500, prod 5000)."
+  description = "Monthly budget the billing alert fires against (dev 500, prod 5000)."
   type        = number
 }
 

@@ -4,7 +4,7 @@ The SQL file owns the table's shape (its ``CREATE TABLE IF NOT EXISTS`` statemen
 module reads column lists, types and the partition column from that DDL, so publishing copies
 columns by name and never drifts from the file. An SCD2 dimension also names its key here
 (:class:`Scd2`): the versioning SQL every dimension shares is rendered from it
-(``dags.gold.scd2``), and so are its quality checks (``quality.scd2``).
+(``logistics.gold.scd2``), and so are its quality checks (``quality.scd2``).
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
+from logistics.settings import PROJECT_ROOT
 from logistics.warehouse import Warehouse
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = PROJECT_ROOT / "dags" / "sql"  # the gold SQL ships with the DAGs (Composer syncs dags/)
 STAGING_SUFFIX = "__staging"
 
 

@@ -1,4 +1,5 @@
-"""The updates topic: each new silver shipment or delivery event, as the API's subscriptions read it.
+"""The updates topic's message format: each new silver shipment or delivery event, as the pipeline
+writes it and the API's subscriptions read it (so it sits below both).
 
 The pipeline publishes a row once it is durable in silver (never ahead of the table), so a
 subscriber that then queries the API finds the event there. Delivery is at-least-once: a

@@ -6,10 +6,12 @@ import csv
 import datetime as dt
 from pathlib import Path
 
-from dags.gold.tables import SEED_CARRIERS_SQL
+from logistics.errors import LogisticsError
+from logistics.gold.tables import SEED_CARRIERS_SQL
+from logistics.settings import PROJECT_ROOT
 from logistics.warehouse import Warehouse, sql_file
 
-SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
+SEEDS_DIR = PROJECT_ROOT / "dags" / "seeds"  # data the DAGs ship with
 CARRIERS_CSV = SEEDS_DIR / "carriers.csv"
 
 _INSERT_CARRIER = """
@@ -18,7 +20,7 @@ VALUES (@carrier_id, @name, @scac, @service_mode, @hq_region, @effective_from)
 """
 
 
-class SeedError(ValueError):
+class SeedError(LogisticsError, ValueError):
     """A seed file that cannot be loaded; the message names the file and line."""
 
 

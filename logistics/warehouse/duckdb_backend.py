@@ -10,14 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tempfile
-import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 import orjson
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
 from logistics.errors import NotWritable, WarehouseDamaged
 from logistics.warehouse._schema import TableDef, managed_tables
@@ -26,7 +26,26 @@ from logistics.warehouse._sql import Renames, prepare
 if TYPE_CHECKING:
     import pandas as pd
 
-_LOCK_RETRY_SECONDS = 30.0
+T = TypeVar("T")
+
+LOCK_RETRY_SECONDS = 30.0  # how long an open waits for another process's write lock
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """DuckDB's "another process holds the file" error (a writer excludes every other opener)."""
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
+def retry_while_locked(attempt: Callable[[], T], *, seconds: float) -> T:
+    """``attempt()``, tried again every 50 ms for up to ``seconds`` while another process holds the
+    file's lock; then (or on any other error) its last error is raised. ``seconds=0``: one try."""
+    retrying = Retrying(
+        retry=retry_if_exception(is_lock_error),
+        stop=stop_after_delay(seconds),
+        wait=wait_fixed(0.05),
+        reraise=True,
+    )
+    return retrying(attempt)
 
 
 class DuckDBWarehouse:
@@ -201,16 +220,10 @@ def open_duckdb(
     elif not path.exists():
         raise FileNotFoundError(f"no warehouse at {path}: run `logistics run-pipeline` (or `make demo`) first")
     check_file(path, bronze=bronze)
-    deadline = time.monotonic() + _LOCK_RETRY_SECONDS
-    while True:
-        try:
-            con = duckdb.connect(str(path), read_only=read_only)
-            break
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower() and time.monotonic() <= deadline:
-                time.sleep(0.05)
-                continue
-            raise _translated(exc, path=path, bronze=bronze) from exc
+    try:
+        con = retry_while_locked(lambda: duckdb.connect(str(path), read_only=read_only), seconds=LOCK_RETRY_SECONDS)
+    except duckdb.IOException as exc:
+        raise _translated(exc, path=path, bronze=bronze) from exc
     con.execute("SET TimeZone = 'UTC'")
     warehouse = DuckDBWarehouse(con, datasets=datasets)
     try:

@@ -1,8 +1,6 @@
-"""Gold builds: SQL files under ``dags/sql`` (BigQuery dialect) staged, gated, then published.
-
-``build_gold`` is the whole thing for one day; the DAGs run the same steps as separate
-tasks. ``build_fact_shipments`` remains for callers that want that one table, ungated.
-"""
+"""A day's gold, built behind the quality gate: stage every table, validate the staged data, publish
+only if every suite passes. The DAGs run the same steps as separate tasks (``dags/ops/tasks.py``);
+this runs them in one call (``logistics build-marts``, the demo, the benchmarks)."""
 
 from __future__ import annotations
 
@@ -10,14 +8,18 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from dags.gold.build import PARTITIONED, build_fact_shipments, publish, stage_dimensions, stage_partition
-from dags.gold.tables import DIMENSIONS, GOLD_TABLES, SQL_DIR, GoldTable, gold_table
+from logistics.gold import (
+    DIMENSIONS,
+    GOLD_TABLES,
+    PARTITIONED,
+    publish,
+    published_rows,
+    stage_dimensions,
+    stage_partition,
+)
 from logistics.warehouse import Warehouse
-
-if TYPE_CHECKING:
-    from quality.gate import GateResult
+from quality.gate import GateResult, gate_all
 
 
 @dataclass(frozen=True)
@@ -34,8 +36,6 @@ def build_gold(warehouse: Warehouse, *, day: dt.date, results_dir: Path) -> Gold
 
     Raises ``quality.gate.QualityGateFailed`` when any suite fails; published gold is then unchanged.
     """
-    from quality.gate import gate_all
-
     seconds: dict[str, float] = {}
     started = time.perf_counter()
 
@@ -56,29 +56,3 @@ def build_gold(warehouse: Warehouse, *, day: dt.date, results_dir: Path) -> Gold
     publish(warehouse, tables=(*DIMENSIONS, *PARTITIONED), day=day)
     lap("publish")
     return GoldBuild(day=day, gates=tuple(gates), rows=published_rows(warehouse, day=day), seconds=seconds)
-
-
-def published_rows(warehouse: Warehouse, *, day: dt.date) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for table in GOLD_TABLES:
-        where = f" WHERE {table.partition_column} = @day" if table.partition_column else ""
-        rows = warehouse.query(f"SELECT COUNT(*) AS n FROM {table.name}{where}", {"day": day} if where else None)
-        counts[table.name] = int(rows[0]["n"])
-    return counts
-
-
-__all__ = [
-    "DIMENSIONS",
-    "GOLD_TABLES",
-    "PARTITIONED",
-    "SQL_DIR",
-    "GoldBuild",
-    "GoldTable",
-    "build_fact_shipments",
-    "build_gold",
-    "gold_table",
-    "publish",
-    "published_rows",
-    "stage_dimensions",
-    "stage_partition",
-]

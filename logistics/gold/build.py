@@ -1,7 +1,7 @@
 """Staging, then publish: how a gold build runs.
 
 1. ``stage_dimensions`` and ``stage_partition`` run each table's staging SQL (its file; for an
-   SCD2 dimension, then the versioning every dimension shares, ``dags.gold.scd2``); they
+   SCD2 dimension, then the versioning every dimension shares, ``logistics.gold.scd2``); they
    write only ``*__staging`` tables (and never touch published gold).
 2. The quality gate validates the staged tables (``quality.gate``).
 3. ``publish`` copies staging into the published tables in one transaction: a
@@ -15,9 +15,9 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
-from dags.gold.scd2 import versions_sql
-from dags.gold.seeds import CARRIERS_CSV, load_carriers
-from dags.gold.tables import (
+from logistics.gold.scd2 import versions_sql
+from logistics.gold.seeds import CARRIERS_CSV, load_carriers
+from logistics.gold.tables import (
     DIMENSIONS,
     FACTS,
     FEATURES,
@@ -87,10 +87,10 @@ def publish(warehouse: Warehouse, *, tables: Sequence[GoldTable], day: dt.date |
 def build_fact_shipments(warehouse: Warehouse, *, day: dt.date) -> int:
     """Rebuild ``curated.fact_shipments`` for ``day`` alone, ungated; return its row count for that day.
 
-    Kept for callers that only want this table; ``dags.gold.build_gold`` builds every gold
+    Kept for callers that only want this table; ``quality.build.build_gold`` builds every gold
     table behind the quality gate.
     """
-    from dags.gold.tables import FACT_SHIPMENTS
+    from logistics.gold.tables import FACT_SHIPMENTS
 
     stage_partition(warehouse, day=day, tables=(FACT_SHIPMENTS,))
     publish(warehouse, tables=(FACT_SHIPMENTS,), day=day)

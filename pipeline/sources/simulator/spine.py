@@ -1,10 +1,11 @@
-"""The spine scenario: a small, fixed, seeded set of tracking events (JSON lines).
+"""The simulator's spine scenario: a small, fixed, seeded set of tracking events (JSON lines).
 
 Three facilities, two carriers, three drivers; every shipment is delivered on the first
 attempt; exactly one duplicate (producer retry) and one malformed line. Tests and the API
 fixtures pin values derived from it (timelines, transit hours), so its output is frozen:
-for realistic volumes, faults at configurable rates and a ground truth, use the network
-simulator, :mod:`pipeline.sources.simulator` (``logistics generate``).
+for realistic volumes, faults at configurable rates and a ground truth, run the network
+simulation itself, :func:`pipeline.sources.simulator.simulate` (``logistics generate``).
+Envelopes are written by the simulator's own :func:`~pipeline.sources.simulator.emit.envelope_line`.
 
 Every payload is built through the generated Pydantic model of its contract, so the
 generator cannot drift from the registry.
@@ -19,9 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from contracts.generated.models import PAYLOAD_MODELS
+from pipeline.sources.simulator.emit import envelope_line
 
 _FACILITIES = [
     ("FAC-CHI", "Chicago Hub", "HUB", "MIDWEST", "Chicago", "IL", 41.88, -87.63),
@@ -54,17 +54,14 @@ class _Emitter:
     def emit(self, subject: str, version: int, at: dt.datetime, payload: dict[str, Any]) -> str:
         model = PAYLOAD_MODELS[(subject, version)].model_validate(payload)
         event_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-        line = orjson.dumps(
-            {
-                "event_id": event_id,
-                "event_type": subject,
-                "event_version": version,
-                "event_time": at.isoformat().replace("+00:00", "Z"),
-                "source_system": "generator",
-                "trace_id": f"trace-{event_id[:8]}",
-                "payload": model.model_dump(mode="json"),
-            }
-        ).decode()
+        line = envelope_line(
+            eid=event_id,
+            subject=subject,
+            version=version,
+            time_text=at.isoformat().replace("+00:00", "Z"),
+            source="generator",
+            payload=model.model_dump(mode="json"),
+        )
         self.lines.append(line)
         return line
 

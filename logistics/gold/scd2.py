@@ -9,7 +9,7 @@ survives silver's retention (the log keeps what silver drops).
 A dimension's own file (``dags/sql/curated/dim_<name>.sql``) creates its tables and stages
 the changes its source has that the log does not yet (``<change log>__staging``): where its
 attributes come from is what differs between dimensions, with the key and ``carry_forward``
-(declared in ``dags.gold.tables``). The statement rendered here runs right after that file
+(declared in ``logistics.gold.tables``). The statement rendered here runs right after that file
 and writes ``<dimension>__staging`` from the log plus those changes; the publish step swaps
 both in after the gate. ``logistics gold-sql dim_facility`` prints a dimension's whole SQL.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 from functools import cache
 from string import Template
 
-from dags.gold.tables import STAGING_SUFFIX, GoldTable, Scd2
+from logistics.gold.tables import STAGING_SUFFIX, GoldTable, Scd2
 
 # the columns every SCD2 dimension ends with, after its surrogate key, key and attributes
 VALIDITY_COLUMNS = ("valid_from", "valid_to", "is_current", "version")
@@ -31,7 +31,7 @@ CHANGE_COLUMNS = ("change_id", "changed_at", "ingest_time", "change_kind")
 # of an instant decides it, so a later 'set' brings a retracted instant or a closed key back.
 
 _VERSIONS = Template(
-    """-- $name: SCD Type 2 versions recomputed from the whole change log (dags/gold/scd2.py)
+    """-- $name: SCD Type 2 versions recomputed from the whole change log (logistics/gold/scd2.py)
 CREATE OR REPLACE TABLE $staging AS
 WITH changes AS (
   SELECT $change_columns
