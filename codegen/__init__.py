@@ -1,4 +1,5 @@
-"""Code generation: the contract registry -> JSON Schemas, Pydantic models, Beam coders, BigQuery schemas.
+"""Code generation: the contract registry -> JSON Schemas, Pydantic models, msgspec Structs, Beam coders,
+BigQuery schemas.
 
 Public API: :func:`render` (all artifacts as text), :func:`write`, :func:`check`.
 """

@@ -18,6 +18,7 @@ from codegen.catalog import catalog_source
 from codegen.coders import coders_source
 from codegen.jsonschema import to_json_schema
 from codegen.models import pydantic_source
+from codegen.structs import structs_source
 from contracts.registry import GENERATED_DIR, Registry, SubjectVersion, load_registry
 
 
@@ -35,6 +36,7 @@ def render(registry: Registry) -> dict[str, str]:
         ),
         "catalog.py": catalog_source(registry),
         "coders.py": coders_source(registry),
+        "structs.py": structs_source(registry.all_versions()),
         "bigquery/raw/events.json": json_text(bronze_backup_table(registry)),
         "bigquery/clean/dlq_events.json": json_text(dlq_table()),
         "bigquery/clean/event_counts_5m.json": json_text(event_counts_table()),

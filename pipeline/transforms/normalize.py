@@ -2,12 +2,20 @@
 
 Producers differ: legacy ones send camelCase keys, epoch times, or "v1" versions.
 Those differences are declared in :data:`~pipeline.sources.fields.FIELD_ALIASES`, not branched on.
+
+Two paths, one result. :func:`normalize` judges any record and words every reject.
+:func:`normalize_fast` builds the same envelope for a record normalize accepts, looking up where
+each envelope field sits once per producer shape (the record's top-level keys) and what a version
+claim means once per claim, instead of per event; it returns None for anything else, and the
+caller asks :func:`normalize` (see pipeline.transforms.check).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -100,6 +108,98 @@ def normalize(
         "payload": payload_text,
         "pii_sealed": found["pii_sealed"] if isinstance(found["pii_sealed"], str) else None,
     }
+
+
+def normalize_fast(
+    raw: bytes | str,
+    *,
+    source_system: str,
+    ingest_time: dt.datetime,
+    attributes: dict[str, str] | None = None,
+    publish_time: dt.datetime | None = None,
+) -> Envelope | None:
+    """:func:`normalize`'s envelope for a record it accepts; None when normalize must judge the
+    record (it may reject it, or its shape is one this path leaves to normalize)."""
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if type(record) is not dict or len(record) > _SHAPE_KEYS_CACHED:
+        return None
+    shape = _shape(tuple(record))
+    values = list(map(record.get, shape.names))  # record.get(None) is None: a field the shape lacks
+    for index, names in shape.several:
+        values[index] = first_present(record, names)
+    if attributes:
+        for index, key in enumerate(_ENVELOPE_KEYS):
+            if values[index] is None and key in attributes:
+                values[index] = attributes[key]
+    event_id, event_type, claimed_version, event_time, ingested, source, trace_id, payload, sealed = values
+    if event_time is None and publish_time is not None:
+        event_time = publish_time.isoformat()
+    if type(event_type) is not str or type(payload) is not dict or event_time is None:
+        return None
+    if type(claimed_version) is int or (type(claimed_version) is str and len(claimed_version) <= _CLAIM_CHARS_CACHED):
+        version = _version(claimed_version)
+    else:
+        return None
+    if version is None:
+        return None
+    try:
+        moment = parse_time(event_time)
+        ingested = ingest_time if ingested is None else parse_time(ingested)
+    except ValueError:
+        return None
+    payload_text = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
+    return {
+        "event_id": str(event_id)
+        if event_id
+        else str(uuid.uuid5(_EVENT_ID_NAMESPACE, f"{event_type}|{version}|{moment.isoformat()}|{payload_text}")),
+        "event_type": event_type,
+        "event_version": version,
+        "event_time": moment,
+        "ingest_time": ingested,
+        "source_system": _str_or_none(source) or source_system,
+        "trace_id": _str_or_none(trace_id),
+        "payload": payload_text,
+        "pii_sealed": sealed if isinstance(sealed, str) else None,
+    }
+
+
+# What the caches below hold is bounded in count and, through these, in size: a record with more
+# top-level keys than any envelope has, or a longer version claim, is normalize's to judge.
+_SHAPE_KEYS_CACHED = 32
+_CLAIM_CHARS_CACHED = 16
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """Where a producer shape carries each envelope field (in :data:`FIELD_ALIASES` order)."""
+
+    names: tuple[str | None, ...]  # the one alias it sends the field under; None: it sends none
+    several: tuple[tuple[int, tuple[str, ...]], ...]  # fields it sends under several aliases: first non-null wins
+
+
+@functools.lru_cache(maxsize=1024)  # producer shapes are few; a feed of ever-new keys only evicts
+def _shape(keys: tuple[str, ...]) -> _Shape:
+    present = set(keys)
+    names: list[str | None] = []
+    several: list[tuple[int, tuple[str, ...]]] = []
+    for index, aliases in enumerate(FIELD_ALIASES.values()):
+        sent = tuple(name for name in aliases if name in present)
+        names.append(sent[0] if len(sent) == 1 else None)
+        if len(sent) > 1:
+            several.append((index, sent))
+    return _Shape(tuple(names), tuple(several))
+
+
+@functools.lru_cache(maxsize=1024)
+def _version(claimed: str | int) -> int | None:
+    """A version claim as a number, or None where :func:`parse_version` refuses it (once per claim)."""
+    try:
+        return parse_version(claimed)
+    except ValueError:
+        return None
 
 
 def parse_version(value: Any) -> int:
@@ -204,6 +304,7 @@ def _envelope_fields(record: dict[str, Any]) -> dict[str, Any]:
 
 
 _ALIAS_ITEMS = tuple(FIELD_ALIASES.items())
+_ENVELOPE_KEYS = tuple(FIELD_ALIASES)
 
 
 def _str_or_none(value: Any) -> str | None:

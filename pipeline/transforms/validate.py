@@ -1,4 +1,10 @@
-"""validate: an envelope against its contract's generated JSON Schema (or a DeadLetter)."""
+"""validate: an envelope against its contract's generated JSON Schema (or a DeadLetter).
+
+Two paths, one verdict. :func:`conforms` decodes a payload with its contract's generated msgspec
+Struct (in C, from the payload's JSON text); a Struct accepts no payload the JSON Schema refuses
+(codegen/structs.py), so True settles it. False settles nothing: :func:`validate` judges the
+envelope with the JSON Schema, and words the reason when it fails.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,11 @@ from functools import cache
 from typing import Any
 
 import fastjsonschema
+import msgspec
 import orjson
 
 from contracts.generated.catalog import SUBJECTS
+from contracts.generated.structs import PAYLOAD_STRUCTS
 from contracts.registry import GENERATED_DIR
 from pipeline.dead_letter import (
     MISSING_REQUIRED_FIELD,
@@ -31,6 +39,25 @@ def validator(subject: str, version: int) -> Callable[[Any], Any]:
     """The compiled validator for one contract version (compiled once per process)."""
     path = GENERATED_DIR / "jsonschema" / subject / f"v{version}.json"
     return fastjsonschema.compile(json.loads(path.read_text(encoding="utf-8")))
+
+
+# One decoder per contract version that has a Struct; a subject or version missing here (unknown,
+# or a contract with no Struct) is validate's to judge.
+_DECODERS: dict[tuple[str, int], msgspec.json.Decoder[Any]] = {
+    key: msgspec.json.Decoder(struct) for key, struct in PAYLOAD_STRUCTS.items() if struct is not None
+}
+
+
+def conforms(envelope: Envelope) -> bool:
+    """True when the envelope's payload meets its contract for certain; False: ask :func:`validate`."""
+    decoder = _DECODERS.get((envelope["event_type"], envelope["event_version"]))
+    if decoder is None:
+        return False
+    try:
+        decoder.decode(envelope["payload"])
+    except msgspec.MsgspecError:  # refused (or, for a payload the Struct cannot read, undecided)
+        return False
+    return True
 
 
 def validate(envelope: Envelope) -> Envelope | DeadLetter:
