@@ -12,7 +12,7 @@ from logistics.cli._console import console, err_console
 def codegen(
     check: Annotated[bool, typer.Option("--check", help="Fail (exit 1) if any committed artifact is stale.")] = False,
 ) -> None:
-    """Generate JSON Schemas, Pydantic models, Beam coders and BigQuery schemas from contracts/."""
+    """Generate JSON Schemas, Pydantic models, msgspec Structs, Beam coders and BigQuery schemas from contracts/."""
     from codegen import GENERATED_DIR, render, write
     from codegen import check as check_files
     from contracts.registry import RegistryError, load_registry
