@@ -115,19 +115,36 @@ def floor(path: Path) -> None:
                 continue
 
 
+class _LoopOutputs:
+    """What both plain loops write to, as the pipeline does: bronze Avro per event hour, staged
+    silver + DLQ rows, then the single-writer load."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.settings = Settings(storage=StorageSettings(data_dir=data_dir))
+        self.tokenizer = Tokenizer.from_base64(Tokenizer.generate_key())
+        self.hours: dict[dt.datetime, list[dict[str, Any]]] = defaultdict(list)
+        self._staging = f"{self.settings.storage.staging}/loop"
+        self.staged = StagedTables(staging_dir=self._staging, name="loop", window_seconds=300)
+
+    def write_bronze(self) -> None:
+        for hour, envelopes in self.hours.items():
+            buffer = io.BytesIO()
+            write_avro(buffer, envelopes)
+            write_bronze_file(self.settings.storage.bronze, hour, run_id="loop", part="00000", data=buffer.getvalue())
+
+    def load(self) -> None:
+        with connect(self.settings) as warehouse:
+            load_staged(warehouse, self._staging, window_seconds=300)
+
+
 def plain_loop(path: Path, data_dir: Path, check_record: Check = check) -> int:
     """The practical ceiling: the pipeline's work in one process, no framework — the same pure
     functions per event (PII, enrichment and alerts through ``stage_event``), then the same
     outputs: bronze Avro per event hour, staged silver + DLQ rows with their 5-minute windows,
     and the same single-writer load and recount."""
-    settings = Settings(storage=StorageSettings(data_dir=data_dir))
-    now = dt.datetime.now(dt.UTC)
-    tokenizer = Tokenizer.from_base64(Tokenizer.generate_key())
-    dims = DimensionSnapshot()
-    seen: set[str] = set()
-    hours: dict[dt.datetime, list[dict[str, Any]]] = defaultdict(list)
-    staging = f"{settings.storage.staging}/loop"
-    staged = StagedTables(staging_dir=staging, name="loop", window_seconds=300)
+    loop = _LoopOutputs(data_dir)
+    settings, staged, hours, tokenizer = loop.settings, loop.staged, loop.hours, loop.tokenizer
+    now, dims, seen = dt.datetime.now(dt.UTC), DimensionSnapshot(), set[str]()
     alerts: list[dict[str, Any]] = []
     alert_types = frozenset(settings.pipeline.alert_event_types)
     with path.open("rb") as fh:
@@ -147,12 +164,8 @@ def plain_loop(path: Path, data_dir: Path, check_record: Check = check) -> int:
             if event.alert is not None:
                 alerts.append(event.alert)
     staged.close()
-    for hour, envelopes in hours.items():
-        buffer = io.BytesIO()
-        write_avro(buffer, envelopes)
-        write_bronze_file(settings.storage.bronze, hour, run_id="loop", part="00000", data=buffer.getvalue())
-    with connect(settings) as warehouse:
-        load_staged(warehouse, staging, window_seconds=300)
+    loop.write_bronze()
+    loop.load()
     return len(seen) + len(alerts)
 
 
@@ -172,14 +185,9 @@ class _StageClock:
 def stage_profile(path: Path, data_dir: Path, which: str) -> dict[str, Any]:
     """:func:`plain_loop` taken apart (``stage_event`` into its steps, ``check`` into normalize and
     validate), timing each stage; ``which`` is ``precise`` or ``fast``. The stages' total time."""
-    settings = Settings(storage=StorageSettings(data_dir=data_dir))
-    now = dt.datetime.now(dt.UTC)
-    tokenizer = Tokenizer.from_base64(Tokenizer.generate_key())
-    dims = DimensionSnapshot()
-    seen: set[str] = set()
-    hours: dict[dt.datetime, list[dict[str, Any]]] = defaultdict(list)
-    staging = f"{settings.storage.staging}/loop"
-    staged = StagedTables(staging_dir=staging, name="loop", window_seconds=300)
+    loop = _LoopOutputs(data_dir)
+    settings, staged, hours, tokenizer = loop.settings, loop.staged, loop.hours, loop.tokenizer
+    now, dims, seen = dt.datetime.now(dt.UTC), DimensionSnapshot(), set[str]()
     alert_types = frozenset(settings.pipeline.alert_event_types)
     clock = _StageClock()
     records = 0
@@ -230,13 +238,9 @@ def stage_profile(path: Path, data_dir: Path, which: str) -> dict[str, Any]:
             clock.lap("stage silver rows")
     staged.close()
     clock.lap("stage silver rows")
-    for hour, envelopes in hours.items():
-        buffer = io.BytesIO()
-        write_avro(buffer, envelopes)
-        write_bronze_file(settings.storage.bronze, hour, run_id="loop", part="00000", data=buffer.getvalue())
+    loop.write_bronze()
     clock.lap("bronze write")
-    with connect(settings) as warehouse:
-        load_staged(warehouse, staging, window_seconds=300)
+    loop.load()
     clock.lap("load")
     return {"records": records, "stage_ns": dict(clock.nanoseconds)}
 
