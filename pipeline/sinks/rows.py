@@ -43,7 +43,8 @@ class _MergeBatchDoFn(beam.DoFn):
         self._present = Metrics.counter("ledger", "already_present")
 
     def setup(self) -> None:
-        self._tables = {t.name: t for t in managed_tables()}
+        if not self._tables:  # a runner may call setup again on an instance it keeps
+            self._tables = {t.name: t for t in managed_tables()}
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_tables": {}}

@@ -109,7 +109,11 @@ class PublishMessages(DoFn):
     def setup(self) -> None:
         from google.cloud.pubsub_v1 import PublisherClient
 
-        self._client = PublisherClient()
+        if self._client is None:  # a runner may call setup again on an instance it keeps
+            self._client = PublisherClient()
+
+    def start_bundle(self) -> None:
+        self._pending = []  # a failed bundle's futures are not this bundle's
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_client": None, "_pending": []}

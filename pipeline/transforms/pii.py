@@ -448,7 +448,8 @@ class ProtectPiiDoFn(beam.DoFn):
         self._tokenizer: Tokenizer | None = None
 
     def setup(self) -> None:
-        self._tokenizer = Tokenizer.from_settings(self._pii, project_id=self._project_id, data_dir=self._data_dir)
+        if self._tokenizer is None:  # a runner may call setup again on an instance it keeps
+            self._tokenizer = Tokenizer.from_settings(self._pii, project_id=self._project_id, data_dir=self._data_dir)
 
     def process(self, element: dict[str, Any] | DeadLetter) -> Iterator[dict[str, Any] | DeadLetter]:
         assert self._tokenizer is not None, "setup() builds the tokenizer"

@@ -93,7 +93,8 @@ class StageEventsDoFn(beam.DoFn):
         self._tokenizer: Tokenizer | None = None
 
     def setup(self) -> None:
-        self._tokenizer = Tokenizer.from_settings(self._pii, project_id=self._project_id, data_dir=self._data_dir)
+        if self._tokenizer is None:  # a runner may call setup again on an instance it keeps
+            self._tokenizer = Tokenizer.from_settings(self._pii, project_id=self._project_id, data_dir=self._data_dir)
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_tokenizer": None}
