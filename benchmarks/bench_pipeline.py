@@ -46,6 +46,7 @@ from apache_beam.coders import BooleanCoder
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
+from benchmarks import baseline
 from benchmarks._child import measured_in_child
 from logistics.settings import Settings, StorageSettings
 from logistics.warehouse import connect
@@ -119,12 +120,15 @@ class _LoopOutputs:
     """What both plain loops write to, as the pipeline does: bronze Avro per event hour, staged
     silver + DLQ rows, then the single-writer load."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, before: bool = False) -> None:
         self.settings = Settings(storage=StorageSettings(data_dir=data_dir))
         self.tokenizer = Tokenizer.from_base64(Tokenizer.generate_key())
         self.hours: dict[dt.datetime, list[dict[str, Any]]] = defaultdict(list)
         self._staging = f"{self.settings.storage.staging}/loop"
-        self.staged = StagedTables(staging_dir=self._staging, name="loop", window_seconds=300)
+        # before: rows staged and loaded as JSON lines (benchmarks.baseline), the Parquet staging's baseline
+        self._before = before
+        staged_tables = baseline.StagedTables if before else StagedTables
+        self.staged = staged_tables(staging_dir=self._staging, name="loop", window_seconds=300)
 
     def write_bronze(self) -> None:
         for hour, envelopes in self.hours.items():
@@ -134,7 +138,7 @@ class _LoopOutputs:
 
     def load(self) -> None:
         with connect(self.settings) as warehouse:
-            load_staged(warehouse, self._staging, window_seconds=300)
+            (baseline.load_staged if self._before else load_staged)(warehouse, self._staging, window_seconds=300)
 
 
 def plain_loop(path: Path, data_dir: Path, check_record: Check = check) -> int:
@@ -142,7 +146,7 @@ def plain_loop(path: Path, data_dir: Path, check_record: Check = check) -> int:
     functions per event (PII, enrichment and alerts through ``stage_event``), then the same
     outputs: bronze Avro per event hour, staged silver + DLQ rows with their 5-minute windows,
     and the same single-writer load and recount."""
-    loop = _LoopOutputs(data_dir)
+    loop = _LoopOutputs(data_dir, before=check_record is check_precisely)
     settings, staged, hours, tokenizer = loop.settings, loop.staged, loop.hours, loop.tokenizer
     now, dims, seen = dt.datetime.now(dt.UTC), DimensionSnapshot(), set[str]()
     alerts: list[dict[str, Any]] = []
@@ -185,7 +189,7 @@ class _StageClock:
 def stage_profile(path: Path, data_dir: Path, which: str) -> dict[str, Any]:
     """:func:`plain_loop` taken apart (``stage_event`` into its steps, ``check`` into normalize and
     validate), timing each stage; ``which`` is ``precise`` or ``fast``. The stages' total time."""
-    loop = _LoopOutputs(data_dir)
+    loop = _LoopOutputs(data_dir, before=which == "precise")
     settings, staged, hours, tokenizer = loop.settings, loop.staged, loop.hours, loop.tokenizer
     now, dims, seen = dt.datetime.now(dt.UTC), DimensionSnapshot(), set[str]()
     alert_types = frozenset(settings.pipeline.alert_event_types)

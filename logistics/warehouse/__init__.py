@@ -50,14 +50,15 @@ class Warehouse(Protocol):
         self, sql: str, params: Mapping[str, Any] | None = None, *, renames: Renames = ()
     ) -> pd.DataFrame: ...
     def ensure_tables(self) -> None: ...
-    def load_json_files(self, table: TableDef, files: Sequence[Path | str]) -> tuple[int, int]:
-        """Write rows from newline-delimited JSON files under the table's key rule (``TableDef.key``:
-        insert-if-absent, or replace-if-newer for an upsert table), once per key among the files:
-        returns ``(written, already_present)``, so a replay writes nothing. Bulk loads (bounded runs)."""
+    def load_parquet_files(self, table: TableDef, files: Sequence[Path | str]) -> tuple[int, int]:
+        """Write rows from staged Parquet files (typed by :func:`~logistics.warehouse.columnar.arrow_schema`)
+        under the table's key rule (``TableDef.key``: insert-if-absent, or replace-if-newer for an
+        upsert table), once per key among the files: returns ``(written, already_present)``, so a
+        replay writes nothing. Bulk loads (bounded runs)."""
         ...
 
     def merge_rows(self, table: TableDef, rows: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
-        """:meth:`load_json_files` for rows in memory (the streaming sinks' small, frequent batches)."""
+        """:meth:`load_parquet_files` for rows in memory (the streaming sinks' small, frequent batches)."""
         ...
 
     def transaction(self) -> AbstractContextManager[None]:

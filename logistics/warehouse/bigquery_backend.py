@@ -14,6 +14,7 @@ import orjson
 
 from logistics.warehouse._schema import TableDef, managed_tables
 from logistics.warehouse._sql import Renames, prepare
+from logistics.warehouse.columnar import json_columns
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -113,18 +114,20 @@ class BigQueryWarehouse:
                 existing.schema = [*existing.schema, *(_schema_field(f) for f in added)]
                 self._client.update_table(existing, ["schema"])
 
-    def load_json_files(self, table: TableDef, files: Sequence[Path | str]) -> tuple[int, int]:
-        """Insert rows from newline-delimited JSON files (local paths or ``gs://`` URIs), skipping rows
-        whose key is already present (or replacing older ones in an upsert table). Returns
-        ``(written, skipped)``: skipped rows were already in the table or repeated a key within these
-        files (a replay), exactly as the DuckDB backend counts them.
+    def load_parquet_files(self, table: TableDef, files: Sequence[Path | str]) -> tuple[int, int]:
+        """Insert rows from staged Parquet files (local paths or ``gs://`` URIs;
+        :mod:`logistics.warehouse.columnar`), skipping rows whose key is already present (or
+        replacing older ones in an upsert table). Returns ``(written, skipped)``: skipped rows were
+        already in the table or repeated a key within these files (a replay), exactly as the
+        DuckDB backend counts them.
 
         Load jobs into a fresh staging table, then one MERGE, rather than streaming inserts with
         ``insertId = key``: insertId dedupe is best effort over about a minute, so it cannot make a
         replay hours later idempotent, and streamed rows sit in the streaming buffer where DML cannot
-        touch them. Load jobs are free, atomic per job, parse the generated schema's TIMESTAMP and
-        JSON columns from the staged JSON as-is, and the emulator runs them too. The MERGE is the
-        only write to the target, so a failure anywhere before it leaves the target untouched.
+        touch them. Load jobs are free and atomic per job, and the emulator runs them too. The
+        staging table has the table's columns, all NULLABLE and JSON ones as STRING (the files hold
+        JSON as text): the MERGE parses them (``PARSE_JSON``) and the target enforces REQUIRED. It
+        is the only write to the target, so a failure anywhere before it leaves the target untouched.
         """
         if not files:
             return 0, 0
@@ -132,19 +135,20 @@ class BigQueryWarehouse:
 
         dataset = f"{self._project}.{self.physical(table.dataset)}"
         staging_id = f"{dataset}._load_{table.name}_{uuid.uuid4().hex}"
-        staging = bigquery.Table(staging_id, schema=_schema_fields(table))
+        staging = bigquery.Table(staging_id, schema=[_staged_field(f) for f in table.schema["fields"]])
         # A loader killed mid-way leaves no permanent litter: BigQuery expires the table itself.
         staging.expires = dt.datetime.now(dt.UTC) + _STAGING_TABLE_TTL
         self._client.create_table(staging)
         try:
             self._load_into(staging_id, files)
-            columns = ", ".join(f"`{c}`" for c in table.columns)
+            jsons = set(json_columns(table))
+            columns = ", ".join(f"PARSE_JSON(`{c}`) AS `{c}`" if c in jsons else f"`{c}`" for c in table.columns)
             return self._merge(table, source=f"SELECT {columns} FROM `{staging_id}`", parameters=[])
         finally:
             self._client.delete_table(staging_id, not_found_ok=True)
 
     def merge_rows(self, table: TableDef, rows: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
-        """:meth:`load_json_files` for rows in memory (the streaming sinks' batches): one MERGE whose
+        """:meth:`load_parquet_files` for rows in memory (the streaming sinks' batches): one MERGE whose
         source is the rows themselves, as a parameter of JSON texts typed by the generated schema.
 
         No load job: the stream writes every few seconds, and load jobs are capped per table and per
@@ -169,9 +173,9 @@ class BigQueryWarehouse:
         from google.cloud import bigquery
 
         config = bigquery.LoadJobConfig(
-            source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
+            source_format=bigquery.SourceFormat.PARQUET,
             write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
-            create_disposition=bigquery.CreateDisposition.CREATE_NEVER,  # the schema is the generated one
+            create_disposition=bigquery.CreateDisposition.CREATE_NEVER,  # the staging table's schema, not the file's
         )
         uris = [str(f) for f in files if str(f).startswith("gs://")]
         local = [Path(f) for f in files if not str(f).startswith("gs://")]
@@ -267,6 +271,14 @@ def _from_json(field: Mapping[str, Any]) -> str:
 
 def _schema_fields(table: TableDef) -> list[Any]:
     return [_schema_field(f) for f in table.schema["fields"]]
+
+
+def _staged_field(field: dict[str, Any]) -> Any:
+    """A column of a load's staging table: as staged in the Parquet files (JSON as its text), NULLABLE."""
+    from google.cloud import bigquery
+
+    kind = "STRING" if field["type"] == "JSON" else field["type"]
+    return bigquery.SchemaField(field["name"], kind, mode="NULLABLE")
 
 
 def _schema_field(field: dict[str, Any]) -> Any:

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
-import orjson
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
 from logistics.errors import NotWritable, WarehouseDamaged
 from logistics.warehouse._schema import TableDef, managed_tables
 from logistics.warehouse._sql import Renames, prepare
+from logistics.warehouse.columnar import json_columns, record_batch
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -107,29 +107,29 @@ class DuckDBWarehouse:
         for dataset in ("curated", "features"):
             self._con.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.physical(dataset)}"')
 
-    def load_json_files(self, table: TableDef, files: Sequence[Path | str]) -> tuple[int, int]:
-        """Insert rows from newline-delimited JSON files, skipping rows whose key is already present
-        (insert-if-absent) or replacing older ones (an upsert table, ``table.newer_by``).
+    def load_parquet_files(self, table: TableDef, files: Sequence[Path | str]) -> tuple[int, int]:
+        """Insert rows from staged Parquet files (:mod:`logistics.warehouse.columnar`), skipping rows
+        whose key is already present (insert-if-absent) or replacing older ones (an upsert table,
+        ``table.newer_by``).
 
         Returns ``(written, skipped)``: skipped rows were already in the table (a replay) or repeated
         a key within the files.
         """
         if not files:
             return 0, 0
-        columns = table.duckdb_columns()
-        source = f"read_json({[str(f) for f in files]!r}, format='newline_delimited', columns={columns!r})"
-        return self._merge(table, source)
+        return self._merge(table, _typed(table, f"read_parquet({[str(f) for f in files]!r})"))
 
     def merge_rows(self, table: TableDef, rows: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
-        """:meth:`load_json_files` for rows in memory (the streaming sinks' batches)."""
+        """:meth:`load_parquet_files` for rows in memory (the streaming sinks' batches): the same
+        Arrow columns, scanned where they are instead of through a file."""
         if not rows:
             return 0, 0
-        with tempfile.TemporaryDirectory(prefix="logistics-rows-") as scratch:
-            path = Path(scratch) / f"{table.name}.jsonl"
-            with path.open("wb") as fh:
-                for row in rows:
-                    fh.write(orjson.dumps(row, option=orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE))
-            return self.load_json_files(table, [path])
+        name = f"_rows_{uuid.uuid4().hex}"
+        self._con.register(name, record_batch(table, rows))
+        try:
+            return self._merge(table, _typed(table, f'"{name}"'))
+        finally:
+            self._con.unregister(name)
 
     def _merge(self, table: TableDef, source: str) -> tuple[int, int]:
         target = f'"{self.physical(table.dataset)}"."{table.name}"'
@@ -194,6 +194,14 @@ class DuckDBWarehouse:
 
     def close(self) -> None:
         self._con.close()
+
+
+def _typed(table: TableDef, relation: str) -> str:
+    """``relation``'s Arrow columns as the table's: JSON texts parsed (``json()`` stores a value as
+    DuckDB's own JSON reader does; a plain cast would keep the text as written)."""
+    jsons = set(json_columns(table))
+    columns = ", ".join(f'json("{c}") AS "{c}"' if c in jsons else f'"{c}"' for c in table.columns)
+    return f"(SELECT {columns} FROM {relation})"
 
 
 def _used(statement: str, params: Mapping[str, Any] | None) -> dict[str, Any] | None:

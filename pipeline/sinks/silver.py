@@ -1,12 +1,16 @@
-"""silver, DLQ and counts for bounded runs: rows staged as JSON lines by the workers, loaded by one writer.
+"""silver, DLQ and counts for bounded runs: rows staged as Parquet by the workers, loaded by one writer.
 
 DuckDB allows one writer process, and BigQuery loads files for free, so workers never open
-the warehouse: they stage newline-delimited JSON per table (``<staging>/<table>/<writer>.jsonl``)
-plus the 5-minute windows their silver rows fall in, and :func:`load_staged` (run once, after
-the pipeline) writes them under each table's key rule (``logistics.warehouse``: an event_id
-already in silver within its TTL, a dlq_id already in the DLQ, is skipped), which makes
-replays idempotent, then recounts those windows from silver. The unbounded pipeline writes
-the same tables in small batches instead (:mod:`pipeline.sinks.rows`).
+the warehouse: they stage a Parquet file per table (``<staging>/<table>/<writer>.parquet``,
+typed by the generated schema: :mod:`logistics.warehouse.columnar`) plus the 5-minute windows
+their silver rows fall in, and :func:`load_staged` (run once, after the pipeline) writes them
+under each table's key rule (``logistics.warehouse``: an event_id already in silver within its
+TTL, a dlq_id already in the DLQ, is skipped), which makes replays idempotent, then recounts
+those windows from silver. The unbounded pipeline writes the same tables in small batches
+instead (:mod:`pipeline.sinks.rows`).
+
+Parquet rather than Arrow IPC: DuckDB reads both, but a BigQuery load job takes Parquet (and
+not IPC), so one staged file serves both backends, from a local folder or Cloud Storage.
 """
 
 from __future__ import annotations
@@ -18,20 +22,27 @@ from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 import apache_beam as beam
+import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from logistics.warehouse import Warehouse, dlq_table, silver_tables
+from logistics.warehouse.columnar import json_columns, record_batch
 from pipeline.dead_letter import DeadLetter
 from pipeline.ledger import Ledger, record
-from pipeline.windows.event_counts import recount_windows, window_start
+from pipeline.windows.event_counts import recount_windows
 
 DLQ = "dlq_events"
 WINDOWS = "_windows"  # staged lists of the 5-minute windows each writer's silver rows fall in
 _SILVER = frozenset(t.name for t in silver_tables().values())
+_TABLES = {t.name: t for t in [*silver_tables().values(), dlq_table()]}  # what a writer stages
+ROWS_PER_GROUP = 10_000  # rows a writer holds per table before writing them out (a Parquet row group)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def done_token(**counted: int) -> WindowedValue:
@@ -45,36 +56,74 @@ def dlq_row(dead: DeadLetter) -> tuple[str, dict[str, Any]]:
     return DLQ, dead.to_row(failed_time=dt.datetime.now(dt.UTC))
 
 
-def row_line(row: dict[str, Any]) -> bytes:
-    return orjson.dumps(row, option=orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE)
-
-
 class StagedTables:
-    """One writer's staged rows: ``<staging>/<table>/<name>.jsonl`` per table, opened on first row,
-    and ``<staging>/_windows/<name>.json``: the windows its silver rows fall in."""
+    """One writer's staged rows: ``<staging>/<table>/<name>.parquet`` per table, and
+    ``<staging>/_windows/<name>.json``: the windows its silver rows fall in.
 
-    def __init__(self, *, staging_dir: str, name: str, window_seconds: int) -> None:
+    Rows are kept as they come and written column-wise ``rows_per_group`` at a time (a Parquet
+    row group each), so memory holds at most that many rows per table, whatever the input."""
+
+    def __init__(
+        self, *, staging_dir: str, name: str, window_seconds: int, rows_per_group: int = ROWS_PER_GROUP
+    ) -> None:
         self._root, self._name, self._window_seconds = staging_dir.rstrip("/"), name, window_seconds
-        self._files: dict[str, IO[bytes]] = {}
-        self._windows: set[dt.datetime] = set()
+        self._rows_per_group = rows_per_group
+        self._pending: dict[str, list[dict[str, Any]]] = {}
+        self._files: dict[str, tuple[IO[bytes], pq.ParquetWriter]] = {}
+        self._windows: set[int] = set()  # window starts, µs since the epoch
 
     def add(self, table: str, row: dict[str, Any]) -> None:
-        fh = self._files.get(table)
-        if fh is None:
+        pending = self._pending.get(table)
+        if pending is None:
+            pending = self._pending[table] = []
+        pending.append(row)
+        if len(pending) >= self._rows_per_group:
+            self._write(table)
+
+    def _write(self, table: str) -> None:
+        rows, self._pending[table] = self._pending[table], []
+        if not rows:
+            return
+        definition = _TABLES[table]
+        batch = record_batch(definition, rows)
+        opened = self._files.get(table)
+        if opened is None:
             # Deterministic name: a retried writer overwrites its own file.
-            fh = self._files[table] = FileSystems.create(f"{self._root}/{table}/{self._name}.jsonl")
-        fh.write(row_line(row))
-        if table in _SILVER:
-            self._windows.add(window_start(row["event_time"], window_seconds=self._window_seconds))
+            fh = FileSystems.create(f"{self._root}/{table}/{self._name}.parquet")
+            opened = self._files[table] = fh, pq.ParquetWriter(fh, batch.schema, compression="snappy")
+        opened[1].write_batch(batch)
+        if definition.same_event_within is not None:  # silver: the windows its rows fall in
+            micros = batch.column(definition.same_event_within.time_column).cast(pa.int64()).to_numpy()
+            width = self._window_seconds * 1_000_000
+            self._windows.update(np.unique(micros - micros % width).tolist())
 
     def close(self) -> None:
-        for fh in self._files.values():
+        for table in list(self._pending):
+            self._write(table)
+        self._pending.clear()
+        for fh, writer in self._files.values():
+            writer.close()
             fh.close()
         self._files.clear()
         if self._windows:
+            starts = sorted(_EPOCH + dt.timedelta(microseconds=m) for m in self._windows)
             with FileSystems.create(f"{self._root}/{WINDOWS}/{self._name}.json") as fh:
-                fh.write(orjson.dumps(sorted(self._windows), option=orjson.OPT_UTC_Z))
+                fh.write(orjson.dumps(starts, option=orjson.OPT_UTC_Z))
             self._windows.clear()
+
+
+def staged_rows(staging_dir: str, table: str) -> Iterator[dict[str, Any]]:
+    """The staged rows of ``table`` as a load reads them (times as UTC datetimes, JSON columns
+    parsed), a row group at a time."""
+    jsons = json_columns(_TABLES[table])
+    for path in staged_files(staging_dir, table):
+        with FileSystems.open(path) as fh:
+            for batch in pq.ParquetFile(fh).iter_batches():
+                for row in batch.to_pylist():
+                    for name in jsons:
+                        if row[name] is not None:
+                            row[name] = orjson.loads(row[name])
+                    yield row
 
 
 class StageRowsDoFn(beam.DoFn):
@@ -120,7 +169,7 @@ class LoadResult:
 
 def staged_files(staging_dir: str, table: str) -> list[str]:
     """Non-empty staged files of ``table`` (a local folder or any Beam filesystem URI)."""
-    matches = FileSystems.match([f"{staging_dir.rstrip('/')}/{table}/*.jsonl"])[0].metadata_list
+    matches = FileSystems.match([f"{staging_dir.rstrip('/')}/{table}/*.parquet"])[0].metadata_list
     return sorted(m.path for m in matches if m.size_in_bytes > 0)
 
 
@@ -148,7 +197,7 @@ def load_staged(
     result = LoadResult()
     with warehouse.transaction():  # a run's silver and DLQ rows, and its ledger, become visible together (DuckDB)
         for table in [*silver_tables().values(), dlq_table()]:
-            written, skipped = warehouse.load_json_files(table, staged_files(staging_dir, table.name))
+            written, skipped = warehouse.load_parquet_files(table, staged_files(staging_dir, table.name))
             result.inserted[table.name] = written
             result.already_present[table.name] = skipped
         if counted is not None:

@@ -26,7 +26,7 @@ from apache_beam.io.filesystems import FileSystems
 from logistics.settings import Settings
 from logistics.updates import is_update, update_message
 from pipeline.sinks.alerts import alerts_glob
-from pipeline.sinks.silver import DLQ, staged_files
+from pipeline.sinks.silver import DLQ, staged_rows
 
 # Message attributes: what a subscription filter or a router keys on without parsing bodies.
 DLQ_ATTRIBUTES = ("dlq_id", "reason_code", "stage", "event_type", "contract_version", "source_system")
@@ -60,7 +60,7 @@ def publish_run_outputs(settings: Settings, *, run_id: str, staging: str) -> Pub
     dlq = publish(
         project=project,
         topic=topics["dlq"],
-        messages=(row_message(row, attributes=DLQ_ATTRIBUTES) for row in _rows(f"{staging}/{DLQ}/*.jsonl")),
+        messages=(row_message(row, attributes=DLQ_ATTRIBUTES) for row in staged_rows(staging, DLQ)),
     )
     alerts = publish(
         project=project,
@@ -78,12 +78,7 @@ def publish_run_outputs(settings: Settings, *, run_id: str, staging: str) -> Pub
         updates = publish(
             project=project,
             topic=topics["updates"],
-            messages=(
-                update_message(table, row)
-                for table in updated
-                for path in staged_files(staging, table)
-                for row in _rows(path)
-            ),
+            messages=(update_message(table, row) for table in updated for row in staged_rows(staging, table)),
         )
     return Published(dlq=dlq, alerts=alerts, updates=updates)
 
