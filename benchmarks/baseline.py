@@ -8,8 +8,8 @@ from __future__ import annotations
 # ---------------------------------------------------------------------------------------------
 # Staged silver/DLQ rows as JSON lines and their load (replaced by Parquet staging:
 # pipeline/sinks/silver.py, logistics/warehouse/columnar.py). Moved verbatim; the DuckDB
-# backend's ``load_json_files`` and ``merge_rows`` methods became functions of the warehouse,
-# and ``recount_windows`` (pipeline/windows/event_counts.py) calls this ``merge_rows``.
+# backend's ``load_json_files``, ``merge_rows`` and ``_merge`` methods became functions of the
+# warehouse, and ``recount_windows`` (pipeline/windows/event_counts.py) calls this ``merge_rows``.
 # ---------------------------------------------------------------------------------------------
 import datetime as dt
 import tempfile
@@ -76,7 +76,46 @@ def load_json_files(warehouse: DuckDBWarehouse, table: TableDef, files: Sequence
         return 0, 0
     columns = table.duckdb_columns()
     source = f"read_json({[str(f) for f in files]!r}, format='newline_delimited', columns={columns!r})"
-    return warehouse._merge(table, source)
+    return _merge(warehouse, table, source)
+
+
+def _merge(self: DuckDBWarehouse, table: TableDef, source: str) -> tuple[int, int]:
+    target = f'"{self.physical(table.dataset)}"."{table.name}"'
+    key, window, same = table.key, table.key_window, table.same_event_within
+    quoted = ", ".join(f'"{c}"' for c in table.columns)
+    # Repeats within the load: one row per key (per key and event time for silver, where two
+    # copies of an id far apart in event time are two events), the newest for an upsert table.
+    per_key = f'"{key}", "{same.time_column}"' if same else f'"{key}"'
+    newest = f' ORDER BY "{table.newer_by}" DESC' if table.newer_by else ""
+    with self.transaction():
+        self._con.execute(f"CREATE OR REPLACE TEMP TABLE _arriving AS SELECT {quoted} FROM {source}")
+        self._con.execute(
+            "CREATE OR REPLACE TEMP TABLE _incoming AS SELECT * FROM _arriving "
+            f"QUALIFY row_number() OVER (PARTITION BY {per_key}{newest}) = 1"
+        )
+        span = f'min("{window.column}"), max("{window.column}")' if window else "NULL, NULL"
+        # Every arriving row counts (repeats within the load are skipped rows too).
+        summary = self._con.execute(f"SELECT count(*), {span} FROM _arriving").fetchone()
+        staged, first, last = summary or (0, None, None)
+        match = f't."{key}" = s."{key}"'
+        params: dict[str, Any] | None = None
+        if window and first is not None:  # only the row groups that can hold these keys are read
+            match += f' AND t."{window.column}" BETWEEN $first AND $last'
+            params = dict(zip(("first", "last"), window.around(first, last), strict=True))
+        if same:
+            at, ttl_hours = f'"{same.time_column}"', same.hours_sql(f's."{same.type_column}"')
+            match += f" AND abs(epoch_us(t.{at}) - epoch_us(s.{at})) < {ttl_hours} * 3600000000"
+        if table.newer_by:  # an upsert: older rows with these keys make way, then every absent key is inserted
+            newer = f'"{table.newer_by}"'
+            self._run(f"DELETE FROM {target} t USING _incoming s WHERE {match} AND t.{newer} <= s.{newer}", params)
+        inserted = self._count(
+            f"INSERT INTO {target} ({quoted}) SELECT {quoted} FROM _incoming s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {match})",
+            params,
+        )
+        self._con.execute("DROP TABLE _incoming")
+        self._con.execute("DROP TABLE _arriving")
+    return inserted, int(staged) - inserted
 
 
 def merge_rows(warehouse: DuckDBWarehouse, table: TableDef, rows: Sequence[Mapping[str, Any]]) -> tuple[int, int]:

@@ -12,7 +12,9 @@ reported as events/s and CPU microseconds per event (its process's CPU time over
   (the fast path, the precise one only for what it refuses). Either loop does the pipeline's
   work in one process, no framework: parse, normalize, validate against the contract, dedupe by
   event_id, protect PII, build and enrich the silver row, count 5-minute windows, pick alerts;
-  bronze Avro per event hour, staged silver and DLQ rows, one load into DuckDB;
+  bronze Avro per event hour, staged silver and DLQ rows, one load into DuckDB. The precise loop
+  (and its profile) stages and loads as before too: JSON lines (:mod:`benchmarks.baseline`),
+  where the fast one stages Parquet;
 - the pipeline on the local runner (bounded), which calls :func:`check`;
 - a naive Beam pipeline (normalize, validate, per-element stateful dedupe, silver row) on the local
   runner with default settings (the state-cache trap of docs/local-components.md), on a smaller

@@ -132,6 +132,7 @@ class DuckDBWarehouse:
             self._con.unregister(name)
 
     def _merge(self, table: TableDef, source: str) -> tuple[int, int]:
+        """``source``'s rows (a relation: a file scan or Arrow rows) into the table under its key rule."""
         target = f'"{self.physical(table.dataset)}"."{table.name}"'
         key, window, same = table.key, table.key_window, table.same_event_within
         quoted = ", ".join(f'"{c}"' for c in table.columns)
@@ -140,15 +141,18 @@ class DuckDBWarehouse:
         per_key = f'"{key}", "{same.time_column}"' if same else f'"{key}"'
         newest = f' ORDER BY "{table.newer_by}" DESC' if table.newer_by else ""
         with self.transaction():
-            self._con.execute(f"CREATE OR REPLACE TEMP TABLE _arriving AS SELECT {quoted} FROM {source}")
-            self._con.execute(
-                "CREATE OR REPLACE TEMP TABLE _incoming AS SELECT * FROM _arriving "
-                f"QUALIFY row_number() OVER (PARTITION BY {per_key}{newest}) = 1"
-            )
             span = f'min("{window.column}"), max("{window.column}")' if window else "NULL, NULL"
-            # Every arriving row counts (repeats within the load are skipped rows too).
-            summary = self._con.execute(f"SELECT count(*), {span} FROM _arriving").fetchone()
-            staged, first, last = summary or (0, None, None)
+            # Every arriving row counts (repeats within the load are skipped rows too). The source is
+            # read here for its keys only, and copied to drop repeats only when it has any.
+            summary = self._con.execute(f"SELECT count(*), count(DISTINCT row({per_key})), {span} FROM {source}")
+            staged, distinct, first, last = summary.fetchone() or (0, 0, None, None)
+            incoming = source
+            if distinct < staged:
+                self._con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE _incoming AS SELECT {quoted} FROM {source} "
+                    f"QUALIFY row_number() OVER (PARTITION BY {per_key}{newest}) = 1"
+                )
+                incoming = "_incoming"
             match = f't."{key}" = s."{key}"'
             params: dict[str, Any] | None = None
             if window and first is not None:  # only the row groups that can hold these keys are read
@@ -159,14 +163,14 @@ class DuckDBWarehouse:
                 match += f" AND abs(epoch_us(t.{at}) - epoch_us(s.{at})) < {ttl_hours} * 3600000000"
             if table.newer_by:  # an upsert: older rows with these keys make way, then every absent key is inserted
                 newer = f'"{table.newer_by}"'
-                self._run(f"DELETE FROM {target} t USING _incoming s WHERE {match} AND t.{newer} <= s.{newer}", params)
+                self._run(f"DELETE FROM {target} t USING {incoming} s WHERE {match} AND t.{newer} <= s.{newer}", params)
             inserted = self._count(
-                f"INSERT INTO {target} ({quoted}) SELECT {quoted} FROM _incoming s "
+                f"INSERT INTO {target} ({quoted}) SELECT {quoted} FROM {incoming} s "
                 f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {match})",
                 params,
             )
-            self._con.execute("DROP TABLE _incoming")
-            self._con.execute("DROP TABLE _arriving")
+            if incoming == "_incoming":
+                self._con.execute("DROP TABLE _incoming")
         return inserted, int(staged) - inserted
 
     @contextmanager

@@ -90,7 +90,11 @@ class StagedTables:
         if opened is None:
             # Deterministic name: a retried writer overwrites its own file.
             fh = FileSystems.create(f"{self._root}/{table}/{self._name}.parquet")
-            opened = self._files[table] = fh, pq.ParquetWriter(fh, batch.schema, compression="snappy")
+            # Row groups are read whole (no statistics needed) and ids are unique (no dictionaries).
+            writer = pq.ParquetWriter(
+                fh, batch.schema, compression="snappy", use_dictionary=False, write_statistics=False
+            )
+            opened = self._files[table] = fh, writer
         opened[1].write_batch(batch)
         if definition.same_event_within is not None:  # silver: the windows its rows fall in
             micros = batch.column(definition.same_event_within.time_column).cast(pa.int64()).to_numpy()

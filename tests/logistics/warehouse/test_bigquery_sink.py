@@ -28,6 +28,7 @@ from logistics.settings import BigQuerySettings, GcpSettings, Settings, StorageS
 from logistics.warehouse import Warehouse, connect, dlq_table, managed_tables, silver_tables
 from logistics.warehouse.duckdb_backend import open_duckdb
 from pipeline.run import build
+from pipeline.sinks.silver import StagedTables, staged_rows
 from pipeline.sources.simulator.spine import GeneratedBatch, generate_events, write_jsonl
 
 pytestmark = pytest.mark.integration
@@ -37,14 +38,15 @@ SILVER = sorted(t.name for t in silver_tables().values())
 
 @dataclass(frozen=True)
 class Staged:
-    root: Path  # <root>/<table>/part-*.jsonl, as the workers leave them
+    root: Path  # <root>/<table>/<writer>.parquet, as the workers leave them
     batch: GeneratedBatch
 
     def files(self, table: str) -> list[Path]:
-        return sorted(p for p in (self.root / table).glob("*.jsonl") if p.stat().st_size > 0)
+        return sorted(p for p in (self.root / table).glob("*.parquet") if p.stat().st_size > 0)
 
     def rows(self, table: str) -> list[dict[str, Any]]:
-        return [orjson.loads(line) for f in self.files(table) for line in f.read_bytes().splitlines()]
+        """As a load reads them: times as UTC datetimes, JSON columns parsed."""
+        return list(staged_rows(str(self.root), table))
 
     def tables(self) -> list[str]:
         return sorted(p.name for p in self.root.iterdir() if self.files(p.name))
@@ -107,7 +109,7 @@ def _client(emulator: Any) -> Any:
 def _load(wh: Warehouse, staged: Staged, files: dict[str, list[Any]] | None = None) -> dict[str, tuple[int, int]]:
     tables = {t.name: t for t in managed_tables() if t.dataset == "clean"}
     chosen = files or {name: list(staged.files(name)) for name in staged.tables()}
-    return {name: wh.load_json_files(tables[name], f) for name, f in chosen.items()}
+    return {name: wh.load_parquet_files(tables[name], f) for name, f in chosen.items()}
 
 
 def _keys(wh: Warehouse, table: str) -> list[str]:
@@ -171,7 +173,7 @@ def test_staged_silver_and_dlq_load_read_back_and_a_replay_adds_no_row(
         )
         assert len(rows) == 1
         row = rows[0]
-        assert row["event_time"] == dt.datetime.fromisoformat(shipment["event_time"])
+        assert row["event_time"] == shipment["event_time"]
         assert row["carrier_id"] == shipment["carrier_id"]
         assert row["tn"] == shipment["payload"]["tracking_number"]
         payload = row["payload"] if isinstance(row["payload"], dict) else orjson.loads(row["payload"])
@@ -259,14 +261,11 @@ def test_the_pipelines_writer_step_loads_bigquery_and_replays_add_nothing(
 
 def _restamped(staged: Staged, table: str, column: str, shift: dt.timedelta, out: Path) -> list[Path]:
     """The table's staged rows again, with ``column`` moved by ``shift`` (same keys)."""
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{table}.jsonl"
-    lines = []
+    tables = StagedTables(staging_dir=str(out), name="restamped", window_seconds=300)
     for row in staged.rows(table):
-        moved = dt.datetime.fromisoformat(row[column]) + shift
-        lines.append(orjson.dumps({**row, column: moved}, option=orjson.OPT_UTC_Z))
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    return [path]
+        tables.add(table, {**row, column: row[column] + shift})
+    tables.close()
+    return [out / table / "restamped.parquet"]
 
 
 def test_a_load_looks_for_earlier_keys_only_where_they_can_be_and_still_finds_them(
@@ -302,8 +301,7 @@ def test_rows_merged_in_memory_follow_the_same_key_rules_on_both_backends(
     rows = staged.rows(shipments.name)
     retried = [{**r, "ingest_time": "2030-01-01T00:00:00Z"} for r in rows[:2]]  # same events, re-sent
     far = [
-        {**r, "event_time": (dt.datetime.fromisoformat(r["event_time"]) + dt.timedelta(hours=25)).isoformat()}
-        for r in rows[:1]
+        {**r, "event_time": (r["event_time"] + dt.timedelta(hours=25)).isoformat()} for r in rows[:1]
     ]  # the same id a day and an hour later: a new event under the 24 h TTL
     start = dt.datetime(2024, 1, 15, 10, 0, tzinfo=dt.UTC)
     count = {
