@@ -41,7 +41,7 @@ DLQ = "dlq_events"
 WINDOWS = "_windows"  # staged lists of the 5-minute windows each writer's silver rows fall in
 _SILVER = frozenset(t.name for t in silver_tables().values())
 _TABLES = {t.name: t for t in [*silver_tables().values(), dlq_table()]}  # what a writer stages
-ROWS_PER_GROUP = 10_000  # rows a writer holds per table before writing them out (a Parquet row group)
+ROWS_PER_GROUP = 4_096  # rows a writer holds per table before writing them out (a Parquet row group)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
