@@ -19,8 +19,9 @@ Two runs are held to it:
   under the pipeline's TTL rule, ``stage_event``,
   ``protect_dead_letter`` + ``dlq_row``, bronze Avro per event hour, ``StagedTables``, then
   ``load_staged`` into a fresh DuckDB warehouse), with a fixed PII key and ingest time;
-- the bounded pipeline (``run_pipeline``) with the same PII key, in both arrangements: the local
-  runner's and the portable graph (what Dataflow runs).
+- the bounded pipeline (``run_pipeline``) with the same PII key, in each arrangement: the local
+  runner's, in its own process and with two worker processes, and the portable graph (what
+  Dataflow runs).
 
 Both enrich from the same reference data (gold dimensions built from the feed's facilities and
 drivers, one of each left out so unknown ids are covered too).
@@ -691,13 +692,23 @@ def test_the_per_event_functions_write_the_golden_rows(
         pytest.fail("outputs differ from tests/pipeline/golden/outputs.json.gz:\n" + "\n".join(report), pytrace=False)
 
 
-@pytest.mark.parametrize("portable", [False, True], ids=["local-runner", "portable-graph"])
+@pytest.mark.parametrize(
+    ("portable", "processes"),
+    [(False, 1), (False, 2), (True, 1)],
+    ids=["local-runner", "local-runner-2-processes", "portable-graph"],
+)
 def test_the_bounded_pipeline_writes_the_golden_rows(
-    golden: tuple[dict[str, Any], Path, Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, portable: bool
+    golden: tuple[dict[str, Any], Path, Settings],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    portable: bool,
+    processes: int,
 ) -> None:
     fixture, feed, reference = golden
     monkeypatch.setenv("LOGISTICS_PII_KEY", GOLDEN_PII_KEY)
-    settings = Settings(storage=StorageSettings(data_dir=tmp_path / "data"))
+    settings = Settings.model_validate(
+        {"storage": {"data_dir": str(tmp_path / "data")}, "pipeline": {"local_processes": processes}}
+    )
     ledger = run_pipeline(settings=settings, input_pattern=str(feed), reference=reference, portable=portable)
     got = collect(settings, alerts=[canonical(alert) for alert in pipeline_alerts(settings)], ledger=ledger)
     report = differences(fixture["tables"], got["tables"], ignore=PIPELINE_INGEST_TIME) + ledger_differences(
