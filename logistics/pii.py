@@ -30,7 +30,7 @@ TOKEN_PREFIX = "tok:v1:"  # the version names the token format, so a future form
 SEALED_RECORD_PREFIX = "sealed:v1:"  # bytes sealed whole under the key (a DLQ row's original record)
 KEY_BYTES = 64  # AES-SIV with two AES-256 keys
 _SIV_TAG_BYTES = 16
-# Tokens a Tokenizer remembers, most recently used first: ~300 bytes each, so a few MB.
+# Tokens a Tokenizer remembers (the least recently used go first): a few hundred bytes each, a few MB.
 TOKEN_CACHE_SIZE = 16_384
 
 
