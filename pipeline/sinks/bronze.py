@@ -80,10 +80,6 @@ DEFLATE_LEVEL = 1
 # fastavro, which writes or refuses it as it always did.
 
 
-class _NotPlain(Exception):
-    """A value the plain writers leave to fastavro."""
-
-
 def _zigzag_varint(value: int) -> bytes:
     """An Avro ``int``/``long``: zigzag, then 7 bits a byte, low bits first."""
     value = (value << 1) ^ (value >> 63)
@@ -119,14 +115,14 @@ _TIMESTAMPS_KEPT = 8_192
 
 
 def _long(value: Any) -> bytes:
-    if type(value) is not int:  # bool is an int to fastavro, and anything else its business
-        raise _NotPlain
+    if type(value) is not int:  # a bool, a float, ...: how fastavro writes (or refuses) it is its business
+        raise TypeError  # not plain: left to fastavro
     return _SMALL_LONGS[value] if 0 <= value < 16_384 else _zigzag_varint(value)
 
 
 def _string(value: Any) -> bytes:
     if type(value) is not str:
-        raise _NotPlain
+        raise TypeError  # not plain: left to fastavro
     data = value.encode()
     size = len(data)
     return (_SMALL_LONGS[size] if size < 16_384 else _zigzag_varint(size)) + data
@@ -140,7 +136,7 @@ def _timestamp_micros(value: Any) -> bytes:
     encoded = _TIMESTAMPS.get(value) if type(value) is dt.datetime else None
     if encoded is None:
         if type(value) is not dt.datetime or value.tzinfo is None:  # fastavro reads a naive one as local time
-            raise _NotPlain
+            raise TypeError  # not plain: left to fastavro
         if len(_TIMESTAMPS) >= _TIMESTAMPS_KEPT:
             _TIMESTAMPS.clear()
         encoded = _TIMESTAMPS[value] = _zigzag_varint((value - _EPOCH) // _MICROSECOND)
@@ -181,7 +177,7 @@ def encode_envelope(envelope: Envelope) -> bytes:
                 _optional_string(get("pii_sealed")),
             )
         )
-    except (_NotPlain, OverflowError, TypeError):
+    except (TypeError, OverflowError):  # a value the plain writers leave to fastavro
         buffer = io.BytesIO()
         fastavro.schemaless_writer(buffer, PARSED_ENVELOPE, envelope)
         return buffer.getvalue()
