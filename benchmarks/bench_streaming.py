@@ -22,6 +22,7 @@ Printed, all from one run:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,23 +111,12 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else float("nan")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=float, default=100.0)
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--ramp", default="50,100,200,300,400", help="rates (events/s) tried for 20 s each, in order")
-    args = parser.parse_args()
-    ramp = [float(r) for r in args.ramp.split(",") if r]
-    steady = int(args.rate * args.seconds)
-    total = steady + sum(int(rate * 20) for rate in ramp)
-
+@contextlib.contextmanager
+def _emulated(root: Path) -> Iterator[dict[str, str]]:
+    """The Pub/Sub emulator, running; the environment of a pipeline process that reads from it."""
     from logistics.local import pubsub_emulator
 
-    with tempfile.TemporaryDirectory(prefix="bench-streaming-") as tmp, pubsub_emulator(log_dir=Path(tmp)) as emulator:
-        root = Path(tmp)
-        lines = _feed(root / "feed.jsonl", events=total)
-        control = root / "control"
-        control.mkdir()
+    with pubsub_emulator(log_dir=root) as emulator:
         env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),
@@ -136,27 +127,65 @@ def main() -> None:
             "LOGISTICS_PIPELINE__PUBLISH_TO_TOPICS": "true",
         }
         os.environ.update({k: env[k] for k in ("PUBSUB_EMULATOR_HOST", "LOGISTICS_GCP__PROJECT_ID")})
-        stream = subprocess.Popen(
-            [sys.executable, "-c", f"from benchmarks.bench_streaming import serve; serve({str(control)!r})"],
-            env=env,
-            cwd=ROOT,
-        )
-        try:
-            while not (control / "ready").exists():
-                if stream.poll() is not None:
-                    raise SystemExit("the streaming pipeline did not start")
-                time.sleep(0.2)
-            time.sleep(3)  # let the first reads and the reference data load happen before the clock runs
+        yield env
 
-            # 1. steady: --rate for --seconds
-            _publish(lines[:steady], rate=args.rate)
-            _wait_settled(control, received=steady, within_s=120)
-            (control / "stop").touch()
-            result = _read(control / "result.json")
-            stream.wait(timeout=60)
-        finally:
-            if stream.poll() is None:
-                stream.kill()
+
+def _started(control: Path, *, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A fresh pipeline process (:func:`serve`) reporting into ``control``, ready to read."""
+    control.mkdir()
+    stream = subprocess.Popen(
+        [sys.executable, "-c", f"from benchmarks.bench_streaming import serve; serve({str(control)!r})"],
+        env=env,
+        cwd=ROOT,
+    )
+    while not (control / "ready").exists():
+        if stream.poll() is not None:
+            raise SystemExit("the streaming pipeline did not start")
+        time.sleep(0.2)
+    time.sleep(3)  # let the first reads and the reference data load happen before the clock runs
+    return stream
+
+
+def _steady(lines: list[bytes], *, rate: float, control: Path, env: dict[str, str]) -> dict[str, Any]:
+    """``lines`` published at ``rate`` to a fresh pipeline process; its result once all are written
+    (received, the CPU seconds from the first event on, each event's latency)."""
+    stream = _started(control, env=env)
+    try:
+        _publish(lines, rate=rate)
+        _wait_settled(control, received=len(lines), within_s=120)
+        (control / "stop").touch()
+        result = _read(control / "result.json")
+        stream.wait(timeout=60)
+    finally:
+        if stream.poll() is None:
+            stream.kill()
+    return result
+
+
+def unbounded_cpu(*, rate: float, seconds: float) -> dict[str, float]:
+    """The unbounded pipeline fed at ``rate`` for ``seconds``: its CPU µs per event (for
+    bench-pipeline's table) and the rate."""
+    with tempfile.TemporaryDirectory(prefix="bench-streaming-") as tmp, _emulated(Path(tmp)) as env:
+        lines = _feed(Path(tmp) / "feed.jsonl", events=int(rate * seconds))
+        result = _steady(lines, rate=rate, control=Path(tmp) / "control", env=env)
+    return {"rate": rate, "cpu_us": result["cpu_seconds"] / max(1, result["received"]) * 1e6}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--ramp", default="50,100,200,300,400", help="rates (events/s) tried for 20 s each, in order")
+    args = parser.parse_args()
+    ramp = [float(r) for r in args.ramp.split(",") if r]
+    steady = int(args.rate * args.seconds)
+    total = steady + sum(int(rate * 20) for rate in ramp)
+
+    with tempfile.TemporaryDirectory(prefix="bench-streaming-") as tmp, _emulated(Path(tmp)) as env:
+        root = Path(tmp)
+        lines = _feed(root / "feed.jsonl", events=total)
+        # 1. steady: --rate for --seconds
+        result = _steady(lines[:steady], rate=args.rate, control=root / "control", env=env)
         # 2. ramp, in a fresh pipeline process so the steady phase's latencies stay its own
         sustained, phases = _ramp(
             lines[steady:],
@@ -219,19 +248,11 @@ def _ramp(
     Returns the highest rate sustained and, per sustained phase, (events/s, CPU seconds per second)."""
     import threading
 
-    control.mkdir()
-    stream = subprocess.Popen(
-        [sys.executable, "-c", f"from benchmarks.bench_streaming import serve; serve({str(control)!r})"],
-        env=env,
-        cwd=ROOT,
-    )
+    stream = _started(control, env=env)
     sustained: float | None = None
     phases: list[tuple[float, float]] = []
     offset = 0
     try:
-        while not (control / "progress.json").exists():
-            time.sleep(0.2)
-        time.sleep(3)
         for rate in rates:
             phase = lines[offset : offset + int(rate * 20)]
             at_start = _read(control / "progress.json")

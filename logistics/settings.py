@@ -128,6 +128,10 @@ class PipelineSettings(_Section):
     max_workers: int | None = None  # Dataflow: the autoscaling ceiling
     num_workers: int | None = None  # Dataflow: workers at start
     autoscaling: bool = False  # Dataflow: throughput-based autoscaling between num and max workers
+    # Beam's local runner, bounded runs: worker processes (1: all in this process). Unset: one per
+    # core once the input reaches local_processes_from_mb (pipeline/local_runner/processes.py).
+    local_processes: int | None = Field(default=None, ge=1)
+    local_processes_from_mb: int = Field(default=64, ge=0)
     # Event types also written to the alerts files (storage.alerts) and, when publishing, the alerts topic.
     alert_event_types: list[str] = Field(default_factory=lambda: ["shipment.exception", "delivery.failed"])
     # Publish DLQ rows, alerts and updates to pubsub.topics.dlq / .alerts / .updates.

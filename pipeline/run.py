@@ -11,12 +11,15 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from logistics.pii import Tokenizer
 from logistics.processes import owned_name, remove_orphans
 from logistics.settings import Settings
 from logistics.warehouse import connect
 from pipeline.bounded import build_bounded
 from pipeline.ledger import Ledger, committed
 from pipeline.local_runner.graph import build_local
+from pipeline.local_runner.processes import runner_args, worker_processes
+from pipeline.local_runner.spill import input_bytes
 
 RUN_PREFIX = "run-"  # a run's staging folder: run-<pid>-<run id> (see logistics.processes)
 
@@ -51,6 +54,7 @@ def build(
     buckets: int | None = None,
     load: bool = True,
     reference: Settings | None = None,
+    processes: int = 1,
 ) -> None:
     """Wire the bounded pipeline over files: the portable graph (:mod:`pipeline.bounded`) on a
     distributed runner, its local-runner arrangement (:mod:`pipeline.local_runner`) on Beam's
@@ -81,6 +85,7 @@ def build(
         load=load,
         buckets=buckets,
         reference=reference,
+        processes=processes,
     )
 
 
@@ -140,11 +145,19 @@ def submit_pipeline(
     **graph: Any,
 ) -> Any:
     """Build the bounded pipeline and start it; the runner's result, not waited for (a Flex Template
-    launcher submits the job and exits)."""
-    options = PipelineOptions(list(pipeline_args), runner=settings.pipeline.runner, save_main_session=False)
+    launcher submits the job and exits). Locally, a large input gets a worker process per core
+    (:mod:`pipeline.local_runner.processes`)."""
+    processes = 1
+    if runs_locally(settings) and not graph.get("portable"):
+        processes = worker_processes(settings, input_bytes=input_bytes(input_pattern))
+        if processes > 1:
+            Tokenizer.for_settings(settings)  # a new local key is made here, not raced for by the workers
+    options = PipelineOptions(
+        runner_args(processes, pipeline_args), runner=settings.pipeline.runner, save_main_session=False
+    )
     avoid_state_cache_trap()
     pipeline = beam.Pipeline(options=options)
-    build(pipeline, input_pattern=input_pattern, settings=settings, run_id=run_id, **graph)
+    build(pipeline, input_pattern=input_pattern, settings=settings, run_id=run_id, processes=processes, **graph)
     return pipeline.run()
 
 

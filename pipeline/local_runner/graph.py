@@ -8,15 +8,17 @@ from logistics.settings import Settings
 from pipeline.dead_letter import DEAD_LETTERS
 from pipeline.events import pii_data_dir
 from pipeline.local_runner.batches import CheckBatchDoFn
+from pipeline.local_runner.processes import range_bytes
 from pipeline.local_runner.shard import ShardTargets, WriteShardDoFn
 from pipeline.local_runner.spill import buckets_for, input_bytes, shuffle_root
 from pipeline.sinks.load import LoadWhenDone, received_counts
 from pipeline.sinks.silver import StageRowsDoFn, dlq_row
-from pipeline.sources.file import ReadLineBatches
+from pipeline.sources.file import DEFAULT_RANGE_BYTES, ReadLineBatches
 from pipeline.transforms.pii import ProtectPiiDoFn
 
-# Dedupe shards: on one machine, files per hour and the parallelism of the shard writers
-# (the local runner's worker count). Not a distributed runner's concern: it runs pipeline.bounded.
+# Dedupe shards: on one machine, files per hour and the parallelism of the shard writers (at
+# least the local runner's worker processes). Not a distributed runner's concern: it runs
+# pipeline.bounded.
 LOCAL_SHARDS = 2
 
 
@@ -32,14 +34,19 @@ def build_local(
     load: bool = True,
     buckets: int | None = None,
     reference: Settings | None = None,
+    processes: int = 1,
 ) -> None:
     """Batches of lines -> normalize + validate -> (one GroupByKey by dedupe shard, carrying
     spill-file names) -> per shard: dedupe -> stage (PII, bronze, enriched silver rows, alerts);
     rejects -> PII -> DLQ. Each shard is deduplicated ``buckets`` at a time (default: sized
-    from the input files, so memory stays flat however big the input is)."""
+    from the input files, so memory stays flat however big the input is). ``processes``: the
+    runner's worker processes (:mod:`pipeline.local_runner.processes`), which the byte ranges
+    read and the shards are sized for."""
     shuffle = shuffle_root(staging)
+    size = input_bytes(input_pattern)
+    shards = max(LOCAL_SHARDS, processes)
     if buckets is None:
-        buckets = buckets_for(input_bytes(input_pattern), shards=LOCAL_SHARDS)
+        buckets = buckets_for(size, shards=shards)
     data_dir = pii_data_dir(settings)
     window_seconds = settings.pipeline.window_size_seconds
     targets = ShardTargets(
@@ -52,9 +59,10 @@ def build_local(
         shuffle_dir=shuffle,
         bronze_groups=buckets,  # an hour-group holds about what a bucket holds
     )
-    batches = pipeline | "Read" >> ReadLineBatches(input_pattern, records=landing)
+    ranges = range_bytes(size, processes=processes, largest=DEFAULT_RANGE_BYTES)
+    batches = pipeline | "Read" >> ReadLineBatches(input_pattern, records=landing, range_bytes=ranges)
     checked = batches | "Check" >> beam.ParDo(
-        CheckBatchDoFn(source_system="file", shards=LOCAL_SHARDS, buckets=buckets, shuffle_dir=shuffle)
+        CheckBatchDoFn(source_system="file", shards=shards, buckets=buckets, shuffle_dir=shuffle)
     ).with_outputs(DEAD_LETTERS, main="valid")
     shards_done = (
         checked.valid
