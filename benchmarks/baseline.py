@@ -1,9 +1,303 @@
-"""Today's versions of functions the pipeline has since replaced, kept only as the benchmarks'
-baseline ("before" contenders), so their figures stay what the replaced code costs. Nothing under
-``pipeline/`` or ``logistics/`` imports this module.
+"""The per-event functions as they were before their per-batch rewrites: the benchmark's "before".
+
+Only ``bench_pipeline``'s "loop, precise check (before)" contender and the tests that prove the
+new functions write exactly what these wrote use them; nothing under ``pipeline/`` or
+``logistics/`` imports this module. Each is a verbatim copy (names and imports aside) of the
+function it stands for, wired to the other copies here, so the "before" figure keeps today's cost.
 """
 
 from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import json
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, cast
+
+import fastavro
+import orjson
+from apache_beam.io.filesystems import FileSystems
+
+from contracts.generated.catalog import SUBJECTS
+from contracts.spec import SEALED_COLUMN, GeneralizePattern, PiiPattern, PiiRule, SubjectSpec
+from logistics import pii as logistics_pii
+from logistics.pii import TOKEN_PREFIX, sealed_tokens
+from logistics.warehouse import TableDef, Warehouse, dlq_table, silver_tables
+from logistics.warehouse.duckdb_backend import DuckDBWarehouse
+from pipeline.dead_letter import DeadLetter, received_line
+from pipeline.ledger import Ledger, record
+from pipeline.sinks.bronze import DEFLATE_LEVEL, PARSED_ENVELOPE
+from pipeline.sinks.silver import _SILVER, WINDOWS, LoadResult, staged_windows
+from pipeline.sources.fields import FIELD_ALIASES
+from pipeline.transforms.enrich import DimensionSnapshot, enrich
+from pipeline.transforms.normalize import Envelope, as_received
+from pipeline.transforms.pii import (
+    _PAYLOAD_KEYS,
+    _POSTCODE_KEPT_CHARACTERS,
+    ALL_RULES,
+    DLQ_IDENTITY,
+    DLQ_ORIGINAL,
+    REDACTED,
+    DetokenizeError,
+    _mask,
+    _mask_emails,
+    _mask_pii_keys,
+    _payload_object,
+    generalize_coordinates,
+    rules_for,
+    scrub_text,
+)
+from pipeline.transforms.route import alert_of
+from pipeline.transforms.stage import StagedEvent, silver_row
+from pipeline.windows.event_counts import RECOUNT, _recount_sql, count_row, window_start
+
+# --------------------------------------------------------------------------- logistics/pii.py
+
+
+class Tokenizer(logistics_pii.Tokenizer):
+    """The tokenizer without its token cache: every call decrypts (a token of ours?) and encrypts."""
+
+    __slots__ = ()
+
+    def tokenize(self, value: str, *, path: str) -> str:
+        """``value`` -> ``tok:v1:<base64url>``; a token this key minted for ``path`` is returned as is."""
+        if self._decrypt(value, path=path) is not None:
+            return value  # already a token of ours: never double-tokenize on replay
+        sealed = self._siv.encrypt(value.encode("utf-8"), [path.encode("utf-8")])
+        return TOKEN_PREFIX + base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
+
+
+def seal(value: Any, *, path: str, tokenizer: logistics_pii.Tokenizer) -> str:
+    """The token of a precise value (its JSON text) for payload field ``path``."""
+    return tokenizer.tokenize(json.dumps(value, sort_keys=True, separators=(",", ":")), path=path)
+
+
+def unseal(token: str, *, path: str, tokenizer: logistics_pii.Tokenizer) -> Any:
+    """The precise value :func:`seal` sealed for ``path``; :class:`DetokenizeError` otherwise."""
+    try:
+        return json.loads(tokenizer.detokenize(token, path=path))
+    except json.JSONDecodeError:
+        raise DetokenizeError(f"the token for {path!r} does not hold a sealed value") from None
+
+
+# --------------------------------------------------------------------------- pipeline/transforms/pii.py
+
+
+def generalize_postcode(value: Any) -> str:
+    """``SW1A 1AA`` -> ``SW1A ***``; ``60601`` -> ``606**``; ``60601-1234`` -> ``606**-****``."""
+    text = _as_text(value).strip()
+    outward, space, _ = text.partition(" ")
+    kept = len(outward) if space else _POSTCODE_KEPT_CHARACTERS
+    return "".join(ch if i < kept or not ch.isalnum() else "*" for i, ch in enumerate(text))
+
+
+GENERALIZERS: dict[GeneralizePattern, Callable[[Any], Any]] = {
+    "coordinates": generalize_coordinates,
+    "postcode": generalize_postcode,
+}
+
+
+def _generalizer(pattern: PiiPattern) -> Callable[[Any], Any]:
+    return GENERALIZERS[cast(GeneralizePattern, pattern)]  # the registry pairs generalize with these only
+
+
+def _value_at(payload: Any, parts: list[str]) -> Any:
+    for part in parts:
+        payload = payload.get(part) if isinstance(payload, dict) else None
+    return payload
+
+
+def sealed_precise_values(
+    payload: dict[str, Any], rules: tuple[PiiRule, ...], *, existing: object, tokenizer: logistics_pii.Tokenizer
+) -> str | None:
+    """``pii_sealed`` for a payload *before* protection: each generalize rule's value, sealed."""
+    previous = sealed_tokens(existing)
+    sealed: dict[str, str] = {}
+    for rule in rules:
+        if rule.policy != "generalize":
+            continue
+        value = _value_at(payload, rule.path.split("."))
+        if value is None:
+            continue
+        generalize = _generalizer(rule.pattern)
+        coarse = generalize(value)
+        token = previous.get(rule.path)
+        if token is not None:
+            try:
+                if generalize(unseal(token, path=rule.path, tokenizer=tokenizer)) == coarse:
+                    sealed[rule.path] = token
+                    continue
+            except DetokenizeError:
+                pass
+        sealed[rule.path] = seal(value, path=rule.path, tokenizer=tokenizer)
+    return json.dumps(sealed, sort_keys=True, separators=(",", ":")) if sealed else None
+
+
+def _as_text(value: Any) -> str:
+    """Rules address text fields; a number or object found there is protected as its JSON text."""
+    if isinstance(value, str):
+        return value
+    # stdlib json, not orjson: it takes any integer size and (default=str) any odd type
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def apply_rule(value: Any, rule: PiiRule, *, tokenizer: logistics_pii.Tokenizer) -> Any:
+    """One present, non-null value under one rule."""
+    if rule.policy == "redact":
+        return REDACTED
+    if rule.policy == "generalize":
+        return _generalizer(rule.pattern)(value)
+    text = _as_text(value)
+    if rule.policy == "mask":
+        return _mask(rule.pattern)(text)
+    return tokenizer.tokenize(text, path=rule.path)
+
+
+def _protect_at(node: Any, parts: tuple[str, ...], rule: PiiRule, tokenizer: logistics_pii.Tokenizer) -> Any:
+    """``node`` with ``rule`` applied at ``parts``, copying only the containers on the way."""
+    if isinstance(node, list):
+        # Contracts put no PII under arrays today; descending anyway means a list never hides it.
+        return [_protect_at(item, parts, rule, tokenizer) for item in node]
+    if not isinstance(node, dict) or parts[0] not in node:
+        return node
+    head, rest = parts[0], parts[1:]
+    child = node[head]
+    if child is None:
+        return node  # a null leaf or a null parent: nothing to protect
+    new = dict(node)
+    new[head] = _protect_at(child, rest, rule, tokenizer) if rest else apply_rule(child, rule, tokenizer=tokenizer)
+    return new
+
+
+def protect(
+    payload: dict[str, Any], rules: tuple[PiiRule, ...], *, tokenizer: logistics_pii.Tokenizer
+) -> dict[str, Any]:
+    """A new payload with every rule applied; the input is never mutated."""
+    out: dict[str, Any] = dict(payload)
+    for rule in rules:
+        out = _protect_at(out, tuple(rule.path.split(".")), rule, tokenizer)
+    return out
+
+
+def protect_envelope(envelope: dict[str, Any], *, tokenizer: logistics_pii.Tokenizer) -> dict[str, Any]:
+    """An envelope (``payload`` as JSON text, see normalize) with its subject's rules applied,
+    and ``pii_sealed`` holding the precise values its generalize rules coarsened (or None)."""
+    rules = rules_for(envelope["event_type"])
+    if not rules:
+        # Most event types carry no PII: skip the JSON round trip. Nothing of theirs is sealed,
+        # so a pii_sealed a producer sent is not kept.
+        return {**envelope, SEALED_COLUMN: None} if envelope.get(SEALED_COLUMN) is not None else envelope
+    payload = orjson.loads(envelope["payload"])
+    if not isinstance(payload, dict):
+        return envelope
+    sealed = sealed_precise_values(payload, rules, existing=envelope.get(SEALED_COLUMN), tokenizer=tokenizer)
+    protected = protect(payload, rules, tokenizer=tokenizer)
+    return {**envelope, "payload": orjson.dumps(protected).decode("utf-8"), SEALED_COLUMN: sealed}
+
+
+def protect_raw(raw: str, *, tokenizer: logistics_pii.Tokenizer) -> str:
+    """PII-safe text of a raw record (a DLQ row's ``raw``, for people to read), parseable or not."""
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return scrub_text(raw)
+    protected = _protect_record(record, tokenizer)
+    return raw if protected == record else orjson.dumps(protected).decode("utf-8")
+
+
+def _protect_record(record: Any, tokenizer: logistics_pii.Tokenizer) -> Any:
+    if not isinstance(record, dict):
+        return _mask_emails(_mask_pii_keys(record))
+    event_type = next((record[k] for k in FIELD_ALIASES["event_type"] if isinstance(record.get(k), str)), None)
+    spec = SUBJECTS.get(event_type) if event_type is not None else None
+    sealed = None
+    for key in _PAYLOAD_KEYS & record.keys():
+        payload = _payload_object(record[key])
+        if spec and isinstance(payload, dict):
+            existing = sealed or record.get(SEALED_COLUMN)
+            sealed = sealed_precise_values(payload, spec.pii, existing=existing, tokenizer=tokenizer) or sealed
+    if sealed:
+        record = {**record, SEALED_COLUMN: sealed}  # generalized values keep their precise value, sealed
+    envelope = _mask_emails(_mask_pii_keys({k: v for k, v in record.items() if k not in _PAYLOAD_KEYS}))
+    return {k: _protect_payload(v, spec, tokenizer) if k in _PAYLOAD_KEYS else envelope[k] for k, v in record.items()}
+
+
+def _protect_payload(value: Any, spec: SubjectSpec | None, tokenizer: logistics_pii.Tokenizer) -> Any:
+    payload = _payload_object(value)
+    if isinstance(value, str) and payload is None and value.strip() != "null":
+        return scrub_text(value)  # text that is not JSON
+    if isinstance(payload, dict):
+        payload = protect(payload, spec.pii if spec else ALL_RULES, tokenizer=tokenizer)
+    payload = _mask_emails(payload if spec else _mask_pii_keys(payload))
+    return orjson.dumps(payload).decode("utf-8") if isinstance(value, str) else payload
+
+
+def protect_dead_letter(dead: DeadLetter, *, tokenizer: logistics_pii.Tokenizer) -> DeadLetter:
+    """A DLQ record that holds no clear PII and can still be replayed exactly; idempotent."""
+    if dead.received is not None:
+        record = dead.received
+    elif dead.sealed is None:  # made without its record: its raw text is what there is to replay
+        record = as_received(dead.raw, source_system=dead.source_system or "file")
+    else:  # protected already
+        return dead
+    sealed = tokenizer.seal_bytes(received_line(record), purpose=DLQ_ORIGINAL)
+    # Named without its publish time: a redelivery or a bridge's republish is the same record.
+    identity = tokenizer.seal_bytes(received_line(dataclasses.replace(record, publish_time=None)), purpose=DLQ_IDENTITY)
+    return dataclasses.replace(
+        dead,
+        raw=protect_raw(dead.raw, tokenizer=tokenizer),
+        reason=scrub_text(dead.reason),
+        event_id=_mask_emails(dead.event_id),
+        event_type=_mask_emails(dead.event_type),
+        source_system=_mask_emails(dead.source_system),
+        trace_id=_mask_emails(dead.trace_id),
+        received=None,
+        sealed=sealed,
+        identity=identity,
+    )
+
+
+# --------------------------------------------------------------------------- pipeline/transforms/stage.py
+
+
+def stage_event(
+    envelope: Envelope,
+    *,
+    tokenizer: logistics_pii.Tokenizer,
+    dims: DimensionSnapshot,
+    alert_event_types: frozenset[str],
+) -> StagedEvent:
+    protected = protect_envelope(envelope, tokenizer=tokenizer)
+    table, row = silver_row(protected)
+    alert = alert_of(protected) if protected["event_type"] in alert_event_types else None
+    return StagedEvent(protected=protected, table=table, row=enrich(row, dims), alert=alert)
+
+
+# --------------------------------------------------------------------------- pipeline/sinks/bronze.py
+
+
+def write_avro(fh: IO[bytes], envelopes: Iterable[Envelope]) -> None:
+    fastavro.writer(fh, PARSED_ENVELOPE, envelopes, codec="deflate", codec_compression_level=DEFLATE_LEVEL)
+
+
+@dataclass(frozen=True)
+class PerEvent:
+    """The per-event functions a plain loop calls: today's (``pipeline``) or these."""
+
+    tokenizer: type[logistics_pii.Tokenizer]
+    stage_event: Callable[..., StagedEvent]
+    protect_dead_letter: Callable[..., DeadLetter]
+    write_avro: Callable[[IO[bytes], Iterable[Envelope]], None]
+
+
+BEFORE = PerEvent(
+    tokenizer=Tokenizer, stage_event=stage_event, protect_dead_letter=protect_dead_letter, write_avro=write_avro
+)
+
 
 # ---------------------------------------------------------------------------------------------
 # Staged silver/DLQ rows as JSON lines and their load (replaced by Parquet staging:
@@ -11,22 +305,6 @@ from __future__ import annotations
 # backend's ``load_json_files``, ``merge_rows`` and ``_merge`` methods became functions of the
 # warehouse, and ``recount_windows`` (pipeline/windows/event_counts.py) calls this ``merge_rows``.
 # ---------------------------------------------------------------------------------------------
-import datetime as dt
-import tempfile
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
-from typing import IO, Any
-
-import orjson
-from apache_beam.io.filesystems import FileSystems
-
-from logistics.warehouse import TableDef, Warehouse, dlq_table, silver_tables
-from logistics.warehouse.duckdb_backend import DuckDBWarehouse
-from pipeline.ledger import Ledger, record
-from pipeline.sinks.silver import _SILVER, WINDOWS, LoadResult, staged_windows
-from pipeline.windows.event_counts import RECOUNT, _recount_sql, count_row, window_start
-
-
 def row_line(row: dict[str, Any]) -> bytes:
     return orjson.dumps(row, option=orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE)
 

@@ -50,6 +50,7 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
 from benchmarks import baseline
 from benchmarks._child import measured_in_child
+from benchmarks.baseline import BEFORE, PerEvent
 from logistics.settings import Settings, StorageSettings
 from logistics.warehouse import connect
 from pipeline.dead_letter import DeadLetter
@@ -67,6 +68,10 @@ from pipeline.transforms.validate import conforms, validate
 
 Check = Callable[..., Envelope | DeadLetter]
 CHECKS: dict[str, Check] = {"precise": check_precisely, "fast": check}
+# The per-event functions of the loops: today's, or (the "before" loop) benchmarks/baseline.py's.
+NOW = PerEvent(
+    tokenizer=Tokenizer, stage_event=stage_event, protect_dead_letter=protect_dead_letter, write_avro=write_avro
+)
 
 
 def make_input(events: int, path: Path) -> int:
@@ -122,20 +127,21 @@ class _LoopOutputs:
     """What both plain loops write to, as the pipeline does: bronze Avro per event hour, staged
     silver + DLQ rows, then the single-writer load."""
 
-    def __init__(self, data_dir: Path, *, before: bool = False) -> None:
+    def __init__(self, data_dir: Path, per_event: PerEvent = NOW, *, json_lines: bool = False) -> None:
         self.settings = Settings(storage=StorageSettings(data_dir=data_dir))
-        self.tokenizer = Tokenizer.from_base64(Tokenizer.generate_key())
+        self.per_event = per_event
+        self.tokenizer = per_event.tokenizer.from_base64(Tokenizer.generate_key())
         self.hours: dict[dt.datetime, list[dict[str, Any]]] = defaultdict(list)
         self._staging = f"{self.settings.storage.staging}/loop"
         # before: rows staged and loaded as JSON lines (benchmarks.baseline), the Parquet staging's baseline
-        self._before = before
+        self._before = before = json_lines or per_event is BEFORE
         staged_tables = baseline.StagedTables if before else StagedTables
         self.staged = staged_tables(staging_dir=self._staging, name="loop", window_seconds=300)
 
     def write_bronze(self) -> None:
         for hour, envelopes in self.hours.items():
             buffer = io.BytesIO()
-            write_avro(buffer, envelopes)
+            self.per_event.write_avro(buffer, envelopes)
             write_bronze_file(self.settings.storage.bronze, hour, run_id="loop", part="00000", data=buffer.getvalue())
 
     def load(self) -> None:
@@ -143,12 +149,12 @@ class _LoopOutputs:
             (baseline.load_staged if self._before else load_staged)(warehouse, self._staging, window_seconds=300)
 
 
-def plain_loop(path: Path, data_dir: Path, check_record: Check = check) -> int:
+def plain_loop(path: Path, data_dir: Path, check_record: Check = check, per_event: PerEvent = NOW) -> int:
     """The practical ceiling: the pipeline's work in one process, no framework — the same pure
     functions per event (PII, enrichment and alerts through ``stage_event``), then the same
     outputs: bronze Avro per event hour, staged silver + DLQ rows with their 5-minute windows,
     and the same single-writer load and recount."""
-    loop = _LoopOutputs(data_dir, before=check_record is check_precisely)
+    loop = _LoopOutputs(data_dir, per_event)
     settings, staged, hours, tokenizer = loop.settings, loop.staged, loop.hours, loop.tokenizer
     now, dims, seen = dt.datetime.now(dt.UTC), DimensionSnapshot(), set[str]()
     alerts: list[dict[str, Any]] = []
@@ -159,12 +165,12 @@ def plain_loop(path: Path, data_dir: Path, check_record: Check = check) -> int:
                 continue
             checked = check_record(line, source_system="file", ingest_time=now)
             if isinstance(checked, DeadLetter):
-                staged.add(*dlq_row(protect_dead_letter(checked, tokenizer=tokenizer)))
+                staged.add(*dlq_row(per_event.protect_dead_letter(checked, tokenizer=tokenizer)))
                 continue
             if checked["event_id"] in seen:
                 continue
             seen.add(checked["event_id"])
-            event = stage_event(checked, tokenizer=tokenizer, dims=dims, alert_event_types=alert_types)
+            event = per_event.stage_event(checked, tokenizer=tokenizer, dims=dims, alert_event_types=alert_types)
             hours[hour_of(event.protected)].append(event.protected)
             staged.add(event.table, event.row)
             if event.alert is not None:
@@ -191,7 +197,7 @@ class _StageClock:
 def stage_profile(path: Path, data_dir: Path, which: str) -> dict[str, Any]:
     """:func:`plain_loop` taken apart (``stage_event`` into its steps, ``check`` into normalize and
     validate), timing each stage; ``which`` is ``precise`` or ``fast``. The stages' total time."""
-    loop = _LoopOutputs(data_dir, before=which == "precise")
+    loop = _LoopOutputs(data_dir, json_lines=which == "precise")
     settings, staged, hours, tokenizer = loop.settings, loop.staged, loop.hours, loop.tokenizer
     now, dims, seen = dt.datetime.now(dt.UTC), DimensionSnapshot(), set[str]()
     alert_types = frozenset(settings.pipeline.alert_event_types)
@@ -283,7 +289,7 @@ def contender(kind: str, input_path: str, data_dir: str) -> dict[str, Any]:
     if kind == "floor":
         floor(path)
     elif kind.startswith("loop-"):
-        plain_loop(path, data, CHECKS[kind.removeprefix("loop-")])
+        plain_loop(path, data, CHECKS[kind.removeprefix("loop-")], BEFORE if kind == "loop-precise" else NOW)
     elif kind.startswith("stages-"):
         return stage_profile(path, data, kind.removeprefix("stages-"))
     elif kind == "naive":

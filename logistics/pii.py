@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,8 @@ TOKEN_PREFIX = "tok:v1:"  # the version names the token format, so a future form
 SEALED_RECORD_PREFIX = "sealed:v1:"  # bytes sealed whole under the key (a DLQ row's original record)
 KEY_BYTES = 64  # AES-SIV with two AES-256 keys
 _SIV_TAG_BYTES = 16
+# Tokens a Tokenizer remembers (the least recently used go first): a few hundred bytes each, a few MB.
+TOKEN_CACHE_SIZE = 16_384
 
 
 class PiiKeyError(LogisticsError, RuntimeError):
@@ -44,14 +47,21 @@ class SealedRecordError(LogisticsError, ValueError):
 
 
 class Tokenizer:
-    """Deterministic, keyed, reversible tokens (AES-SIV, RFC 5297) for one key."""
+    """Deterministic, keyed, reversible tokens (AES-SIV, RFC 5297) for one key.
 
-    __slots__ = ("_siv",)
+    Equal (value, path) always give the same token, so the tokens of recently seen values are
+    kept (a bounded LRU of ``cache_size``): the personal data of a shipment repeats across its
+    events, and each repeat then costs a lookup instead of a decryption attempt and an
+    encryption. The cache lives and dies with the instance, which is never pickled.
+    """
 
-    def __init__(self, key: bytes) -> None:
+    __slots__ = ("_siv", "_tokens")
+
+    def __init__(self, key: bytes, *, cache_size: int = TOKEN_CACHE_SIZE) -> None:
         if len(key) != KEY_BYTES:
             raise PiiKeyError(f"a PII key is {KEY_BYTES} bytes (AES-SIV-512), got {len(key)}")
-        self._siv = AESSIV(key)
+        self._siv = AESSIV(key)  # one cipher object per key, reused by every call
+        self._tokens = functools.lru_cache(maxsize=cache_size)(self._mint)
 
     def __repr__(self) -> str:
         return "Tokenizer(<key hidden>)"  # never print key material, even in tracebacks
@@ -150,6 +160,14 @@ class Tokenizer:
 
     def tokenize(self, value: str, *, path: str) -> str:
         """``value`` -> ``tok:v1:<base64url>``; a token this key minted for ``path`` is returned as is."""
+        return self._tokens(value, path)
+
+    @property
+    def cached_tokens(self) -> int:
+        """How many tokens the cache holds now (at most ``cache_size``)."""
+        return self._tokens.cache_info().currsize
+
+    def _mint(self, value: str, path: str) -> str:
         if self._decrypt(value, path=path) is not None:
             return value  # already a token of ours: never double-tokenize on replay
         sealed = self._siv.encrypt(value.encode("utf-8"), [path.encode("utf-8")])
@@ -222,9 +240,27 @@ def looks_like_token(value: object) -> bool:
 # --------------------------------------------------------------------------- sealed precise values
 
 
+def json_text(*, ensure_ascii: bool = True, default: Callable[[Any], Any] | None = None) -> Callable[[Any], str]:
+    """``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=..., default=...)``
+    as a function built once: the same C encoder ``json.dumps`` builds on every call, with the
+    same options, so the same text, for a fraction of the cost. For parsed JSON (never circular:
+    the circular-reference check is the one thing left out) and what ``default`` makes of odd types.
+    """
+    encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=ensure_ascii, default=default)
+    make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if make_encoder is None:  # a Python without the C accelerator
+        return encoder.encode
+    strings = json.encoder.encode_basestring_ascii if ensure_ascii else json.encoder.encode_basestring
+    chunks = make_encoder(None, encoder.default, strings, None, ":", ",", True, False, True)
+    return lambda value: "".join(chunks(value, 0))
+
+
+canonical_json = json_text()  # sorted keys, no spaces, ASCII: the text a sealed value is
+
+
 def seal(value: Any, *, path: str, tokenizer: Tokenizer) -> str:
     """The token of a precise value (its JSON text) for payload field ``path``."""
-    return tokenizer.tokenize(json.dumps(value, sort_keys=True, separators=(",", ":")), path=path)
+    return tokenizer.tokenize(canonical_json(value), path=path)
 
 
 def unseal(token: str, *, path: str, tokenizer: Tokenizer) -> Any:

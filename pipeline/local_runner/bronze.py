@@ -6,19 +6,11 @@ import datetime as dt
 import io
 from typing import IO
 
-import fastavro
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.local_runner.spill import read_records, write_record
 from pipeline.sinks.archive import archived_ids
-from pipeline.sinks.bronze import (
-    DEFLATE_LEVEL,
-    PARSED_ENVELOPE,
-    bronze_prefix,
-    event_ids,
-    hour_of,
-    write_bronze_file,
-)
+from pipeline.sinks.bronze import AvroBlocks, bronze_prefix, encode_envelope, event_ids, hour_of, write_bronze_file
 from pipeline.transforms.normalize import Envelope
 
 
@@ -30,6 +22,9 @@ class BronzeHours:
     per hour means thousands of open files (or uploads). So events are first spilled to a few
     *hour-group* files (hours dealt round-robin to ``groups``), and :meth:`close` writes the
     groups one after another: memory holds one group's deflated containers, never the shard.
+
+    An event is encoded to its Avro record once, when it is added: the spill holds those bytes
+    (with its hour and id), and the hour's container is assembled from them without decoding.
     """
 
     def __init__(
@@ -40,12 +35,17 @@ class BronzeHours:
         # Deterministic names per (run, shard): a retried shard overwrites its own spill.
         self._spill_paths = [f"{spill_dir.rstrip('/')}/{shard:05d}/{g:05d}.bin" for g in range(self._groups)]
         self._spills: dict[int, IO[bytes]] = {}
-        self._pending: dict[int, list[Envelope]] = {}
+        # Per group: (hour start in epoch seconds, event_id, Avro record) of events not spilled yet.
+        self._pending: dict[int, list[tuple[int, str, bytes]]] = {}
+        self._hours: dict[int, dt.datetime] = {}  # epoch seconds -> the hour, as hour_of gave it
 
     def add(self, envelope: Envelope) -> None:
-        group = int(hour_of(envelope).timestamp()) // 3600 % self._groups
+        hour = hour_of(envelope)
+        start = int(hour.timestamp())
+        self._hours.setdefault(start, hour)
+        group = start // 3600 % self._groups
         pending = self._pending.setdefault(group, [])
-        pending.append(envelope)
+        pending.append((start, envelope["event_id"], encode_envelope(envelope)))
         if len(pending) >= self._batch_events:
             self._spill(group)
 
@@ -80,25 +80,23 @@ class BronzeHours:
     def _write_group(self, spill_path: str) -> list[str]:
         # Each hour is an Avro container filling an in-memory buffer block by block (deflated),
         # so a group costs its compressed bytes, not its records.
-        hours: dict[dt.datetime, tuple[io.BytesIO, fastavro.write.Writer]] = {}
-        known: dict[dt.datetime, set[str]] = {}  # ids the hour's other files hold: never archived twice
-        for _, envelopes in read_records(spill_path):
-            for envelope in envelopes:
-                hour = hour_of(envelope)
-                if hour not in known:
-                    known[hour] = archived_ids(self._root, hour, ids_of=event_ids, except_prefix=self._prefix(hour))
-                if envelope["event_id"] in known[hour]:
+        hours: dict[int, tuple[io.BytesIO, AvroBlocks]] = {}
+        known: dict[int, set[str]] = {}  # ids the hour's other files hold: never archived twice
+        for _, records in read_records(spill_path):
+            for start, event_id, record in records:
+                if start not in known:
+                    hour = self._hours[start]
+                    known[start] = archived_ids(self._root, hour, ids_of=event_ids, except_prefix=self._prefix(hour))
+                if event_id in known[start]:
                     continue
-                if hour not in hours:
+                if start not in hours:
                     buffer = io.BytesIO()
-                    writer = fastavro.write.Writer(
-                        buffer, PARSED_ENVELOPE, codec="deflate", compression_level=DEFLATE_LEVEL
-                    )
-                    hours[hour] = buffer, writer
-                hours[hour][1].write(envelope)
+                    hours[start] = buffer, AvroBlocks(buffer)
+                hours[start][1].add(record)
         paths = []
-        for hour, (buffer, writer) in sorted(hours.items()):
-            writer.flush()
+        for start, (buffer, blocks) in sorted(hours.items()):
+            blocks.flush()
             data = buffer.getvalue()
+            hour = self._hours[start]
             paths.append(write_bronze_file(self._root, hour, run_id=self._run_id, part=self._part, data=data))
         return paths

@@ -30,12 +30,11 @@ import fastavro
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import PCollection
 
-from contracts.generated.coders import BRONZE_SCHEMA, BronzeCoder
+from contracts.generated.coders import BRONZE_SCHEMA
 from pipeline.sinks.archive import archived_ids
 from pipeline.transforms.normalize import Envelope
 
 PARSED_ENVELOPE = fastavro.parse_schema(BRONZE_SCHEMA)  # the contract's envelope + pii_sealed
-_CODER = BronzeCoder()
 
 
 def bronze_prefix(root: str, hour: dt.datetime, *, run_id: str, part: str) -> str:
@@ -71,13 +70,192 @@ def event_ids(path: str) -> list[str]:
 DEFLATE_LEVEL = 1
 
 
+# ----------------------------------------------------------------- one envelope as Avro binary
+
+# Bronze writes every event, and fastavro's writer spends most of its time per field on the
+# generality of its schema walk. The envelope's fields are few and plain, so each is written
+# by a function picked once from the schema, to the bytes Avro's binary encoding prescribes
+# (the same fastavro writes: tests/pipeline/sinks/test_bronze.py compares them). A value of
+# another shape than expected (a naive datetime, a str subclass, a missing field) is left to
+# fastavro, which writes or refuses it as it always did.
+
+
+def _zigzag_varint(value: int) -> bytes:
+    """An Avro ``int``/``long``: zigzag, then 7 bits a byte, low bits first."""
+    value = (value << 1) ^ (value >> 63)
+    if 1 << 49 <= value < 1 << 56:  # every timestamp in micros from 1979 to 2540: 8 bytes, unrolled
+        return bytes(
+            (
+                value & 0x7F | 0x80,
+                value >> 7 & 0x7F | 0x80,
+                value >> 14 & 0x7F | 0x80,
+                value >> 21 & 0x7F | 0x80,
+                value >> 28 & 0x7F | 0x80,
+                value >> 35 & 0x7F | 0x80,
+                value >> 42 & 0x7F | 0x80,
+                value >> 49,
+            )
+        )
+    out = bytearray()
+    while value & ~0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+_SMALL_LONGS = tuple(_zigzag_varint(n) for n in range(16_384))  # lengths, versions: looked up
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+_NULL_BRANCH, _STRING_BRANCH = b"\x00", b"\x02"  # union ["null", "string"]: branch 0 or 1
+# Encoded timestamps by datetime: a run's ingest times and its events' times repeat (a minute
+# grid, a batch's arrival). Emptied when full, so it stays small.
+_TIMESTAMPS: dict[dt.datetime, bytes] = {}
+_TIMESTAMPS_KEPT = 8_192
+
+
+def _long(value: Any) -> bytes:
+    if type(value) is not int:  # a bool, a float, ...: how fastavro writes (or refuses) it is its business
+        raise TypeError  # not plain: left to fastavro
+    return _SMALL_LONGS[value] if 0 <= value < 16_384 else _zigzag_varint(value)
+
+
+def _string(value: Any) -> bytes:
+    if type(value) is not str:
+        raise TypeError  # not plain: left to fastavro
+    data = value.encode()
+    size = len(data)
+    return (_SMALL_LONGS[size] if size < 16_384 else _zigzag_varint(size)) + data
+
+
+def _optional_string(value: Any) -> bytes:
+    return _NULL_BRANCH if value is None else _STRING_BRANCH + _string(value)
+
+
+def _timestamp_micros(value: Any) -> bytes:
+    encoded = _TIMESTAMPS.get(value) if type(value) is dt.datetime else None
+    if encoded is None:
+        if type(value) is not dt.datetime or value.tzinfo is None:  # fastavro reads a naive one as local time
+            raise TypeError  # not plain: left to fastavro
+        if len(_TIMESTAMPS) >= _TIMESTAMPS_KEPT:
+            _TIMESTAMPS.clear()
+        encoded = _TIMESTAMPS[value] = _zigzag_varint((value - _EPOCH) // _MICROSECOND)
+    return encoded
+
+
+# The bronze schema's fields, in order, and how each is written; :func:`encode_envelope` writes
+# exactly these (unrolled: a loop over them costs a third more), and a schema that differs stops here.
+_WRITTEN_FIELDS = (
+    ("event_id", "string"),
+    ("event_type", "string"),
+    ("event_version", "int"),
+    ("event_time", {"type": "long", "logicalType": "timestamp-micros"}),
+    ("ingest_time", {"type": "long", "logicalType": "timestamp-micros"}),
+    ("source_system", "string"),
+    ("trace_id", ["null", "string"]),
+    ("payload", "string"),
+    ("pii_sealed", ["null", "string"]),
+)
+if tuple((field["name"], field["type"]) for field in BRONZE_SCHEMA["fields"]) != _WRITTEN_FIELDS:
+    raise TypeError("the bronze envelope's fields changed: teach pipeline/sinks/bronze.py's encode_envelope them")
+
+
+def encode_envelope(envelope: Envelope) -> bytes:
+    """One envelope as Avro binary (schemaless) under the bronze schema: what fastavro writes."""
+    get = envelope.get
+    try:
+        return b"".join(
+            (
+                _string(get("event_id")),
+                _string(get("event_type")),
+                _long(get("event_version")),
+                _timestamp_micros(get("event_time")),
+                _timestamp_micros(get("ingest_time")),
+                _string(get("source_system")),
+                _optional_string(get("trace_id")),
+                _string(get("payload")),
+                _optional_string(get("pii_sealed")),
+            )
+        )
+    except (TypeError, OverflowError):  # a value the plain writers leave to fastavro
+        buffer = io.BytesIO()
+        fastavro.schemaless_writer(buffer, PARSED_ENVELOPE, envelope)
+        return buffer.getvalue()
+
+
+def encoded_event_id(record: bytes) -> str:
+    """The event_id of an encoded envelope, read without decoding the rest (it is the first field)."""
+    size = shift = position = 0
+    while True:
+        byte = record[position]
+        size |= (byte & 0x7F) << shift
+        position += 1
+        if not byte & 0x80:
+            break
+        shift += 7
+    size = (size >> 1) ^ -(size & 1)
+    return record[position : position + size].decode()
+
+
+# ----------------------------------------------------------------- Avro containers of encoded records
+
+# Raw bytes per block before deflate: fastavro's default sync interval.
+BLOCK_BYTES = 16_000
+
+
+class _EncodedBlock:
+    """Records already in Avro binary, as ``Writer.write_block`` takes a block (it deflates it)."""
+
+    __slots__ = ("bytes_", "num_records")
+
+    def __init__(self, records: list[bytes]) -> None:
+        self.bytes_, self.num_records = io.BytesIO(b"".join(records)), len(records)
+
+
+class AvroBlocks:
+    """One bronze Avro container (header, deflated blocks) written from encoded records."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self._writer = fastavro.write.Writer(fh, PARSED_ENVELOPE, codec="deflate", compression_level=DEFLATE_LEVEL)
+        self._records: list[bytes] = []
+        self._size = 0
+
+    def add(self, record: bytes) -> None:
+        self._records.append(record)
+        self._size += len(record)
+        if self._size >= BLOCK_BYTES:
+            self._dump()
+
+    def _dump(self) -> None:
+        if self._records:
+            self._writer.write_block(_EncodedBlock(self._records))
+            self._records, self._size = [], 0
+
+    def flush(self) -> None:
+        self._dump()
+        self._writer.flush()
+
+
 def write_avro(fh: IO[bytes], envelopes: Iterable[Envelope]) -> None:
-    fastavro.writer(fh, PARSED_ENVELOPE, envelopes, codec="deflate", codec_compression_level=DEFLATE_LEVEL)
+    """An Avro container of ``envelopes`` (deflate) into ``fh``."""
+    write_encoded(fh, map(encode_envelope, envelopes))
+
+
+def write_encoded(fh: IO[bytes], records: Iterable[bytes]) -> None:
+    """An Avro container of records already encoded by :func:`encode_envelope` into ``fh``."""
+    blocks = AvroBlocks(fh)
+    for record in records:
+        blocks.add(record)
+    blocks.flush()
 
 
 def hour_of(envelope: Envelope) -> dt.datetime:
     event_time: dt.datetime = envelope["event_time"]
     return event_time.replace(minute=0, second=0, microsecond=0)
+
+
+def _by_hour(envelope: Envelope) -> tuple[int, bytes]:
+    return int(hour_of(envelope).timestamp()), encode_envelope(envelope)
 
 
 class _WriteBatchDoFn(beam.DoFn):
@@ -86,16 +264,17 @@ class _WriteBatchDoFn(beam.DoFn):
 
     def process(self, batch: tuple[Any, Iterable[bytes]]) -> Iterator[str]:
         sharded_key, encoded = batch
-        envelopes = [_CODER.decode(e) for e in encoded]
+        # The records stay as the shuffle carried them (encode_envelope's bytes): only their ids are read.
+        records = [(encoded_event_id(record), record) for record in encoded]
         hour = dt.datetime.fromtimestamp(sharded_key.key, tz=dt.UTC)
         # Named by its ids: a retried batch is the same writer, whose earlier file it replaces.
-        part = hashlib.sha256("\n".join(sorted(e["event_id"] for e in envelopes)).encode()).hexdigest()[:12]
+        part = hashlib.sha256("\n".join(sorted(event_id for event_id, _ in records)).encode()).hexdigest()[:12]
         prefix = bronze_prefix(self._root, hour, run_id=self._run_id, part=part)
         known = archived_ids(self._root, hour, ids_of=event_ids, except_prefix=prefix)
-        fresh = [e for e in envelopes if e["event_id"] not in known]
+        fresh = [record for event_id, record in records if event_id not in known]
         if fresh:
             buffer = io.BytesIO()
-            write_avro(buffer, fresh)
+            write_encoded(buffer, fresh)
             yield write_bronze_file(self._root, hour, run_id=self._run_id, part=part, data=buffer.getvalue())
 
 
@@ -111,9 +290,8 @@ class WriteBronze(beam.PTransform):
     def expand(self, envelopes: PCollection) -> PCollection:
         return (
             envelopes
-            # Avro-encoded (the generated coder) for the shuffle: far cheaper than pickling dicts.
-            | "ByHour"
-            >> beam.Map(lambda e: (int(hour_of(e).timestamp()), _CODER.encode(e))).with_output_types(tuple[int, bytes])
+            # Avro-encoded for the shuffle (far cheaper than pickling dicts), as the file will hold them.
+            | "ByHour" >> beam.Map(_by_hour).with_output_types(tuple[int, bytes])
             | "BatchPerHour"
             >> beam.GroupIntoBatches.WithShardedKey(self._batch_size, max_buffering_duration_secs=self._buffering)
             | "WriteAvro" >> beam.ParDo(_WriteBatchDoFn(root=self._root, run_id=self._run_id))

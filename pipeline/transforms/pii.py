@@ -29,10 +29,10 @@ sealed values with it).
 from __future__ import annotations
 
 import dataclasses
-import json
+import functools
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -49,8 +49,8 @@ from logistics.pii import DetokenizeError as DetokenizeError
 from logistics.pii import PiiKeyError as PiiKeyError
 from logistics.pii import SealedRecordError as SealedRecordError
 from logistics.pii import Tokenizer as Tokenizer
+from logistics.pii import canonical_json, json_text, seal, sealed_tokens, unseal
 from logistics.pii import looks_like_token as looks_like_token
-from logistics.pii import seal, sealed_tokens, unseal
 from pipeline.dead_letter import DeadLetter, received_line
 from pipeline.sources.base import SourceRecord
 from pipeline.sources.fields import FIELD_ALIASES
@@ -167,7 +167,7 @@ def _generalizer(pattern: PiiPattern) -> Callable[[Any], Any]:
     return GENERALIZERS[cast(GeneralizePattern, pattern)]  # the registry pairs generalize with these only
 
 
-def _value_at(payload: Any, parts: list[str]) -> Any:
+def _value_at(payload: Any, parts: tuple[str, ...]) -> Any:
     for part in parts:
         payload = payload.get(part) if isinstance(payload, dict) else None
     return payload
@@ -188,21 +188,29 @@ def sealed_precise_values(
     for rule in rules:
         if rule.policy != "generalize":
             continue
-        value = _value_at(payload, rule.path.split("."))
+        value = _value_at(payload, _parts(rule.path))
         if value is None:
             continue
-        generalize = _generalizer(rule.pattern)
-        coarse = generalize(value)
         token = previous.get(rule.path)
         if token is not None:
+            generalize = _generalizer(rule.pattern)
             try:
-                if generalize(unseal(token, path=rule.path, tokenizer=tokenizer)) == coarse:
+                if generalize(unseal(token, path=rule.path, tokenizer=tokenizer)) == generalize(value):
                     sealed[rule.path] = token
                     continue
             except DetokenizeError:
                 pass
         sealed[rule.path] = seal(value, path=rule.path, tokenizer=tokenizer)
-    return json.dumps(sealed, sort_keys=True, separators=(",", ":")) if sealed else None
+    return canonical_json(sealed) if sealed else None
+
+
+# stdlib json, not orjson: it takes any integer size and (default=str) any odd type
+_text_of = json_text(ensure_ascii=False, default=str)
+
+
+@functools.cache
+def _parts(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
 
 
 # --------------------------------------------------------------------------- protect
@@ -212,8 +220,7 @@ def _as_text(value: Any) -> str:
     """Rules address text fields; a number or object found there is protected as its JSON text."""
     if isinstance(value, str):
         return value
-    # stdlib json, not orjson: it takes any integer size and (default=str) any odd type
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _text_of(value)
 
 
 def apply_rule(value: Any, rule: PiiRule, *, tokenizer: Tokenizer) -> Any:
@@ -244,15 +251,69 @@ def _protect_at(node: Any, parts: tuple[str, ...], rule: PiiRule, tokenizer: Tok
     return new
 
 
+# A subject's rules as one tree of their paths: {key: subtree, or the rule at that leaf}.
+_RuleTree = dict[str, "_RuleTree | PiiRule"]
+
+
+@functools.lru_cache(maxsize=1024)
+def _rule_tree(rules: tuple[PiiRule, ...]) -> _RuleTree | None:
+    """The rules as a tree walked once per payload, or None when one path is another's prefix
+    (or repeats it), where the order of the rules matters and they are applied one by one.
+
+    When no path contains another, every rule reads an input value no other rule writes, so
+    one walk gives what applying them in turn gives, with each container copied once.
+    """
+    tree: _RuleTree = {}
+    for rule in rules:
+        node, parts = tree, _parts(rule.path)
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                return None  # a rule sits on this path's parent
+            node = child
+        if parts[-1] in node:
+            return None  # a rule sits below this path, or on it already
+        node[parts[-1]] = rule
+    return tree
+
+
+def _protect_tree(node: Any, tree: _RuleTree, tokenizer: Tokenizer) -> Any:
+    """``node`` with ``tree``'s rules applied, copying only the containers on their paths."""
+    if isinstance(node, list):
+        # Contracts put no PII under arrays today; descending anyway means a list never hides it.
+        return [_protect_tree(item, tree, tokenizer) for item in node]
+    if not isinstance(node, dict):
+        return node
+    new = None
+    for head, below in tree.items():
+        child = node.get(head)
+        if child is None:
+            continue  # missing, a null leaf or a null parent: nothing to protect
+        if new is None:
+            new = dict(node)
+        if isinstance(below, PiiRule):
+            new[head] = apply_rule(child, below, tokenizer=tokenizer)
+        else:
+            new[head] = _protect_tree(child, below, tokenizer)
+    return node if new is None else new
+
+
 def protect(payload: dict[str, Any], rules: tuple[PiiRule, ...], *, tokenizer: Tokenizer) -> dict[str, Any]:
     """A new payload with every rule applied; the input is never mutated.
 
     Missing or null fields are left alone. Unchanged subtrees are shared with the input
     (copy-on-write along each rule's path), which is safe because nothing here mutates.
     """
+    return _protect(payload, rules, _rule_tree(rules), tokenizer)
+
+
+def _protect(payload: dict[str, Any], rules: tuple[PiiRule, ...], tree: _RuleTree | None, tokenizer: Tokenizer) -> Any:
+    if tree is not None:
+        protected = _protect_tree(payload, tree, tokenizer)
+        return dict(payload) if protected is payload else protected
     out: dict[str, Any] = dict(payload)
     for rule in rules:
-        out = _protect_at(out, tuple(rule.path.split(".")), rule, tokenizer)
+        out = _protect_at(out, _parts(rule.path), rule, tokenizer)
     return out
 
 
@@ -261,10 +322,17 @@ def rules_for(event_type: str) -> tuple[PiiRule, ...]:
     return spec.pii if spec else ()
 
 
+@functools.lru_cache(maxsize=1024)
+def _subject_plan(event_type: str) -> tuple[tuple[PiiRule, ...], tuple[PiiRule, ...], _RuleTree | None]:
+    """(rules, the generalize rules among them, their tree) of a subject, worked out once."""
+    rules = rules_for(event_type)
+    return rules, tuple(rule for rule in rules if rule.policy == "generalize"), _rule_tree(rules)
+
+
 def protect_envelope(envelope: dict[str, Any], *, tokenizer: Tokenizer) -> dict[str, Any]:
     """An envelope (``payload`` as JSON text, see normalize) with its subject's rules applied,
     and ``pii_sealed`` holding the precise values its generalize rules coarsened (or None)."""
-    rules = rules_for(envelope["event_type"])
+    rules, generalized, tree = _subject_plan(envelope["event_type"])
     if not rules:
         # Most event types carry no PII: skip the JSON round trip. Nothing of theirs is sealed,
         # so a pii_sealed a producer sent is not kept.
@@ -272,9 +340,18 @@ def protect_envelope(envelope: dict[str, Any], *, tokenizer: Tokenizer) -> dict[
     payload = orjson.loads(envelope["payload"])
     if not isinstance(payload, dict):
         return envelope
-    sealed = sealed_precise_values(payload, rules, existing=envelope.get(SEALED_COLUMN), tokenizer=tokenizer)
-    protected = protect(payload, rules, tokenizer=tokenizer)
+    existing = envelope.get(SEALED_COLUMN)
+    # Only generalize rules seal anything: the others are skipped without a look.
+    sealed = (
+        sealed_precise_values(payload, generalized, existing=existing, tokenizer=tokenizer) if generalized else None
+    )
+    protected = _protect(payload, rules, tree, tokenizer)
     return {**envelope, "payload": orjson.dumps(protected).decode("utf-8"), SEALED_COLUMN: sealed}
+
+
+def protect_envelopes(envelopes: Iterable[dict[str, Any]], *, tokenizer: Tokenizer) -> list[dict[str, Any]]:
+    """:func:`protect_envelope` of each envelope, in order (a batch shares the tokenizer's cache)."""
+    return [protect_envelope(envelope, tokenizer=tokenizer) for envelope in envelopes]
 
 
 # --------------------------------------------------------------------------- raw text (DLQ)

@@ -1,0 +1,132 @@
+"""Bronze records: encode_envelope writes the bytes fastavro writes, and a container assembled
+from them holds exactly the records the baseline's write_avro wrote (benchmarks/baseline.py)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+from collections import defaultdict
+from typing import Any
+
+import fastavro
+import pytest
+
+from benchmarks import baseline
+from pipeline.dead_letter import DeadLetter
+from pipeline.sinks.bronze import (
+    BLOCK_BYTES,
+    PARSED_ENVELOPE,
+    encode_envelope,
+    encoded_event_id,
+    hour_of,
+    write_avro,
+    write_encoded,
+)
+from pipeline.sources.simulator import FAULT_KINDS, Faults, SimulationConfig, simulate
+from pipeline.transforms.check import check
+from pipeline.transforms.normalize import Envelope
+from pipeline.transforms.pii import Tokenizer, protect_envelopes
+
+NOW = dt.datetime(2026, 1, 5, 12, 0, 0, 123456, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def protected() -> list[Envelope]:
+    config = SimulationConfig(shipments=150, days=1, seed=5, faults=Faults(**dict.fromkeys(FAULT_KINDS, 0.05)))
+    checked = [check(line, source_system="file", ingest_time=NOW) for line in simulate(config)]
+    envelopes = [e for e in checked if not isinstance(e, DeadLetter)]
+    return protect_envelopes(envelopes, tokenizer=Tokenizer(base64.b64decode(Tokenizer.generate_key())))
+
+
+def fastavro_record(envelope: dict[str, Any]) -> bytes:
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, PARSED_ENVELOPE, envelope)
+    return buffer.getvalue()
+
+
+def _envelope(**changes: Any) -> dict[str, Any]:
+    return {
+        "event_id": "e-1",
+        "event_type": "shipment.created",
+        "event_version": 2,
+        "event_time": dt.datetime(2024, 3, 1, 9, 7, 1, 5, tzinfo=dt.UTC),
+        "ingest_time": NOW,
+        "source_system": "kafka:wms",
+        "trace_id": None,
+        "payload": '{"a":1}',
+        "pii_sealed": None,
+    } | changes
+
+
+TRICKY = {
+    "plain": {},
+    "non-ASCII": {"event_id": "é-東京-😀", "payload": '{"name":"Zoë"}', "source_system": "kafka:wms·eu"},
+    "long payload": {"payload": '{"x":"' + "y" * 70_000 + '"}'},  # a length past the small-length table
+    "trace and sealed": {"trace_id": "t-1", "pii_sealed": '{"location":"tok:v1:AAAA"}'},
+    "empty strings": {"event_id": "", "payload": "", "trace_id": "", "pii_sealed": ""},
+    "pre-1979 time": {"event_time": dt.datetime(1970, 1, 1, 0, 0, 1, tzinfo=dt.UTC)},
+    "pre-epoch time": {"event_time": dt.datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)},
+    "far future time": {"event_time": dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)},
+    "offset time": {"event_time": dt.datetime(2024, 3, 1, 9, 7, tzinfo=dt.timezone(dt.timedelta(hours=-5)))},
+    "integer time": {"ingest_time": 1_700_000_000_000_000},
+    "big version": {"event_version": 2**31 - 1},
+    "negative version": {"event_version": -64},
+    "missing optional fields": {"trace_id": ..., "pii_sealed": ...},
+}
+
+
+@pytest.mark.parametrize("changes", TRICKY.values(), ids=TRICKY.keys())
+def test_an_envelope_encodes_to_the_bytes_fastavro_writes(changes: dict[str, Any]) -> None:
+    envelope = {k: v for k, v in _envelope(**changes).items() if v is not ...}
+    assert encode_envelope(envelope) == fastavro_record(envelope)
+    assert encoded_event_id(encode_envelope(envelope)) == envelope["event_id"]
+
+
+def test_what_the_plain_writers_do_not_take_is_left_to_fastavro() -> None:
+    naive = _envelope(event_time=dt.datetime(2024, 3, 1, 9, 7))  # fastavro reads it as local time
+    assert encode_envelope(naive) == fastavro_record(naive)
+    with pytest.raises((TypeError, ValueError)):  # refused as fastavro always refused it
+        encode_envelope(_envelope(event_version="2"))
+    with pytest.raises((TypeError, ValueError)):
+        encode_envelope({k: v for k, v in _envelope().items() if k != "payload"})
+
+
+def test_the_feed_encodes_to_the_bytes_fastavro_writes(protected: list[Envelope]) -> None:
+    assert [encode_envelope(e) for e in protected] == [fastavro_record(e) for e in protected]
+
+
+def _records(data: bytes) -> tuple[dict[str, Any], list[Any]]:
+    reader = fastavro.reader(io.BytesIO(data))
+    return reader.writer_schema, list(reader)  # type: ignore[return-value]
+
+
+def test_containers_hold_the_records_the_baseline_wrote(protected: list[Envelope]) -> None:
+    hours: dict[dt.datetime, list[Envelope]] = defaultdict(list)
+    for envelope in protected:
+        hours[hour_of(envelope)].append(envelope)
+    assert len(hours) > 1
+    for envelopes in hours.values():
+        now, before = io.BytesIO(), io.BytesIO()
+        write_avro(now, envelopes)
+        baseline.write_avro(before, envelopes)
+        assert _records(now.getvalue()) == _records(before.getvalue())
+        assert fastavro.reader(io.BytesIO(now.getvalue())).codec == "deflate"
+
+
+def test_a_container_of_many_blocks_and_one_of_none() -> None:
+    envelopes = [_envelope(event_id=f"e-{n}", payload='{"n":' + str(n) + "}" + " " * 500) for n in range(200)]
+    buffer = io.BytesIO()
+    write_encoded(buffer, [encode_envelope(e) for e in envelopes])
+    assert sum(len(encode_envelope(e)) for e in envelopes) > 5 * BLOCK_BYTES
+    assert len(list(fastavro.block_reader(io.BytesIO(buffer.getvalue())))) > 5
+    assert _records(buffer.getvalue())[1] == _records(_baseline_container(envelopes))[1]
+    empty = io.BytesIO()
+    write_avro(empty, [])
+    assert _records(empty.getvalue()) == _records(_baseline_container([]))
+
+
+def _baseline_container(envelopes: list[dict[str, Any]]) -> bytes:
+    buffer = io.BytesIO()
+    baseline.write_avro(buffer, envelopes)
+    return buffer.getvalue()
