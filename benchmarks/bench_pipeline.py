@@ -37,7 +37,8 @@ import os
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +55,13 @@ from benchmarks.baseline import BEFORE, PerEvent
 from logistics.settings import Settings, StorageSettings
 from logistics.warehouse import connect
 from pipeline.dead_letter import DeadLetter
+from pipeline.ledger import Ledger
 from pipeline.run import run_pipeline
 from pipeline.sinks.bronze import hour_of, write_avro, write_bronze_file
 from pipeline.sinks.silver import StagedTables, dlq_row, load_staged
 from pipeline.sources.simulator import config_for_events, simulate, write_jsonl
 from pipeline.transforms.check import check, check_precisely
+from pipeline.transforms.dedupe import is_duplicate
 from pipeline.transforms.enrich import DimensionSnapshot, enrich
 from pipeline.transforms.normalize import Envelope, as_received, normalize, normalize_fast, normalize_record
 from pipeline.transforms.pii import Tokenizer, protect_dead_letter, protect_envelope
@@ -124,61 +127,112 @@ def floor(path: Path) -> None:
 
 
 class _LoopOutputs:
-    """What both plain loops write to, as the pipeline does: bronze Avro per event hour, staged
-    silver + DLQ rows, then the single-writer load."""
+    """What the plain loops write to, as the pipeline does: bronze Avro per event hour, staged
+    silver + DLQ rows, then the single-writer load. ``key``: the PII key (default: a new one)."""
 
-    def __init__(self, data_dir: Path, per_event: PerEvent = NOW, *, json_lines: bool = False) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        per_event: PerEvent = NOW,
+        *,
+        json_lines: bool = False,
+        key: str | None = None,
+        run_id: str = "loop",
+    ) -> None:
         self.settings = Settings(storage=StorageSettings(data_dir=data_dir))
-        self.per_event = per_event
-        self.tokenizer = per_event.tokenizer.from_base64(Tokenizer.generate_key())
+        self.per_event, self.run_id = per_event, run_id
+        self.tokenizer = per_event.tokenizer.from_base64(key or Tokenizer.generate_key())
         self.hours: dict[dt.datetime, list[dict[str, Any]]] = defaultdict(list)
-        self._staging = f"{self.settings.storage.staging}/loop"
+        self._staging = f"{self.settings.storage.staging}/{run_id}"
+        self._window_seconds = self.settings.pipeline.window_size_seconds
         # before: rows staged and loaded as JSON lines (benchmarks.baseline), the Parquet staging's baseline
         self._before = before = json_lines or per_event is BEFORE
         staged_tables = baseline.StagedTables if before else StagedTables
-        self.staged = staged_tables(staging_dir=self._staging, name="loop", window_seconds=300)
+        self.staged = staged_tables(staging_dir=self._staging, name=run_id, window_seconds=self._window_seconds)
 
     def write_bronze(self) -> None:
         for hour, envelopes in self.hours.items():
             buffer = io.BytesIO()
             self.per_event.write_avro(buffer, envelopes)
-            write_bronze_file(self.settings.storage.bronze, hour, run_id="loop", part="00000", data=buffer.getvalue())
+            write_bronze_file(
+                self.settings.storage.bronze, hour, run_id=self.run_id, part="00000", data=buffer.getvalue()
+            )
 
-    def load(self) -> None:
+    def load(self, counted: Ledger | None = None) -> Ledger:
+        """The single-writer load; the run's ledger, ``counted`` completed with what was loaded."""
+        counted = counted or Ledger(run_id=self.run_id)
         with connect(self.settings) as warehouse:
-            (baseline.load_staged if self._before else load_staged)(warehouse, self._staging, window_seconds=300)
+            load = baseline.load_staged if self._before else load_staged
+            return load(warehouse, self._staging, window_seconds=self._window_seconds, counted=counted).completed(
+                counted
+            )
+
+
+def loop_lines(path: Path) -> Iterator[bytes]:
+    """The records of a JSON-lines file as the file source yields them: line ends stripped, blank
+    lines skipped (pipeline.sources.file)."""
+    with path.open("rb") as fh:
+        for line in fh:
+            record = line.rstrip(b"\r\n")
+            if record.strip():
+                yield record
+
+
+@dataclass
+class LoopRun:
+    received: int
+    duplicates: int
+    alerts: list[dict[str, Any]]
+    ledger: Ledger
+
+
+def run_loop(
+    lines: Iterable[bytes],
+    *,
+    data_dir: Path,
+    key: str | None = None,
+    dims: DimensionSnapshot | None = None,
+    ingest_time: dt.datetime | None = None,
+    run_id: str = "loop",
+    check_record: Check = check,
+    per_event: PerEvent = NOW,
+) -> LoopRun:
+    """The practical ceiling: the pipeline's work in one process, no framework — the same pure
+    functions per event (check, dedupe by the TTL rule, PII, enrichment and alerts through
+    ``stage_event``), then the same outputs: bronze Avro per event hour, staged silver + DLQ rows
+    with their 5-minute windows, and the same single-writer load and recount. The golden-outputs
+    test runs it with a fixed key, reference data and ingest time."""
+    loop = _LoopOutputs(data_dir, per_event, key=key, run_id=run_id)
+    staged, hours, tokenizer = loop.staged, loop.hours, loop.tokenizer
+    now, dims = ingest_time or dt.datetime.now(dt.UTC), dims or DimensionSnapshot()
+    alert_types = frozenset(loop.settings.pipeline.alert_event_types)
+    kept: dict[str, list[dt.datetime]] = defaultdict(list)  # event id -> event times of the copies kept
+    alerts: list[dict[str, Any]] = []
+    received = duplicates = 0
+    for line in lines:
+        received += 1
+        checked = check_record(line, source_system="file", ingest_time=now)
+        if isinstance(checked, DeadLetter):
+            staged.add(*dlq_row(per_event.protect_dead_letter(checked, tokenizer=tokenizer)))
+            continue
+        if is_duplicate(checked, kept[checked["event_id"]]):
+            duplicates += 1
+            continue
+        kept[checked["event_id"]].append(checked["event_time"])
+        event = per_event.stage_event(checked, tokenizer=tokenizer, dims=dims, alert_event_types=alert_types)
+        hours[hour_of(event.protected)].append(event.protected)
+        staged.add(event.table, event.row)
+        if event.alert is not None:
+            alerts.append(event.alert)
+    staged.close()
+    loop.write_bronze()
+    counted = Ledger(run_id=run_id, received=received, duplicates=duplicates, alerts=len(alerts))
+    return LoopRun(received=received, duplicates=duplicates, alerts=alerts, ledger=loop.load(counted))
 
 
 def plain_loop(path: Path, data_dir: Path, check_record: Check = check, per_event: PerEvent = NOW) -> int:
-    """The practical ceiling: the pipeline's work in one process, no framework — the same pure
-    functions per event (PII, enrichment and alerts through ``stage_event``), then the same
-    outputs: bronze Avro per event hour, staged silver + DLQ rows with their 5-minute windows,
-    and the same single-writer load and recount."""
-    loop = _LoopOutputs(data_dir, per_event)
-    settings, staged, hours, tokenizer = loop.settings, loop.staged, loop.hours, loop.tokenizer
-    now, dims, seen = dt.datetime.now(dt.UTC), DimensionSnapshot(), set[str]()
-    alerts: list[dict[str, Any]] = []
-    alert_types = frozenset(settings.pipeline.alert_event_types)
-    with path.open("rb") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            checked = check_record(line, source_system="file", ingest_time=now)
-            if isinstance(checked, DeadLetter):
-                staged.add(*dlq_row(per_event.protect_dead_letter(checked, tokenizer=tokenizer)))
-                continue
-            if checked["event_id"] in seen:
-                continue
-            seen.add(checked["event_id"])
-            event = per_event.stage_event(checked, tokenizer=tokenizer, dims=dims, alert_event_types=alert_types)
-            hours[hour_of(event.protected)].append(event.protected)
-            staged.add(event.table, event.row)
-            if event.alert is not None:
-                alerts.append(event.alert)
-    staged.close()
-    loop.write_bronze()
-    loop.load()
-    return len(seen) + len(alerts)
+    """:func:`run_loop` over a file; the records it read."""
+    return run_loop(loop_lines(path), data_dir=data_dir, check_record=check_record, per_event=per_event).received
 
 
 class _StageClock:
@@ -199,55 +253,54 @@ def stage_profile(path: Path, data_dir: Path, which: str) -> dict[str, Any]:
     validate), timing each stage; ``which`` is ``precise`` or ``fast``. The stages' total time."""
     loop = _LoopOutputs(data_dir, json_lines=which == "precise")
     settings, staged, hours, tokenizer = loop.settings, loop.staged, loop.hours, loop.tokenizer
-    now, dims, seen = dt.datetime.now(dt.UTC), DimensionSnapshot(), set[str]()
+    now, dims = dt.datetime.now(dt.UTC), DimensionSnapshot()
+    kept: dict[str, list[dt.datetime]] = defaultdict(list)
     alert_types = frozenset(settings.pipeline.alert_event_types)
     clock = _StageClock()
     records = 0
-    with path.open("rb") as fh:
-        for line in fh:
-            clock.lap("read")
-            if not line.strip():
-                continue
-            records += 1
-            checked: Envelope | DeadLetter | None
-            if which == "fast":
-                checked = normalize_fast(line, source_system="file", ingest_time=now)
-                clock.lap("normalize")
-                checked = checked if checked is not None and conforms(checked) else None
-                clock.lap("validate")
-                if checked is None:
-                    checked = check_precisely(line, source_system="file", ingest_time=now)
-                    clock.lap("precise path (rejects)")
-            else:  # check_precisely, in its two steps
-                checked = normalize_record(line, source_system="file", ingest_time=now)
-                clock.lap("normalize")
-                if not isinstance(checked, DeadLetter):
-                    checked = validate(checked)
-                    if isinstance(checked, DeadLetter):
-                        checked = checked.with_received(as_received(line, source_system="file"))
-                clock.lap("validate")
-            if isinstance(checked, DeadLetter):
-                staged.add(*dlq_row(protect_dead_letter(checked, tokenizer=tokenizer)))
-                clock.lap("dead letters")
-                continue
-            duplicate = checked["event_id"] in seen
-            seen.add(checked["event_id"])
-            clock.lap("dedupe")
-            if duplicate:
-                continue
-            protected = protect_envelope(checked, tokenizer=tokenizer)
-            clock.lap("PII")
-            table, row = silver_row(protected)
-            clock.lap("silver row")
-            row = enrich(row, dims)
-            clock.lap("enrich")
-            if protected["event_type"] in alert_types:
-                alert_of(protected)
-            clock.lap("alerts")
-            hours[hour_of(protected)].append(protected)
-            clock.lap("bronze write")
-            staged.add(table, row)
-            clock.lap("stage silver rows")
+    for line in loop_lines(path):
+        clock.lap("read")
+        records += 1
+        checked: Envelope | DeadLetter | None
+        if which == "fast":
+            checked = normalize_fast(line, source_system="file", ingest_time=now)
+            clock.lap("normalize")
+            checked = checked if checked is not None and conforms(checked) else None
+            clock.lap("validate")
+            if checked is None:
+                checked = check_precisely(line, source_system="file", ingest_time=now)
+                clock.lap("precise path (rejects)")
+        else:  # check_precisely, in its two steps
+            checked = normalize_record(line, source_system="file", ingest_time=now)
+            clock.lap("normalize")
+            if not isinstance(checked, DeadLetter):
+                checked = validate(checked)
+                if isinstance(checked, DeadLetter):
+                    checked = checked.with_received(as_received(line, source_system="file"))
+            clock.lap("validate")
+        if isinstance(checked, DeadLetter):
+            staged.add(*dlq_row(protect_dead_letter(checked, tokenizer=tokenizer)))
+            clock.lap("dead letters")
+            continue
+        duplicate = is_duplicate(checked, kept[checked["event_id"]])
+        if not duplicate:
+            kept[checked["event_id"]].append(checked["event_time"])
+        clock.lap("dedupe")
+        if duplicate:
+            continue
+        protected = protect_envelope(checked, tokenizer=tokenizer)
+        clock.lap("PII")
+        table, row = silver_row(protected)
+        clock.lap("silver row")
+        row = enrich(row, dims)
+        clock.lap("enrich")
+        if protected["event_type"] in alert_types:
+            alert_of(protected)
+        clock.lap("alerts")
+        hours[hour_of(protected)].append(protected)
+        clock.lap("bronze write")
+        staged.add(table, row)
+        clock.lap("stage silver rows")
     staged.close()
     clock.lap("stage silver rows")
     loop.write_bronze()
@@ -411,7 +464,7 @@ def main() -> None:
         )
     print(
         f"pipeline, bounded: {pipeline_rate:,.0f} events/s with a process per core "
-        f"({runs['pipeline']['processes']} processes in all; target >= 50,000); "
+        f"(processes in all: {runs['pipeline']['processes']}; target >= 50,000); "
         f"one process: {records / runs['pipeline-1']['seconds']:,.0f}"
     )
     if "loop-fast" in runs:

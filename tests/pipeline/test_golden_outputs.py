@@ -14,8 +14,8 @@ and the ledger.
 
 Two runs are held to it:
 
-- :func:`golden_loop`: the per-event functions in one process, chained as ``plain_loop`` of
-  benchmarks/bench_pipeline.py chains them (``check`` or ``check_precisely``, dedupe by event id
+- :func:`golden_loop`: the per-event functions in one process, the benchmark's plain loop
+  (``run_loop`` of benchmarks/bench_pipeline.py: ``check`` or ``check_precisely``, dedupe by event id
   under the pipeline's TTL rule, ``stage_event``,
   ``protect_dead_letter`` + ``dlq_row``, bronze Avro per event hour, ``StagedTables``, then
   ``load_staged`` into a fresh DuckDB warehouse), with a fixed PII key and ingest time;
@@ -51,10 +51,9 @@ import datetime as dt
 import functools
 import gzip
 import hashlib
-import io
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -62,6 +61,7 @@ from typing import Any
 import orjson
 import pytest
 
+from benchmarks.bench_pipeline import loop_lines, run_loop
 from logistics.settings import Settings, StorageSettings
 from logistics.warehouse import connect, dlq_table, event_counts_table, silver_tables
 from pipeline.dead_letter import (
@@ -77,17 +77,13 @@ from pipeline.dead_letter import (
 from pipeline.ledger import Ledger
 from pipeline.run import run_pipeline
 from pipeline.sinks.alerts import alert_line
-from pipeline.sinks.bronze import hour_of, read_bronze, write_avro, write_bronze_file
-from pipeline.sinks.silver import StagedTables, dlq_row, load_staged
+from pipeline.sinks.bronze import read_bronze
 from pipeline.sources.fields import FIELD_ALIASES, first_present
 from pipeline.sources.simulator import FAULT_KINDS, Faults, SimulationConfig, simulate, write_jsonl
 from pipeline.sources.simulator.config import DEFAULT_CARRIERS
 from pipeline.transforms.check import check, check_precisely
-from pipeline.transforms.dedupe import is_duplicate
 from pipeline.transforms.enrich import load_dimensions_for
 from pipeline.transforms.normalize import Envelope
-from pipeline.transforms.pii import Tokenizer, protect_dead_letter
-from pipeline.transforms.stage import stage_event
 
 GOLDEN_DIR = Path(__file__).with_name("golden")
 FEED = GOLDEN_DIR / "feed.jsonl.gz"
@@ -98,7 +94,6 @@ OUTPUTS = GOLDEN_DIR / "outputs.json.gz"
 GOLDEN_PII_KEY = base64.b64encode(hashlib.sha512(b"golden outputs: a public test key").digest()).decode()
 # After every event time of the feed, late events included.
 INGEST_TIME = dt.datetime(2024, 2, 1, 12, tzinfo=dt.UTC)
-SOURCE_SYSTEM = "file"  # what the bounded pipeline's file source stamps on what it reads
 RUN_ID = "golden"
 
 # Every fault at a rate that plants each kind several times in a day of ~2,000 records.
@@ -369,23 +364,13 @@ Check = Callable[..., Envelope | DeadLetter]
 # ---------------------------------------------------------------------------- the runs
 
 
-def feed_lines(path: Path) -> Iterator[bytes]:
-    """The records of a JSON-lines file as the file source yields them: line ends stripped,
-    blank lines skipped (pipeline.sources.file)."""
-    with path.open("rb") as fh:
-        for line in fh:
-            record = line.rstrip(b"\r\n")
-            if record.strip():
-                yield record
-
-
 def build_reference(settings: Settings, feed: Path) -> None:
     """Gold dimensions for enrichment, from the feed's ``facility.created`` / ``driver.created``
     events and the simulator's carriers; the last facility and driver (by id) are left out, so
     events naming them enrich to None."""
     facilities: dict[str, tuple[str, str]] = {}
     drivers: dict[str, tuple[str, str]] = {}
-    for line in feed_lines(feed):
+    for line in loop_lines(feed):
         try:
             record = orjson.loads(line)
         except orjson.JSONDecodeError:
@@ -424,43 +409,20 @@ def build_reference(settings: Settings, feed: Path) -> None:
 
 
 def golden_loop(feed: Path, *, data_dir: Path, reference: Settings, check_record: Check = check) -> dict[str, Any]:
-    """The per-event functions over ``feed`` in one process, as the benchmark's plain loop chains
-    them, into a fresh warehouse under ``data_dir``; the run's outputs (:func:`collect`)."""
+    """The per-event functions over ``feed`` in one process (the benchmark's plain loop,
+    :func:`benchmarks.bench_pipeline.run_loop`) with the fixed key, reference data and ingest
+    time, into a fresh warehouse under ``data_dir``; the run's outputs (:func:`collect`)."""
+    run = run_loop(
+        loop_lines(feed),
+        data_dir=data_dir,
+        key=GOLDEN_PII_KEY,
+        dims=load_dimensions_for(reference),
+        ingest_time=INGEST_TIME,
+        run_id=RUN_ID,
+        check_record=check_record,
+    )
     settings = Settings(storage=StorageSettings(data_dir=data_dir))
-    tokenizer = Tokenizer.from_base64(GOLDEN_PII_KEY)
-    dims = load_dimensions_for(reference)
-    alert_types = frozenset(settings.pipeline.alert_event_types)
-    window_seconds = settings.pipeline.window_size_seconds
-    staging = f"{settings.storage.staging}/{RUN_ID}"
-    staged = StagedTables(staging_dir=staging, name=RUN_ID, window_seconds=window_seconds)
-    hours: dict[dt.datetime, list[Envelope]] = defaultdict(list)
-    kept: dict[str, list[dt.datetime]] = defaultdict(list)  # event id -> event times of the copies kept
-    alerts: list[dict[str, Any]] = []
-    received = duplicates = 0
-    for line in feed_lines(feed):
-        received += 1
-        checked = check_record(line, source_system=SOURCE_SYSTEM, ingest_time=INGEST_TIME)
-        if isinstance(checked, DeadLetter):
-            staged.add(*dlq_row(protect_dead_letter(checked, tokenizer=tokenizer)))
-            continue
-        if is_duplicate(checked, kept[checked["event_id"]]):  # the pipeline's rule: within the TTL
-            duplicates += 1
-            continue
-        kept[checked["event_id"]].append(checked["event_time"])
-        event = stage_event(checked, tokenizer=tokenizer, dims=dims, alert_event_types=alert_types)
-        hours[hour_of(event.protected)].append(event.protected)
-        staged.add(event.table, event.row)
-        if event.alert is not None:
-            alerts.append(event.alert)
-    staged.close()
-    for hour, envelopes in hours.items():
-        buffer = io.BytesIO()
-        write_avro(buffer, envelopes)
-        write_bronze_file(settings.storage.bronze, hour, run_id=RUN_ID, part="00000", data=buffer.getvalue())
-    counted = Ledger(run_id=RUN_ID, received=received, duplicates=duplicates, alerts=len(alerts))
-    with connect(settings) as warehouse:
-        ledger = load_staged(warehouse, staging, window_seconds=window_seconds, counted=counted).completed(counted)
-    return collect(settings, alerts=[orjson.loads(alert_line(alert)) for alert in alerts], ledger=ledger)
+    return collect(settings, alerts=[orjson.loads(alert_line(alert)) for alert in run.alerts], ledger=run.ledger)
 
 
 def pipeline_alerts(settings: Settings) -> list[dict[str, Any]]:
