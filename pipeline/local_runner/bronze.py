@@ -3,15 +3,41 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
+import re
+import struct
+from collections.abc import Iterable
 from typing import IO
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.local_runner.spill import read_records, write_record
 from pipeline.sinks.archive import archived_ids
-from pipeline.sinks.bronze import AvroBlocks, bronze_prefix, encode_envelope, event_ids, hour_of, write_bronze_file
+from pipeline.sinks.bronze import (
+    BLOCK_BYTES,
+    bronze_prefix,
+    container,
+    deflate_block,
+    encode_envelope,
+    event_ids,
+    sync_marker_of,
+    write_bronze_file,
+)
 from pipeline.transforms.normalize import Envelope
+
+# A spilled block: its hour's start (epoch seconds), its record count, its deflated length; then the data.
+_BLOCK_HEADER = struct.Struct(">qII")
+# What follows ``events-<hour>-<run>-`` in the name of a file the local runner's shards write.
+_SHARD_FILE_TAIL = re.compile(r"\d{5}-[0-9a-f]{16}\.avro")
+
+
+class _OpenHour:
+    """An hour's records not yet deflated, and the ids its other files already hold."""
+
+    __slots__ = ("group", "known", "records", "size", "start")
+
+    def __init__(self, *, start: int, group: int, known: set[str]) -> None:
+        self.start, self.group, self.known = start, group, known
+        self.records: list[bytes] = []
+        self.size = 0
 
 
 class BronzeHours:
@@ -19,53 +45,75 @@ class BronzeHours:
 
     A shard's events arrive in dedupe-bucket order, so every hour stays open to the end:
     holding each hour's container in memory grows with the input, and keeping a file open
-    per hour means thousands of open files (or uploads). So events are first spilled to a few
-    *hour-group* files (hours dealt round-robin to ``groups``), and :meth:`close` writes the
-    groups one after another: memory holds one group's deflated containers, never the shard.
+    per hour means thousands of open files (or uploads). So each hour's records are deflated a
+    block at a time, as the container will hold them, and the blocks spilled to a few
+    *hour-group* files (hours dealt round-robin to ``groups``); :meth:`close` reads the groups
+    back one after another and copies each hour's blocks into its container: memory holds an
+    open block per hour and one group's deflated blocks, never the shard.
 
-    An event is encoded to its Avro record once, when it is added: the spill holds those bytes
-    (with its hour and id), and the hour's container is assembled from them without decoding.
+    An hour's other files are read once, when its first event arrives: an id they hold is not
+    archived again. The files of this run's other shards are not read: they hold other ids
+    (every copy of an id goes to one shard).
     """
 
     def __init__(
-        self, *, root: str, run_id: str, shard: int, spill_dir: str, groups: int = 1, batch_events: int = 500
+        self, *, root: str, run_id: str, shard: int, spill_dir: str, groups: int = 1, block_bytes: int = BLOCK_BYTES
     ) -> None:
         self._root, self._run_id, self._shard = root.rstrip("/"), run_id, shard
-        self._groups, self._batch_events = max(1, groups), batch_events
+        self._groups, self._block_bytes = max(1, groups), block_bytes
         # Deterministic names per (run, shard): a retried shard overwrites its own spill.
         self._spill_paths = [f"{spill_dir.rstrip('/')}/{shard:05d}/{g:05d}.bin" for g in range(self._groups)]
         self._spills: dict[int, IO[bytes]] = {}
-        # Per group: (hour start in epoch seconds, event_id, Avro record) of events not spilled yet.
-        self._pending: dict[int, list[tuple[int, str, bytes]]] = {}
-        self._hours: dict[int, dt.datetime] = {}  # epoch seconds -> the hour, as hour_of gave it
+        self._open: dict[dt.datetime, _OpenHour] = {}  # by the hour, as hour_of gives it
 
     def add(self, envelope: Envelope) -> None:
-        hour = hour_of(envelope)
-        start = int(hour.timestamp())
-        self._hours.setdefault(start, hour)
-        group = start // 3600 % self._groups
-        pending = self._pending.setdefault(group, [])
-        pending.append((start, envelope["event_id"], encode_envelope(envelope)))
-        if len(pending) >= self._batch_events:
-            self._spill(group)
-
-    def _spill(self, group: int) -> None:
-        pending = self._pending.pop(group, [])
-        if not pending:
+        hour = envelope["event_time"].replace(minute=0, second=0, microsecond=0)  # hour_of's, inlined
+        try:
+            open_hour = self._open[hour]
+        except KeyError:
+            open_hour = self._open[hour] = self._open_hour(hour)
+        if open_hour.known and envelope["event_id"] in open_hour.known:
             return
-        if group not in self._spills:
-            self._spills[group] = FileSystems.create(self._spill_paths[group])
-        write_record(self._spills[group], [], pending)
+        record = encode_envelope(envelope)
+        open_hour.records.append(record)
+        open_hour.size += len(record)
+        if open_hour.size >= self._block_bytes:
+            self._spill(open_hour)
+
+    def _open_hour(self, hour: dt.datetime) -> _OpenHour:
+        start = int(hour.timestamp())
+        own_run = bronze_prefix(self._root, hour, run_id=self._run_id, part="")
+
+        def ids_of(path: str) -> Iterable[str]:
+            if path.startswith(own_run) and _SHARD_FILE_TAIL.fullmatch(path, len(own_run)):
+                return ()  # another shard of this run: other ids
+            return event_ids(path)
+
+        known = archived_ids(self._root, hour, ids_of=ids_of, except_prefix=self._prefix(hour))
+        return _OpenHour(start=start, group=start // 3600 % self._groups, known=known)
+
+    def _spill(self, open_hour: _OpenHour) -> None:
+        data = deflate_block(open_hour.records)
+        spill = self._spills.get(open_hour.group)
+        if spill is None:
+            spill = self._spills[open_hour.group] = FileSystems.create(self._spill_paths[open_hour.group])
+        spill.write(_BLOCK_HEADER.pack(open_hour.start, len(open_hour.records), len(data)))
+        spill.write(data)
+        open_hour.records, open_hour.size = [], 0
 
     def close(self) -> list[str]:
-        """Write every hour's file (deterministic names: a retried shard overwrites its own); their paths."""
-        for group in list(self._pending):
-            self._spill(group)
+        """Write every hour's file (deterministic names and bytes: a retried shard overwrites its own); their paths."""
+        hours: dict[int, dt.datetime] = {}
+        for hour, open_hour in self._open.items():
+            hours.setdefault(open_hour.start, hour)  # the first seen of equal instants names the file
+            if open_hour.records:
+                self._spill(open_hour)
+        self._open.clear()
         for fh in self._spills.values():
             fh.close()
         paths: list[str] = []
         for group in sorted(self._spills):
-            paths.extend(self._write_group(self._spill_paths[group]))
+            paths.extend(self._write_group(self._spill_paths[group], hours))
         FileSystems.delete([self._spill_paths[g] for g in sorted(self._spills)])
         self._spills.clear()
         return paths
@@ -77,26 +125,16 @@ class BronzeHours:
     def _prefix(self, hour: dt.datetime) -> str:
         return bronze_prefix(self._root, hour, run_id=self._run_id, part=self._part)
 
-    def _write_group(self, spill_path: str) -> list[str]:
-        # Each hour is an Avro container filling an in-memory buffer block by block (deflated),
-        # so a group costs its compressed bytes, not its records.
-        hours: dict[int, tuple[io.BytesIO, AvroBlocks]] = {}
-        known: dict[int, set[str]] = {}  # ids the hour's other files hold: never archived twice
-        for _, records in read_records(spill_path):
-            for start, event_id, record in records:
-                if start not in known:
-                    hour = self._hours[start]
-                    known[start] = archived_ids(self._root, hour, ids_of=event_ids, except_prefix=self._prefix(hour))
-                if event_id in known[start]:
-                    continue
-                if start not in hours:
-                    buffer = io.BytesIO()
-                    hours[start] = buffer, AvroBlocks(buffer)
-                hours[start][1].add(record)
+    def _write_group(self, spill_path: str, hours: dict[int, dt.datetime]) -> list[str]:
+        # A group costs its deflated blocks, read back in the order they were spilled.
+        blocks: dict[int, list[tuple[int, bytes]]] = {}
+        with FileSystems.open(spill_path) as fh:
+            while header := fh.read(_BLOCK_HEADER.size):
+                start, count, size = _BLOCK_HEADER.unpack(header)
+                blocks.setdefault(start, []).append((count, fh.read(size)))
         paths = []
-        for start, (buffer, blocks) in sorted(hours.items()):
-            blocks.flush()
-            data = buffer.getvalue()
-            hour = self._hours[start]
+        for start in sorted(blocks):
+            hour = hours[start]
+            data = container(blocks.pop(start), sync_marker=sync_marker_of(self._prefix(hour)))
             paths.append(write_bronze_file(self._root, hour, run_id=self._run_id, part=self._part, data=data))
         return paths

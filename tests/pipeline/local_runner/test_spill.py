@@ -58,7 +58,12 @@ def test_buckets_grow_with_the_input_so_each_stays_the_same_size() -> None:
 
 def test_bronze_hours_write_one_file_per_hour_through_hour_groups(tmp_path: Path) -> None:
     bronze = BronzeHours(
-        root=str(tmp_path / "bronze"), run_id="r1", shard=1, spill_dir=str(tmp_path / "spill"), groups=3, batch_events=4
+        root=str(tmp_path / "bronze"),
+        run_id="r1",
+        shard=1,
+        spill_dir=str(tmp_path / "spill"),
+        groups=3,
+        block_bytes=300,
     )
     envelopes = [_env(f"e{n}", hour=n % 5) for n in range(50)]
     for envelope in envelopes:

@@ -17,9 +17,12 @@ from pipeline.dead_letter import DeadLetter
 from pipeline.sinks.bronze import (
     BLOCK_BYTES,
     PARSED_ENVELOPE,
+    container,
+    deflate_block,
     encode_envelope,
     encoded_event_id,
     hour_of,
+    sync_marker_of,
     write_avro,
     write_encoded,
 )
@@ -73,6 +76,15 @@ TRICKY = {
     "big version": {"event_version": 2**31 - 1},
     "negative version": {"event_version": -64},
     "missing optional fields": {"trace_id": ..., "pii_sealed": ...},
+    "last small version": {"event_version": 16_383},
+    "first large version": {"event_version": 16_384},
+    "huge version": {"event_version": 2**62},
+    "non-ASCII trace and sealed": {"trace_id": "t-ü", "pii_sealed": '{"p":"Zoë 😀"}'},
+    "long non-ASCII payload": {"payload": '{"x":"' + "ß" * 9_000 + '"}'},  # 9k characters, 18k bytes
+    "long id and sealed": {"event_id": "i" * 20_000, "pii_sealed": "s" * 20_000, "source_system": "s" * 17_000},
+    "half-hour offset": {"event_time": dt.datetime(2024, 3, 1, 9, 59, tzinfo=dt.timezone(dt.timedelta(hours=5.5)))},
+    "str subclass": {"event_type": type("Kind", (str,), {})("shipment.created")},
+    "bool version": {"event_version": True},
 }
 
 
@@ -83,6 +95,11 @@ def test_an_envelope_encodes_to_the_bytes_fastavro_writes(changes: dict[str, Any
     assert encoded_event_id(encode_envelope(envelope)) == envelope["event_id"]
 
 
+def test_an_envelope_reencoded_after_its_times_are_cached_is_the_same() -> None:
+    envelope = _envelope(event_time=dt.datetime(2024, 3, 1, 9, 7, 1, 77, tzinfo=dt.UTC))
+    assert encode_envelope(envelope) == encode_envelope(dict(envelope)) == fastavro_record(envelope)
+
+
 def test_what_the_plain_writers_do_not_take_is_left_to_fastavro() -> None:
     naive = _envelope(event_time=dt.datetime(2024, 3, 1, 9, 7))  # fastavro reads it as local time
     assert encode_envelope(naive) == fastavro_record(naive)
@@ -90,6 +107,12 @@ def test_what_the_plain_writers_do_not_take_is_left_to_fastavro() -> None:
         encode_envelope(_envelope(event_version="2"))
     with pytest.raises((TypeError, ValueError)):
         encode_envelope({k: v for k, v in _envelope().items() if k != "payload"})
+    with pytest.raises((TypeError, ValueError)):
+        encode_envelope(_envelope(trace_id=7))
+    with pytest.raises((TypeError, ValueError)):
+        encode_envelope(_envelope(event_time="2024-03-01T09:07:00Z"))
+    with pytest.raises((TypeError, ValueError)):
+        encode_envelope(_envelope(ingest_time=[NOW]))  # unhashable
 
 
 def test_the_feed_encodes_to_the_bytes_fastavro_writes(protected: list[Envelope]) -> None:
@@ -130,3 +153,18 @@ def _baseline_container(envelopes: list[dict[str, Any]]) -> bytes:
     buffer = io.BytesIO()
     baseline.write_avro(buffer, envelopes)
     return buffer.getvalue()
+
+
+def test_blocks_deflated_apart_make_one_container_of_their_records_in_order() -> None:
+    envelopes = [_envelope(event_id=f"e-{n}", payload='{"n":"' + "ü" * n + '"}') for n in range(30)]
+    records = [encode_envelope(e) for e in envelopes]
+    blocks = [(len(part), deflate_block(part)) for part in (records[:1], records[1:17], records[17:])]
+    marker = sync_marker_of("events-x")
+    data = container(blocks, sync_marker=marker)
+    assert _records(data)[1] == _records(_baseline_container(envelopes))[1]
+    assert [block.num_records for block in fastavro.block_reader(io.BytesIO(data))] == [1, 16, 13]
+    assert container(blocks, sync_marker=marker) == data  # the same blocks and name: the same bytes
+    assert _records(container([], sync_marker=marker)) == _records(_baseline_container([]))
+    with_marker = io.BytesIO()
+    write_encoded(with_marker, records)
+    assert _records(with_marker.getvalue())[1] == _records(data)[1]
