@@ -18,6 +18,7 @@ from pipeline.sinks.bronze import (
     deflate_block,
     encode_envelope,
     event_ids,
+    hour_of,
     sync_marker_of,
     write_bronze_file,
 )
@@ -32,10 +33,10 @@ _SHARD_FILE_TAIL = re.compile(r"\d{5}-[0-9a-f]{16}\.avro")
 class _OpenHour:
     """An hour's records not yet deflated, and the ids its other files already hold."""
 
-    __slots__ = ("group", "known", "records", "size", "start")
+    __slots__ = ("group", "hour", "known", "records", "size", "start")
 
-    def __init__(self, *, start: int, group: int, known: set[str]) -> None:
-        self.start, self.group, self.known = start, group, known
+    def __init__(self, *, hour: dt.datetime, start: int, group: int, known: set[str]) -> None:
+        self.hour, self.start, self.group, self.known = hour, start, group, known
         self.records: list[bytes] = []
         self.size = 0
 
@@ -64,14 +65,22 @@ class BronzeHours:
         # Deterministic names per (run, shard): a retried shard overwrites its own spill.
         self._spill_paths = [f"{spill_dir.rstrip('/')}/{shard:05d}/{g:05d}.bin" for g in range(self._groups)]
         self._spills: dict[int, IO[bytes]] = {}
-        self._open: dict[dt.datetime, _OpenHour] = {}  # by the hour, as hour_of gives it
+        self._open: dict[object, _OpenHour] = {}  # by a key of the hour (see add)
+        self._by_start: dict[int, _OpenHour] = {}  # by the hour's start in epoch seconds
 
     def add(self, envelope: Envelope) -> None:
-        hour = envelope["event_time"].replace(minute=0, second=0, microsecond=0)  # hour_of's, inlined
-        try:
-            open_hour = self._open[hour]
-        except KeyError:
-            open_hour = self._open[hour] = self._open_hour(hour)
+        event_time = envelope["event_time"]
+        # The hour's key: for a UTC time (every normalized one) its fields, a quarter of the cost of
+        # hour_of's replace; any other time, its hour as hour_of gives it. Keys of one instant
+        # share an open hour (see _open_hour).
+        key: object = (
+            (event_time.year, event_time.month, event_time.day, event_time.hour)
+            if event_time.tzinfo is dt.UTC
+            else event_time.replace(minute=0, second=0, microsecond=0)
+        )
+        open_hour = self._open.get(key)
+        if open_hour is None:
+            open_hour = self._open[key] = self._open_hour(hour_of(envelope))
         if open_hour.known and envelope["event_id"] in open_hour.known:
             return
         record = encode_envelope(envelope)
@@ -81,7 +90,10 @@ class BronzeHours:
             self._spill(open_hour)
 
     def _open_hour(self, hour: dt.datetime) -> _OpenHour:
+        """The hour's open state, one per instant: the first time seen of an hour names its file."""
         start = int(hour.timestamp())
+        if start in self._by_start:
+            return self._by_start[start]
         own_run = bronze_prefix(self._root, hour, run_id=self._run_id, part="")
 
         def ids_of(path: str) -> Iterable[str]:
@@ -90,7 +102,10 @@ class BronzeHours:
             return event_ids(path)
 
         known = archived_ids(self._root, hour, ids_of=ids_of, except_prefix=self._prefix(hour))
-        return _OpenHour(start=start, group=start // 3600 % self._groups, known=known)
+        open_hour = self._by_start[start] = _OpenHour(
+            hour=hour, start=start, group=start // 3600 % self._groups, known=known
+        )
+        return open_hour
 
     def _spill(self, open_hour: _OpenHour) -> None:
         data = deflate_block(open_hour.records)
@@ -104,11 +119,12 @@ class BronzeHours:
     def close(self) -> list[str]:
         """Write every hour's file (deterministic names and bytes: a retried shard overwrites its own); their paths."""
         hours: dict[int, dt.datetime] = {}
-        for hour, open_hour in self._open.items():
-            hours.setdefault(open_hour.start, hour)  # the first seen of equal instants names the file
+        for start, open_hour in self._by_start.items():
+            hours[start] = open_hour.hour
             if open_hour.records:
                 self._spill(open_hour)
         self._open.clear()
+        self._by_start.clear()
         for fh in self._spills.values():
             fh.close()
         paths: list[str] = []
