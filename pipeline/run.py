@@ -55,11 +55,12 @@ def build(
     load: bool = True,
     reference: Settings | None = None,
     processes: int = 1,
+    input_size: int | None = None,
 ) -> None:
     """Wire the bounded pipeline over files: the portable graph (:mod:`pipeline.bounded`) on a
     distributed runner, its local-runner arrangement (:mod:`pipeline.local_runner`) on Beam's
     local runner (``portable`` forces one or the other). ``load=False`` leaves the staged rows
-    unloaded (a test of the loader)."""
+    unloaded (a test of the loader). ``input_size``: the input's bytes, if already measured."""
     staging = staging_uri(settings, run_id)
     if portable if portable is not None else not runs_locally(settings):
         build_bounded(
@@ -86,6 +87,7 @@ def build(
         buckets=buckets,
         reference=reference,
         processes=processes,
+        input_size=input_size,
     )
 
 
@@ -149,7 +151,9 @@ def submit_pipeline(
     (:mod:`pipeline.local_runner.processes`)."""
     processes = 1
     if runs_locally(settings) and not graph.get("portable"):
-        processes = worker_processes(settings, input_bytes=input_bytes(input_pattern))
+        # Measured once: it sizes the worker processes here and the shards' buckets in the graph.
+        graph["input_size"] = size = input_bytes(input_pattern)
+        processes = worker_processes(settings, input_bytes=size)
         if processes > 1:
             Tokenizer.for_settings(settings)  # a new local key is made here, not raced for by the workers
     options = PipelineOptions(

@@ -35,15 +35,17 @@ def build_local(
     buckets: int | None = None,
     reference: Settings | None = None,
     processes: int = 1,
+    input_size: int | None = None,
 ) -> None:
     """Batches of lines -> normalize + validate -> (one GroupByKey by dedupe shard, carrying
     spill-file names) -> per shard: dedupe -> stage (PII, bronze, enriched silver rows, alerts);
     rejects -> PII -> DLQ. Each shard is deduplicated ``buckets`` at a time (default: sized
     from the input files, so memory stays flat however big the input is). ``processes``: the
     runner's worker processes (:mod:`pipeline.local_runner.processes`), which the byte ranges
-    read and the shards are sized for."""
+    read and the shards are sized for. ``input_size``: the input files' bytes, if the caller
+    measured them already (default: measured here)."""
     shuffle = shuffle_root(staging)
-    size = input_bytes(input_pattern)
+    size = input_bytes(input_pattern) if input_size is None else input_size
     shards = max(LOCAL_SHARDS, processes)
     if buckets is None:
         buckets = buckets_for(size, shards=shards)
