@@ -23,7 +23,6 @@ import datetime as dt
 import hashlib
 import io
 import os
-import zlib
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
@@ -31,6 +30,7 @@ import apache_beam as beam
 import fastavro
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import PCollection
+from isal import isal_zlib
 
 from contracts.generated.coders import BRONZE_SCHEMA
 from pipeline.sinks.archive import archived_ids
@@ -67,8 +67,9 @@ def event_ids(path: str) -> list[str]:
         return [str(record["event_id"]) for record in fastavro.reader(fh)]  # type: ignore[index,call-overload]
 
 
-# Deflate level 1: about half the CPU of the default level 6 for a few percent more bytes;
-# bronze is written on every event's path and read only by replays.
+# Deflate level 1 (about half the CPU of the default level 6 for a few percent more bytes), by
+# ISA-L (isal): a third of zlib's level-1 CPU for the same size within 1%. Bronze is written on
+# every event's path and read only by replays; any inflate reads it (Avro's ``deflate`` is raw deflate).
 DEFLATE_LEVEL = 1
 
 
@@ -266,7 +267,7 @@ _HEADER = _header_before_sync()
 
 def deflate_block(records: list[bytes]) -> bytes:
     """Encoded records as one block's data under Avro's ``deflate`` codec (raw deflate, no zlib wrapper)."""
-    compressor = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
+    compressor = isal_zlib.compressobj(DEFLATE_LEVEL, isal_zlib.DEFLATED, -15)
     return compressor.compress(b"".join(records)) + compressor.flush()
 
 

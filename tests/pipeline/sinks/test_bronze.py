@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import zlib
 from collections import defaultdict
 from typing import Any
 
@@ -159,6 +160,7 @@ def test_blocks_deflated_apart_make_one_container_of_their_records_in_order() ->
     envelopes = [_envelope(event_id=f"e-{n}", payload='{"n":"' + "ü" * n + '"}') for n in range(30)]
     records = [encode_envelope(e) for e in envelopes]
     blocks = [(len(part), deflate_block(part)) for part in (records[:1], records[1:17], records[17:])]
+    assert zlib.decompress(blocks[1][1], -15) == b"".join(records[1:17])  # raw deflate, as any inflate reads it
     marker = sync_marker_of("events-x")
     data = container(blocks, sync_marker=marker)
     assert _records(data)[1] == _records(_baseline_container(envelopes))[1]
