@@ -5,7 +5,7 @@ per-element DoFn pays Beam's fixed cost (bundle bookkeeping, coders, metrics) on
 event, which on a short JSON line costs more than normalizing and validating it. So the
 bounded path hands Beam a few thousand records at a time, and spills the valid envelopes
 of each batch to their dedupe shard's files as one pickled list per (shard, bucket):
-pickling a whole list is ~5x cheaper than Avro-encoding each record, and on disk the
+pickling a whole list costs less than Avro-encoding each record and decoding it back, and on disk the
 shuffled events cost no memory however many there are (see :mod:`pipeline.local_runner.spill`).
 """
 
