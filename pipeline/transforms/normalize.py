@@ -143,14 +143,17 @@ def normalize_fast_with_payload(
     if type(record) is not dict or len(record) > _SHAPE_KEYS_CACHED:
         return None
     shape = _shape(tuple(record))
-    values = list(map(record.get, shape.names))  # record.get(None) is None: a field the shape lacks
-    for index, names in shape.several:
-        values[index] = first_present(record, names)
-    if attributes:
-        for index, key in enumerate(_ENVELOPE_KEYS):
-            if values[index] is None and key in attributes:
-                values[index] = attributes[key]
-    event_id, event_type, claimed_version, event_time, ingested, source, trace_id, payload, sealed = values
+    fields = map(record.get, shape.names)  # record.get(None) is None: a field the shape lacks
+    if shape.several or attributes:
+        values = list(fields)
+        for index, names in shape.several:
+            values[index] = first_present(record, names)
+        if attributes:
+            for index, key in enumerate(_ENVELOPE_KEYS):
+                if values[index] is None and key in attributes:
+                    values[index] = attributes[key]
+        fields = iter(values)
+    event_id, event_type, claimed_version, event_time, ingested, source, trace_id, payload, sealed = fields
     if event_time is None and publish_time is not None:
         event_time = publish_time.isoformat()
     if type(event_type) is not str or type(payload) is not dict or event_time is None:
