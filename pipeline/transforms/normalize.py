@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,7 +144,7 @@ def normalize_fast_with_payload(
     if type(record) is not dict or len(record) > _SHAPE_KEYS_CACHED:
         return None
     shape = _shape(tuple(record))
-    fields = map(record.get, shape.names)  # record.get(None) is None: a field the shape lacks
+    fields: Iterator[Any] = map(record.get, shape.names)  # record.get(None) is None: a field the shape lacks
     if shape.several or attributes:
         values = list(fields)
         for index, names in shape.several:
