@@ -67,7 +67,7 @@ from pipeline.transforms.normalize import (
     Envelope,
     as_received,
     normalize,
-    normalize_fast_with_payload,
+    normalize_fast,
     normalize_record,
 )
 from pipeline.transforms.pii import Tokenizer, protect_dead_letter, protect_envelope
@@ -268,7 +268,7 @@ def stage_profile(path: Path, data_dir: Path, which: str) -> dict[str, Any]:
         records += 1
         checked: Envelope | DeadLetter | None
         if which == "fast":
-            normalized = normalize_fast_with_payload(line, source_system="file", ingest_time=now)
+            normalized = normalize_fast(line, source_system="file", ingest_time=now)
             clock.lap("normalize")
             checked = normalized[0] if normalized and conforms(normalized[0], payload=normalized[1]) else None
             clock.lap("validate")

@@ -22,7 +22,7 @@ from apache_beam.metrics.metric import Metrics
 from pipeline.dead_letter import DEAD_LETTERS, DeadLetter
 from pipeline.progress import PROGRESS
 from pipeline.sources.base import SourceRecord
-from pipeline.transforms.normalize import Envelope, as_received, normalize_fast_with_payload, normalize_record
+from pipeline.transforms.normalize import Envelope, as_received, normalize_fast, normalize_record
 from pipeline.transforms.validate import conforms, validate
 
 
@@ -39,7 +39,7 @@ def check_fast(record: bytes | str | SourceRecord, *, source_system: str, ingest
     """check's fast path: the envelope of a record it finds valid; None leaves the record to
     :func:`check_precisely`."""
     if isinstance(record, SourceRecord):
-        normalized = normalize_fast_with_payload(
+        normalized = normalize_fast(
             record.value,
             source_system=record.source_system,
             ingest_time=record.publish_time or ingest_time,  # as normalize_record has it
@@ -47,7 +47,7 @@ def check_fast(record: bytes | str | SourceRecord, *, source_system: str, ingest
             publish_time=record.publish_time,
         )
     else:
-        normalized = normalize_fast_with_payload(record, source_system=source_system, ingest_time=ingest_time)
+        normalized = normalize_fast(record, source_system=source_system, ingest_time=ingest_time)
     if normalized is None:
         return None
     envelope, payload = normalized

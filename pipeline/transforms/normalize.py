@@ -118,25 +118,11 @@ def normalize_fast(
     ingest_time: dt.datetime,
     attributes: dict[str, str] | None = None,
     publish_time: dt.datetime | None = None,
-) -> Envelope | None:
-    """:func:`normalize`'s envelope for a record it accepts; None when normalize must judge the
-    record (it may reject it, or its shape is one this path leaves to normalize)."""
-    normalized = normalize_fast_with_payload(
-        raw, source_system=source_system, ingest_time=ingest_time, attributes=attributes, publish_time=publish_time
-    )
-    return None if normalized is None else normalized[0]
-
-
-def normalize_fast_with_payload(
-    raw: bytes | str,
-    *,
-    source_system: str,
-    ingest_time: dt.datetime,
-    attributes: dict[str, str] | None = None,
-    publish_time: dt.datetime | None = None,
 ) -> tuple[Envelope, dict[str, Any]] | None:
-    """:func:`normalize_fast`'s envelope, and the payload object its payload text was written from
-    (a check of the payload then needs no second parse of that text)."""
+    """:func:`normalize`'s envelope for a record it accepts, with the payload object its payload
+    text was written from (a check of the payload then needs no second parse of that text); None
+    when normalize must judge the record (it may reject it, or its shape is one this path leaves
+    to normalize)."""
     try:
         record = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -234,13 +220,13 @@ def parse_version(value: Any) -> int:
 
 def parse_time(value: Any) -> dt.datetime:
     """ISO-8601 (``Z`` or offset; naive means UTC) or epoch seconds/milliseconds/microseconds."""
-    if isinstance(value, str):  # first: the common case
+    if isinstance(value, str):  # before numbers: most times come as ISO-8601 text
         try:
             parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             raise ValueError(f"expected {_TIME_EXPECTED}, got {describe_value(value)}") from None
         zone = parsed.tzinfo
-        if zone is dt.UTC:  # "Z" or "+00:00", the common case: astimezone(UTC) would return it as is
+        if zone is dt.UTC:  # "Z" or "+00:00": already what astimezone(UTC) would return (itself)
             return parsed
         return parsed.replace(tzinfo=dt.UTC) if zone is None else parsed.astimezone(dt.UTC)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
