@@ -63,13 +63,7 @@ from pipeline.sources.simulator import config_for_events, simulate, write_jsonl
 from pipeline.transforms.check import check, check_precisely
 from pipeline.transforms.dedupe import KeptCopies
 from pipeline.transforms.enrich import DimensionSnapshot, enrich
-from pipeline.transforms.normalize import (
-    Envelope,
-    as_received,
-    normalize,
-    normalize_fast,
-    normalize_record,
-)
+from pipeline.transforms.normalize import Envelope, as_received, normalize, normalize_fast, normalize_record
 from pipeline.transforms.pii import Tokenizer, protect_dead_letter, protect_envelope
 from pipeline.transforms.route import alert_of
 from pipeline.transforms.stage import silver_row, stage_event
