@@ -131,6 +131,20 @@ class DuckDBWarehouse:
         finally:
             self._con.unregister(name)
 
+    def merge_query(self, table: TableDef, sql: str, params: Mapping[str, Any] | None = None) -> tuple[int, int]:
+        """:meth:`merge_rows` for a SELECT's rows: run once, kept as Arrow columns where they are, merged."""
+        rendered = self.render(sql)
+        self.statements_run += 1
+        selected = self._con.sql(rendered, params=_used(rendered, params)).to_arrow_table()
+        if not selected.num_rows:
+            return 0, 0
+        name = f"_rows_{uuid.uuid4().hex}"
+        self._con.register(name, selected)
+        try:
+            return self._merge(table, f'"{name}"')
+        finally:
+            self._con.unregister(name)
+
     def _merge(self, table: TableDef, source: str) -> tuple[int, int]:
         """``source``'s rows (a relation: a file scan or Arrow rows) into the table under its key rule."""
         target = f'"{self.physical(table.dataset)}"."{table.name}"'

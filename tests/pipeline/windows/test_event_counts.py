@@ -74,7 +74,7 @@ def test_count_id_names_the_window_as_iso_text_whatever_the_start_type() -> None
 
 
 def test_count_row_ends_each_window_by_its_own_width() -> None:
-    def row(width: int, computed_at: dt.datetime | None = None) -> dict[str, object]:
+    def row(width: int) -> dict[str, object]:
         return count_row(
             start=T0,
             window_seconds=width,
@@ -83,14 +83,9 @@ def test_count_row_ends_each_window_by_its_own_width() -> None:
             event_count=2,
             pane_index=0,
             pane_timing="SILVER",
-            computed_at=computed_at,
         )
 
     # the same start with two widths: two ends (the cache is keyed by both)
     assert row(300)["window_end"] == T0 + dt.timedelta(minutes=5)
     assert row(60)["window_end"] == T0 + dt.timedelta(minutes=1)
     assert row(300)["facility_id"] is None
-    before = dt.datetime.now(dt.UTC)
-    computed = row(300)["computed_at"]
-    assert isinstance(computed, dt.datetime) and computed >= before  # defaults to now
-    assert row(300, computed_at=T0)["computed_at"] == T0
