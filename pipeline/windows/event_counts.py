@@ -61,15 +61,20 @@ def window_start(event_time: dt.datetime, *, window_seconds: int) -> dt.datetime
 
 
 def count_id(start: dt.datetime, event_type: str, facility_id: str | None) -> str:
-    """The row's name: one row per (window, event type, facility), whoever counted it."""
+    """The row's name: one row per (window, event type, facility), whoever counted it (the
+    stream, a recount on DuckDB or on BigQuery): the start is named by its UTC wall-clock text,
+    whether it came with a zone (the stream's, BigQuery's) or without one (DuckDB's)."""
     key = f"{_start_text(start)}|{event_type}|{facility_id or ''}"
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-# A recount writes a row per (window, type, facility): tens per window. A tz-aware datetime's
-# isoformat and arithmetic cost microseconds each, so each window's are worked out once.
+# A tz-aware datetime's conversion and isoformat cost microseconds each, and a window start
+# recurs for every (type, facility) counted in it, so each start's text is worked out once.
 @functools.lru_cache(maxsize=4096)
 def _start_text(start: dt.datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS[.ffffff]`` in UTC, no offset (a zone-less start is UTC already)."""
+    if start.tzinfo is not None:
+        start = start.astimezone(dt.UTC).replace(tzinfo=None)
     return start.isoformat()
 
 
@@ -138,7 +143,7 @@ SELECT window_start,
        0 AS pane_index,
        @pane_timing AS pane_timing,
        SUBSTR(TO_HEX(SHA256(CONCAT(
-         FORMAT_TIMESTAMP('%Y-%m-%dT%H:%M:%S', window_start), @zone_text, '|', event_type, '|', IFNULL(facility_id, '')
+         FORMAT_TIMESTAMP('%Y-%m-%dT%H:%M:%S', window_start), '|', event_type, '|', IFNULL(facility_id, '')
        ))), 1, 32) AS count_id,
        CURRENT_TIMESTAMP() AS computed_at
 FROM ({_recount_sql()})
@@ -159,10 +164,6 @@ def recount_windows(warehouse: Warehouse, starts: Iterable[dt.datetime], *, wind
         "windows": windows,
         "window_seconds": window_seconds,
         "pane_timing": RECOUNT,
-        # count_id names a window by its start's ISO text, as the recount read it when it ran in
-        # Python: DuckDB's window start (a TIMESTAMP without zone) printed no offset, BigQuery's
-        # (a UTC TIMESTAMP) printed "+00:00". Kept so every recount names its rows as before.
-        "zone_text": "" if warehouse.dialect == "duckdb" else "+00:00",
     }
     return warehouse.merge_query(event_counts_table(), _recounted_rows_sql(), params)[0]
 
