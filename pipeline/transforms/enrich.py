@@ -155,6 +155,12 @@ def enrich(row: dict[str, Any], dims: DimensionSnapshot) -> dict[str, Any]:
             payload = orjson.loads(payload)
         except orjson.JSONDecodeError:
             payload = None
+    return enrich_in_place(dict(row), payload, dims)
+
+
+def enrich_in_place(row: dict[str, Any], payload: Any, dims: DimensionSnapshot) -> dict[str, Any]:
+    """:func:`enrich` for a row its caller just built and owns: the columns are added to ``row``
+    itself (no copy), ids read from ``payload`` (the row's payload as an object). ``row``."""
     body: Mapping[str, Any] = payload if isinstance(payload, dict) else {}
 
     driver_id = _text(row.get("driver_id") or body.get("driver_id"))
@@ -165,12 +171,10 @@ def enrich(row: dict[str, Any], dims: DimensionSnapshot) -> dict[str, Any]:
     carrier_id = _text(row.get("carrier_id") or body.get("carrier_id")) or (driver.carrier_id if driver else None)
 
     facility = dims.facilities.get(facility_id) if facility_id else None
-    return {
-        **row,
-        "facility_name": facility.name if facility else None,
-        "facility_region": facility.region if facility else None,
-        "carrier_name": dims.carriers.get(carrier_id) if carrier_id else None,
-    }
+    row["facility_name"] = facility.name if facility else None
+    row["facility_region"] = facility.region if facility else None
+    row["carrier_name"] = dims.carriers.get(carrier_id) if carrier_id else None
+    return row
 
 
 # ---------------------------------------------------------------------------- held by a DoFn

@@ -163,6 +163,11 @@ GENERALIZERS: dict[GeneralizePattern, Callable[[Any], Any]] = {
 }
 
 
+# Whether a precise value of the pattern comes again, so its sealed token is worth caching: a
+# postcode does (a handful per feed), a GPS fix hardly ever (each one would evict a token that repeats).
+SEALS_REPEAT: dict[GeneralizePattern, bool] = {"coordinates": False, "postcode": True}
+
+
 def _generalizer(pattern: PiiPattern) -> Callable[[Any], Any]:
     return GENERALIZERS[cast(GeneralizePattern, pattern)]  # the registry pairs generalize with these only
 
@@ -200,7 +205,8 @@ def sealed_precise_values(
                     continue
             except DetokenizeError:
                 pass
-        sealed[rule.path] = seal(value, path=rule.path, tokenizer=tokenizer)
+        remember = SEALS_REPEAT[cast(GeneralizePattern, rule.pattern)]
+        sealed[rule.path] = seal(value, path=rule.path, tokenizer=tokenizer, remember=remember)
     return canonical_json(sealed) if sealed else None
 
 
@@ -332,21 +338,32 @@ def _subject_plan(event_type: str) -> tuple[tuple[PiiRule, ...], tuple[PiiRule, 
 def protect_envelope(envelope: dict[str, Any], *, tokenizer: Tokenizer) -> dict[str, Any]:
     """An envelope (``payload`` as JSON text, see normalize) with its subject's rules applied,
     and ``pii_sealed`` holding the precise values its generalize rules coarsened (or None)."""
+    return protect_envelope_and_payload(envelope, tokenizer=tokenizer)[0]
+
+
+def protect_envelope_and_payload(envelope: dict[str, Any], *, tokenizer: Tokenizer) -> tuple[dict[str, Any], Any]:
+    """:func:`protect_envelope`, and the protected envelope's payload as an object: what its
+    ``payload`` text parses to (the stage builds the silver row from it without parsing again).
+    The object is the caller's own: nothing else holds it or any part of it."""
     rules, generalized, tree = _subject_plan(envelope["event_type"])
     if not rules:
         # Most event types carry no PII: skip the JSON round trip. Nothing of theirs is sealed,
         # so a pii_sealed a producer sent is not kept.
-        return {**envelope, SEALED_COLUMN: None} if envelope.get(SEALED_COLUMN) is not None else envelope
+        if envelope.get(SEALED_COLUMN) is not None:
+            envelope = {**envelope, SEALED_COLUMN: None}
+        return envelope, orjson.loads(envelope["payload"])
     payload = orjson.loads(envelope["payload"])
     if not isinstance(payload, dict):
-        return envelope
+        return envelope, payload
     existing = envelope.get(SEALED_COLUMN)
     # Only generalize rules seal anything: the others are skipped without a look.
     sealed = (
         sealed_precise_values(payload, generalized, existing=existing, tokenizer=tokenizer) if generalized else None
     )
     protected = _protect(payload, rules, tree, tokenizer)
-    return {**envelope, "payload": orjson.dumps(protected).decode("utf-8"), SEALED_COLUMN: sealed}
+    # orjson reads back from this text exactly the values it wrote from: JSON's own kinds, and the
+    # protected values are strings, rounded floats and dicts of them (test_stage.py holds it to that)
+    return {**envelope, "payload": orjson.dumps(protected).decode("utf-8"), SEALED_COLUMN: sealed}, protected
 
 
 def protect_envelopes(envelopes: Iterable[dict[str, Any]], *, tokenizer: Tokenizer) -> list[dict[str, Any]]:
