@@ -206,7 +206,7 @@ def run_loop(
     staged, hours, tokenizer = loop.staged, loop.hours, loop.tokenizer
     now, dims = ingest_time or dt.datetime.now(dt.UTC), dims or DimensionSnapshot()
     alert_types = frozenset(loop.settings.pipeline.alert_event_types)
-    kept: dict[str, list[dt.datetime]] = defaultdict(list)  # event id -> event times of the copies kept
+    kept: dict[str, list[dt.datetime]] = {}  # event id -> event times of the copies kept
     alerts: list[dict[str, Any]] = []
     received = duplicates = 0
     for line in lines:
@@ -215,10 +215,14 @@ def run_loop(
         if isinstance(checked, DeadLetter):
             staged.add(*dlq_row(per_event.protect_dead_letter(checked, tokenizer=tokenizer)))
             continue
-        if is_duplicate(checked, kept[checked["event_id"]]):
+        kept_times = kept.get(checked["event_id"])
+        if kept_times is None:
+            kept[checked["event_id"]] = [checked["event_time"]]
+        elif is_duplicate(checked, kept_times):
             duplicates += 1
             continue
-        kept[checked["event_id"]].append(checked["event_time"])
+        else:
+            kept_times.append(checked["event_time"])
         event = per_event.stage_event(checked, tokenizer=tokenizer, dims=dims, alert_event_types=alert_types)
         hours[hour_of(event.protected)].append(event.protected)
         staged.add(event.table, event.row)
