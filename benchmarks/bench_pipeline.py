@@ -61,7 +61,7 @@ from pipeline.sinks.bronze import hour_of, write_avro, write_bronze_file
 from pipeline.sinks.silver import StagedTables, dlq_row, load_staged
 from pipeline.sources.simulator import config_for_events, simulate, write_jsonl
 from pipeline.transforms.check import check, check_precisely
-from pipeline.transforms.dedupe import is_duplicate
+from pipeline.transforms.dedupe import KeptCopies
 from pipeline.transforms.enrich import DimensionSnapshot, enrich
 from pipeline.transforms.normalize import Envelope, as_received, normalize, normalize_fast, normalize_record
 from pipeline.transforms.pii import Tokenizer, protect_dead_letter, protect_envelope
@@ -206,7 +206,7 @@ def run_loop(
     staged, hours, tokenizer = loop.staged, loop.hours, loop.tokenizer
     now, dims = ingest_time or dt.datetime.now(dt.UTC), dims or DimensionSnapshot()
     alert_types = frozenset(loop.settings.pipeline.alert_event_types)
-    kept: dict[str, list[dt.datetime]] = {}  # event id -> event times of the copies kept
+    kept = KeptCopies()  # the TTL rule's state: event id -> event times of the copies kept
     alerts: list[dict[str, Any]] = []
     received = duplicates = 0
     for line in lines:
@@ -215,14 +215,9 @@ def run_loop(
         if isinstance(checked, DeadLetter):
             staged.add(*dlq_row(per_event.protect_dead_letter(checked, tokenizer=tokenizer)))
             continue
-        kept_times = kept.get(checked["event_id"])
-        if kept_times is None:
-            kept[checked["event_id"]] = [checked["event_time"]]
-        elif is_duplicate(checked, kept_times):
+        if not kept.keep(checked):
             duplicates += 1
             continue
-        else:
-            kept_times.append(checked["event_time"])
         event = per_event.stage_event(checked, tokenizer=tokenizer, dims=dims, alert_event_types=alert_types)
         hours[hour_of(event.protected)].append(event.protected)
         staged.add(event.table, event.row)
@@ -258,7 +253,7 @@ def stage_profile(path: Path, data_dir: Path, which: str) -> dict[str, Any]:
     loop = _LoopOutputs(data_dir, json_lines=which == "precise")
     settings, staged, hours, tokenizer = loop.settings, loop.staged, loop.hours, loop.tokenizer
     now, dims = dt.datetime.now(dt.UTC), DimensionSnapshot()
-    kept: dict[str, list[dt.datetime]] = defaultdict(list)
+    kept = KeptCopies()
     alert_types = frozenset(settings.pipeline.alert_event_types)
     clock = _StageClock()
     records = 0
@@ -267,9 +262,9 @@ def stage_profile(path: Path, data_dir: Path, which: str) -> dict[str, Any]:
         records += 1
         checked: Envelope | DeadLetter | None
         if which == "fast":
-            checked = normalize_fast(line, source_system="file", ingest_time=now)
+            normalized = normalize_fast(line, source_system="file", ingest_time=now)
             clock.lap("normalize")
-            checked = checked if checked is not None and conforms(checked) else None
+            checked = normalized[0] if normalized and conforms(normalized[0], payload=normalized[1]) else None
             clock.lap("validate")
             if checked is None:
                 checked = check_precisely(line, source_system="file", ingest_time=now)
@@ -286,9 +281,7 @@ def stage_profile(path: Path, data_dir: Path, which: str) -> dict[str, Any]:
             staged.add(*dlq_row(protect_dead_letter(checked, tokenizer=tokenizer)))
             clock.lap("dead letters")
             continue
-        duplicate = is_duplicate(checked, kept[checked["event_id"]])
-        if not duplicate:
-            kept[checked["event_id"]].append(checked["event_time"])
+        duplicate = not kept.keep(checked)
         clock.lap("dedupe")
         if duplicate:
             continue

@@ -4,7 +4,7 @@
 element (the unbounded and bounded pipelines), the local runner's batch DoFn per batch.
 
 Most records are valid, so check takes the fast path first (normalize_fast: the producer shape's
-field lookup cached; conforms: the payload decoded by its contract's msgspec Struct). A record
+field lookup cached; conforms: the payload, as parsed, checked by its contract's msgspec Struct). A record
 that path does not accept goes through :func:`check_precisely` (normalize, then the JSON Schema
 validator), which accepts it or words its reject: a DLQ reason is the same whichever path a
 record took first, by construction.
@@ -39,7 +39,7 @@ def check_fast(record: bytes | str | SourceRecord, *, source_system: str, ingest
     """check's fast path: the envelope of a record it finds valid; None leaves the record to
     :func:`check_precisely`."""
     if isinstance(record, SourceRecord):
-        envelope = normalize_fast(
+        normalized = normalize_fast(
             record.value,
             source_system=record.source_system,
             ingest_time=record.publish_time or ingest_time,  # as normalize_record has it
@@ -47,8 +47,11 @@ def check_fast(record: bytes | str | SourceRecord, *, source_system: str, ingest
             publish_time=record.publish_time,
         )
     else:
-        envelope = normalize_fast(record, source_system=source_system, ingest_time=ingest_time)
-    return envelope if envelope is not None and conforms(envelope) else None
+        normalized = normalize_fast(record, source_system=source_system, ingest_time=ingest_time)
+    if normalized is None:
+        return None
+    envelope, payload = normalized
+    return envelope if conforms(envelope, payload=payload) else None
 
 
 def check_precisely(

@@ -53,14 +53,48 @@ def ttl_hours(event_type: str) -> int:
     return spec.dedupe_ttl_hours if spec else DEFAULT_TTL_HOURS
 
 
+# Every contract's TTL, made once: ttl_of runs per event.
+_TTLS = {name: dt.timedelta(hours=spec.dedupe_ttl_hours) for name, spec in SUBJECTS.items()}
+_DEFAULT_TTL = dt.timedelta(hours=DEFAULT_TTL_HOURS)
+
+
 def ttl_of(envelope: Envelope) -> dt.timedelta:
-    return dt.timedelta(hours=ttl_hours(envelope["event_type"]))
+    return _TTLS.get(envelope["event_type"], _DEFAULT_TTL)
 
 
 def is_duplicate(envelope: Envelope, kept_event_times: Iterable[dt.datetime]) -> bool:
     """A copy within its TTL, in event time, of any copy of its id already kept."""
-    ttl, at = ttl_of(envelope), envelope["event_time"]
-    return any(abs(at - kept) < ttl for kept in kept_event_times)
+    at = envelope["event_time"]
+    ttl = None  # looked up only when there is a kept copy to measure against (most ids have none)
+    for kept in kept_event_times:
+        if ttl is None:
+            ttl = ttl_of(envelope)
+        if abs(at - kept) < ttl:
+            return True
+    return False
+
+
+class KeptCopies:
+    """The TTL rule over a stream seen once, in order, in one process (the plain loop): the event
+    times of the copies kept so far, per event_id."""
+
+    def __init__(self) -> None:
+        # One event time per id, the common case, held as itself; a list only for an id kept again.
+        self._kept: dict[str, dt.datetime | list[dt.datetime]] = {}
+
+    def keep(self, envelope: Envelope) -> bool:
+        """True: a first copy (now kept); False: a duplicate of a kept copy, under :func:`is_duplicate`."""
+        event_id = envelope["event_id"]
+        kept = self._kept.get(event_id)
+        if kept is None:
+            self._kept[event_id] = envelope["event_time"]
+            return True
+        times = kept if isinstance(kept, list) else [kept]
+        if is_duplicate(envelope, times):
+            return False
+        times.append(envelope["event_time"])
+        self._kept[event_id] = times
+        return True
 
 
 def _seen_order(envelope: Envelope) -> tuple[Any, ...]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,9 +118,11 @@ def normalize_fast(
     ingest_time: dt.datetime,
     attributes: dict[str, str] | None = None,
     publish_time: dt.datetime | None = None,
-) -> Envelope | None:
-    """:func:`normalize`'s envelope for a record it accepts; None when normalize must judge the
-    record (it may reject it, or its shape is one this path leaves to normalize)."""
+) -> tuple[Envelope, dict[str, Any]] | None:
+    """:func:`normalize`'s envelope for a record it accepts, with the payload object its payload
+    text was written from (a check of the payload then needs no second parse of that text); None
+    when normalize must judge the record (it may reject it, or its shape is one this path leaves
+    to normalize)."""
     try:
         record = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -127,14 +130,17 @@ def normalize_fast(
     if type(record) is not dict or len(record) > _SHAPE_KEYS_CACHED:
         return None
     shape = _shape(tuple(record))
-    values = list(map(record.get, shape.names))  # record.get(None) is None: a field the shape lacks
-    for index, names in shape.several:
-        values[index] = first_present(record, names)
-    if attributes:
-        for index, key in enumerate(_ENVELOPE_KEYS):
-            if values[index] is None and key in attributes:
-                values[index] = attributes[key]
-    event_id, event_type, claimed_version, event_time, ingested, source, trace_id, payload, sealed = values
+    fields: Iterator[Any] = map(record.get, shape.names)  # record.get(None) is None: a field the shape lacks
+    if shape.several or attributes:
+        values = list(fields)
+        for index, names in shape.several:
+            values[index] = first_present(record, names)
+        if attributes:
+            for index, key in enumerate(_ENVELOPE_KEYS):
+                if values[index] is None and key in attributes:
+                    values[index] = attributes[key]
+        fields = iter(values)
+    event_id, event_type, claimed_version, event_time, ingested, source, trace_id, payload, sealed = fields
     if event_time is None and publish_time is not None:
         event_time = publish_time.isoformat()
     if type(event_type) is not str or type(payload) is not dict or event_time is None:
@@ -151,19 +157,21 @@ def normalize_fast(
     except ValueError:
         return None
     payload_text = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
-    return {
-        "event_id": str(event_id)
-        if event_id
-        else str(uuid.uuid5(_EVENT_ID_NAMESPACE, f"{event_type}|{version}|{moment.isoformat()}|{payload_text}")),
+    if not event_id:
+        event_id = uuid.uuid5(_EVENT_ID_NAMESPACE, f"{event_type}|{version}|{moment.isoformat()}|{payload_text}")
+    envelope = {
+        # str(value) is value for a str: the checks of type only skip calls on the common case
+        "event_id": event_id if type(event_id) is str else str(event_id),
         "event_type": event_type,
         "event_version": version,
         "event_time": moment,
         "ingest_time": ingested,
-        "source_system": _str_or_none(source) or source_system,
-        "trace_id": _str_or_none(trace_id),
+        "source_system": source if source and type(source) is str else _str_or_none(source) or source_system,
+        "trace_id": trace_id if type(trace_id) is str else _str_or_none(trace_id),
         "payload": payload_text,
         "pii_sealed": sealed if isinstance(sealed, str) else None,
     }
+    return envelope, payload
 
 
 # What the caches below hold is bounded in count and, through these, in size: a record with more
@@ -212,6 +220,15 @@ def parse_version(value: Any) -> int:
 
 def parse_time(value: Any) -> dt.datetime:
     """ISO-8601 (``Z`` or offset; naive means UTC) or epoch seconds/milliseconds/microseconds."""
+    if isinstance(value, str):  # before numbers: most times come as ISO-8601 text
+        try:
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"expected {_TIME_EXPECTED}, got {describe_value(value)}") from None
+        zone = parsed.tzinfo
+        if zone is dt.UTC:  # "Z" or "+00:00": already what astimezone(UTC) would return (itself)
+            return parsed
+        return parsed.replace(tzinfo=dt.UTC) if zone is None else parsed.astimezone(dt.UTC)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = float(value)
         if abs(seconds) >= 1e14:  # microseconds
@@ -224,12 +241,6 @@ def parse_time(value: Any) -> dt.datetime:
             raise ValueError(
                 f"expected {_TIME_EXPECTED}, got {describe_value(value)}, out of range in each of those units"
             ) from None
-    if isinstance(value, str):
-        try:
-            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(f"expected {_TIME_EXPECTED}, got {describe_value(value)}") from None
-        return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
     raise ValueError(f"expected {_TIME_EXPECTED}, got {describe_value(value)}")
 
 

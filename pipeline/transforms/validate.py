@@ -1,9 +1,9 @@
 """validate: an envelope against its contract's generated JSON Schema (or a DeadLetter).
 
-Two paths, one verdict. :func:`conforms` decodes a payload with its contract's generated msgspec
-Struct (in C, from the payload's JSON text); a Struct accepts no payload the JSON Schema refuses
-(codegen/structs.py), so True settles it. False settles nothing: :func:`validate` judges the
-envelope with the JSON Schema, and words the reason when it fails.
+Two paths, one verdict. :func:`conforms` checks a payload with its contract's generated msgspec
+Struct (in C, from the payload's JSON text or the object that text was written from); a Struct
+accepts no payload the JSON Schema refuses (codegen/structs.py), so True settles it. False settles
+nothing: :func:`validate` judges the envelope with the JSON Schema, and words the reason when it fails.
 """
 
 from __future__ import annotations
@@ -41,20 +41,35 @@ def validator(subject: str, version: int) -> Callable[[Any], Any]:
     return fastjsonschema.compile(json.loads(path.read_text(encoding="utf-8")))
 
 
-# One decoder per contract version that has a Struct; a subject or version missing here (unknown,
-# or a contract with no Struct) is validate's to judge.
+# One Struct (and its JSON decoder) per contract version that has a Struct; a subject or version
+# missing here (unknown, or a contract with no Struct) is validate's to judge.
+_STRUCTS: dict[tuple[str, int], type[msgspec.Struct]] = {
+    key: struct for key, struct in PAYLOAD_STRUCTS.items() if struct is not None
+}
 _DECODERS: dict[tuple[str, int], msgspec.json.Decoder[Any]] = {
-    key: msgspec.json.Decoder(struct) for key, struct in PAYLOAD_STRUCTS.items() if struct is not None
+    key: msgspec.json.Decoder(struct) for key, struct in _STRUCTS.items()
 }
 
 
-def conforms(envelope: Envelope) -> bool:
-    """True when the envelope's payload meets its contract for certain; False: ask :func:`validate`."""
-    decoder = _DECODERS.get((envelope["event_type"], envelope["event_version"]))
-    if decoder is None:
-        return False
+def conforms(envelope: Envelope, *, payload: dict[str, Any] | None = None) -> bool:
+    """True when the envelope's payload meets its contract for certain; False: ask :func:`validate`.
+
+    ``payload``: the object the envelope's payload text was written from, if the caller has it:
+    checked as it is (msgspec.convert, strict as the JSON decoder is: the same verdict on every
+    value JSON can hold) instead of parsing that text again.
+    """
+    key = (envelope["event_type"], envelope["event_version"])
     try:
-        decoder.decode(envelope["payload"])
+        if payload is None:
+            decoder = _DECODERS.get(key)
+            if decoder is None:
+                return False
+            decoder.decode(envelope["payload"])
+        else:
+            struct = _STRUCTS.get(key)
+            if struct is None:
+                return False
+            msgspec.convert(payload, struct)
     except msgspec.MsgspecError:  # refused (or, for a payload the Struct cannot read, undecided)
         return False
     return True
@@ -83,9 +98,7 @@ def validate(envelope: Envelope) -> Envelope | DeadLetter:
 
     spec = SUBJECTS.get(event_type)
     if spec is None:
-        close = difflib.get_close_matches(event_type, SUBJECTS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return dead(UNKNOWN_EVENT_TYPE, f"event_type {event_type!r} is not in the contract registry{hint}")
+        return dead(UNKNOWN_EVENT_TYPE, f"event_type {event_type!r} is not in the contract registry{_hint(event_type)}")
     if version not in spec.versions:
         known = ", ".join(f"v{v}" for v in spec.versions)
         return dead(UNKNOWN_EVENT_VERSION, f"{event_type} has no contract v{version}; the registry has {known}")
@@ -95,6 +108,13 @@ def validate(envelope: Envelope) -> Envelope | DeadLetter:
         code = MISSING_REQUIRED_FIELD if exc.rule == "required" else SCHEMA_VIOLATION
         return dead(code, f"{event_type} v{version}: {explain(exc)}")
     return envelope
+
+
+@functools.lru_cache(maxsize=1024)  # a producer that sends an unknown type sends it again and again
+def _hint(event_type: str) -> str:
+    """The registry's subject nearest an unknown event type, as a reason's hint (or nothing)."""
+    close = difflib.get_close_matches(event_type, SUBJECTS, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 # --------------------------------------------------------------------------- reasons

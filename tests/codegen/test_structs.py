@@ -53,6 +53,15 @@ def _struct_accepts(key: tuple[str, int], payload: Any) -> bool:
     return True
 
 
+def _struct_accepts_parsed(key: tuple[str, int], payload: Any) -> bool:
+    try:
+        # as check's fast path has it: the object orjson parsed, not the text written from it
+        msgspec.convert(orjson.loads(orjson.dumps(payload)), PAYLOAD_STRUCTS[key])  # type: ignore[arg-type]
+    except msgspec.ValidationError:
+        return False
+    return True
+
+
 def _samples() -> dict[tuple[str, int], list[dict[str, Any]]]:
     """Every contract's payloads from a small simulated day (old versions included, no other fault)."""
     clean = Faults.none().model_copy(update={"old_version": 0.5})
@@ -78,6 +87,7 @@ def test_structs_accept_every_payload_the_simulator_sends() -> None:
         for payload in payloads:
             assert _schema_accepts(key, payload), key
             assert _struct_accepts(key, payload), (key, payload)
+            assert _struct_accepts_parsed(key, payload), (key, payload)
 
 
 # --------------------------------------------------------------------------- never looser
@@ -166,8 +176,10 @@ def _mutated(draw: st.DrawFn) -> tuple[tuple[str, int], dict[str, Any]]:
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_a_struct_accepts_nothing_its_json_schema_refuses(case: tuple[tuple[str, int], dict[str, Any]]) -> None:
     key, payload = case
-    if _struct_accepts(key, payload):
+    accepted = _struct_accepts(key, payload)
+    if accepted:
         assert _schema_accepts(key, payload), (key, payload)
+    assert _struct_accepts_parsed(key, payload) == accepted, (key, payload)  # one verdict, text or object
 
 
 @pytest.mark.parametrize("text", _DATE_TIMES)
@@ -211,6 +223,9 @@ def test_keyword_and_reserved_field_names_keep_their_json_names(monkeypatch: pyt
     decoded = msgspec.json.decode(b'{"class": "x", "str": 5, "code": "ab", "ref": "?"}', type=struct)
     assert (decoded.field_class, decoded.field_str, decoded.field__private) == ("x", 5, 3)
     assert (decoded.tags, decoded.legs) == ({"a": "b"}, [])
+    # From the parsed object (check's fast path) too: the JSON names, maps and arrays alike.
+    full = {"class": "x", "str": 5, "code": "ab", "ref": "?", "tags": {"k": "v"}, "legs": [1, 2.5]}
+    assert msgspec.convert(full, struct) == msgspec.json.decode(orjson.dumps(full), type=struct)
     check = fastjsonschema.compile(to_json_schema(probe))
     check({"class": "x", "code": "ab", "ref": "?", "day": "2024-02-29"})
     msgspec.json.decode(b'{"class": "x", "code": "ab", "day": "2024-02-29"}', type=struct)
@@ -222,6 +237,8 @@ def test_keyword_and_reserved_field_names_keep_their_json_names(monkeypatch: pyt
     ):
         with pytest.raises(msgspec.ValidationError):
             msgspec.json.decode(orjson.dumps(bad), type=struct)
+        with pytest.raises(msgspec.ValidationError):
+            msgspec.convert(bad, struct)
         with pytest.raises(fastjsonschema.JsonSchemaValueException):
             check(bad)
 

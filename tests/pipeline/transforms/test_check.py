@@ -222,6 +222,19 @@ TRICKY: dict[str, Record] = {
     ),
     "u64 max": _attempt().replace(b'"attempt_number":1', b'"attempt_number":18446744073709551615'),
     "huge float": _created(2, weight_kg=1e308),
+    # the fast path checks the object orjson parsed, not its text: numbers JSON writes that Python reads apart
+    "number beyond u64 for a number": _created(2, weight_kg=2.5).replace(
+        b'"weight_kg":2.5', b'"weight_kg":123456789012345678901234567890'
+    ),
+    "number beyond float range": _created(2, weight_kg=2.5).replace(b'"weight_kg":2.5', b'"weight_kg":1e400'),
+    "negative zero for an int": _attempt().replace(b'"attempt_number":1', b'"attempt_number":-0'),
+    "exponent for an int": _attempt().replace(b'"attempt_number":1', b'"attempt_number":1e0'),
+    "duplicate payload key, the last valid": _attempt().replace(
+        b'"attempt_number":1', b'"attempt_number":"one","attempt_number":1'
+    ),
+    "duplicate payload key, the last invalid": _attempt().replace(
+        b'"attempt_number":1', b'"attempt_number":1,"attempt_number":"one"'
+    ),
     "huge integral float for an int": _attempt(attempt_number=1e16),
     "event time in nanoseconds": _line(event_time=1709280000000000000),
     # union branches

@@ -13,12 +13,24 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.testing.test_stream import TestStream as BeamTestStream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from contracts.generated.catalog import SUBJECTS
 from logistics.settings import Settings
 from logistics.warehouse import connect
 from pipeline.replay import replay_bronze
 from pipeline.run import run_pipeline
-from pipeline.transforms.dedupe import DUPLICATES, DedupeByEventId, keep_first, ttl_of
+from pipeline.transforms.dedupe import (
+    DEFAULT_TTL_HOURS,
+    DUPLICATES,
+    DedupeByEventId,
+    KeptCopies,
+    is_duplicate,
+    keep_first,
+    ttl_hours,
+    ttl_of,
+)
 
 T0 = dt.datetime(2024, 1, 15, tzinfo=dt.UTC)
 
@@ -161,3 +173,39 @@ def test_streaming_state_is_forgotten_only_after_ttl_plus_allowed_lateness() -> 
         dups = out[DUPLICATES] | "Dups" >> beam.Map(lambda e: e["ingest_time"].hour)
         assert_that(unique, equal_to([0, 1]), label="unique")  # 0 h, then 49 h (01:00 two days on)
         assert_that(dups, equal_to([23]), label="duplicates")  # 47 h is 23:00 the next day
+
+
+def test_ttl_of_every_contract_and_of_an_unknown_type_is_its_hours() -> None:
+    for name, spec in SUBJECTS.items():
+        assert (
+            ttl_of(_env("a", 0, name))
+            == dt.timedelta(hours=spec.dedupe_ttl_hours)
+            == dt.timedelta(hours=ttl_hours(name))
+        )
+    assert ttl_of(_env("a", 0, "shipment.teleported")) == dt.timedelta(hours=DEFAULT_TTL_HOURS)
+
+
+def test_is_duplicate_reads_any_iterable_of_kept_times_and_measures_both_ways() -> None:
+    copy = _env("a", 10)
+    assert not is_duplicate(copy, [])
+    assert not is_duplicate(copy, iter(()))
+    assert is_duplicate(copy, (T0 + dt.timedelta(hours=h) for h in (-30, 33.5)))  # 23.5 h after 10 h: within
+    assert not is_duplicate(copy, [T0 + dt.timedelta(hours=h) for h in (-14, 34)])  # exactly 24 h: a new event
+    assert is_duplicate(copy, [T0 - dt.timedelta(hours=13, minutes=59)])
+
+
+_EVENT_TYPES = st.sampled_from(["driver.location_updated", "shipment.in_transit", "facility.created", "unknown.type"])
+
+
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 400), _EVENT_TYPES), max_size=40))
+@settings(max_examples=400, deadline=None)
+def test_kept_copies_decides_as_the_rule_over_a_stream_seen_in_order(copies: list[tuple[str, int, str]]) -> None:
+    """KeptCopies (the one-process loop's state) against the rule spelt out: a list of kept times per id."""
+    kept_copies = KeptCopies()
+    kept_times: dict[str, list[dt.datetime]] = {}
+    for event_id, hours, event_type in copies:
+        envelope = _env(event_id, hours, event_type)
+        expected = not is_duplicate(envelope, kept_times.get(event_id, []))
+        if expected:
+            kept_times.setdefault(event_id, []).append(envelope["event_time"])
+        assert kept_copies.keep(envelope) is expected

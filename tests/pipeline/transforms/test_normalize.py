@@ -4,6 +4,8 @@ import datetime as dt
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.dead_letter import INVALID_ENVELOPE, MALFORMED_JSON, MISSING_ENVELOPE_FIELD, DeadLetter
 from pipeline.sources.base import SourceRecord
@@ -257,3 +259,37 @@ def test_envelope_json_round_trips_through_normalize() -> None:
     assert not isinstance(env, DeadLetter)
     again = normalize(envelope_json(env), source_system="replay", ingest_time=NOW + dt.timedelta(days=1))
     assert again == env
+
+
+# --------------------------------------------------------------------------- parse_time's shortcut
+
+
+def _parse_time_as_before(value: str) -> dt.datetime:
+    """parse_time of a string as it was written before its "already UTC" shortcut."""
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
+
+
+_TIME_TEXTS = st.one_of(
+    st.datetimes(timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=5, minutes=30))]) | st.none()).map(
+        lambda at: at.isoformat()
+    ),
+    st.datetimes().map(lambda at: at.isoformat(timespec="seconds") + "Z"),
+    st.datetimes().map(lambda at: at.isoformat(sep=" ") + "z"),
+    st.text(alphabet="0123456789-+:TZz .", max_size=32),
+    st.sampled_from(["2024-01-15", "2024-01-15Z", "2024-01-15T10:30:00+00:00Z", "2024-01-15T10:30:00-00:00", "Z"]),
+)
+
+
+@given(_TIME_TEXTS)
+@settings(max_examples=1500, deadline=None)
+def test_parse_time_of_a_string_is_what_it_was_to_the_value_and_zone(text: str) -> None:
+    try:
+        expected = _parse_time_as_before(text)
+    except ValueError:
+        with pytest.raises(ValueError, match="expected an ISO-8601 time"):
+            parse_time(text)
+        return
+    got = parse_time(text)
+    assert (got, got.tzinfo, got.isoformat()) == (expected, expected.tzinfo, expected.isoformat())
+    assert got.tzinfo is dt.UTC

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from pipeline.dead_letter import (
     MISSING_REQUIRED_FIELD,
@@ -13,9 +17,10 @@ from pipeline.dead_letter import (
     DeadLetter,
 )
 from pipeline.sources.base import SourceRecord
+from pipeline.sources.simulator import SimulationConfig, simulate
 from pipeline.transforms.check import check
 from pipeline.transforms.normalize import Envelope, normalize
-from pipeline.transforms.validate import validate
+from pipeline.transforms.validate import conforms, validate
 
 NOW = dt.datetime(2024, 1, 15, 12, 0, tzinfo=dt.UTC)
 PAYLOAD = {"shipment_id": "SHP-1", "facility_id": "FAC-1", "carrier_id": "C"}
@@ -160,3 +165,98 @@ def test_check_rejects_carry_the_record_exactly_as_received() -> None:
     from_broker = check(record, source_system="file", ingest_time=NOW)
     assert isinstance(from_broker, DeadLetter) and from_broker.received == record
     assert from_broker.trace_id == "t-1"
+
+
+# --------------------------------------------------------------------------- conforms, from the parsed payload
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**64), 2**64)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=6)
+    | st.sampled_from(["GROUND", "DELIVERED", "2024-03-03T17:00:00Z", "2023-02-29T17:00:00Z"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@pytest.fixture(scope="module")
+def feed_payloads() -> dict[tuple[str, int], dict[str, Any]]:
+    """A valid payload of every contract version the simulator sends."""
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    for line in simulate(SimulationConfig(shipments=60, days=1, seed=5)):
+        env = normalize(line, source_system="test", ingest_time=NOW)
+        if not isinstance(env, DeadLetter):
+            found.setdefault((env["event_type"], env["event_version"]), orjson.loads(env["payload"]))
+    return found
+
+
+def _mutated(payload: Any, path: list[str | int], value: Any, how: str) -> Any:
+    """``payload`` with the value at ``path`` (as far as it leads) replaced, deleted or given a sibling."""
+    if not path or not isinstance(payload, (dict, list)) or not payload:
+        return value
+    if isinstance(payload, dict):
+        key = sorted(payload)[hash(path[0]) % len(payload)] if isinstance(path[0], int) else path[0]
+        copy = dict(payload)
+        if len(path) == 1 and how == "delete":
+            copy.pop(key, None)
+        elif len(path) == 1 and how == "add":
+            copy[f"{key}_extra"] = value
+        else:
+            copy[key] = _mutated(payload.get(key), path[1:], value, how)
+        return copy
+    index = path[0] if isinstance(path[0], int) else 0
+    items = list(payload)
+    items[index % len(items)] = _mutated(items[index % len(items)], path[1:], value, how)
+    return items
+
+
+@given(
+    st.data(),
+    st.lists(st.integers(0, 12), min_size=1, max_size=3),
+    _JSON_VALUES,
+    st.sampled_from(["replace", "delete", "add"]),
+)
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_conforms_from_the_parsed_payload_gives_the_verdict_of_its_text(
+    feed_payloads: dict[tuple[str, int], dict[str, Any]],
+    data: st.DataObject,
+    path: list[str | int],
+    value: Any,
+    how: str,
+) -> None:
+    """What check relies on: msgspec.convert of the payload orjson parsed is exactly as strict as
+    decoding the text written from it (ints for floats, floats for ints, bools, big numbers,
+    unknown and missing fields, nested records, patterns)."""
+    subject, version = data.draw(st.sampled_from(sorted(feed_payloads)))
+    payload = _mutated(feed_payloads[(subject, version)], path, value, how)
+    if not isinstance(payload, dict):
+        return
+    parsed = orjson.loads(json.dumps(payload))  # what normalize holds: JSON's values as orjson reads them (big ints)
+    envelope = {"event_type": subject, "event_version": version, "payload": orjson.dumps(parsed).decode()}
+    verdict = conforms(envelope)
+    event(f"conforms: {verdict}")
+    assert conforms(envelope, payload=parsed) == verdict
+
+
+def test_conforms_from_the_parsed_payload_on_edge_values(feed_payloads: dict[tuple[str, int], dict[str, Any]]) -> None:
+    payload = feed_payloads[("shipment.created", 2)]
+    for change, verdict in [
+        ({}, True),
+        ({"weight_kg": 3}, True),  # an int for a number
+        ({"weight_kg": True}, False),
+        ({"package_count": 2.0}, False),  # an integral float for an integer: the JSON Schema's to judge
+        ({"package_count": 2**31}, False),
+        ({"package_count": 2**64 - 1}, False),
+        ({"signature_required": 1}, False),
+        ({"service_level": "ground"}, False),
+        ({"expected_delivery": "2023-02-29T17:00:00Z"}, False),
+        ({"sender": None}, False),
+        ({"extra": 1}, False),
+    ]:
+        parsed = orjson.loads(orjson.dumps({**payload, **change}))
+        envelope = {"event_type": "shipment.created", "event_version": 2, "payload": orjson.dumps(parsed).decode()}
+        assert conforms(envelope, payload=parsed) is conforms(envelope) is verdict, change
+    unknown = {"event_type": "shipment.teleported", "event_version": 1, "payload": "{}"}
+    assert conforms(unknown, payload={}) is conforms(unknown) is False
