@@ -385,7 +385,7 @@ def rules_for(event_type: str) -> tuple[PiiRule, ...]:
 
 @functools.lru_cache(maxsize=1024)
 def _subject_plan(event_type: str) -> tuple[tuple[PiiRule, ...], tuple[_Sealing, ...], _RuleTree | None]:
-    """(rules, the generalize rules among them, their tree) of a subject, worked out once."""
+    """(rules, the sealing of its generalize rules, their tree) of a subject, worked out once."""
     rules = rules_for(event_type)
     return rules, _sealings(rules), _rule_tree(rules)
 
