@@ -37,13 +37,14 @@ def _silver_layout(event_type: str) -> tuple[str, tuple[tuple[str, tuple[str, ..
     return family.silver_table, tuple((column, tuple(family.sources_of(column))) for column in family.key_columns)
 
 
-def silver_row(envelope: Envelope) -> tuple[str, dict[str, Any]]:
-    """(silver table, row): envelope columns, key columns lifted from the payload, payload as JSON."""
-    return _silver_row(envelope, orjson.loads(envelope["payload"]))
+def silver_row(envelope: Envelope, *, payload: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """(silver table, row): envelope columns, key columns lifted from the payload, payload as JSON.
 
-
-def _silver_row(envelope: Envelope, payload: Any) -> tuple[str, dict[str, Any]]:
-    """:func:`silver_row` of an envelope whose payload text parses to ``payload`` (the row's own)."""
+    ``payload``: what the envelope's payload text parses to, when the caller has it at hand
+    (:func:`stage_event`); the row takes that object as its own. Else the text is parsed.
+    """
+    if payload is None:
+        payload = orjson.loads(envelope["payload"])
     table, key_sources = _silver_layout(envelope["event_type"])
     row = dict(envelope)
     del row["payload"]  # re-added last, after the key columns
@@ -67,7 +68,7 @@ def stage_event(
     # The payload is parsed once: the silver row and the alert read the protected payload object,
     # which is what the protected envelope's payload text parses to.
     protected, payload = protect_envelope_and_payload(envelope, tokenizer=tokenizer)
-    table, row = _silver_row(protected, payload)
+    table, row = silver_row(protected, payload=payload)
     alert = alert_from(protected, payload) if protected["event_type"] in alert_event_types else None
     return StagedEvent(protected, table, enrich_in_place(row, payload, dims), alert)
 
