@@ -61,6 +61,11 @@ class Warehouse(Protocol):
         """:meth:`load_parquet_files` for rows in memory (the streaming sinks' small, frequent batches)."""
         ...
 
+    def merge_query(self, table: TableDef, sql: str, params: Mapping[str, Any] | None = None) -> tuple[int, int]:
+        """:meth:`merge_rows` for the rows of a SELECT of the table's columns (``sql`` as :meth:`query`
+        takes it), computed and written inside the engine: no row travels through Python."""
+        ...
+
     def transaction(self) -> AbstractContextManager[None]:
         """Writes inside commit together (DuckDB); BigQuery commits each statement on its own."""
         ...

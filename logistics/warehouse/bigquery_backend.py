@@ -163,6 +163,11 @@ class BigQueryWarehouse:
         source = f"SELECT {typed} FROM UNNEST(@rows) AS r"
         return self._merge(table, source=source, parameters=[bigquery.ArrayQueryParameter("rows", "STRING", texts)])
 
+    def merge_query(self, table: TableDef, sql: str, params: Mapping[str, Any] | None = None) -> tuple[int, int]:
+        """:meth:`merge_rows` for a SELECT's rows: the SELECT is the MERGE's source."""
+        parameters = [_param(k, v) for k, v in (params or {}).items()]
+        return self._merge(table, source=self.render(sql), parameters=parameters)
+
     def transaction(self) -> AbstractContextManager[None]:
         """Each MERGE is atomic per table and commits on its own (a multi-table transaction would
         need a session per batch); writes are idempotent, so a batch retried after a partial
@@ -212,10 +217,11 @@ class BigQueryWarehouse:
         bounds: list[Any] = []
         if window and first is not None:
             low, high = window.around(first, last)
-            match += f" AND t.`{window.column}` BETWEEN @first AND @last"
+            # named apart from the source's own parameters (merge_query)
+            match += f" AND t.`{window.column}` BETWEEN @key_window_first AND @key_window_last"
             bounds = [
-                bigquery.ScalarQueryParameter("first", "TIMESTAMP", low),
-                bigquery.ScalarQueryParameter("last", "TIMESTAMP", high),
+                bigquery.ScalarQueryParameter("key_window_first", "TIMESTAMP", low),
+                bigquery.ScalarQueryParameter("key_window_last", "TIMESTAMP", high),
             ]
         if same:
             at, ttl_hours = f"`{same.time_column}`", same.hours_sql(f"s.`{same.type_column}`")

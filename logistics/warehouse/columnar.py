@@ -74,8 +74,10 @@ def record_batch(table: TableDef, rows: Sequence[Mapping[str, Any]]) -> pa.Recor
     except pa.ArrowTypeError:  # times as ISO-8601 texts (rows read back from JSON): column by column
         columns = {f.name: _column([row.get(f.name) for row in rows], f.type) for f in plain}
     for name in json_columns(table):
-        texts = [None if (v := row.get(name)) is None else orjson.dumps(v) for row in rows]
-        columns[name] = pa.array(texts, pa.binary()).cast(pa.string())  # UTF-8 by construction; checked anyway
+        # As str (decoding checks the UTF-8): Arrow copies str values once, where bytes would be copied
+        # into a binary column and again by a cast to string (~20% more for the column).
+        texts = [None if (v := row.get(name)) is None else orjson.dumps(v).decode() for row in rows]
+        columns[name] = pa.array(texts, pa.string())
     return pa.RecordBatch.from_arrays([columns[name] for name in schema.names], schema=schema)
 
 

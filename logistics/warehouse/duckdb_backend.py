@@ -131,6 +131,20 @@ class DuckDBWarehouse:
         finally:
             self._con.unregister(name)
 
+    def merge_query(self, table: TableDef, sql: str, params: Mapping[str, Any] | None = None) -> tuple[int, int]:
+        """:meth:`merge_rows` for a SELECT's rows: run once, kept as Arrow columns where they are, merged."""
+        rendered = self.render(sql)
+        self.statements_run += 1
+        selected = self._con.sql(rendered, params=_used(rendered, params)).to_arrow_table()
+        if not selected.num_rows:
+            return 0, 0
+        name = f"_rows_{uuid.uuid4().hex}"
+        self._con.register(name, selected)
+        try:
+            return self._merge(table, f'"{name}"')
+        finally:
+            self._con.unregister(name)
+
     def _merge(self, table: TableDef, source: str) -> tuple[int, int]:
         """``source``'s rows (a relation: a file scan or Arrow rows) into the table under its key rule."""
         target = f'"{self.physical(table.dataset)}"."{table.name}"'
@@ -154,20 +168,26 @@ class DuckDBWarehouse:
                 )
                 incoming = "_incoming"
             match = f't."{key}" = s."{key}"'
+            around = ""  # where in the table these keys can be: all of it, or their key window
             params: dict[str, Any] | None = None
             if window and first is not None:  # only the row groups that can hold these keys are read
-                match += f' AND t."{window.column}" BETWEEN $first AND $last'
+                around = f'"{window.column}" BETWEEN $first AND $last'
+                match += f" AND t.{around}"
                 params = dict(zip(("first", "last"), window.around(first, last), strict=True))
             if same:
                 at, ttl_hours = f'"{same.time_column}"', same.hours_sql(f's."{same.type_column}"')
                 match += f" AND abs(epoch_us(t.{at}) - epoch_us(s.{at})) < {ttl_hours} * 3600000000"
-            if table.newer_by:  # an upsert: older rows with these keys make way, then every absent key is inserted
+            # No row of the table where these keys can be (a first load, a new span of time): every
+            # incoming key is absent, and the insert needs no anti-join against the table.
+            probe = f"SELECT 1 FROM {target}{f' WHERE {around}' if around else ''} LIMIT 1"
+            present = self._run(probe, params).fetchone() is not None
+            if table.newer_by and present:  # an upsert: older rows with these keys make way first
                 newer = f'"{table.newer_by}"'
                 self._run(f"DELETE FROM {target} t USING {incoming} s WHERE {match} AND t.{newer} <= s.{newer}", params)
+            absent = f" WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {match})" if present else ""
             inserted = self._count(
-                f"INSERT INTO {target} ({quoted}) SELECT {quoted} FROM {incoming} s "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {match})",
-                params,
+                f"INSERT INTO {target} ({quoted}) SELECT {quoted} FROM {incoming} s{absent}",
+                params if present else None,
             )
             if incoming == "_incoming":
                 self._con.execute("DROP TABLE _incoming")

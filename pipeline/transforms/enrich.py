@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import orjson
@@ -143,6 +144,9 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+_NO_PAYLOAD: Mapping[str, Any] = MappingProxyType({})
+
+
 def enrich(row: dict[str, Any], dims: DimensionSnapshot) -> dict[str, Any]:
     """A new silver row with ``facility_name``, ``facility_region`` and ``carrier_name`` added.
 
@@ -155,7 +159,13 @@ def enrich(row: dict[str, Any], dims: DimensionSnapshot) -> dict[str, Any]:
             payload = orjson.loads(payload)
         except orjson.JSONDecodeError:
             payload = None
-    body: Mapping[str, Any] = payload if isinstance(payload, dict) else {}
+    return enrich_in_place(dict(row), payload, dims)
+
+
+def enrich_in_place(row: dict[str, Any], payload: Any, dims: DimensionSnapshot) -> dict[str, Any]:
+    """:func:`enrich` for a row its caller just built and owns: the columns are added to ``row``
+    itself (no copy), ids read from ``payload`` (the row's payload as an object). ``row``."""
+    body: Mapping[str, Any] = payload if isinstance(payload, dict) else _NO_PAYLOAD
 
     driver_id = _text(row.get("driver_id") or body.get("driver_id"))
     driver = dims.drivers.get(driver_id) if driver_id else None
@@ -165,12 +175,10 @@ def enrich(row: dict[str, Any], dims: DimensionSnapshot) -> dict[str, Any]:
     carrier_id = _text(row.get("carrier_id") or body.get("carrier_id")) or (driver.carrier_id if driver else None)
 
     facility = dims.facilities.get(facility_id) if facility_id else None
-    return {
-        **row,
-        "facility_name": facility.name if facility else None,
-        "facility_region": facility.region if facility else None,
-        "carrier_name": dims.carriers.get(carrier_id) if carrier_id else None,
-    }
+    row["facility_name"] = facility.name if facility else None
+    row["facility_region"] = facility.region if facility else None
+    row["carrier_name"] = dims.carriers.get(carrier_id) if carrier_id else None
+    return row
 
 
 # ---------------------------------------------------------------------------- held by a DoFn

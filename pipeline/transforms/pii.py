@@ -34,7 +34,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import apache_beam as beam
 import orjson
@@ -76,9 +76,14 @@ def mask_generic(value: str) -> str:
     return _keep_first(value)
 
 
+# Each character after the first of a word (a run of non-whitespace): what _keep_first stars in each
+# word, found by the regex engine without a Python call per word.
+_AFTER_FIRST_OF_WORD = re.compile(r"(?<=\S)\S")
+
+
 def mask_name(value: str) -> str:
     """Initials only: ``Ada Lovelace`` -> ``A** L*******`` (whitespace kept)."""
-    return re.sub(r"\S+", lambda m: _keep_first(m.group()), value)
+    return _AFTER_FIRST_OF_WORD.sub("*", value)
 
 
 def mask_email(value: str) -> str:
@@ -136,10 +141,17 @@ def generalize_coordinates(value: Any) -> Any:
     """
     if not isinstance(value, dict):
         return REDACTED
-    return {axis: _coarse_degrees(value[axis]) for axis in ("lat", "lon") if axis in value}
+    coarse = {}
+    if "lat" in value:
+        coarse["lat"] = _coarse_degrees(value["lat"])
+    if "lon" in value:
+        coarse["lon"] = _coarse_degrees(value["lon"])
+    return coarse
 
 
 def _coarse_degrees(value: Any) -> Any:
+    if type(value) is float:  # what parsed JSON holds, the path every GPS fix takes
+        return round(value, COORDINATE_DECIMALS) if math.isfinite(value) else REDACTED
     if isinstance(value, bool) or not isinstance(value, int | float):
         return REDACTED
     try:
@@ -154,13 +166,21 @@ def generalize_postcode(value: Any) -> str:
     text = _as_text(value).strip()
     outward, space, _ = text.partition(" ")
     kept = len(outward) if space else _POSTCODE_KEPT_CHARACTERS
-    return "".join(ch if i < kept or not ch.isalnum() else "*" for i, ch in enumerate(text))
+    rest = text[kept:]
+    if rest.isalnum():  # no separator in the rest (a ZIP's last two digits): all of it starred at once
+        return text[:kept] + "*" * len(rest)
+    return text[:kept] + "".join("*" if ch.isalnum() else ch for ch in rest)
 
 
 GENERALIZERS: dict[GeneralizePattern, Callable[[Any], Any]] = {
     "coordinates": generalize_coordinates,
     "postcode": generalize_postcode,
 }
+
+
+# Whether a precise value of the pattern comes again, so its sealed token is worth caching: a
+# postcode does (a handful per feed), a GPS fix hardly ever (each one would evict a token that repeats).
+SEALS_REPEAT: dict[GeneralizePattern, bool] = {"coordinates": False, "postcode": True}
 
 
 def _generalizer(pattern: PiiPattern) -> Callable[[Any], Any]:
@@ -173,6 +193,29 @@ def _value_at(payload: Any, parts: tuple[str, ...]) -> Any:
     return payload
 
 
+class _Sealing(NamedTuple):
+    """A generalize rule, looked up once: where its value is, how it coarsens, whether it repeats."""
+
+    path: str
+    parts: tuple[str, ...]
+    generalize: Callable[[Any], Any]
+    remember: bool
+
+
+@functools.lru_cache(maxsize=1024)
+def _sealings(rules: tuple[PiiRule, ...]) -> tuple[_Sealing, ...]:
+    return tuple(
+        _Sealing(
+            rule.path,
+            _parts(rule.path),
+            _generalizer(rule.pattern),
+            SEALS_REPEAT[cast(GeneralizePattern, rule.pattern)],
+        )
+        for rule in rules
+        if rule.policy == "generalize"
+    )
+
+
 def sealed_precise_values(
     payload: dict[str, Any], rules: tuple[PiiRule, ...], *, existing: object, tokenizer: Tokenizer
 ) -> str | None:
@@ -183,24 +226,27 @@ def sealed_precise_values(
     the key and its value generalizes to the payload's. Anything else in it (a producer's
     value, a foreign token) is dropped. None when there is nothing to seal.
     """
-    previous = sealed_tokens(existing)
+    return _sealed(payload, _sealings(rules), existing, tokenizer)
+
+
+def _sealed(
+    payload: dict[str, Any], sealings: tuple[_Sealing, ...], existing: object, tokenizer: Tokenizer
+) -> str | None:
+    previous = sealed_tokens(existing) if existing is not None else None
     sealed: dict[str, str] = {}
-    for rule in rules:
-        if rule.policy != "generalize":
-            continue
-        value = _value_at(payload, _parts(rule.path))
+    for path, parts, generalize, remember in sealings:
+        value = _value_at(payload, parts)
         if value is None:
             continue
-        token = previous.get(rule.path)
+        token = previous.get(path) if previous else None
         if token is not None:
-            generalize = _generalizer(rule.pattern)
             try:
-                if generalize(unseal(token, path=rule.path, tokenizer=tokenizer)) == generalize(value):
-                    sealed[rule.path] = token
+                if generalize(unseal(token, path=path, tokenizer=tokenizer)) == generalize(value):
+                    sealed[path] = token
                     continue
             except DetokenizeError:
                 pass
-        sealed[rule.path] = seal(value, path=rule.path, tokenizer=tokenizer)
+        sealed[path] = seal(value, path=path, tokenizer=tokenizer, remember=remember)
     return canonical_json(sealed) if sealed else None
 
 
@@ -225,14 +271,29 @@ def _as_text(value: Any) -> str:
 
 def apply_rule(value: Any, rule: PiiRule, *, tokenizer: Tokenizer) -> Any:
     """One present, non-null value under one rule."""
+    return _action(rule)(value, tokenizer)
+
+
+# What a rule does to a present, non-null value, its policy and pattern looked up once.
+_Action = Callable[[Any, Tokenizer], Any]
+
+
+def _redact(value: Any, tokenizer: Tokenizer) -> str:
+    return REDACTED
+
+
+@functools.lru_cache(maxsize=1024)
+def _action(rule: PiiRule) -> _Action:
     if rule.policy == "redact":
-        return REDACTED
+        return _redact
     if rule.policy == "generalize":
-        return _generalizer(rule.pattern)(value)
-    text = _as_text(value)
+        generalize = _generalizer(rule.pattern)
+        return lambda value, tokenizer: generalize(value)
     if rule.policy == "mask":
-        return _mask(rule.pattern)(text)
-    return tokenizer.tokenize(text, path=rule.path)
+        mask = _mask(rule.pattern)
+        return lambda value, tokenizer: mask(value if isinstance(value, str) else _as_text(value))
+    path = rule.path
+    return lambda value, tokenizer: tokenizer.tokenize(value if isinstance(value, str) else _as_text(value), path=path)
 
 
 def _protect_at(node: Any, parts: tuple[str, ...], rule: PiiRule, tokenizer: Tokenizer) -> Any:
@@ -251,8 +312,8 @@ def _protect_at(node: Any, parts: tuple[str, ...], rule: PiiRule, tokenizer: Tok
     return new
 
 
-# A subject's rules as one tree of their paths: {key: subtree, or the rule at that leaf}.
-_RuleTree = dict[str, "_RuleTree | PiiRule"]
+# A subject's rules as one tree of their paths: {key: subtree, or the action of the rule at that leaf}.
+_RuleTree = dict[str, "_RuleTree | _Action"]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -273,7 +334,7 @@ def _rule_tree(rules: tuple[PiiRule, ...]) -> _RuleTree | None:
             node = child
         if parts[-1] in node:
             return None  # a rule sits below this path, or on it already
-        node[parts[-1]] = rule
+        node[parts[-1]] = _action(rule)
     return tree
 
 
@@ -291,10 +352,10 @@ def _protect_tree(node: Any, tree: _RuleTree, tokenizer: Tokenizer) -> Any:
             continue  # missing, a null leaf or a null parent: nothing to protect
         if new is None:
             new = dict(node)
-        if isinstance(below, PiiRule):
-            new[head] = apply_rule(child, below, tokenizer=tokenizer)
-        else:
+        if isinstance(below, dict):
             new[head] = _protect_tree(child, below, tokenizer)
+        else:
+            new[head] = below(child, tokenizer)
     return node if new is None else new
 
 
@@ -323,30 +384,39 @@ def rules_for(event_type: str) -> tuple[PiiRule, ...]:
 
 
 @functools.lru_cache(maxsize=1024)
-def _subject_plan(event_type: str) -> tuple[tuple[PiiRule, ...], tuple[PiiRule, ...], _RuleTree | None]:
-    """(rules, the generalize rules among them, their tree) of a subject, worked out once."""
+def _subject_plan(event_type: str) -> tuple[tuple[PiiRule, ...], tuple[_Sealing, ...], _RuleTree | None]:
+    """(rules, the sealing of its generalize rules, their tree) of a subject, worked out once."""
     rules = rules_for(event_type)
-    return rules, tuple(rule for rule in rules if rule.policy == "generalize"), _rule_tree(rules)
+    return rules, _sealings(rules), _rule_tree(rules)
 
 
 def protect_envelope(envelope: dict[str, Any], *, tokenizer: Tokenizer) -> dict[str, Any]:
     """An envelope (``payload`` as JSON text, see normalize) with its subject's rules applied,
     and ``pii_sealed`` holding the precise values its generalize rules coarsened (or None)."""
-    rules, generalized, tree = _subject_plan(envelope["event_type"])
+    return protect_envelope_and_payload(envelope, tokenizer=tokenizer)[0]
+
+
+def protect_envelope_and_payload(envelope: dict[str, Any], *, tokenizer: Tokenizer) -> tuple[dict[str, Any], Any]:
+    """:func:`protect_envelope`, and the protected envelope's payload as an object: what its
+    ``payload`` text parses to (the stage builds the silver row from it without parsing again).
+    The object is the caller's own: nothing else holds it or any part of it."""
+    rules, sealings, tree = _subject_plan(envelope["event_type"])
     if not rules:
         # Most event types carry no PII: skip the JSON round trip. Nothing of theirs is sealed,
         # so a pii_sealed a producer sent is not kept.
-        return {**envelope, SEALED_COLUMN: None} if envelope.get(SEALED_COLUMN) is not None else envelope
+        if envelope.get(SEALED_COLUMN) is not None:
+            envelope = {**envelope, SEALED_COLUMN: None}
+        return envelope, orjson.loads(envelope["payload"])
     payload = orjson.loads(envelope["payload"])
     if not isinstance(payload, dict):
-        return envelope
+        return envelope, payload
     existing = envelope.get(SEALED_COLUMN)
     # Only generalize rules seal anything: the others are skipped without a look.
-    sealed = (
-        sealed_precise_values(payload, generalized, existing=existing, tokenizer=tokenizer) if generalized else None
-    )
+    sealed = _sealed(payload, sealings, existing, tokenizer) if sealings else None
     protected = _protect(payload, rules, tree, tokenizer)
-    return {**envelope, "payload": orjson.dumps(protected).decode("utf-8"), SEALED_COLUMN: sealed}
+    # orjson reads back from this text exactly the values it wrote from: JSON's own kinds, and the
+    # protected values are strings, rounded floats and dicts of them (test_stage.py holds it to that)
+    return {**envelope, "payload": orjson.dumps(protected).decode("utf-8"), SEALED_COLUMN: sealed}, protected
 
 
 def protect_envelopes(envelopes: Iterable[dict[str, Any]], *, tokenizer: Tokenizer) -> list[dict[str, Any]]:

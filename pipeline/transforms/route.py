@@ -18,7 +18,11 @@ from pipeline.transforms.normalize import Envelope
 
 
 def alert_of(envelope: Envelope) -> dict[str, Any]:
-    payload = orjson.loads(envelope["payload"])
+    return alert_from(envelope, orjson.loads(envelope["payload"]))
+
+
+def alert_from(envelope: Envelope, payload: dict[str, Any]) -> dict[str, Any]:
+    """:func:`alert_of` with the envelope's payload already parsed (``payload``)."""
     return {
         "alert_id": envelope["event_id"],
         "event_type": envelope["event_type"],

@@ -231,3 +231,35 @@ def test_rows_merged_in_memory_match_the_json_merge_with_times_as_text(tmp_path:
             stored.append((counts, _warehouse_rows(wh)))
     assert stored[0] == stored[1]
     assert stored[1][0] == [(9, 1), (0, 10)]
+
+
+def test_loads_into_an_empty_span_and_beside_earlier_rows_keep_the_key_rules(tmp_path: Path) -> None:
+    """A load whose keys have no row of the table around them (a first load, a new span of time)
+    inserts without looking them up; repeats within it still count once. One beside earlier rows
+    still skips the keys already there."""
+    day = dt.datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
+    far = day + dt.timedelta(days=40)  # beyond the shipments' key window: no earlier row around it
+    loads = {
+        "first": [_silver("A-1", day), _silver("A-2", day), _silver("A-2", day)],
+        "beside": [_silver("A-1", day), _silver("B-1", day + dt.timedelta(minutes=1))],
+        "far": [_silver("A-1", far), _silver("C-1", far), _silver("C-1", far)],
+    }
+    results = {}
+    with open_duckdb(tmp_path / "w.duckdb", datasets=BigQuerySettings().datasets, read_only=False) as wh:
+        for name, rows in loads.items():
+            staging = str(tmp_path / name)
+            tables = StagedTables(staging_dir=staging, name=name, window_seconds=300)
+            for row in rows:
+                tables.add(SHIPMENTS, row)
+            tables.close()
+            result = load_staged(wh, staging, window_seconds=300)
+            results[name] = (result.inserted[SHIPMENTS], result.already_present[SHIPMENTS])
+        stored = wh.query(f"SELECT event_id, event_time FROM clean.{SHIPMENTS} ORDER BY event_time, event_id")
+    assert results == {"first": (2, 1), "beside": (1, 1), "far": (2, 1)}
+    assert [(r["event_id"], r["event_time"]) for r in stored] == [
+        ("A-1", day),
+        ("A-2", day),
+        ("B-1", day + dt.timedelta(minutes=1)),
+        ("A-1", far),  # the same id 40 days later: another event under the 24 h TTL
+        ("C-1", far),
+    ]

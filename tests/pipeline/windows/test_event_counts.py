@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import apache_beam as beam
 import orjson
@@ -11,7 +12,7 @@ from apache_beam.testing.test_stream import TestStream as BeamTestStream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
-from pipeline.windows.event_counts import TOO_LATE, EventCounts5m, count_key
+from pipeline.windows.event_counts import TOO_LATE, EventCounts5m, count_id, count_key, count_row
 
 T0 = dt.datetime(2024, 1, 15, 10, 0, tzinfo=dt.UTC)
 BASE = T0.timestamp()
@@ -60,3 +61,32 @@ def test_early_on_time_and_late_panes_accumulate_and_too_late_is_dropped() -> No
         assert_that(panes, equal_to([("EARLY", 2, 0), ("ON_TIME", 3, 0), ("LATE", 4, 0)]), label="panes")
         too_late = counts[TOO_LATE] | beam.Map(lambda e: e["event_id"])
         assert_that(too_late, equal_to(["e-5"]), label="too_late")
+
+
+def test_count_id_names_a_window_alike_with_or_without_a_zone() -> None:
+    # The stream counts with aware starts, a DuckDB recount reads naive UTC ones, a BigQuery
+    # recount aware ones: all three must name the same window's row alike, or it is counted twice.
+    naive = T0.replace(tzinfo=None)
+    elsewhere = T0.astimezone(dt.timezone(dt.timedelta(hours=-5)))
+    text = f"{naive.isoformat()}|shipment.in_transit|FAC-1"
+    for start in (T0, naive, elsewhere, T0, naive):  # worked out once per start (cached): repeats agree
+        assert count_id(start, "shipment.in_transit", "FAC-1") == hashlib.sha256(text.encode()).hexdigest()[:32]
+    assert count_id(T0, "driver.created", None) == count_id(T0, "driver.created", "")
+
+
+def test_count_row_ends_each_window_by_its_own_width() -> None:
+    def row(width: int) -> dict[str, object]:
+        return count_row(
+            start=T0,
+            window_seconds=width,
+            event_type="shipment.in_transit",
+            facility_id="",
+            event_count=2,
+            pane_index=0,
+            pane_timing="SILVER",
+        )
+
+    # the same start with two widths: two ends (the cache is keyed by both)
+    assert row(300)["window_end"] == T0 + dt.timedelta(minutes=5)
+    assert row(60)["window_end"] == T0 + dt.timedelta(minutes=1)
+    assert row(300)["facility_id"] is None

@@ -59,6 +59,8 @@ def test_windows_are_counted_per_facility_from_silver(settings: Settings, tmp_pa
     )
     assert run_pipeline(settings=settings, input_pattern=source).balanced
     assert _counts(settings) == EXPECTED
+    with connect(settings, read_only=True) as wh:  # one recount, one time: its rows were counted together
+        assert wh.query("SELECT count(DISTINCT computed_at) AS n FROM clean.event_counts_5m") == [{"n": 1}]
 
     # A rerun, a redelivered micro-batch, a bronze replay of the day: the same events, the same counts.
     rerun = run_pipeline(settings=settings, input_pattern=source)
