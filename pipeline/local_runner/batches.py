@@ -22,6 +22,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline.dead_letter import DEAD_LETTERS, DeadLetter
+from pipeline.local_runner.collector import tune_collector
 from pipeline.local_runner.spill import SpillWriter
 from pipeline.transforms.check import check
 from pipeline.transforms.normalize import Envelope
@@ -39,6 +40,9 @@ class CheckBatchDoFn(beam.DoFn):
         self._shuffle_dir = shuffle_dir
         self._spill: SpillWriter | None = None
         self._received = Metrics.counter("ledger", "received")
+
+    def setup(self) -> None:
+        tune_collector()  # the first step of a run in each worker process
 
     def start_bundle(self) -> None:
         self._spill = SpillWriter(root=self._shuffle_dir, shards=self._shards, buckets=self._buckets)

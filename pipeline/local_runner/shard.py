@@ -24,6 +24,7 @@ import apache_beam as beam
 from apache_beam.metrics.metric import Metrics
 
 from pipeline.local_runner.bronze import BronzeHours
+from pipeline.local_runner.collector import tune_collector
 from pipeline.local_runner.spill import SpilledBucket, spilled_buckets
 from pipeline.sinks.alerts import AlertHours
 from pipeline.sinks.load import ALERTS, DUPLICATES
@@ -76,6 +77,7 @@ class WriteShardDoFn(beam.DoFn):
             settings.pii, project_id=settings.gcp.project_id, data_dir=self._data_dir
         )
         self._dims = load_dimensions_for(self._reference)
+        tune_collector()  # the reference data is loaded: what the worker holds from here on is the run's
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_tokenizer": None, "_dims": None}
