@@ -11,7 +11,10 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import functools
 import json
+import math
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,8 +25,8 @@ import fastavro
 import orjson
 from apache_beam.io.filesystems import FileSystems
 
-from contracts.generated.catalog import SUBJECTS
-from contracts.spec import SEALED_COLUMN, GeneralizePattern, PiiPattern, PiiRule, SubjectSpec
+from contracts.generated.catalog import FAMILIES, SUBJECTS
+from contracts.spec import SEALED_COLUMN, GeneralizePattern, MaskPattern, PiiPattern, PiiRule, SubjectSpec
 from logistics import pii as logistics_pii
 from logistics.pii import TOKEN_PREFIX, sealed_tokens
 from logistics.warehouse import TableDef, Warehouse, dlq_table, silver_tables
@@ -32,8 +35,8 @@ from pipeline.dead_letter import DeadLetter, received_line
 from pipeline.ledger import Ledger, record
 from pipeline.sinks.bronze import DEFLATE_LEVEL, PARSED_ENVELOPE
 from pipeline.sinks.silver import _SILVER, WINDOWS, LoadResult, staged_windows
-from pipeline.sources.fields import FIELD_ALIASES
-from pipeline.transforms.enrich import DimensionSnapshot, enrich
+from pipeline.sources.fields import FIELD_ALIASES, first_present
+from pipeline.transforms.enrich import DimensionSnapshot
 from pipeline.transforms.normalize import Envelope, as_received
 from pipeline.transforms.pii import (
     _PAYLOAD_KEYS,
@@ -43,16 +46,16 @@ from pipeline.transforms.pii import (
     DLQ_ORIGINAL,
     REDACTED,
     DetokenizeError,
-    _mask,
     _mask_emails,
     _mask_pii_keys,
     _payload_object,
-    generalize_coordinates,
+    mask_email,
+    mask_generic,
+    mask_phone,
     rules_for,
     scrub_text,
 )
-from pipeline.transforms.route import alert_of
-from pipeline.transforms.stage import StagedEvent, silver_row
+from pipeline.transforms.stage import StagedEvent
 from pipeline.windows.event_counts import RECOUNT, _recount_sql, count_row, window_start
 
 # --------------------------------------------------------------------------- logistics/pii.py
@@ -63,8 +66,9 @@ class Tokenizer(logistics_pii.Tokenizer):
 
     __slots__ = ()
 
-    def tokenize(self, value: str, *, path: str) -> str:
-        """``value`` -> ``tok:v1:<base64url>``; a token this key minted for ``path`` is returned as is."""
+    def tokenize(self, value: str, *, path: str, remember: bool = True) -> str:
+        """``value`` -> ``tok:v1:<base64url>``; a token this key minted for ``path`` is returned as is.
+        (``remember``: today's signature; without a cache there is nothing to remember.)"""
         if self._decrypt(value, path=path) is not None:
             return value  # already a token of ours: never double-tokenize on replay
         sealed = self._siv.encrypt(value.encode("utf-8"), [path.encode("utf-8")])
@@ -85,6 +89,44 @@ def unseal(token: str, *, path: str, tokenizer: logistics_pii.Tokenizer) -> Any:
 
 
 # --------------------------------------------------------------------------- pipeline/transforms/pii.py
+
+
+def _keep_first(text: str) -> str:
+    return text[:1] + "*" * (len(text) - 1)
+
+
+def mask_name(value: str) -> str:
+    """Initials only: ``Ada Lovelace`` -> ``A** L*******`` (whitespace kept)."""
+    return re.sub(r"\S+", lambda m: _keep_first(m.group()), value)
+
+
+MASKS: dict[MaskPattern, Callable[[str], str]] = {
+    "email": mask_email,
+    "phone": mask_phone,
+    "name": mask_name,
+    "generic": mask_generic,
+}
+
+
+def _mask(pattern: PiiPattern) -> Callable[[str], str]:
+    return MASKS[cast(MaskPattern, pattern)]  # the registry pairs mask with these only
+
+
+def generalize_coordinates(value: Any) -> Any:
+    """A GeoPoint ``{"lat": 52.52437, "lon": 13.41053}`` -> ``{"lat": 52.52, "lon": 13.41}``."""
+    if not isinstance(value, dict):
+        return REDACTED
+    return {axis: _coarse_degrees(value[axis]) for axis in ("lat", "lon") if axis in value}
+
+
+def _coarse_degrees(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return REDACTED
+    try:
+        degrees = float(value)
+    except OverflowError:  # an integer beyond any float
+        return REDACTED
+    return round(degrees, 2) if math.isfinite(degrees) else REDACTED
 
 
 def generalize_postcode(value: Any) -> str:
@@ -261,7 +303,68 @@ def protect_dead_letter(dead: DeadLetter, *, tokenizer: logistics_pii.Tokenizer)
     )
 
 
-# --------------------------------------------------------------------------- pipeline/transforms/stage.py
+# --------------------------------------------------------------------------- pipeline/transforms/stage.py,
+# enrich.py, route.py: the silver row, its enrichment and the alert, each parsing the payload text
+
+
+@functools.cache
+def _silver_layout(event_type: str) -> tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]:
+    family = FAMILIES[SUBJECTS[event_type].family]
+    return family.silver_table, tuple((column, tuple(family.sources_of(column))) for column in family.key_columns)
+
+
+def silver_row(envelope: Envelope) -> tuple[str, dict[str, Any]]:
+    table, key_sources = _silver_layout(envelope["event_type"])
+    payload = orjson.loads(envelope["payload"])
+    row = {k: v for k, v in envelope.items() if k != "payload"}
+    for column, fields in key_sources:
+        value = first_present(payload, fields)
+        row[column] = None if value is None else str(value)
+    row["payload"] = payload
+    return table, row
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def enrich(row: dict[str, Any], dims: DimensionSnapshot) -> dict[str, Any]:
+    payload = row.get("payload")
+    if isinstance(payload, str | bytes):
+        try:
+            payload = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            payload = None
+    body = payload if isinstance(payload, dict) else {}
+
+    driver_id = _text(row.get("driver_id") or body.get("driver_id"))
+    driver = dims.drivers.get(driver_id) if driver_id else None
+    facility_id = _text(row.get("facility_id") or body.get("facility_id"))
+    if facility_id is None and str(row.get("event_type", "")).startswith("driver."):
+        facility_id = _text(body.get("home_facility_id")) or (driver.home_facility_id if driver else None)
+    carrier_id = _text(row.get("carrier_id") or body.get("carrier_id")) or (driver.carrier_id if driver else None)
+
+    facility = dims.facilities.get(facility_id) if facility_id else None
+    return {
+        **row,
+        "facility_name": facility.name if facility else None,
+        "facility_region": facility.region if facility else None,
+        "carrier_name": dims.carriers.get(carrier_id) if carrier_id else None,
+    }
+
+
+def alert_of(envelope: Envelope) -> dict[str, Any]:
+    payload = orjson.loads(envelope["payload"])
+    return {
+        "alert_id": envelope["event_id"],
+        "event_type": envelope["event_type"],
+        "event_time": envelope["event_time"],
+        "shipment_id": payload.get("shipment_id"),
+        "facility_id": payload.get("facility_id"),
+        "detail": payload.get("exception_code") or payload.get("reason"),
+        "trace_id": envelope["trace_id"],
+        "raised_at": dt.datetime.now(dt.UTC),
+    }
 
 
 def stage_event(

@@ -4,26 +4,24 @@ the same protected envelopes (payload text, tokens, sealed values), silver rows 
 types), enrichment and alerts, over a simulated feed with every fault, its replays, and payloads the
 simulator never sends (odd floats, nested, absent and null PII fields, producer-sent pii_sealed).
 
-The "before" functions are verbatim copies of what stage_event called before; PII protection's
-before is benchmarks/baseline.py's (its masks and GeoPoint coarsening are today's, so those are held
-to verbatim copies of their own in test_pii_equivalence.py).
+The "before" functions are benchmarks/baseline.py's verbatim copies of what stage_event called
+before (its masks and GeoPoint coarsening are today's, so those are held to verbatim copies of their
+own in test_pii_equivalence.py).
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import functools
 from typing import Any
 
 import orjson
 import pytest
 
 from benchmarks import baseline
-from contracts.generated.catalog import FAMILIES, SUBJECTS
+from contracts.generated.catalog import SUBJECTS
 from logistics.pii import seal
 from pipeline.dead_letter import DeadLetter
-from pipeline.sources.fields import first_present
 from pipeline.sources.simulator import FAULT_KINDS, Faults, SimulationConfig, simulate
 from pipeline.transforms.check import check
 from pipeline.transforms.dedupe import is_duplicate
@@ -39,73 +37,14 @@ EVERY_FAULT = Faults(**dict.fromkeys(FAULT_KINDS, 0.05))
 ALERT_TYPES = frozenset({"shipment.exception", "delivery.failed", "delivery.attempted"})
 
 
-# --------------------------------------------------------------------------- before (verbatim)
-
-
-@functools.cache
-def _silver_layout_before(event_type: str) -> tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]:
-    family = FAMILIES[SUBJECTS[event_type].family]
-    return family.silver_table, tuple((column, tuple(family.sources_of(column))) for column in family.key_columns)
-
-
-def silver_row_before(envelope: Envelope) -> tuple[str, dict[str, Any]]:
-    table, key_sources = _silver_layout_before(envelope["event_type"])
-    payload = orjson.loads(envelope["payload"])
-    row = {k: v for k, v in envelope.items() if k != "payload"}
-    for column, fields in key_sources:
-        value = first_present(payload, fields)
-        row[column] = None if value is None else str(value)
-    row["payload"] = payload
-    return table, row
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def enrich_before(row: dict[str, Any], dims: DimensionSnapshot) -> dict[str, Any]:
-    payload = row.get("payload")
-    if isinstance(payload, str | bytes):
-        try:
-            payload = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            payload = None
-    body = payload if isinstance(payload, dict) else {}
-
-    driver_id = _text(row.get("driver_id") or body.get("driver_id"))
-    driver = dims.drivers.get(driver_id) if driver_id else None
-    facility_id = _text(row.get("facility_id") or body.get("facility_id"))
-    if facility_id is None and str(row.get("event_type", "")).startswith("driver."):
-        facility_id = _text(body.get("home_facility_id")) or (driver.home_facility_id if driver else None)
-    carrier_id = _text(row.get("carrier_id") or body.get("carrier_id")) or (driver.carrier_id if driver else None)
-
-    facility = dims.facilities.get(facility_id) if facility_id else None
-    return {
-        **row,
-        "facility_name": facility.name if facility else None,
-        "facility_region": facility.region if facility else None,
-        "carrier_name": dims.carriers.get(carrier_id) if carrier_id else None,
-    }
-
-
-def alert_before(envelope: Envelope) -> dict[str, Any]:
-    payload = orjson.loads(envelope["payload"])
-    return {
-        "alert_id": envelope["event_id"],
-        "event_type": envelope["event_type"],
-        "event_time": envelope["event_time"],
-        "shipment_id": payload.get("shipment_id"),
-        "facility_id": payload.get("facility_id"),
-        "detail": payload.get("exception_code") or payload.get("reason"),
-        "trace_id": envelope["trace_id"],
-    }
+# --------------------------------------------------------------------------- before
 
 
 def stage_before(envelope: Envelope, tokenizer: Tokenizer, dims: DimensionSnapshot) -> tuple[Any, ...]:
     protected = baseline.protect_envelope(envelope, tokenizer=tokenizer)
-    table, row = silver_row_before(protected)
-    alert = alert_before(protected) if protected["event_type"] in ALERT_TYPES else None
-    return protected, table, enrich_before(row, dims), alert
+    table, row = baseline.silver_row(protected)
+    alert = baseline.alert_of(protected) if protected["event_type"] in ALERT_TYPES else None
+    return protected, table, baseline.enrich(row, dims), _without_wall_clock(alert)
 
 
 # --------------------------------------------------------------------------- comparing
@@ -214,12 +153,14 @@ def test_the_public_functions_are_what_they_were(unique_envelopes: list[Envelope
         assert _typed(both) == _typed(protected)
         assert _typed(payload) == _typed(orjson.loads(protected["payload"]))  # what its text parses to
         table, row = silver_row(protected)
-        table_before, row_before = silver_row_before(protected)
+        table_before, row_before = baseline.silver_row(protected)
         assert (table, _typed(row)) == (table_before, _typed(row_before))
-        assert _typed(enrich(row, dims)) == _typed(enrich_before(row, dims))
+        assert _typed(enrich(row, dims)) == _typed(baseline.enrich(row, dims))
         as_text = {**row, "payload": orjson.dumps(row["payload"]).decode()}  # a row read back from a warehouse
-        assert _typed(enrich(as_text, dims)) == _typed(enrich_before(as_text, dims))
-        assert _typed(_without_wall_clock(alert_of(protected))) == _typed(alert_before(protected))
+        assert _typed(enrich(as_text, dims)) == _typed(baseline.enrich(as_text, dims))
+        assert _typed(_without_wall_clock(alert_of(protected))) == _typed(
+            _without_wall_clock(baseline.alert_of(protected))
+        )
 
 
 # --------------------------------------------------------------------------- what the simulator never sends
