@@ -320,9 +320,10 @@ def write_avro(fh: IO[bytes], envelopes: Iterable[Envelope]) -> None:
     write_encoded(fh, map(encode_envelope, envelopes))
 
 
-def write_encoded(fh: IO[bytes], records: Iterable[bytes]) -> None:
-    """An Avro container of records already encoded by :func:`encode_envelope` into ``fh``."""
-    blocks = AvroBlocks(fh)
+def write_encoded(fh: IO[bytes], records: Iterable[bytes], *, sync_marker: bytes | None = None) -> None:
+    """An Avro container of records already encoded by :func:`encode_envelope` into ``fh``
+    (``sync_marker``: see :func:`sync_marker_of`; default: random)."""
+    blocks = AvroBlocks(fh, sync_marker=sync_marker)
     for record in records:
         blocks.add(record)
     blocks.flush()
@@ -353,7 +354,9 @@ class _WriteBatchDoFn(beam.DoFn):
         fresh = [record for event_id, record in records if event_id not in known]
         if fresh:
             buffer = io.BytesIO()
-            write_encoded(buffer, fresh)
+            # The same records make the same bytes, so a retried batch rewrites its file under
+            # the same name (the digest of its bytes) rather than leaving a copy beside it.
+            write_encoded(buffer, fresh, sync_marker=sync_marker_of(prefix))
             yield write_bronze_file(self._root, hour, run_id=self._run_id, part=part, data=buffer.getvalue())
 
 

@@ -170,3 +170,21 @@ def test_blocks_deflated_apart_make_one_container_of_their_records_in_order() ->
     with_marker = io.BytesIO()
     write_encoded(with_marker, records)
     assert _records(with_marker.getvalue())[1] == _records(data)[1]
+
+
+def test_a_retried_batch_of_the_portable_graph_rewrites_its_one_file(tmp_path: Any, protected: list[Envelope]) -> None:
+    """The portable graph's writer names a file by its batch's ids and its bytes' digest: a retry
+    of the same batch (Dataflow retries bundles) writes the same bytes under the same name."""
+    from apache_beam.utils.sharded_key import ShardedKey
+
+    from pipeline.sinks.bronze import _WriteBatchDoFn, read_bronze
+
+    hour = hour_of(protected[0])
+    batch = [encode_envelope(e) for e in protected if hour_of(e) == hour]
+    writer = _WriteBatchDoFn(root=str(tmp_path), run_id="r1")
+    key = ShardedKey(int(hour.timestamp()), b"shard")
+    first, retried = list(writer.process((key, batch))), list(writer.process((key, list(batch))))
+    assert first == retried and len(first) == 1
+    files = list(tmp_path.rglob("*.avro"))
+    assert [str(f) for f in files] == first
+    assert sorted(e["event_id"] for e in read_bronze(str(files[0]))) == sorted(encoded_event_id(r) for r in batch)
