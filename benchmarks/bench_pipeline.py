@@ -485,9 +485,10 @@ def main() -> None:
         print(f"pipeline / loop now = {pipeline_rate / loop_rate:.2f}  (target >= 0.60)")
     print(f"pipeline / naive Beam = {pipeline_rate / naive_rate:.1f}x (target >= 20x)")
     print(
-        f"peak RSS, the pipeline's processes together (target < 1,024 MB at 1M events): "
-        f"{runs['pipeline-1']['peak_rss_mb']:,.0f} MB in one process, "
-        f"{runs['pipeline']['peak_rss_mb']:,.0f} MB with a process per core"
+        f"peak memory, the pipeline's processes together (target < 1,024 MB at 1M events): "
+        f"{runs['pipeline-1']['peak_rss_mb']:,.0f} MB RSS ({runs['pipeline-1']['peak_pss_mb']:,.0f} MB PSS) "
+        f"in one process, {runs['pipeline']['peak_rss_mb']:,.0f} MB RSS "
+        f"({runs['pipeline']['peak_pss_mb']:,.0f} MB PSS: pages they share counted once) with a process per core"
     )
     if profiles:
         print_profile(records, profiles)
