@@ -393,7 +393,15 @@ def _subject_plan(event_type: str) -> tuple[tuple[PiiRule, ...], tuple[_Sealing,
 def protect_envelope(envelope: dict[str, Any], *, tokenizer: Tokenizer) -> dict[str, Any]:
     """An envelope (``payload`` as JSON text, see normalize) with its subject's rules applied,
     and ``pii_sealed`` holding the precise values its generalize rules coarsened (or None)."""
+    if not _subject_plan(envelope["event_type"])[0]:
+        return _without_sealed(envelope)  # no payload to parse: nothing reads it here
     return protect_envelope_and_payload(envelope, tokenizer=tokenizer)[0]
+
+
+def _without_sealed(envelope: dict[str, Any]) -> dict[str, Any]:
+    """An envelope of a subject with no PII: nothing of its is sealed, so a pii_sealed a
+    producer sent is not kept."""
+    return {**envelope, SEALED_COLUMN: None} if envelope.get(SEALED_COLUMN) is not None else envelope
 
 
 def protect_envelope_and_payload(envelope: dict[str, Any], *, tokenizer: Tokenizer) -> tuple[dict[str, Any], Any]:
@@ -401,11 +409,8 @@ def protect_envelope_and_payload(envelope: dict[str, Any], *, tokenizer: Tokeniz
     ``payload`` text parses to (the stage builds the silver row from it without parsing again).
     The object is the caller's own: nothing else holds it or any part of it."""
     rules, sealings, tree = _subject_plan(envelope["event_type"])
-    if not rules:
-        # Most event types carry no PII: skip the JSON round trip. Nothing of theirs is sealed,
-        # so a pii_sealed a producer sent is not kept.
-        if envelope.get(SEALED_COLUMN) is not None:
-            envelope = {**envelope, SEALED_COLUMN: None}
+    if not rules:  # most event types carry no PII: no rules to apply, no JSON to write back
+        envelope = _without_sealed(envelope)
         return envelope, orjson.loads(envelope["payload"])
     payload = orjson.loads(envelope["payload"])
     if not isinstance(payload, dict):
