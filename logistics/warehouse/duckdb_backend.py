@@ -25,6 +25,7 @@ from logistics.warehouse.columnar import json_columns, record_batch
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 T = TypeVar("T")
 
@@ -124,12 +125,7 @@ class DuckDBWarehouse:
         Arrow columns, scanned where they are instead of through a file."""
         if not rows:
             return 0, 0
-        name = f"_rows_{uuid.uuid4().hex}"
-        self._con.register(name, record_batch(table, rows))
-        try:
-            return self._merge(table, _typed(table, f'"{name}"'))
-        finally:
-            self._con.unregister(name)
+        return self._merge_arrow(table, record_batch(table, rows), typed=True)
 
     def merge_query(self, table: TableDef, sql: str, params: Mapping[str, Any] | None = None) -> tuple[int, int]:
         """:meth:`merge_rows` for a SELECT's rows: run once, kept as Arrow columns where they are, merged."""
@@ -138,10 +134,15 @@ class DuckDBWarehouse:
         selected = self._con.sql(rendered, params=_used(rendered, params)).to_arrow_table()
         if not selected.num_rows:
             return 0, 0
+        return self._merge_arrow(table, selected, typed=False)
+
+    def _merge_arrow(self, table: TableDef, rows: pa.RecordBatch | pa.Table, *, typed: bool) -> tuple[int, int]:
+        """Arrow rows merged where they are (registered as a view for the merge); ``typed``: cast
+        to the table's column types on the way (rows built from Python values)."""
         name = f"_rows_{uuid.uuid4().hex}"
-        self._con.register(name, selected)
+        self._con.register(name, rows)
         try:
-            return self._merge(table, f'"{name}"')
+            return self._merge(table, _typed(table, f'"{name}"') if typed else f'"{name}"')
         finally:
             self._con.unregister(name)
 
