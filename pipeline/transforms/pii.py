@@ -435,9 +435,11 @@ class _SubjectPlan(NamedTuple):
     rules: tuple[PiiRule, ...]
     sealings: tuple[_Sealing, ...]  # its generalize rules
     tree: _RuleTree | None  # the rules as one tree (None: applied one by one)
-    # protect_envelope_and_payload's fast path, None where the rules overlap (the tree is None):
-    protect_owned: Callable[[Any, Tokenizer], Any] | None  # applies the tree to a payload it may mutate
-    seal_fresh: Callable[[dict[str, Any], Tokenizer], str | None] | None  # pii_sealed when none came in
+    # protect_envelope_and_payload's fast paths, for the payload it parsed (so may change in place);
+    # None where the rules overlap (the tree is None) or a path would need escaping in pii_sealed:
+    protect_owned: Callable[[Any, Tokenizer], Any] | None  # applies the rules, returns the payload
+    protect_fresh: Callable[[dict[str, Any], Tokenizer], str | None] | None  # seals, then applies the
+    # rules, to a payload that came without a pii_sealed (no tokens to keep); returns pii_sealed
 
 
 @functools.lru_cache(maxsize=1024)
@@ -446,7 +448,46 @@ def _subject_plan(event_type: str) -> _SubjectPlan:
     sealings, tree = _sealings(rules), _rule_tree(rules)
     if tree is None:
         return _SubjectPlan(rules, sealings, tree, None, None)
-    return _SubjectPlan(rules, sealings, tree, _owned_protector(tree), _fresh_sealer(sealings))
+    protect_owned = _owned_protector(tree)
+    return _SubjectPlan(rules, sealings, tree, protect_owned, _fresh_protector(sealings, tree, protect_owned))
+
+
+def _fresh_protector(
+    sealings: tuple[_Sealing, ...], tree: _RuleTree, protect_owned: Callable[[Any, Tokenizer], Any]
+) -> Callable[[dict[str, Any], Tokenizer], str | None] | None:
+    if not sealings:
+
+        def protect_only(payload: dict[str, Any], tokenizer: Tokenizer) -> str | None:
+            protect_owned(payload, tokenizer)
+            return None
+
+        return protect_only
+    if len(tree) == 1 and len(sealings) == 1 and len(sealings[0].parts) == 1 and _writes_as_is(sealings[0].path):
+        # The subject's one rule generalizes a top-level field (a GPS fix): its value read once
+        # for both, the sealed map (as _fresh_sealer writes it) around its one token.
+        path, (key,), _, remember = sealings[0]
+        action, canonical_text = cast(_Action, tree[key]), _CANONICAL_TEXT[sealings[0].generalize]
+        opening = '{"' + path + '":"'
+
+        def protect_field(payload: dict[str, Any], tokenizer: Tokenizer) -> str | None:
+            value = payload.get(key)
+            if value is None:  # missing or null: nothing to seal or protect
+                return None
+            sealed = opening + tokenizer.tokenize(canonical_text(value), path=path, remember=remember) + '"}'
+            payload[key] = action(value, tokenizer)
+            return sealed
+
+        return protect_field
+    seal_fresh = _fresh_sealer(sealings)
+    if seal_fresh is None:
+        return None
+
+    def seal_and_protect(payload: dict[str, Any], tokenizer: Tokenizer) -> str | None:
+        sealed = seal_fresh(payload, tokenizer)  # before the precise values are protected
+        protect_owned(payload, tokenizer)
+        return sealed
+
+    return seal_and_protect
 
 
 def _owned_protector(tree: _RuleTree) -> Callable[[Any, Tokenizer], Any]:
@@ -508,18 +549,6 @@ def _fresh_sealer(sealings: tuple[_Sealing, ...]) -> Callable[[dict[str, Any], T
         for path, parts, generalize, remember in sorted(sealings, key=lambda sealing: sealing.path)
     )
 
-    if len(sealers) == 1:  # one generalize rule (a GPS fix): no list to join
-        opening, path, value_at, canonical_text, remember = sealers[0]
-        opening = "{" + opening
-
-        def seal_one(payload: dict[str, Any], tokenizer: Tokenizer) -> str | None:
-            value = value_at(payload)
-            if value is None:
-                return None
-            return opening + tokenizer.tokenize(canonical_text(value), path=path, remember=remember) + '"}'
-
-        return seal_one
-
     def seal_fresh(payload: dict[str, Any], tokenizer: Tokenizer) -> str | None:
         entries = []
         for opening, path, value_at, canonical_text, remember in sealers:
@@ -577,27 +606,28 @@ def protect_envelope_and_payload(envelope: dict[str, Any], *, tokenizer: Tokeniz
     """:func:`protect_envelope`, and the protected envelope's payload as an object: what its
     ``payload`` text parses to (the stage builds the silver row from it without parsing again).
     The object is the caller's own: nothing else holds it or any part of it."""
-    rules, sealings, tree, protect_owned, seal_fresh = _subject_plan(envelope["event_type"])
+    rules, sealings, tree, protect_owned, protect_fresh = _subject_plan(envelope["event_type"])
     if not rules:  # most event types carry no PII: no rules to apply, no JSON to write back
-        envelope = _without_sealed(envelope)
+        if envelope.get(SEALED_COLUMN) is not None:
+            envelope = _without_sealed(envelope)
         return envelope, orjson.loads(envelope["payload"])
     payload = orjson.loads(envelope["payload"])
     if not isinstance(payload, dict):
         return envelope, payload
     existing = envelope.get(SEALED_COLUMN)
-    # Only generalize rules seal anything: the others are skipped without a look. The precise
-    # values are sealed before the payload is protected (in place, below: it is ours, just parsed).
-    if existing is None and seal_fresh is not None:
-        sealed = seal_fresh(payload, tokenizer)
+    # The payload is ours (just parsed): the fast paths protect it in place.
+    if existing is None and protect_fresh is not None:
+        sealed = protect_fresh(payload, tokenizer)
     else:
+        # Only generalize rules seal anything: the others are skipped without a look.
         sealed = _sealed(payload, sealings, existing, tokenizer) if sealings else None
-    if protect_owned is None:
-        protected = _protect(payload, rules, tree, tokenizer)
-    else:
-        protected = protect_owned(payload, tokenizer)
+        if protect_owned is None:
+            payload = _protect(payload, rules, tree, tokenizer)
+        else:
+            protect_owned(payload, tokenizer)
     # orjson reads back from this text exactly the values it wrote from: JSON's own kinds, and the
     # protected values are strings, rounded floats and dicts of them (test_stage.py holds it to that)
-    return {**envelope, "payload": orjson.dumps(protected).decode("utf-8"), SEALED_COLUMN: sealed}, protected
+    return {**envelope, "payload": orjson.dumps(payload).decode("utf-8"), SEALED_COLUMN: sealed}, payload
 
 
 def protect_envelopes(envelopes: Iterable[dict[str, Any]], *, tokenizer: Tokenizer) -> list[dict[str, Any]]:
