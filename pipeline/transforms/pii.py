@@ -156,13 +156,13 @@ def generalize_coordinates(value: Any) -> Any:
 
 
 _SCALE = 10**COORDINATE_DECIMALS
-# Beyond this, a coordinate times _SCALE may be off by more than _TIE_MARGIN / 10 once rounded to a float
+# Below this, a coordinate times _SCALE, rounded to a float, is within _TIE_MARGIN / 10 of the exact product
 _EXACT_BELOW = 1e9
 _TIE_MARGIN = 1e-6
 
 
 def _round_degrees(value: float) -> float:
-    """``round(value, COORDINATE_DECIMALS)`` of a finite float, at a third of its cost.
+    """``round(value, COORDINATE_DECIMALS)`` of a finite float, at a fraction of its cost.
 
     round() writes the value's exact decimal rounding as text and parses it back: the float
     nearest to n / _SCALE, n the exact ``value * _SCALE`` rounded half to even. ``value * _SCALE``
@@ -455,6 +455,8 @@ def _subject_plan(event_type: str) -> _SubjectPlan:
 def _fresh_protector(
     sealings: tuple[_Sealing, ...], tree: _RuleTree, protect_owned: Callable[[Any, Tokenizer], Any]
 ) -> Callable[[dict[str, Any], Tokenizer], str | None] | None:
+    """The plan's ``protect_fresh``: what :func:`_sealed` (no tokens to keep) then
+    ``protect_owned`` do, in one call; None when :func:`_fresh_sealer` cannot write the text."""
     if not sealings:
 
         def protect_only(payload: dict[str, Any], tokenizer: Tokenizer) -> str | None:
@@ -608,8 +610,7 @@ def protect_envelope_and_payload(envelope: dict[str, Any], *, tokenizer: Tokeniz
     The object is the caller's own: nothing else holds it or any part of it."""
     rules, sealings, tree, protect_owned, protect_fresh = _subject_plan(envelope["event_type"])
     if not rules:  # most event types carry no PII: no rules to apply, no JSON to write back
-        if envelope.get(SEALED_COLUMN) is not None:
-            envelope = _without_sealed(envelope)
+        envelope = _without_sealed(envelope)
         return envelope, orjson.loads(envelope["payload"])
     payload = orjson.loads(envelope["payload"])
     if not isinstance(payload, dict):
