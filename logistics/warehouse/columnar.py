@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from functools import cache
 from itertools import repeat
-from operator import sub
+from operator import attrgetter, sub
 from typing import Any
 
 import orjson
@@ -24,6 +24,8 @@ from logistics.warehouse._schema import TableDef
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")  # BigQuery's TIMESTAMP and DuckDB's TIMESTAMPTZ: µs since the epoch, UTC
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_TZINFO = attrgetter("tzinfo")
+_UTC_ONLY = frozenset([dt.UTC])
 
 _BQ_TO_ARROW: dict[str, pa.DataType] = {
     "STRING": pa.string(),
@@ -109,14 +111,18 @@ def record_batch(table: TableDef, rows: Sequence[Mapping[str, Any]]) -> pa.Recor
 
 
 def _timestamps(values: list[Any]) -> pa.Array:
-    """A TIMESTAMP column. Tz-aware datetimes, the pipeline's own (every one, or the column
-    takes the general path), as their distance from the epoch: subtracting one aware datetime
-    from another is exact (each one's UTC offset counted; none is looked up when both share
-    ``datetime.UTC``) and runs in C, and Arrow converts a timedelta without calling back into
-    Python, where it asks each aware datetime its offset (~5x the time). A duration in µs is
-    the timestamp's own int64: viewed as one, not copied."""
+    """A TIMESTAMP column. UTC datetimes, the pipeline's own (every value one, or the column
+    takes the general path), as their distance from the epoch: the subtraction of two datetimes
+    of one zone is exact arithmetic on their fields, in C, and Arrow converts a timedelta without
+    calling back into Python, where it asks each aware datetime its offset (~5x the time). A
+    duration in µs is the timestamp's own int64: viewed as one, not copied. Any other zone takes
+    the general path, Arrow's own reading of its offsets (which drops an offset's fraction of a
+    second, where a subtraction would not)."""
     try:
-        since_epoch = list(map(sub, values, repeat(_EPOCH)))
-    except TypeError:  # a NULL, a naive datetime or an ISO-8601 text: each converted as it is
-        return pa.array([dt.datetime.fromisoformat(v) if isinstance(v, str) else v for v in values], TIMESTAMP)
-    return pa.array(since_epoch, pa.duration("us")).view(TIMESTAMP)
+        utc = set(map(_TZINFO, values)) <= _UTC_ONLY
+    except AttributeError:  # a NULL or an ISO-8601 text
+        utc = False
+    if utc:
+        return pa.array(list(map(sub, values, repeat(_EPOCH))), pa.duration("us")).view(TIMESTAMP)
+    # naive datetimes are UTC; texts are parsed as a JSON line's load parses them
+    return pa.array([dt.datetime.fromisoformat(v) if isinstance(v, str) else v for v in values], TIMESTAMP)
