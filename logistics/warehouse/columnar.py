@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from functools import cache
 from itertools import repeat
-from operator import attrgetter, sub
+from operator import attrgetter, itemgetter, sub
 from typing import Any
 
 import orjson
@@ -73,44 +73,65 @@ class RowWithJsonText(dict[str, Any]):
     json_text: str
 
 
-@cache
-def _plain_columns(fields: tuple[tuple[str, str], ...]) -> pa.StructType:
-    """The columns neither JSON nor TIMESTAMP as one struct: converted from the rows' dicts in one
-    pass (C++)."""
-    return pa.struct([f for f in _schema_of(fields) if dict(fields)[f.name] not in ("JSON", "TIMESTAMP")])
+class TableRows:
+    """A table's rows as they come, each kept as the tuple of its column values: the plain
+    columns' values (taken in one C call) and each JSON column's text (written when the row
+    comes), nothing the garbage collector walks, not the row's dicts. :meth:`batch` turns them
+    into one batch of the table's columns, a column at a time.
 
+    A column a row lacks is NULL and a key the table lacks is ignored, as in a JSON line's load;
+    timestamps are datetimes (naive ones are UTC) or ISO-8601 texts; a JSON column's value is
+    any JSON-able object (a :class:`RowWithJsonText` brings its text)."""
 
-@cache
-def _timestamp_columns(fields: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
-    return tuple(name for name, kind in fields if kind == "TIMESTAMP")
+    def __init__(self, table: TableDef) -> None:
+        fields = _fields(table)
+        self._schema = _schema_of(fields)
+        self._plain = tuple(name for name, kind in fields if kind != "JSON")
+        self._json = json_columns(table)
+        # One C call for the row's values (a tuple from two names on: every table has that many)
+        self._values_of = itemgetter(*self._plain) if len(self._plain) > 1 else lambda row: (row[self._plain[0]],)
+        self._rows: list[tuple[Any, ...]] = []
+
+    def add(self, row: Mapping[str, Any]) -> int:
+        """Keep ``row``; the rows kept now."""
+        try:
+            values = self._values_of(row)
+        except KeyError:  # a column the row lacks is NULL
+            values = tuple([row.get(name) for name in self._plain])
+        text: str | None
+        for name in self._json:
+            if type(row) is RowWithJsonText and row.json_column == name:
+                text = row.json_text
+            else:
+                # As str (decoding checks the UTF-8): Arrow copies str values once, where bytes would be
+                # copied into a binary column and again by a cast to string (~20% more for the column).
+                value = row.get(name)
+                text = None if value is None else orjson.dumps(value).decode()
+            values += (text,)
+        self._rows.append(values)
+        return len(self._rows)
+
+    def batch(self) -> pa.RecordBatch:
+        """The rows kept, as one batch (and no longer kept)."""
+        rows, self._rows = self._rows, []
+        by_name = dict(zip(self._plain + self._json, zip(*rows, strict=True), strict=False))  # no rows: none
+        columns = [
+            _timestamps(by_name.get(f.name, ())) if f.type == TIMESTAMP else pa.array(by_name.get(f.name, ()), f.type)
+            for f in self._schema
+        ]
+        return pa.RecordBatch.from_arrays(columns, schema=self._schema)
 
 
 def record_batch(table: TableDef, rows: Sequence[Mapping[str, Any]]) -> pa.RecordBatch:
     """``rows`` (dicts by column name, as the pipeline builds them) as one batch of the table's
-    columns. A column a row lacks is NULL and a key the table lacks is ignored, as in a JSON
-    line's load; timestamps are datetimes (naive ones are UTC) or ISO-8601 texts; a JSON column's
-    value is any JSON-able object (a :class:`RowWithJsonText` brings its text)."""
-    fields = _fields(table)
-    schema, plain = _schema_of(fields), _plain_columns(fields)
-    columns = dict(zip(plain.names, pa.array(rows, plain).flatten(), strict=True))
-    for name in _timestamp_columns(fields):
-        columns[name] = _timestamps([row.get(name) for row in rows])
-    for name in json_columns(table):
-        # As str (decoding checks the UTF-8): Arrow copies str values once, where bytes would be copied
-        # into a binary column and again by a cast to string (~20% more for the column).
-        texts = [
-            row.json_text
-            if type(row) is RowWithJsonText and row.json_column == name
-            else None
-            if (v := row.get(name)) is None
-            else orjson.dumps(v).decode()
-            for row in rows
-        ]
-        columns[name] = pa.array(texts, pa.string())
-    return pa.RecordBatch.from_arrays([columns[name] for name in schema.names], schema=schema)
+    columns (:class:`TableRows`)."""
+    kept = TableRows(table)
+    for row in rows:
+        kept.add(row)
+    return kept.batch()
 
 
-def _timestamps(values: list[Any]) -> pa.Array:
+def _timestamps(values: Sequence[Any]) -> pa.Array:
     """A TIMESTAMP column. UTC datetimes, the pipeline's own (every value one, or the column
     takes the general path), as their distance from the epoch: the subtraction of two datetimes
     of one zone is exact arithmetic on their fields, in C, and Arrow converts a timedelta without
