@@ -23,7 +23,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logistics.warehouse import TableDef, dlq_table, silver_tables
-from logistics.warehouse.columnar import TIMESTAMP, RowWithJsonText, _timestamps, json_columns, record_batch
+from logistics.warehouse.columnar import (
+    TIMESTAMP,
+    RowWithJsonText,
+    TableRows,
+    _timestamps,
+    json_columns,
+    record_batch,
+)
 from logistics.warehouse.columnar import _fields as fields_of
 from logistics.warehouse.columnar import _schema_of as schema_of
 from pipeline.dead_letter import DeadLetter
@@ -219,3 +226,15 @@ def test_timestamps_are_what_arrow_made_of_the_datetimes(values: list[dt.datetim
     else:
         now = _timestamps(values)
         assert now.type == TIMESTAMP and now.equals(before)
+
+
+def test_rows_kept_a_group_at_a_time_batch_as_before(feed_rows: dict[str, list[dict[str, Any]]]) -> None:
+    """TableRows as staging keeps them: each batch holds the rows added since the last one."""
+    for name, rows in feed_rows.items():
+        kept = TableRows(TABLES[name])
+        for start in range(0, len(rows), 97):
+            group = rows[start : start + 97]
+            assert [kept.add(row) for row in group] == list(range(1, len(group) + 1))
+            batch, before = kept.batch(), record_batch_before(TABLES[name], group)
+            assert batch.schema == before.schema and batch.equals(before), name
+        assert kept.batch().num_rows == 0
