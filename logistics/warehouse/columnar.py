@@ -11,6 +11,7 @@ always was, by the table the rows go into.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Mapping, Sequence
 from functools import cache
 from itertools import repeat
@@ -86,7 +87,8 @@ class TableRows:
     def __init__(self, table: TableDef) -> None:
         fields = _fields(table)
         self._schema = _schema_of(fields)
-        self._plain = tuple(name for name, kind in fields if kind != "JSON")
+        # interned like the keys of the dicts the pipeline writes: a lookup finds its key by identity
+        self._plain = tuple(sys.intern(name) for name, kind in fields if kind != "JSON")
         self._json = json_columns(table)
         # One C call for the row's values (a tuple from two names on: every table has that many)
         self._values_of = itemgetter(*self._plain) if len(self._plain) > 1 else lambda row: (row[self._plain[0]],)
