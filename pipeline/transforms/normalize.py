@@ -202,7 +202,6 @@ def _new_reader(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], Sequence[An
         if len(sent) > 1:
             several.append((index, sent))
     read_each = operator.itemgetter(*names)
-    read: Callable[[dict[str, Any]], Sequence[Any]] = read_each
 
     def read_several(record: dict[str, Any]) -> Sequence[Any]:
         fields = list(read_each(record))
@@ -212,12 +211,14 @@ def _new_reader(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], Sequence[An
 
     if len(_READERS) >= _CACHED:
         _READERS.clear()
-    _READERS[keys] = read = read_several if several else read_each
+    read: Callable[[dict[str, Any]], Sequence[Any]] = read_several if several else read_each
+    _READERS[keys] = read
     return read
 
 
 def _new_version(claimed: str | int) -> int | None:
-    """A version claim as a number, or None where :func:`parse_version` refuses it (once per claim)."""
+    """A version claim as a number, or None where :func:`parse_version` refuses it (once per claim;
+    a refused one, None in the cache, is judged again: its record is normalize's to reject anyway)."""
     try:
         version: int | None = parse_version(claimed)
     except ValueError:
@@ -237,10 +238,12 @@ def parse_version(value: Any) -> int:
 
 
 def utc_time(value: Any) -> dt.datetime:
-    """:func:`parse_time`, quicker for the time most producers send: ISO-8601 text ending in its
-    only "Z". That text minus the Z, then "+00:00", is what parse_time parses; fromisoformat reads
-    the Z itself as that offset (UTC) from Python 3.11 on, so where it returns a UTC time from the
-    text as it is, that time is parse_time's (tests/pipeline/transforms/test_normalize.py)."""
+    """:func:`parse_time`, quicker for the time most producers send: ISO-8601 text with no "Z" but
+    (maybe) its last character. parse_time parses that text with the Z written "+00:00"; from
+    Python 3.11 on fromisoformat reads the Z itself as that offset, so where it returns a UTC time
+    from the text as it is, that time is parse_time's (the Z-less text parse_time parses as it is).
+    Anything else is parse_time's to parse or word the reject of (tests/pipeline/transforms/test_normalize.py
+    compares the two over odd texts: Z as the separator, twice, lower case, dates alone)."""
     if type(value) is str and "Z" not in value[:-1]:
         try:
             parsed = _FROM_ISO_FORMAT(value)
