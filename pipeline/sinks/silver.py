@@ -198,12 +198,16 @@ def load_staged(
     load wrote and recorded (:mod:`pipeline.ledger`) in the same transaction as the rows."""
     warehouse.ensure_tables()
     result = LoadResult()
-    with warehouse.transaction():  # a run's silver and DLQ rows, and its ledger, become visible together (DuckDB)
+    # A run's silver and DLQ rows, its ledger and the recount of its windows become visible together
+    # (DuckDB): the recount reads the transaction's own rows, and one commit writes them all to the
+    # file (a commit this large is a checkpoint; a second one would rewrite the file's catalog again).
+    with warehouse.transaction():
         for table in [*silver_tables().values(), dlq_table()]:
             written, skipped = warehouse.load_parquet_files(table, staged_files(staging_dir, table.name))
             result.inserted[table.name] = written
             result.already_present[table.name] = skipped
         if counted is not None:
             record(warehouse, result.completed(counted), input=input)
-    result.windows_recounted = recount_windows(warehouse, staged_windows(staging_dir), window_seconds=window_seconds)
+        windows = staged_windows(staging_dir)
+        result.windows_recounted = recount_windows(warehouse, windows, window_seconds=window_seconds)
     return result
