@@ -49,6 +49,10 @@ def retry_while_locked(attempt: Callable[[], T], *, seconds: float) -> T:
     return retrying(attempt)
 
 
+# DuckDB memory a write transaction may use before it writes rows to the file as they come.
+WRITE_MEMORY_LIMIT = "128MB"
+
+
 class DuckDBWarehouse:
     dialect = "duckdb"
 
@@ -200,11 +204,13 @@ class DuckDBWarehouse:
         if self._in_transaction:
             yield
             return
-        # Writes run on one thread (docs/architecture.md, sinks): a load appends each staged file
-        # to one transaction-local row group, compressed at the commit's checkpoint; a second
-        # thread adds CPU there (merging its share of each insert, contended locks), not speed.
+        # Writes run on one thread and in bounded memory (docs/architecture.md, sinks): a load appends
+        # each staged file to one transaction-local row group, compressed at the commit's checkpoint;
+        # a second thread adds CPU there (merging its share of each insert, contended locks), not
+        # speed, and unbounded, DuckDB holds the rows in memory until that checkpoint (~0.5 GB at
+        # 1M events) where, bounded, it writes them to the file as they come.
         threads = self._threads()
-        self._con.execute("SET threads = 1")
+        self._con.execute(f"SET threads = 1; SET memory_limit = '{WRITE_MEMORY_LIMIT}'")
         self._con.execute("BEGIN TRANSACTION")
         self._in_transaction = True
         try:
@@ -216,7 +222,9 @@ class DuckDBWarehouse:
             self._con.execute("COMMIT")
         finally:
             self._in_transaction = False
-            self._con.execute(f"SET threads = {threads}")
+            # memory_limit reads back rounded (18.8 GiB set again reads 18.7): reset, never re-set;
+            # nothing here sets a memory limit of its own outside a write.
+            self._con.execute(f"SET threads = {threads}; RESET memory_limit")
 
     def _threads(self) -> int:
         row = self._con.execute("SELECT current_setting('threads')").fetchone()

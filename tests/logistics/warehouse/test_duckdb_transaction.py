@@ -30,3 +30,15 @@ def test_writes_run_on_one_thread_and_the_setting_comes_back(tmp_path: Path) -> 
             raise ValueError("undo")
         assert _threads(wh) == 3
         assert wh.query("SELECT x FROM t ORDER BY x") == [{"x": 1}, {"x": 2}]
+
+
+def test_writes_run_in_bounded_memory_and_the_default_comes_back(tmp_path: Path) -> None:
+    def memory_limit(wh: DuckDBWarehouse) -> str:
+        return str(wh.query("SELECT current_setting('memory_limit') AS m")[0]["m"])
+
+    with open_duckdb(tmp_path / "w.duckdb", datasets=BigQuerySettings().datasets, read_only=False) as wh:
+        default = memory_limit(wh)
+        for _ in range(3):  # never re-set from its rounded reading: no drift, however many writes
+            with wh.transaction():
+                assert memory_limit(wh) == "122.0 MiB"  # WRITE_MEMORY_LIMIT (128 MB), as DuckDB shows it
+        assert memory_limit(wh) == default
