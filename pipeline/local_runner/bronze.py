@@ -16,7 +16,7 @@ from pipeline.sinks.bronze import (
     bronze_prefix,
     container,
     deflate_block,
-    encode_envelope,
+    encode_envelope_and_hour,
     event_ids,
     hour_of,
     sync_marker_of,
@@ -65,25 +65,17 @@ class BronzeHours:
         # Deterministic names per (run, shard): a retried shard overwrites its own spill.
         self._spill_paths = [f"{spill_dir.rstrip('/')}/{shard:05d}/{g:05d}.bin" for g in range(self._groups)]
         self._spills: dict[int, IO[bytes]] = {}
-        self._open: dict[object, _OpenHour] = {}  # by a key of the hour (see add)
         self._by_start: dict[int, _OpenHour] = {}  # by the hour's start in epoch seconds
 
     def add(self, envelope: Envelope) -> None:
-        event_time = envelope["event_time"]
-        # The hour's key: for a UTC time (every normalized one) its fields, a quarter of the cost of
-        # hour_of's replace; any other time, its hour as hour_of gives it. Keys of one instant
-        # share an open hour (see _open_hour).
-        key: object = (
-            (event_time.year, event_time.month, event_time.day, event_time.hour)
-            if event_time.tzinfo is dt.UTC
-            else event_time.replace(minute=0, second=0, microsecond=0)
-        )
-        open_hour = self._open.get(key)
+        # Encoded on arrival (a block's bytes, not the envelope, stay until the block is deflated),
+        # its hour read from the same pass (None: an event time not in UTC).
+        start, record = encode_envelope_and_hour(envelope)
+        open_hour = self._by_start.get(start) if start is not None else None
         if open_hour is None:
-            open_hour = self._open[key] = self._open_hour(hour_of(envelope))
+            open_hour = self._open_hour(hour_of(envelope))
         if open_hour.known and envelope["event_id"] in open_hour.known:
             return
-        record = encode_envelope(envelope)
         open_hour.records.append(record)
         open_hour.size += len(record)
         if open_hour.size >= self._block_bytes:
@@ -123,7 +115,6 @@ class BronzeHours:
             hours[start] = open_hour.hour
             if open_hour.records:
                 self._spill(open_hour)
-        self._open.clear()
         self._by_start.clear()
         for fh in self._spills.values():
             fh.close()
