@@ -211,10 +211,12 @@ def encode_envelope_and_hour(envelope: Envelope) -> tuple[int | None, bytes]:
     """:func:`encode_envelope`, and the envelope's event hour as the epoch seconds of its start
     (``int(hour_of(envelope).timestamp())``) when its event time is in UTC (None: any other, whose
     hour is :func:`hour_of`'s): the event time in micros gives both."""
+    # The fast path takes the envelope as normalize makes it (texts under 16 KiB, a UTC event time);
+    # any other is written field by field, as fastavro writes (or refuses) it.
     try:
         event_id, event_type, version, event_time, ingest_time, source, trace, payload, sealed = _FIELD_VALUES(envelope)
     except KeyError:  # a missing field: an optional one is written as null, any other is refused by fastavro
-        return None, _encode_fields(envelope)
+        return _field_by_field(envelope)
     if not (
         type(event_id) is type(event_type) is type(source) is type(payload) is str
         and type(version) is int
@@ -224,34 +226,49 @@ def encode_envelope_and_hour(envelope: Envelope) -> tuple[int | None, bytes]:
         and type(event_time) is dt.datetime
         and event_time.tzinfo is dt.UTC  # a normalized event time; any other is written field by field
     ):
-        return None, _encode_fields(envelope)
+        return _field_by_field(envelope)
     last_ingest = _LAST_INGEST[0]
     if ingest_time is not last_ingest[0]:
         try:
             last_ingest = _LAST_INGEST[0] = (ingest_time, _timestamp_micros(ingest_time))
         except TypeError:  # not a plain aware datetime
-            return None, _encode_fields(envelope)
-    # The common envelope, inlined (a call per field costs a sixth of the whole).
+            return _field_by_field(envelope)
+    # The common envelope, inlined (a call per field costs a sixth of the whole): each text's
+    # bytes after its length, an optional one after its union branch.
     event_time_bytes, hour = _EVENT_TIMES.get(event_time) or _event_time(event_time)
-    small = _SMALL_LONGS
+    small, texts = _SMALL_LONGS, _TEXTS
     id_bytes, payload_bytes = event_id.encode(), payload.encode()
-    id_size, payload_size = len(id_bytes), len(payload_bytes)
-    record = b"".join(
-        (
-            small[id_size] if id_size < 16_384 else _zigzag_varint(id_size),
-            id_bytes,
-            _TEXTS.get(event_type) or _repeated_text(event_type),
-            small[version],
-            event_time_bytes,
-            last_ingest[1],
-            _TEXTS.get(source) or _repeated_text(source),
-            _NULL_BRANCH if trace is None else _STRING_BRANCH + _string(trace),
-            small[payload_size] if payload_size < 16_384 else _zigzag_varint(payload_size),
-            payload_bytes,
-            _NULL_BRANCH if sealed is None else _STRING_BRANCH + _string(sealed),
+    trace_bytes = b"" if trace is None else trace.encode()
+    sealed_bytes = b"" if sealed is None else sealed.encode()
+    try:
+        record = b"".join(
+            (
+                small[len(id_bytes)],
+                id_bytes,
+                texts.get(event_type) or _repeated_text(event_type),
+                small[version],
+                event_time_bytes,
+                last_ingest[1],
+                texts.get(source) or _repeated_text(source),
+                _NULL_BRANCH if trace is None else _STRING_BRANCH + small[len(trace_bytes)],
+                trace_bytes,
+                small[len(payload_bytes)],
+                payload_bytes,
+                _NULL_BRANCH if sealed is None else _STRING_BRANCH + small[len(sealed_bytes)],
+                sealed_bytes,
+            )
         )
-    )
+    except IndexError:  # a text of 16 KiB or more, whose length is past the table: written field by field
+        return _field_by_field(envelope)
     return hour, record
+
+
+def _field_by_field(envelope: Envelope) -> tuple[int | None, bytes]:
+    """:func:`encode_envelope_and_hour` by :func:`_encode_fields`."""
+    record = _encode_fields(envelope)  # first: what fastavro refuses raises here
+    event_time = envelope.get("event_time")
+    in_utc = type(event_time) is dt.datetime and event_time.tzinfo is dt.UTC
+    return (_event_time(event_time)[1] if in_utc else None), record
 
 
 def _encode_fields(envelope: Envelope) -> bytes:
