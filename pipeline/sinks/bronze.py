@@ -266,9 +266,10 @@ def encode_envelope_and_hour(envelope: Envelope) -> tuple[int | None, bytes]:
 def _field_by_field(envelope: Envelope) -> tuple[int | None, bytes]:
     """:func:`encode_envelope_and_hour` by :func:`_encode_fields`."""
     record = _encode_fields(envelope)  # first: what fastavro refuses raises here
-    event_time = envelope.get("event_time")
-    in_utc = type(event_time) is dt.datetime and event_time.tzinfo is dt.UTC
-    return (_event_time(event_time)[1] if in_utc else None), record
+    event_time: Any = envelope.get("event_time")
+    if type(event_time) is dt.datetime and event_time.tzinfo is dt.UTC:
+        return _event_time(event_time)[1], record
+    return None, record
 
 
 def _encode_fields(envelope: Envelope) -> bytes:
