@@ -147,9 +147,9 @@ class _LoopOutputs:
         self.per_event, self.run_id = per_event, run_id
         self.tokenizer = per_event.tokenizer.from_base64(key or Tokenizer.generate_key())
         self._staging = f"{self.settings.storage.staging}/{run_id}"
-        # Bronze as the local runner writes it: each envelope encoded on arrival into its hour's
-        # blocks (BronzeHours), the container write_avro makes; another writer (the before's)
-        # gets the envelopes of each hour at the end.
+        # Bronze as the local runner writes it: envelopes encoded into their hours' blocks as
+        # they arrive, a thousand at a time (BronzeHours), the container write_avro makes; another
+        # writer (the before's) gets the envelopes of each hour at the end.
         self.hours: dict[dt.datetime, list[Envelope]] = defaultdict(list)
         self._bronze: BronzeHours | None = None
         self.add_bronze: Callable[[Envelope], None] = lambda envelope: self.hours[hour_of(envelope)].append(envelope)
