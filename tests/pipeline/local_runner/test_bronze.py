@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import fastavro
+import pytest
 
 from benchmarks import baseline
 from pipeline.dead_letter import DeadLetter
+from pipeline.local_runner import bronze as bronze_module
 from pipeline.local_runner.bronze import BronzeHours
 from pipeline.sinks.bronze import (
     bronze_prefix,
@@ -148,9 +150,14 @@ def test_other_runs_files_are_read_and_this_runs_other_shards_are_not(tmp_path: 
     assert [r["event_id"] for r in _read(path)] == ["e0", "e1", "e4", "e5"]
 
 
-def test_an_hour_file_is_byte_for_byte_the_container_write_encoded_makes(tmp_path: Path) -> None:
-    """Records encoded as they arrive and deflated a block at a time (spilled, read back) make the
-    very bytes of one container written at the end: the same blocks, the same sync marker."""
+@pytest.mark.parametrize("pending", [7, bronze_module.PENDING_ENVELOPES])
+def test_an_hour_file_is_byte_for_byte_the_container_write_encoded_makes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pending: int
+) -> None:
+    """Records encoded as they arrive (``pending`` at a time) and deflated a block at a time
+    (spilled, read back) make the very bytes of one container written at the end: the same
+    blocks, the same sync marker."""
+    monkeypatch.setattr(bronze_module, "PENDING_ENVELOPES", pending)
     hour = dt.datetime(2024, 3, 1, 9, tzinfo=dt.UTC)
     envelopes = [
         _envelope(f"e{n}", hour + dt.timedelta(seconds=n)) | {"payload": '{"n":"' + "ü" * (n % 700) + '"}'}
