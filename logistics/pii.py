@@ -330,6 +330,25 @@ def orjson_writes_alike(value: Any, depth: int = 0) -> bool:
     return value is None or kind is bool
 
 
+def canonical_geopoint(value: Any) -> str:
+    """:func:`canonical_json` of a GeoPoint, without the general check where it is two floats.
+
+    A dict of exactly ``lat`` and ``lon``, both floats that orjson writes as json does (the
+    float rule of :func:`orjson_writes_alike`), holds nothing else that check looks at: its
+    keys are printable ASCII. Anything else takes canonical_json's own way.
+    """
+    if type(value) is dict and len(value) == 2:
+        lat, lon = value.get("lat"), value.get("lon")
+        if (
+            type(lat) is float
+            and type(lon) is float
+            and (_ORJSON_LEAST_FLOAT <= abs(lat) < math.inf or lat == 0.0)
+            and (_ORJSON_LEAST_FLOAT <= abs(lon) < math.inf or lon == 0.0)
+        ):
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("ascii")
+    return canonical_json(value)
+
+
 def seal(value: Any, *, path: str, tokenizer: Tokenizer, remember: bool = True) -> str:
     """The token of a precise value (its JSON text) for payload field ``path``
     (``remember``: as :meth:`Tokenizer.tokenize` has it)."""

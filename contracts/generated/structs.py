@@ -13,7 +13,7 @@ import msgspec
 DATE_TIME_PATTERN = '^(?:\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|02-(?:0[1-9]|1\\d|2[0-8]))|(?:\\d\\d(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)(t|T)(?:[01]\\d|2[0-3]):[0-5]\\d:(?:[0-5]\\d|60)(?:\\.\\d+)?(?:[+-](?:[01]\\d|2[0-3]):[0-5]\\d|[+-](?:[01]\\d|2[0-3])[0-5]\\d|z|Z)\\Z'
 
 
-class ShipmentCreatedV1Address(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class ShipmentCreatedV1Address(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A postal address."""
 
     street: str
@@ -23,7 +23,7 @@ class ShipmentCreatedV1Address(msgspec.Struct, kw_only=True, forbid_unknown_fiel
     country: str
 
 
-class ShipmentCreatedV1Customer(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class ShipmentCreatedV1Customer(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A sender or recipient. Every field but the address city/country is personal data; see the PII rules in registry.yaml."""
 
     name: str
@@ -32,7 +32,7 @@ class ShipmentCreatedV1Customer(msgspec.Struct, kw_only=True, forbid_unknown_fie
     address: ShipmentCreatedV1Address
 
 
-class ShipmentCreatedV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class ShipmentCreatedV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A shipment was booked and labelled at its origin facility."""
 
     shipment_id: str
@@ -47,7 +47,7 @@ class ShipmentCreatedV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     recipient: ShipmentCreatedV1Customer
 
 
-class ShipmentCreatedV2Address(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class ShipmentCreatedV2Address(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A postal address."""
 
     street: str
@@ -57,7 +57,7 @@ class ShipmentCreatedV2Address(msgspec.Struct, kw_only=True, forbid_unknown_fiel
     country: str
 
 
-class ShipmentCreatedV2Customer(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class ShipmentCreatedV2Customer(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A sender or recipient. Every field but the address city/country is personal data; see the PII rules in registry.yaml."""
 
     name: str
@@ -66,7 +66,7 @@ class ShipmentCreatedV2Customer(msgspec.Struct, kw_only=True, forbid_unknown_fie
     address: ShipmentCreatedV2Address
 
 
-class ShipmentCreatedV2(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class ShipmentCreatedV2(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A shipment was booked and labelled at its origin facility. v2 adds multi-piece shipments and signature service (both with defaults, so v2 readers still read v1 events)."""
 
     shipment_id: str
@@ -83,14 +83,14 @@ class ShipmentCreatedV2(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     signature_required: bool = False
 
 
-class ShipmentInTransitV1GeoPoint(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class ShipmentInTransitV1GeoPoint(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A WGS84 position."""
 
     lat: float
     lon: float
 
 
-class ShipmentInTransitV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class ShipmentInTransitV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A shipment was scanned at a facility on its way to the destination."""
 
     shipment_id: str
@@ -101,7 +101,7 @@ class ShipmentInTransitV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
     scan_location: None | ShipmentInTransitV1GeoPoint = None
 
 
-class ShipmentOutForDeliveryV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class ShipmentOutForDeliveryV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A shipment left its destination depot on a delivery vehicle."""
 
     shipment_id: str
@@ -111,14 +111,14 @@ class ShipmentOutForDeliveryV1(msgspec.Struct, kw_only=True, forbid_unknown_fiel
     route_id: None | str = None
 
 
-class ShipmentDeliveredV1GeoPoint(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class ShipmentDeliveredV1GeoPoint(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A WGS84 position."""
 
     lat: float
     lon: float
 
 
-class ShipmentDeliveredV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class ShipmentDeliveredV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A shipment reached its recipient; terminal state."""
 
     shipment_id: str
@@ -129,7 +129,7 @@ class ShipmentDeliveredV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
     location: None | ShipmentDeliveredV1GeoPoint = None
 
 
-class ShipmentExceptionV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class ShipmentExceptionV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """Something went wrong with a shipment."""
 
     shipment_id: str
@@ -139,7 +139,7 @@ class ShipmentExceptionV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
     description: None | str = None
 
 
-class FacilityCreatedV1Address(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class FacilityCreatedV1Address(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A postal address."""
 
     street: str
@@ -149,14 +149,14 @@ class FacilityCreatedV1Address(msgspec.Struct, kw_only=True, forbid_unknown_fiel
     country: str
 
 
-class FacilityCreatedV1GeoPoint(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class FacilityCreatedV1GeoPoint(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A WGS84 position."""
 
     lat: float
     lon: float
 
 
-class FacilityCreatedV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class FacilityCreatedV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A facility joined the network."""
 
     facility_id: str
@@ -169,7 +169,7 @@ class FacilityCreatedV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     timezone: str
 
 
-class FacilityCapacityChangedV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class FacilityCapacityChangedV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A facility's sorting capacity changed (peak season, equipment, closure)."""
 
     facility_id: str
@@ -178,7 +178,7 @@ class FacilityCapacityChangedV1(msgspec.Struct, kw_only=True, forbid_unknown_fie
     reason: None | str = None
 
 
-class DriverCreatedV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class DriverCreatedV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A driver was onboarded by a carrier."""
 
     driver_id: str
@@ -189,14 +189,14 @@ class DriverCreatedV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     vehicle_type: Literal['VAN', 'TRUCK', 'BIKE', 'CAR']
 
 
-class DriverLocationUpdatedV1GeoPoint(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class DriverLocationUpdatedV1GeoPoint(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A WGS84 position."""
 
     lat: float
     lon: float
 
 
-class DriverLocationUpdatedV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class DriverLocationUpdatedV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A GPS ping from a driver's device."""
 
     driver_id: str
@@ -206,7 +206,7 @@ class DriverLocationUpdatedV1(msgspec.Struct, kw_only=True, forbid_unknown_field
     route_id: None | str = None
 
 
-class DeliveryScheduledV1Address(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class DeliveryScheduledV1Address(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A postal address."""
 
     street: str
@@ -216,7 +216,7 @@ class DeliveryScheduledV1Address(msgspec.Struct, kw_only=True, forbid_unknown_fi
     country: str
 
 
-class DeliveryScheduledV1Customer(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class DeliveryScheduledV1Customer(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A sender or recipient. Every field but the address city/country is personal data; see the PII rules in registry.yaml."""
 
     name: str
@@ -225,7 +225,7 @@ class DeliveryScheduledV1Customer(msgspec.Struct, kw_only=True, forbid_unknown_f
     address: DeliveryScheduledV1Address
 
 
-class DeliveryScheduledV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class DeliveryScheduledV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A delivery (one trip to the recipient's door for one shipment) was planned."""
 
     delivery_id: str
@@ -238,14 +238,14 @@ class DeliveryScheduledV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
     recipient: DeliveryScheduledV1Customer
 
 
-class DeliveryAttemptedV1GeoPoint(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class DeliveryAttemptedV1GeoPoint(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A WGS84 position."""
 
     lat: float
     lon: float
 
 
-class DeliveryAttemptedV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class DeliveryAttemptedV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A driver tried to hand over the parcel."""
 
     delivery_id: str
@@ -258,7 +258,7 @@ class DeliveryAttemptedV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
     location: None | DeliveryAttemptedV1GeoPoint = None
 
 
-class DeliveryCompletedV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class DeliveryCompletedV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """The parcel was handed over; terminal state of a delivery."""
 
     delivery_id: str
@@ -270,7 +270,7 @@ class DeliveryCompletedV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
     signed_by: None | str = None
 
 
-class DeliveryFailedV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class DeliveryFailedV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A delivery ended without handover; the shipment goes back to the depot."""
 
     delivery_id: str
@@ -283,7 +283,7 @@ class DeliveryFailedV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     will_retry: bool
 
 
-class DeliveryRescheduledV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class DeliveryRescheduledV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """After a failed attempt, the delivery got a new window (carrier-initiated or recipient-requested)."""
 
     delivery_id: str

@@ -200,6 +200,11 @@ class DuckDBWarehouse:
         if self._in_transaction:
             yield
             return
+        # Writes run on one thread (docs/architecture.md, sinks): a load appends each staged file
+        # to one transaction-local row group, compressed at the commit's checkpoint; a second
+        # thread adds CPU there (merging its share of each insert, contended locks), not speed.
+        threads = self._threads()
+        self._con.execute("SET threads = 1")
         self._con.execute("BEGIN TRANSACTION")
         self._in_transaction = True
         try:
@@ -211,6 +216,11 @@ class DuckDBWarehouse:
             self._con.execute("COMMIT")
         finally:
             self._in_transaction = False
+            self._con.execute(f"SET threads = {threads}")
+
+    def _threads(self) -> int:
+        row = self._con.execute("SELECT current_setting('threads')").fetchone()
+        return int(row[0]) if row else 1
 
     def _count(self, sql: str, params: Mapping[str, Any] | None) -> int:
         """Run an INSERT or DELETE; the rows it changed."""

@@ -32,7 +32,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from logistics.warehouse import Warehouse, dlq_table, silver_tables
-from logistics.warehouse.columnar import json_columns, record_batch
+from logistics.warehouse.columnar import TableRows, json_columns
 from pipeline.dead_letter import DeadLetter
 from pipeline.ledger import Ledger, record
 from pipeline.windows.event_counts import recount_windows
@@ -60,32 +60,31 @@ class StagedTables:
     """One writer's staged rows: ``<staging>/<table>/<name>.parquet`` per table, and
     ``<staging>/_windows/<name>.json``: the windows its silver rows fall in.
 
-    Rows are kept as they come and written column-wise ``rows_per_group`` at a time (a Parquet
-    row group each), so memory holds at most that many rows per table, whatever the input."""
+    Rows are kept as they come (as their column values: :class:`TableRows`) and written
+    column-wise ``rows_per_group`` at a time (a Parquet row group each), so memory holds at most
+    that many rows per table, whatever the input."""
 
     def __init__(
         self, *, staging_dir: str, name: str, window_seconds: int, rows_per_group: int = ROWS_PER_GROUP
     ) -> None:
         self._root, self._name, self._window_seconds = staging_dir.rstrip("/"), name, window_seconds
         self._rows_per_group = rows_per_group
-        self._pending: dict[str, list[dict[str, Any]]] = {}
+        self._pending: dict[str, TableRows] = {}
         self._files: dict[str, tuple[IO[bytes], pq.ParquetWriter]] = {}
         self._windows: set[int] = set()  # window starts, µs since the epoch
 
     def add(self, table: str, row: dict[str, Any]) -> None:
         pending = self._pending.get(table)
         if pending is None:
-            pending = self._pending[table] = []
-        pending.append(row)
-        if len(pending) >= self._rows_per_group:
+            pending = self._pending[table] = TableRows(_TABLES[table])
+        if pending.add(row) >= self._rows_per_group:
             self._write(table)
 
     def _write(self, table: str) -> None:
-        rows, self._pending[table] = self._pending[table], []
-        if not rows:
+        batch = self._pending[table].batch()
+        if not batch.num_rows:
             return
         definition = _TABLES[table]
-        batch = record_batch(definition, rows)
         opened = self._files.get(table)
         if opened is None:
             # Deterministic name: a retried writer overwrites its own file.
@@ -199,12 +198,16 @@ def load_staged(
     load wrote and recorded (:mod:`pipeline.ledger`) in the same transaction as the rows."""
     warehouse.ensure_tables()
     result = LoadResult()
-    with warehouse.transaction():  # a run's silver and DLQ rows, and its ledger, become visible together (DuckDB)
+    # A run's silver and DLQ rows, its ledger and the recount of its windows become visible together
+    # (DuckDB): the recount reads the transaction's own rows, and one commit writes them all to the
+    # file (a commit this large is a checkpoint; a second one would rewrite the file's catalog again).
+    with warehouse.transaction():
         for table in [*silver_tables().values(), dlq_table()]:
             written, skipped = warehouse.load_parquet_files(table, staged_files(staging_dir, table.name))
             result.inserted[table.name] = written
             result.already_present[table.name] = skipped
         if counted is not None:
             record(warehouse, result.completed(counted), input=input)
-    result.windows_recounted = recount_windows(warehouse, staged_windows(staging_dir), window_seconds=window_seconds)
+        windows = staged_windows(staging_dir)
+        result.windows_recounted = recount_windows(warehouse, windows, window_seconds=window_seconds)
     return result

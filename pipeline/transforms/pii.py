@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -49,7 +50,7 @@ from logistics.pii import DetokenizeError as DetokenizeError
 from logistics.pii import PiiKeyError as PiiKeyError
 from logistics.pii import SealedRecordError as SealedRecordError
 from logistics.pii import Tokenizer as Tokenizer
-from logistics.pii import canonical_json, json_text, seal, sealed_tokens, unseal
+from logistics.pii import canonical_geopoint, canonical_json, json_text, seal, sealed_tokens, unseal
 from logistics.pii import looks_like_token as looks_like_token
 from pipeline.dead_letter import DeadLetter, received_line
 from pipeline.sources.base import SourceRecord
@@ -141,12 +142,41 @@ def generalize_coordinates(value: Any) -> Any:
     """
     if not isinstance(value, dict):
         return REDACTED
+    lat, lon = value.get("lat"), value.get("lon")
+    # a GPS fix, as parsed JSON holds it: both finite floats (NaN fails the comparisons), the path
+    # _coarse_degrees takes for each, without its two calls
+    if type(lat) is float and type(lon) is float and -math.inf < lat < math.inf and -math.inf < lon < math.inf:
+        return {"lat": _round_degrees(lat), "lon": _round_degrees(lon)}
     coarse = {}
     if "lat" in value:
         coarse["lat"] = _coarse_degrees(value["lat"])
     if "lon" in value:
         coarse["lon"] = _coarse_degrees(value["lon"])
     return coarse
+
+
+_SCALE = 10**COORDINATE_DECIMALS
+# Below this, a coordinate times _SCALE, rounded to a float, is within _TIE_MARGIN / 10 of the exact product
+_EXACT_BELOW = 1e9
+_TIE_MARGIN = 1e-6
+
+
+def _round_degrees(value: float) -> float:
+    """``round(value, COORDINATE_DECIMALS)`` of a finite float, at a fraction of its cost.
+
+    round() writes the value's exact decimal rounding as text and parses it back: the float
+    nearest to n / _SCALE, n the exact ``value * _SCALE`` rounded half to even. ``value * _SCALE``
+    as a float is within 1e-7 of the exact product (below _EXACT_BELOW), so unless that is within
+    _TIE_MARGIN of a half, rounding it gives the same n; ``n / _SCALE`` (int true division,
+    correctly rounded) is then the float nearest to n / _SCALE, and a zero keeps the value's
+    sign as round()'s does. Near a half, round() itself decides (test_pii_fast_paths.py holds both alike).
+    """
+    scaled = value * _SCALE
+    if -_EXACT_BELOW < scaled < _EXACT_BELOW:
+        nearest = round(scaled)
+        if abs(abs(scaled - nearest) - 0.5) > _TIE_MARGIN:
+            return nearest / _SCALE if nearest else math.copysign(0.0, value)
+    return round(value, COORDINATE_DECIMALS)
 
 
 def _coarse_degrees(value: Any) -> Any:
@@ -282,16 +312,32 @@ def _redact(value: Any, tokenizer: Tokenizer) -> str:
     return REDACTED
 
 
+# Texts masked or generalized lately, per function, each cache bounded: a name comes back again and
+# again (a feed has a few hundred, on every event of their shipments), a postcode more so, and a
+# lookup costs a fraction of a mask. Only exact strings are kept: the functions are pure, so a
+# remembered result is the one a call gives. (Clear values stay in memory as the tokenizer's do.)
+TEXT_CACHE_SIZE = 4096
+
+
+@functools.cache
+def _remembered(function: Callable[[str], str]) -> Callable[[str], str]:
+    return functools.lru_cache(maxsize=TEXT_CACHE_SIZE)(function)
+
+
 @functools.lru_cache(maxsize=1024)
 def _action(rule: PiiRule) -> _Action:
     if rule.policy == "redact":
         return _redact
     if rule.policy == "generalize":
         generalize = _generalizer(rule.pattern)
-        return lambda value, tokenizer: generalize(value)
+        if not SEALS_REPEAT[cast(GeneralizePattern, rule.pattern)]:
+            return lambda value, tokenizer: generalize(value)
+        generalized = _remembered(generalize)
+        return lambda value, tokenizer: generalized(value) if type(value) is str else generalize(value)
     if rule.policy == "mask":
         mask = _mask(rule.pattern)
-        return lambda value, tokenizer: mask(value if isinstance(value, str) else _as_text(value))
+        masked = _remembered(mask)
+        return lambda value, tokenizer: masked(value) if type(value) is str else mask(_as_text(value))
     path = rule.path
     return lambda value, tokenizer: tokenizer.tokenize(value if isinstance(value, str) else _as_text(value), path=path)
 
@@ -383,17 +429,171 @@ def rules_for(event_type: str) -> tuple[PiiRule, ...]:
     return spec.pii if spec else ()
 
 
+class _SubjectPlan(NamedTuple):
+    """A subject's rules, worked out once (:func:`_subject_plan`)."""
+
+    rules: tuple[PiiRule, ...]
+    sealings: tuple[_Sealing, ...]  # its generalize rules
+    tree: _RuleTree | None  # the rules as one tree (None: applied one by one)
+    # protect_envelope_and_payload's fast paths, for the payload it parsed (so may change in place);
+    # None where the rules overlap (the tree is None) or a path would need escaping in pii_sealed:
+    protect_owned: Callable[[Any, Tokenizer], Any] | None  # applies the rules, returns the payload
+    protect_fresh: Callable[[dict[str, Any], Tokenizer], str | None] | None  # seals, then applies the
+    # rules, to a payload that came without a pii_sealed (no tokens to keep); returns pii_sealed
+
+
 @functools.lru_cache(maxsize=1024)
-def _subject_plan(event_type: str) -> tuple[tuple[PiiRule, ...], tuple[_Sealing, ...], _RuleTree | None]:
-    """(rules, the sealing of its generalize rules, their tree) of a subject, worked out once."""
+def _subject_plan(event_type: str) -> _SubjectPlan:
     rules = rules_for(event_type)
-    return rules, _sealings(rules), _rule_tree(rules)
+    sealings, tree = _sealings(rules), _rule_tree(rules)
+    if tree is None:
+        return _SubjectPlan(rules, sealings, tree, None, None)
+    protect_owned = _owned_protector(tree)
+    return _SubjectPlan(rules, sealings, tree, protect_owned, _fresh_protector(sealings, tree, protect_owned))
+
+
+def _fresh_protector(
+    sealings: tuple[_Sealing, ...], tree: _RuleTree, protect_owned: Callable[[Any, Tokenizer], Any]
+) -> Callable[[dict[str, Any], Tokenizer], str | None] | None:
+    """The plan's ``protect_fresh``: what :func:`_sealed` (no tokens to keep) then
+    ``protect_owned`` do, in one call; None when :func:`_fresh_sealer` cannot write the text."""
+    if not sealings:
+
+        def protect_only(payload: dict[str, Any], tokenizer: Tokenizer) -> str | None:
+            protect_owned(payload, tokenizer)
+            return None
+
+        return protect_only
+    if len(tree) == 1 and len(sealings) == 1 and len(sealings[0].parts) == 1 and _writes_as_is(sealings[0].path):
+        # The subject's one rule generalizes a top-level field (a GPS fix): its value read once
+        # for both, the sealed map (as _fresh_sealer writes it) around its one token.
+        path, (key,), _, remember = sealings[0]
+        action, canonical_text = cast(_Action, tree[key]), _CANONICAL_TEXT[sealings[0].generalize]
+        opening = '{"' + path + '":"'
+
+        def protect_field(payload: dict[str, Any], tokenizer: Tokenizer) -> str | None:
+            value = payload.get(key)
+            if value is None:  # missing or null: nothing to seal or protect
+                return None
+            sealed = opening + tokenizer.tokenize(canonical_text(value), path=path, remember=remember) + '"}'
+            payload[key] = action(value, tokenizer)
+            return sealed
+
+        return protect_field
+    seal_fresh = _fresh_sealer(sealings)
+    if seal_fresh is None:
+        return None
+
+    def seal_and_protect(payload: dict[str, Any], tokenizer: Tokenizer) -> str | None:
+        sealed = seal_fresh(payload, tokenizer)  # before the precise values are protected
+        protect_owned(payload, tokenizer)
+        return sealed
+
+    return seal_and_protect
+
+
+def _owned_protector(tree: _RuleTree) -> Callable[[Any, Tokenizer], Any]:
+    """:func:`_protect_tree` for a node nothing else holds (a payload just parsed): its rules
+    applied in place instead of copying each container on their paths.
+
+    The same values in the same places: the tree's paths do not overlap, so each rule reads a
+    value no other rule writes, and assigning an existing key keeps its position in the dict.
+    """
+    steps = tuple((head, _owned_protector(below) if isinstance(below, dict) else below) for head, below in tree.items())
+    if len(steps) == 1 and not isinstance(tree[steps[0][0]], dict):
+        return _owned_leaf_protector(*steps[0])  # one rule, on a top-level field (most subjects with PII)
+
+    def protect_node(node: Any, tokenizer: Tokenizer) -> Any:
+        if isinstance(node, dict):
+            for head, step in steps:
+                child = node.get(head)
+                if child is not None:  # missing, a null leaf or a null parent: nothing to protect
+                    node[head] = step(child, tokenizer)
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                node[index] = protect_node(item, tokenizer)
+        return node
+
+    return protect_node
+
+
+def _owned_leaf_protector(key: str, action: _Action) -> Callable[[Any, Tokenizer], Any]:
+    """:func:`_owned_protector` of a tree that is one rule on the field ``key``, without its loop."""
+
+    def protect_node(node: Any, tokenizer: Tokenizer) -> Any:
+        if isinstance(node, dict):
+            child = node.get(key)
+            if child is not None:
+                node[key] = action(child, tokenizer)
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                node[index] = protect_node(item, tokenizer)
+        return node
+
+    return protect_node
+
+
+def _fresh_sealer(sealings: tuple[_Sealing, ...]) -> Callable[[dict[str, Any], Tokenizer], str | None] | None:
+    """:func:`_sealed` of a payload that came without a ``pii_sealed`` (no tokens to keep),
+    writing its text directly: None when a path needs escaping (no contract's does).
+
+    The text is :func:`canonical_json`'s of ``{path: token}``: keys sorted, no spaces, and no
+    escapes, since the paths are printable ASCII without ``"`` or ``\\`` (checked here) and a
+    token is ``tok:v1:`` and base64url. Every token is freshly made: the JSON text of a value
+    never starts with ``tok:v1:``, so the tokenizer never hands it back as an existing token.
+    """
+    if not sealings:
+        return None
+    if not all(_writes_as_is(path) for path, *_ in sealings):
+        return None
+    sealers = tuple(
+        (f'"{path}":"', path, _getter(parts), _CANONICAL_TEXT[generalize], remember)
+        for path, parts, generalize, remember in sorted(sealings, key=lambda sealing: sealing.path)
+    )
+
+    def seal_fresh(payload: dict[str, Any], tokenizer: Tokenizer) -> str | None:
+        entries = []
+        for opening, path, value_at, canonical_text, remember in sealers:
+            value = value_at(payload)
+            if value is not None:
+                entries.append(opening + tokenizer.tokenize(canonical_text(value), path=path, remember=remember) + '"')
+        return "{" + ",".join(entries) + "}" if entries else None
+
+    return seal_fresh
+
+
+def _writes_as_is(key: str) -> bool:
+    """Whether json (and so canonical_json) writes ``key`` as itself between quotes."""
+    return key.isascii() and key.isprintable() and '"' not in key and "\\" not in key
+
+
+def _getter(parts: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
+    """``_value_at(payload, parts)`` for a payload that is a dict, a top-level key read directly."""
+    if len(parts) == 1:
+        return operator.methodcaller("get", parts[0])
+    return functools.partial(_value_at, parts=parts)
+
+
+_remembered_canonical_json = _remembered(canonical_json)
+
+
+def _canonical_postcode(value: Any) -> str:
+    """:func:`canonical_json` of a precise postcode: a handful per feed, so remembered (a string only)."""
+    return _remembered_canonical_json(value) if type(value) is str else canonical_json(value)
+
+
+# The JSON text a generalizer's precise value is sealed as: canonical_json's, for a GeoPoint without
+# its general check, a postcode remembered.
+_CANONICAL_TEXT: dict[Callable[[Any], Any], Callable[[Any], str]] = {
+    generalize_coordinates: canonical_geopoint,
+    generalize_postcode: _canonical_postcode,
+}
 
 
 def protect_envelope(envelope: dict[str, Any], *, tokenizer: Tokenizer) -> dict[str, Any]:
     """An envelope (``payload`` as JSON text, see normalize) with its subject's rules applied,
     and ``pii_sealed`` holding the precise values its generalize rules coarsened (or None)."""
-    if not _subject_plan(envelope["event_type"])[0]:
+    if not _subject_plan(envelope["event_type"]).rules:
         return _without_sealed(envelope)  # no payload to parse: nothing reads it here
     return protect_envelope_and_payload(envelope, tokenizer=tokenizer)[0]
 
@@ -408,7 +608,7 @@ def protect_envelope_and_payload(envelope: dict[str, Any], *, tokenizer: Tokeniz
     """:func:`protect_envelope`, and the protected envelope's payload as an object: what its
     ``payload`` text parses to (the stage builds the silver row from it without parsing again).
     The object is the caller's own: nothing else holds it or any part of it."""
-    rules, sealings, tree = _subject_plan(envelope["event_type"])
+    rules, sealings, tree, protect_owned, protect_fresh = _subject_plan(envelope["event_type"])
     if not rules:  # most event types carry no PII: no rules to apply, no JSON to write back
         envelope = _without_sealed(envelope)
         return envelope, orjson.loads(envelope["payload"])
@@ -416,12 +616,19 @@ def protect_envelope_and_payload(envelope: dict[str, Any], *, tokenizer: Tokeniz
     if not isinstance(payload, dict):
         return envelope, payload
     existing = envelope.get(SEALED_COLUMN)
-    # Only generalize rules seal anything: the others are skipped without a look.
-    sealed = _sealed(payload, sealings, existing, tokenizer) if sealings else None
-    protected = _protect(payload, rules, tree, tokenizer)
+    # The payload is ours (just parsed): the fast paths protect it in place.
+    if existing is None and protect_fresh is not None:
+        sealed = protect_fresh(payload, tokenizer)
+    else:
+        # Only generalize rules seal anything: the others are skipped without a look.
+        sealed = _sealed(payload, sealings, existing, tokenizer) if sealings else None
+        if protect_owned is None:
+            payload = _protect(payload, rules, tree, tokenizer)
+        else:
+            protect_owned(payload, tokenizer)
     # orjson reads back from this text exactly the values it wrote from: JSON's own kinds, and the
     # protected values are strings, rounded floats and dicts of them (test_stage.py holds it to that)
-    return {**envelope, "payload": orjson.dumps(protected).decode("utf-8"), SEALED_COLUMN: sealed}, protected
+    return {**envelope, "payload": orjson.dumps(payload).decode("utf-8"), SEALED_COLUMN: sealed}, payload
 
 
 def protect_envelopes(envelopes: Iterable[dict[str, Any]], *, tokenizer: Tokenizer) -> list[dict[str, Any]]:

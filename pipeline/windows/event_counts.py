@@ -116,18 +116,23 @@ def _recount_sql() -> str:
         f"AS facility_id FROM clean.{family.silver_table} WHERE event_time >= @first AND event_time < @last"
         for family in FAMILIES.values()
     ]
-    union = "\n  UNION ALL ".join(parts)
+    union = "\n      UNION ALL ".join(parts)
+    # Rows are grouped by their window's number and only the groups are turned into window starts
+    # and matched against @windows: the same groups as filtering each row first (a window is a
+    # group key), with one timestamp and one membership test per group instead of per row.
     return f"""
-SELECT window_start, event_type, facility_id, COUNT(*) AS event_count
+SELECT TIMESTAMP_MICROS(window_number * @window_micros) AS window_start, event_type, facility_id, event_count
 FROM (
-  SELECT TIMESTAMP_MICROS(DIV(UNIX_MICROS(event_time), @window_micros) * @window_micros) AS window_start,
-         event_type, facility_id
+  SELECT window_number, event_type, facility_id, COUNT(*) AS event_count
   FROM (
-  {union}
+    SELECT DIV(UNIX_MICROS(event_time), @window_micros) AS window_number, event_type, facility_id
+    FROM (
+      {union}
+    )
   )
+  GROUP BY window_number, event_type, facility_id
 )
-WHERE window_start IN UNNEST(@windows)
-GROUP BY window_start, event_type, facility_id
+WHERE TIMESTAMP_MICROS(window_number * @window_micros) IN UNNEST(@windows)
 """
 
 

@@ -263,3 +263,29 @@ def test_loads_into_an_empty_span_and_beside_earlier_rows_keep_the_key_rules(tmp
         ("A-1", far),  # the same id 40 days later: another event under the 24 h TTL
         ("C-1", far),
     ]
+
+
+def test_a_load_whose_recount_fails_leaves_neither_rows_nor_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The recount commits with the rows it counts: a failure in it takes the run's rows back too,
+    # so silver and event_counts_5m never disagree about a committed run.
+    import pipeline.sinks.silver as silver
+
+    staging = _stage(StagedTables, tmp_path, _rows())
+
+    def failing(*args: Any, **kwargs: Any) -> int:
+        raise RuntimeError("recount failed")
+
+    monkeypatch.setattr(silver, "recount_windows", failing)
+    path = tmp_path / "warehouse.duckdb"
+    with open_duckdb(path, datasets=BigQuerySettings().datasets, read_only=False) as wh:
+        with pytest.raises(RuntimeError, match="recount failed"):
+            load_staged(wh, staging, window_seconds=300)
+        assert all(rows == [] for rows in _warehouse_rows(wh).values())
+    monkeypatch.undo()
+    with open_duckdb(path, datasets=BigQuerySettings().datasets, read_only=False) as wh:
+        result = load_staged(wh, staging, window_seconds=300)
+        loaded = _warehouse_rows(wh)
+    assert result.windows_recounted == len(loaded[event_counts_table().name]) > 0
+    assert sum(result.inserted.values()) == sum(len(loaded[t]) for t in result.inserted) > 0

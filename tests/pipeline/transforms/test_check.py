@@ -202,6 +202,16 @@ TRICKY: dict[str, Record] = {
     "event time epoch ms float": _line(event_time=1709280000123.5),
     "event time naive": _line(event_time="2024-03-01T08:00:00"),
     "event time with offset": _line(event_time="2024-03-01T09:00:00+01:00"),
+    "event time with offset zero": _line(event_time="2024-03-01T08:00:00-00:00"),
+    "event time, Z as the separator too": _line(event_time="2024-03-01Z08:00:00Z"),
+    "event time, a date and Z": _line(event_time="2024-03-01Z"),
+    "event time, Z twice": _line(event_time="2024-03-01T08:00:00ZZ"),
+    "event time, lower-case z": _line(event_time="2024-03-01t08:00:00z"),
+    "event time, fractional seconds": _line(event_time="2024-03-01T08:00:00.1234Z"),
+    "event time, basic format": _line(event_time="20240301T080000Z"),
+    # the key normalize_fast reads a field the shape lacks under, sent by a producer
+    "an empty key": _line(**{"": "x"}),
+    "an empty key and no event id": _line(**{"": "x"}, event_id=_GONE),
     "event time an object": _line(event_time={"at": 1}),
     "ingest time given": _line(ingest_time="2024-03-01T08:00:05Z"),
     "ingest time bad": _line(ingest_time="soon"),
@@ -332,6 +342,7 @@ _ENVELOPES = st.fixed_dictionaries(
         "pii_sealed": _VALUES,
         "payload": _PAYLOADS | _VALUES,
         "data": _PAYLOADS,
+        "": _VALUES,
     },
 )
 

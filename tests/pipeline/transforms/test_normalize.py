@@ -16,6 +16,7 @@ from pipeline.transforms.normalize import (
     normalize_record,
     parse_time,
     parse_version,
+    utc_time,
 )
 
 NOW = dt.datetime(2024, 1, 15, 12, 0, tzinfo=dt.UTC)
@@ -293,3 +294,66 @@ def test_parse_time_of_a_string_is_what_it_was_to_the_value_and_zone(text: str) 
     got = parse_time(text)
     assert (got, got.tzinfo, got.isoformat()) == (expected, expected.tzinfo, expected.isoformat())
     assert got.tzinfo is dt.UTC
+
+
+# --------------------------------------------------------------------------- utc_time: parse_time, quicker
+
+_ODD_TIME_TEXTS = st.one_of(
+    _TIME_TEXTS,
+    st.datetimes().map(lambda at: at.isoformat(timespec="microseconds") + "Z"),
+    st.tuples(st.datetimes(), st.integers(0, 9)).map(
+        lambda pair: pair[0].strftime("%Y-%m-%dT%H:%M:%S.") + "1" * pair[1] + "Z"
+    ),
+    st.datetimes().map(lambda at: at.strftime("%Y%m%dT%H%M%SZ")),
+    st.datetimes().map(lambda at: at.isoformat(sep="Z") + "Z"),
+    st.datetimes().map(lambda at: at.date().isoformat() + "Z"),
+    st.text(alphabet="0123456789-+:TZzW .", min_size=7, max_size=26).map(lambda text: text + "Z"),
+)
+
+
+@given(_ODD_TIME_TEXTS)
+@settings(max_examples=3000, deadline=None)
+def test_utc_time_is_parse_time(text: str) -> None:
+    try:
+        expected = parse_time(text)
+    except ValueError as refused:
+        with pytest.raises(ValueError) as also:
+            utc_time(text)
+        assert str(also.value) == str(refused)
+        return
+    got = utc_time(text)
+    assert (got, got.tzinfo, got.isoformat()) == (expected, expected.tzinfo, expected.isoformat())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-01-15T10:30:00Z",
+        "2024-01-15Z10:30:00Z",  # Z as the separator: fromisoformat reads it, parse_time refuses it
+        "2024-01-15Z",
+        "2024-01-15T10:30:00ZZ",
+        "2024-01-15T10:30:00z",
+        "2024-01-15T10:30:00+00:00",
+        "2024-01-15T10:30:00-00:00",
+        "2024-01-15T10:30:00.5Z",
+        "2024-01-15T10:30:00.1234567Z",
+        "20240115T103000Z",
+        "2024-W03-1T10:30:00Z",
+        "Z",
+        "",
+    ],
+)
+def test_utc_time_is_parse_time_on_odd_texts(text: str) -> None:
+    test_utc_time_is_parse_time.hypothesis.inner_test(text)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("value", [1705314600, 1705314600000, 1.5e12, 1e30, None, True, [], {"at": 1}])
+def test_utc_time_of_anything_but_text_is_parse_time(value: object) -> None:
+    try:
+        expected = parse_time(value)
+    except ValueError as refused:
+        with pytest.raises(ValueError, match="expected an ISO-8601 time") as also:
+            utc_time(value)
+        assert str(also.value) == str(refused)
+        return
+    assert utc_time(value) == expected

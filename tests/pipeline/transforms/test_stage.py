@@ -17,10 +17,13 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from benchmarks import baseline
 from contracts.generated.catalog import SUBJECTS
 from logistics.pii import seal
+from logistics.warehouse.columnar import RowWithJsonText
 from pipeline.dead_letter import DeadLetter
 from pipeline.sources.simulator import FAULT_KINDS, Faults, SimulationConfig, simulate
 from pipeline.transforms.check import check
@@ -77,6 +80,9 @@ def assert_stages_as_before(envelopes: list[Envelope], dims: DimensionSnapshot) 
         assert now.table == table
         assert _typed(now.row) == _typed(row)  # the same columns in the same order, values of the same types
         assert orjson.dumps(now.row) == orjson.dumps(row)
+        # what staging writes for the payload: the envelope's text, which a dump of the object writes too
+        assert isinstance(now.row, RowWithJsonText) and now.row.json_column == "payload"
+        assert now.row.json_text == now.protected["payload"] == orjson.dumps(row["payload"]).decode()
         assert _typed(_without_wall_clock(now.alert)) == _typed(alert)
         assert _typed(envelope) == untouched  # the input is never mutated
         staged.append(now)
@@ -280,3 +286,28 @@ def test_a_payload_that_is_not_an_object_fails_as_it_did(
             stage_before(envelope, baseline.Tokenizer(KEY), dims)
         with pytest.raises(AttributeError):
             stage_event(envelope, tokenizer=Tokenizer(KEY), dims=dims, alert_event_types=ALERT_TYPES)
+
+
+# orjson's values: 64-bit integers (signed or not), finite floats, any text
+_JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(),
+)
+_JSON = st.recursive(
+    _JSON_SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4)
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.text(), _JSON, max_size=6))
+def test_a_payload_text_normalize_writes_is_what_a_dump_of_its_object_writes(payload: dict[str, Any]) -> None:
+    """silver_row hands staging the envelope's payload text for its object (a subject with no PII
+    keeps normalize's text): orjson writes back exactly the text it read."""
+    text = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
+    envelope = {"event_id": "E", "event_type": "shipment.in_transit", "payload": text}
+    _, row = silver_row(envelope, payload=orjson.loads(text))
+    assert isinstance(row, RowWithJsonText)
+    assert row.json_text == text == orjson.dumps(row["payload"]).decode()

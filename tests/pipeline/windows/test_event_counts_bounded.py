@@ -83,3 +83,46 @@ def test_a_late_event_is_counted_into_its_window(settings: Settings, tmp_path: P
     source = _file(tmp_path / "late.jsonl", [_scan("late", 1, "F-9", ingest_hours_later=48)])
     assert run_pipeline(settings=settings, input_pattern=source).balanced
     assert _counts(settings) == [(dt.timedelta(0), "F-9", 1, "SILVER")]
+
+
+def test_a_recount_writes_the_windows_asked_for_only(tmp_path: Path) -> None:
+    # Silver holds events in three adjacent windows; the middle one is not asked for, though it lies
+    # inside the asked range: rows are grouped per window before the windows are matched, and the
+    # groups of a window not asked for are left out (as if its rows had been filtered out first).
+    from logistics.settings import BigQuerySettings
+    from logistics.warehouse import event_counts_table, silver_tables
+    from logistics.warehouse.duckdb_backend import open_duckdb
+    from pipeline.windows.event_counts import recount_windows
+
+    def row(n: int, minute: float, facility: str | None) -> dict[str, Any]:
+        at = WINDOW + dt.timedelta(minutes=minute)
+        return {
+            "event_id": f"e-{n}", "event_type": "shipment.in_transit", "event_version": 1, "event_time": at,
+            "ingest_time": at, "source_system": "file", "trace_id": None, "shipment_id": f"S-{n}",
+            "facility_id": facility, "carrier_id": "C", "facility_name": None, "facility_region": None,
+            "carrier_name": None, "pii_sealed": None, "payload": {"n": n},
+        }  # fmt: skip
+
+    rows = [
+        row(0, 0, "F-1"),
+        row(1, 4.99, "F-1"),
+        row(2, 5, "F-1"),
+        row(3, 9, None),
+        row(4, 10, "F-2"),
+        row(5, 14, None),
+    ]
+    asked = [WINDOW, WINDOW + dt.timedelta(minutes=10)]
+    with open_duckdb(tmp_path / "w.duckdb", datasets=BigQuerySettings().datasets, read_only=False) as wh:
+        wh.ensure_tables()
+        wh.merge_rows(silver_tables()["shipment"], rows)
+        assert recount_windows(wh, asked, window_seconds=300) == 3
+        counted = wh.query(
+            f"SELECT window_start, window_end, facility_id, event_count FROM clean.{event_counts_table().name} "
+            "ORDER BY window_start, facility_id NULLS FIRST"
+        )
+    ten, five = dt.timedelta(minutes=10), dt.timedelta(minutes=5)
+    got = [
+        (r["window_start"] - WINDOW, r["window_end"] - r["window_start"], r["facility_id"], r["event_count"])
+        for r in counted
+    ]
+    assert got == [(dt.timedelta(0), five, "F-1", 2), (ten, five, None, 1), (ten, five, "F-2", 1)]
