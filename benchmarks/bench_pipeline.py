@@ -55,6 +55,7 @@ from logistics.settings import Settings, StorageSettings
 from logistics.warehouse import connect
 from pipeline.dead_letter import DeadLetter
 from pipeline.ledger import Ledger
+from pipeline.local_runner.bronze import BronzeHours
 from pipeline.local_runner.collector import tune_collector
 from pipeline.run import run_pipeline
 from pipeline.sinks.bronze import hour_of, write_avro, write_bronze_file
@@ -145,8 +146,18 @@ class _LoopOutputs:
         self.settings = Settings(storage=StorageSettings(data_dir=data_dir))
         self.per_event, self.run_id = per_event, run_id
         self.tokenizer = per_event.tokenizer.from_base64(key or Tokenizer.generate_key())
-        self.hours: dict[dt.datetime, list[dict[str, Any]]] = defaultdict(list)
         self._staging = f"{self.settings.storage.staging}/{run_id}"
+        # Bronze as the local runner writes it: envelopes encoded into their hours' blocks as
+        # they arrive, a thousand at a time (BronzeHours), the container write_avro makes; another
+        # writer (the before's) gets the envelopes of each hour at the end.
+        self.hours: dict[dt.datetime, list[Envelope]] = defaultdict(list)
+        self._bronze: BronzeHours | None = None
+        self.add_bronze: Callable[[Envelope], None] = lambda envelope: self.hours[hour_of(envelope)].append(envelope)
+        if per_event.write_avro is write_avro:
+            self._bronze = BronzeHours(
+                root=self.settings.storage.bronze, run_id=run_id, shard=0, spill_dir=f"{self._staging}-bronze"
+            )
+            self.add_bronze = self._bronze.add
         self._window_seconds = self.settings.pipeline.window_size_seconds
         # before: rows staged and loaded as JSON lines (benchmarks.baseline), the Parquet staging's baseline
         self._before = before = per_event is BEFORE
@@ -154,6 +165,8 @@ class _LoopOutputs:
         self.staged = staged_tables(staging_dir=self._staging, name=run_id, window_seconds=self._window_seconds)
 
     def write_bronze(self) -> None:
+        if self._bronze is not None:
+            self._bronze.close()
         for hour, envelopes in self.hours.items():
             buffer = io.BytesIO()
             self.per_event.write_avro(buffer, envelopes)
@@ -206,7 +219,7 @@ def run_loop(
     with their 5-minute windows, and the same single-writer load and recount. The golden-outputs
     test runs it with a fixed key, reference data and ingest time."""
     loop = _LoopOutputs(data_dir, per_event, key=key, run_id=run_id)
-    staged, hours, tokenizer = loop.staged, loop.hours, loop.tokenizer
+    staged, add_bronze, tokenizer = loop.staged, loop.add_bronze, loop.tokenizer
     now, dims = ingest_time or dt.datetime.now(dt.UTC), dims or DimensionSnapshot()
     alert_types = frozenset(loop.settings.pipeline.alert_event_types)
     kept = KeptCopies()  # the TTL rule's state: event id -> event times of the copies kept
@@ -222,7 +235,7 @@ def run_loop(
             duplicates += 1
             continue
         event = per_event.stage_event(checked, tokenizer=tokenizer, dims=dims, alert_event_types=alert_types)
-        hours[hour_of(event.protected)].append(event.protected)
+        add_bronze(event.protected)
         staged.add(event.table, event.row)
         if event.alert is not None:
             alerts.append(event.alert)
@@ -255,7 +268,7 @@ def stage_profile(path: Path, data_dir: Path, which: str) -> dict[str, Any]:
     validate), timing each stage; ``which`` is ``precise`` or ``fast``. The stages' total time."""
     before = which == "precise"
     loop = _LoopOutputs(data_dir, BEFORE if before else NOW)
-    settings, staged, hours, tokenizer = loop.settings, loop.staged, loop.hours, loop.tokenizer
+    settings, staged, add_bronze, tokenizer = loop.settings, loop.staged, loop.add_bronze, loop.tokenizer
     now, dims = dt.datetime.now(dt.UTC), DimensionSnapshot()
     kept = KeptCopies()
     alert_types = frozenset(settings.pipeline.alert_event_types)
@@ -310,7 +323,7 @@ def stage_profile(path: Path, data_dir: Path, which: str) -> dict[str, Any]:
             if protected["event_type"] in alert_types:
                 alert_from(protected, payload)
         clock.lap("alerts")
-        hours[hour_of(protected)].append(protected)
+        add_bronze(protected)
         clock.lap("bronze write")
         staged.add(table, row)
         clock.lap("stage silver rows")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import operator
 import os
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
@@ -77,28 +78,15 @@ DEFLATE_LEVEL = 1
 
 # Bronze writes every event, and fastavro's writer spends most of its time per field on the
 # generality of its schema walk. The envelope's fields are few and plain, so each is written
-# by a function picked once from the schema, to the bytes Avro's binary encoding prescribes
-# (the same fastavro writes: tests/pipeline/sinks/test_bronze.py compares them). A value of
-# another shape than expected (a naive datetime, a str subclass, a missing field) is left to
-# fastavro, which writes or refuses it as it always did.
+# by code picked once from the schema, to the bytes Avro's binary encoding prescribes (the same
+# fastavro writes: tests/pipeline/sinks/test_bronze.py compares them). A value of another shape
+# than expected (a naive datetime, a str subclass, a missing field) is left to fastavro, which
+# writes or refuses it as it always did.
 
 
 def _zigzag_varint(value: int) -> bytes:
     """An Avro ``int``/``long``: zigzag, then 7 bits a byte, low bits first."""
     value = (value << 1) ^ (value >> 63)
-    if 1 << 49 <= value < 1 << 56:  # every timestamp in micros from 1979 to 2540: 8 bytes, unrolled
-        return bytes(
-            (
-                value & 0x7F | 0x80,
-                value >> 7 & 0x7F | 0x80,
-                value >> 14 & 0x7F | 0x80,
-                value >> 21 & 0x7F | 0x80,
-                value >> 28 & 0x7F | 0x80,
-                value >> 35 & 0x7F | 0x80,
-                value >> 42 & 0x7F | 0x80,
-                value >> 49,
-            )
-        )
     out = bytearray()
     while value & ~0x7F:
         out.append((value & 0x7F) | 0x80)
@@ -107,14 +95,34 @@ def _zigzag_varint(value: int) -> bytes:
     return bytes(out)
 
 
+def _varint_bytes(value: int, *, continued: bool) -> bytes:
+    """``value`` (< 2**14) in 7-bit groups, low first; ``continued``: two bytes, both marked as
+    followed by more (the low 14 bits of a longer varint)."""
+    if continued:
+        return bytes((value & 0x7F | 0x80, value >> 7 | 0x80))
+    return bytes((value & 0x7F | 0x80, value >> 7)) if value >> 7 else bytes((value,))
+
+
 _SMALL_LONGS = tuple(_zigzag_varint(n) for n in range(16_384))  # lengths, versions: looked up
+# A timestamp in micros from 1979 to 2540 zigzags to 50..56 bits: an 8-byte varint, written as three
+# 14-bit groups of two continued bytes and the last one varint (two bytes: its top group is not 0).
+_CONTINUED_14 = tuple(_varint_bytes(n, continued=True) for n in range(16_384))
+_LAST_14 = tuple(_varint_bytes(n, continued=False) for n in range(16_384))
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
+_MICROS_PER_HOUR = 3_600_000_000
 _NULL_BRANCH, _STRING_BRANCH = b"\x00", b"\x02"  # union ["null", "string"]: branch 0 or 1
-# Encoded timestamps by datetime: a run's ingest times and its events' times repeat (a minute
-# grid, a batch's arrival). Emptied when full, so it stays small.
-_TIMESTAMPS: dict[dt.datetime, bytes] = {}
-_TIMESTAMPS_KEPT = 8_192
+# Length-prefixed bytes of the few texts that repeat on every event (event types, source
+# systems), by text; emptied when full, so it stays small.
+_TEXTS: dict[str, bytes] = {}
+_TEXTS_KEPT = 1_024
+# A UTC event time's bytes and hour by datetime (:func:`_event_time`): a feed's times repeat
+# (nearly half of them, within a few thousand events). Emptied when full, so it stays small.
+_EVENT_TIMES: dict[dt.datetime, tuple[bytes, int]] = {}
+_EVENT_TIMES_KEPT = 8_192
+# The last ingest time seen and its bytes, as one tuple (replaced whole): a batch's envelopes
+# share one datetime object.
+_LAST_INGEST: list[tuple[object, bytes]] = [(None, b"")]
 
 
 def _long(value: Any) -> bytes:
@@ -131,23 +139,53 @@ def _string(value: Any) -> bytes:
     return (_SMALL_LONGS[size] if size < 16_384 else _zigzag_varint(size)) + data
 
 
+def _repeated_text(value: str) -> bytes:
+    """:func:`_string` of a text that repeats (kept in ``_TEXTS``)."""
+    if len(_TEXTS) >= _TEXTS_KEPT:
+        _TEXTS.clear()
+    encoded = _TEXTS[value] = _string(value)
+    return encoded
+
+
 def _optional_string(value: Any) -> bytes:
     return _NULL_BRANCH if value is None else _STRING_BRANCH + _string(value)
 
 
+def _micros(value: Any) -> int:
+    """An aware datetime in micros since the epoch, exactly (fastavro's timestamp-micros)."""
+    if type(value) is not dt.datetime or value.tzinfo is None:  # fastavro reads a naive one as local time
+        raise TypeError  # not plain: left to fastavro
+    return (value - _EPOCH) // _MICROSECOND
+
+
 def _timestamp_micros(value: Any) -> bytes:
-    encoded = _TIMESTAMPS.get(value) if type(value) is dt.datetime else None
-    if encoded is None:
-        if type(value) is not dt.datetime or value.tzinfo is None:  # fastavro reads a naive one as local time
-            raise TypeError  # not plain: left to fastavro
-        if len(_TIMESTAMPS) >= _TIMESTAMPS_KEPT:
-            _TIMESTAMPS.clear()
-        encoded = _TIMESTAMPS[value] = _zigzag_varint((value - _EPOCH) // _MICROSECOND)
-    return encoded
+    return _zigzag_varint(_micros(value))
 
 
-# The bronze schema's fields, in order, and how each is written; :func:`encode_envelope` writes
-# exactly these (unrolled: a loop over them costs a third more), and a schema that differs stops here.
+def _event_time(value: dt.datetime) -> tuple[bytes, int]:
+    """A UTC event time's bytes and its hour's start in epoch seconds (kept in ``_EVENT_TIMES``)."""
+    micros = (value - _EPOCH) // _MICROSECOND
+    zigzag = (micros << 1) ^ (micros >> 63)
+    if 1 << 49 <= zigzag < 1 << 56:  # every time from 1979 to 2540: 8 bytes, from the tables
+        continued = _CONTINUED_14
+        encoded = b"".join(
+            (
+                continued[zigzag & 0x3FFF],
+                continued[zigzag >> 14 & 0x3FFF],
+                continued[zigzag >> 28 & 0x3FFF],
+                _LAST_14[zigzag >> 42],
+            )
+        )
+    else:
+        encoded = _zigzag_varint(micros)
+    if len(_EVENT_TIMES) >= _EVENT_TIMES_KEPT:
+        _EVENT_TIMES.clear()
+    kept = _EVENT_TIMES[value] = (encoded, micros // _MICROS_PER_HOUR * 3600)
+    return kept
+
+
+# The bronze schema's fields, in order, and how each is written; :func:`encode_envelope_and_hour`
+# writes exactly these (unrolled: a loop over them costs a third more), and a schema that differs stops here.
 _WRITTEN_FIELDS = (
     ("event_id", "string"),
     ("event_type", "string"),
@@ -161,50 +199,77 @@ _WRITTEN_FIELDS = (
 )
 if tuple((field["name"], field["type"]) for field in BRONZE_SCHEMA["fields"]) != _WRITTEN_FIELDS:
     raise TypeError("the bronze envelope's fields changed: teach pipeline/sinks/bronze.py's encode_envelope them")
+_FIELD_VALUES = operator.itemgetter(*(name for name, _ in _WRITTEN_FIELDS))
 
 
 def encode_envelope(envelope: Envelope) -> bytes:
     """One envelope as Avro binary (schemaless) under the bronze schema: what fastavro writes."""
+    return encode_envelope_and_hour(envelope)[1]
+
+
+def encode_envelope_and_hour(envelope: Envelope) -> tuple[int | None, bytes]:
+    """:func:`encode_envelope`, and the envelope's event hour as the epoch seconds of its start
+    (``int(hour_of(envelope).timestamp())``) when its event time is in UTC (None: any other, whose
+    hour is :func:`hour_of`'s): the event time in micros gives both."""
+    # The fast path takes the envelope as normalize makes it (texts under 16 KiB, a UTC event time);
+    # any other is written field by field, as fastavro writes (or refuses) it.
     try:
-        event_id, event_type, version = envelope["event_id"], envelope["event_type"], envelope["event_version"]
-        source, payload = envelope["source_system"], envelope["payload"]
-        trace, sealed = envelope.get("trace_id"), envelope.get("pii_sealed")
-        event_time, ingest_time = envelope["event_time"], envelope["ingest_time"]
-    except KeyError:  # a missing field: fastavro refuses it
-        return _fastavro_record(envelope)
+        event_id, event_type, version, event_time, ingest_time, source, trace, payload, sealed = _FIELD_VALUES(envelope)
+    except KeyError:  # a missing field: an optional one is written as null, any other is refused by fastavro
+        return _field_by_field(envelope)
     if not (
         type(event_id) is type(event_type) is type(source) is type(payload) is str
         and type(version) is int
         and 0 <= version < 16_384
         and (trace is None or type(trace) is str)
         and (sealed is None or type(sealed) is str)
+        and type(event_time) is dt.datetime
+        and event_time.tzinfo is dt.UTC  # a normalized event time; any other is written field by field
     ):
-        return _encode_fields(envelope)
+        return _field_by_field(envelope)
+    last_ingest = _LAST_INGEST[0]
+    if ingest_time is not last_ingest[0]:
+        try:
+            last_ingest = _LAST_INGEST[0] = (ingest_time, _timestamp_micros(ingest_time))
+        except TypeError:  # not a plain aware datetime
+            return _field_by_field(envelope)
+    # The common envelope, inlined (a call per field costs a sixth of the whole): each text's
+    # bytes after its length, an optional one after its union branch.
+    event_time_bytes, hour = _EVENT_TIMES.get(event_time) or _event_time(event_time)
+    small, texts = _SMALL_LONGS, _TEXTS
+    id_bytes, payload_bytes = event_id.encode(), payload.encode()
+    trace_bytes = b"" if trace is None else trace.encode()
+    sealed_bytes = b"" if sealed is None else sealed.encode()
     try:
-        event_micros = _TIMESTAMPS.get(event_time) or _timestamp_micros(event_time)
-        ingest_micros = _TIMESTAMPS.get(ingest_time) or _timestamp_micros(ingest_time)
-    except TypeError:  # not a plain aware datetime
-        return _fastavro_record(envelope)
-    # The common envelope, inlined (a call per field costs a sixth of the whole).
-    small = _SMALL_LONGS
-    event_id_bytes, event_type_bytes, source_bytes = event_id.encode(), event_type.encode(), source.encode()
-    parts = [
-        small[len(event_id_bytes)] if len(event_id_bytes) < 16_384 else _zigzag_varint(len(event_id_bytes)),
-        event_id_bytes,
-        small[len(event_type_bytes)] if len(event_type_bytes) < 16_384 else _zigzag_varint(len(event_type_bytes)),
-        event_type_bytes,
-        small[version],
-        event_micros,
-        ingest_micros,
-        small[len(source_bytes)] if len(source_bytes) < 16_384 else _zigzag_varint(len(source_bytes)),
-        source_bytes,
-    ]
-    parts.append(_NULL_BRANCH if trace is None else _STRING_BRANCH + _string(trace))
-    payload_bytes = payload.encode()
-    size = len(payload_bytes)
-    parts += (small[size] if size < 16_384 else _zigzag_varint(size), payload_bytes)
-    parts.append(_NULL_BRANCH if sealed is None else _STRING_BRANCH + _string(sealed))
-    return b"".join(parts)
+        record = b"".join(
+            (
+                small[len(id_bytes)],
+                id_bytes,
+                texts.get(event_type) or _repeated_text(event_type),
+                small[version],
+                event_time_bytes,
+                last_ingest[1],
+                texts.get(source) or _repeated_text(source),
+                _NULL_BRANCH if trace is None else _STRING_BRANCH + small[len(trace_bytes)],
+                trace_bytes,
+                small[len(payload_bytes)],
+                payload_bytes,
+                _NULL_BRANCH if sealed is None else _STRING_BRANCH + small[len(sealed_bytes)],
+                sealed_bytes,
+            )
+        )
+    except IndexError:  # a text of 16 KiB or more, whose length is past the table: written field by field
+        return _field_by_field(envelope)
+    return hour, record
+
+
+def _field_by_field(envelope: Envelope) -> tuple[int | None, bytes]:
+    """:func:`encode_envelope_and_hour` by :func:`_encode_fields`."""
+    record = _encode_fields(envelope)  # first: what fastavro refuses raises here
+    event_time: Any = envelope.get("event_time")
+    if type(event_time) is dt.datetime and event_time.tzinfo is dt.UTC:
+        return _event_time(event_time)[1], record
+    return None, record
 
 
 def _encode_fields(envelope: Envelope) -> bytes:
@@ -335,7 +400,8 @@ def hour_of(envelope: Envelope) -> dt.datetime:
 
 
 def _by_hour(envelope: Envelope) -> tuple[int, bytes]:
-    return int(hour_of(envelope).timestamp()), encode_envelope(envelope)
+    start, record = encode_envelope_and_hour(envelope)
+    return (int(hour_of(envelope).timestamp()) if start is None else start), record
 
 
 class _WriteBatchDoFn(beam.DoFn):

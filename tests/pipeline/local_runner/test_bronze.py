@@ -12,11 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import fastavro
+import pytest
 
 from benchmarks import baseline
 from pipeline.dead_letter import DeadLetter
+from pipeline.local_runner import bronze as bronze_module
 from pipeline.local_runner.bronze import BronzeHours
-from pipeline.sinks.bronze import hour_of, write_bronze_file
+from pipeline.sinks.bronze import (
+    bronze_prefix,
+    encode_envelope,
+    hour_of,
+    sync_marker_of,
+    write_bronze_file,
+    write_encoded,
+)
 from pipeline.sources.simulator import FAULT_KINDS, Faults, SimulationConfig, simulate
 from pipeline.transforms.check import check
 from pipeline.transforms.normalize import Envelope
@@ -139,3 +148,31 @@ def test_other_runs_files_are_read_and_this_runs_other_shards_are_not(tmp_path: 
 
     # this run's shard 1 holds other ids by construction: not read; run "r1-00001" is another run
     assert [r["event_id"] for r in _read(path)] == ["e0", "e1", "e4", "e5"]
+
+
+@pytest.mark.parametrize("pending", [7, bronze_module.PENDING_ENVELOPES])
+def test_an_hour_file_is_byte_for_byte_the_container_write_encoded_makes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pending: int
+) -> None:
+    """Records encoded as they arrive (``pending`` at a time) and deflated a block at a time
+    (spilled, read back) make the very bytes of one container written at the end: the same
+    blocks, the same sync marker."""
+    monkeypatch.setattr(bronze_module, "PENDING_ENVELOPES", pending)
+    hour = dt.datetime(2024, 3, 1, 9, tzinfo=dt.UTC)
+    envelopes = [
+        _envelope(f"e{n}", hour + dt.timedelta(seconds=n)) | {"payload": '{"n":"' + "ü" * (n % 700) + '"}'}
+        for n in range(400)
+    ]
+    other_hour = [_envelope(f"o{n}", hour + dt.timedelta(hours=1, seconds=n)) for n in range(30)]
+    root = str(tmp_path / "bronze")
+    bronze = BronzeHours(root=root, run_id="r1", shard=3, spill_dir=str(tmp_path / "spill"))
+    for envelope in [e for pair in zip(envelopes, other_hour, strict=False) for e in pair] + envelopes[30:]:
+        bronze.add(envelope)
+    paths = bronze.close()
+
+    [path] = [p for p in paths if "/2024/03/01/09/" in p]
+    expected = io.BytesIO()
+    marker = sync_marker_of(bronze_prefix(root, hour, run_id="r1", part="00003"))
+    write_encoded(expected, [encode_envelope(e) for e in envelopes], sync_marker=marker)
+    assert len(list(fastavro.block_reader(io.BytesIO(expected.getvalue())))) > 5
+    assert Path(path).read_bytes() == expected.getvalue()

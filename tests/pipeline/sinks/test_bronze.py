@@ -12,6 +12,8 @@ from typing import Any
 
 import fastavro
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from benchmarks import baseline
 from pipeline.dead_letter import DeadLetter
@@ -21,6 +23,7 @@ from pipeline.sinks.bronze import (
     container,
     deflate_block,
     encode_envelope,
+    encode_envelope_and_hour,
     encoded_event_id,
     hour_of,
     sync_marker_of,
@@ -94,6 +97,67 @@ def test_an_envelope_encodes_to_the_bytes_fastavro_writes(changes: dict[str, Any
     envelope = {k: v for k, v in _envelope(**changes).items() if v is not ...}
     assert encode_envelope(envelope) == fastavro_record(envelope)
     assert encoded_event_id(encode_envelope(envelope)) == envelope["event_id"]
+
+
+def _hour_start(envelope: dict[str, Any]) -> int:
+    return int(hour_of(envelope).timestamp())
+
+
+@pytest.mark.parametrize("changes", TRICKY.values(), ids=TRICKY.keys())
+def test_an_envelope_in_utc_is_encoded_with_the_start_of_its_hour(changes: dict[str, Any]) -> None:
+    envelope = {k: v for k, v in _envelope(**changes).items() if v is not ...}
+    hour, record = encode_envelope_and_hour(envelope)
+    assert record == fastavro_record(envelope)
+    # not in UTC: its hour is hour_of's, the caller's to ask for
+    assert hour == (_hour_start(envelope) if envelope["event_time"].tzinfo is dt.UTC else None)
+
+
+_ZONES = st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=5, minutes=30)), dt.timezone(dt.timedelta(hours=-8))])
+_TIMES = st.datetimes(min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30), timezones=_ZONES)
+_TEXT = st.one_of(st.text(max_size=40), st.sampled_from(["", "shipment.created", "simulator", "ß" * 9_000]))
+_ENVELOPES = st.fixed_dictionaries(
+    {
+        "event_id": _TEXT,
+        "event_type": _TEXT,
+        "event_version": st.integers(min_value=-(2**31), max_value=2**31 - 1),
+        "event_time": _TIMES,
+        "ingest_time": _TIMES,
+        "source_system": _TEXT,
+        "trace_id": st.none() | _TEXT,
+        "payload": _TEXT,
+        "pii_sealed": st.none() | _TEXT,
+    }
+)
+
+
+@given(envelopes=st.lists(_ENVELOPES, min_size=1, max_size=4))
+@settings(max_examples=600, deadline=None)
+def test_any_envelope_encodes_to_the_bytes_fastavro_writes_and_its_hour(envelopes: list[dict[str, Any]]) -> None:
+    """Texts of any characters and lengths (empty, past the small-length table), versions over
+    Avro's int, times from year 1 to 9999 in and out of UTC: fastavro's bytes, hour_of's hour.
+    Several envelopes in a row, so a time or text kept from one is checked against the next."""
+    for envelope in envelopes:
+        hour, record = encode_envelope_and_hour(envelope)
+        assert record == fastavro_record(envelope)
+        assert hour == (_hour_start(envelope) if envelope["event_time"].tzinfo is dt.UTC else None)
+
+
+def test_ingest_and_event_times_kept_from_one_envelope_are_not_reused_for_another() -> None:
+    later = NOW + dt.timedelta(microseconds=1)
+    utc = dt.datetime(2024, 3, 1, 9, 59, 59, tzinfo=dt.UTC)
+    same_instant_in_india = utc.astimezone(dt.timezone(dt.timedelta(hours=5, minutes=30)))  # 15:29:59+05:30
+    envelopes = [
+        _envelope(ingest_time=NOW, event_time=utc),
+        _envelope(ingest_time=later, event_time=same_instant_in_india),
+        _envelope(ingest_time=NOW.replace(), event_time=utc.replace()),  # equal values, other objects
+        _envelope(ingest_time=later, event_time=same_instant_in_india),
+    ]
+    for envelope in envelopes:
+        hour, record = encode_envelope_and_hour(envelope)
+        assert record == fastavro_record(envelope)
+        # equal instants, not the same hour: 09:00Z for the UTC time, 15:00+05:30 (hour_of's) for the other
+        assert hour == (_hour_start(envelope) if envelope["event_time"].tzinfo is dt.UTC else None)
+    assert _hour_start(envelopes[0]) != _hour_start(envelopes[1])
 
 
 def test_an_envelope_reencoded_after_its_times_are_cached_is_the_same() -> None:
