@@ -24,7 +24,7 @@ import apache_beam as beam
 from apache_beam.metrics.metric import Metrics
 
 from pipeline.local_runner.bronze import BronzeHours
-from pipeline.local_runner.collector import tune_collector
+from pipeline.local_runner.collector import return_freed_memory, tune_collector
 from pipeline.local_runner.spill import SpilledBucket, spilled_buckets
 from pipeline.sinks.alerts import AlertHours
 from pipeline.sinks.load import ALERTS, DUPLICATES
@@ -90,6 +90,7 @@ class WriteShardDoFn(beam.DoFn):
         )
         self._duplicates.inc(counts.duplicates)
         self._alerts.inc(counts.alerts)
+        return_freed_memory()  # what the shard used: not held while the other shards and the load run
         yield {DUPLICATES: counts.duplicates, ALERTS: counts.alerts}  # done: the load waits for every shard
 
 
