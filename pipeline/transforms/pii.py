@@ -500,8 +500,6 @@ def _owned_protector(tree: _RuleTree) -> Callable[[Any, Tokenizer], Any]:
     value no other rule writes, and assigning an existing key keeps its position in the dict.
     """
     steps = tuple((head, _owned_protector(below) if isinstance(below, dict) else below) for head, below in tree.items())
-    if len(steps) == 1 and not isinstance(tree[steps[0][0]], dict):
-        return _owned_leaf_protector(*steps[0])  # one rule, on a top-level field (most subjects with PII)
 
     def protect_node(node: Any, tokenizer: Tokenizer) -> Any:
         if isinstance(node, dict):
@@ -509,22 +507,6 @@ def _owned_protector(tree: _RuleTree) -> Callable[[Any, Tokenizer], Any]:
                 child = node.get(head)
                 if child is not None:  # missing, a null leaf or a null parent: nothing to protect
                     node[head] = step(child, tokenizer)
-        elif isinstance(node, list):
-            for index, item in enumerate(node):
-                node[index] = protect_node(item, tokenizer)
-        return node
-
-    return protect_node
-
-
-def _owned_leaf_protector(key: str, action: _Action) -> Callable[[Any, Tokenizer], Any]:
-    """:func:`_owned_protector` of a tree that is one rule on the field ``key``, without its loop."""
-
-    def protect_node(node: Any, tokenizer: Tokenizer) -> Any:
-        if isinstance(node, dict):
-            child = node.get(key)
-            if child is not None:
-                node[key] = action(child, tokenizer)
         elif isinstance(node, list):
             for index, item in enumerate(node):
                 node[index] = protect_node(item, tokenizer)
