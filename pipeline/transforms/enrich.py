@@ -166,26 +166,17 @@ def enrich_in_place(row: dict[str, Any], payload: Any, dims: DimensionSnapshot) 
     """:func:`enrich` for a row its caller just built and owns: the columns are added to ``row``
     itself (no copy), ids read from ``payload`` (the row's payload as an object). ``row``."""
     body: Mapping[str, Any] = payload if isinstance(payload, dict) else _NO_PAYLOAD
-    # _text inline (ids are str, so mostly no call at all): a call per id costs more than the rest
-    driver_id = row.get("driver_id") or body.get("driver_id")
-    if driver_id is not None and type(driver_id) is not str:
-        driver_id = str(driver_id)
+
+    driver_id = _text(row.get("driver_id") or body.get("driver_id"))
     driver = dims.drivers.get(driver_id) if driver_id else None
-    facility_id = row.get("facility_id") or body.get("facility_id")
-    if facility_id is not None and type(facility_id) is not str:
-        facility_id = str(facility_id)
+    facility_id = _text(row.get("facility_id") or body.get("facility_id"))
     if facility_id is None and str(row.get("event_type", "")).startswith("driver."):
         facility_id = _text(body.get("home_facility_id")) or (driver.home_facility_id if driver else None)
-    carrier_id = row.get("carrier_id") or body.get("carrier_id")
-    if carrier_id is not None and type(carrier_id) is not str:
-        carrier_id = str(carrier_id)
-    carrier_id = carrier_id or (driver.carrier_id if driver else None)
+    carrier_id = _text(row.get("carrier_id") or body.get("carrier_id")) or (driver.carrier_id if driver else None)
 
     facility = dims.facilities.get(facility_id) if facility_id else None
-    if facility is None:
-        row["facility_name"] = row["facility_region"] = None
-    else:
-        row["facility_name"], row["facility_region"] = facility
+    row["facility_name"] = facility.name if facility else None
+    row["facility_region"] = facility.region if facility else None
     row["carrier_name"] = dims.carriers.get(carrier_id) if carrier_id else None
     return row
 

@@ -17,6 +17,7 @@ import orjson
 
 from contracts.generated.catalog import FAMILIES, SUBJECTS
 from logistics.warehouse.columnar import RowWithJsonText
+from pipeline.sources.fields import first_present
 from pipeline.transforms.enrich import DimensionCache, DimensionSnapshot, enrich_in_place
 from pipeline.transforms.normalize import Envelope
 from pipeline.transforms.pii import Tokenizer, protect_envelope_and_payload
@@ -52,12 +53,7 @@ def silver_row(envelope: Envelope, *, payload: dict[str, Any] | None = None) -> 
     row = RowWithJsonText(envelope)
     text = row.pop("payload")  # re-added last, after the key columns
     for column, fields in key_sources:
-        for name in fields:  # first_present, inline: a call per column costs more than its loop
-            value = payload.get(name)
-            if value is not None:
-                break
-        else:
-            value = None
+        value = first_present(payload, fields)
         row[column] = value if value is None or type(value) is str else str(value)
     row["payload"] = payload
     row.json_column, row.json_text = "payload", text
