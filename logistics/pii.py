@@ -322,12 +322,17 @@ def orjson_writes_alike(value: Any, depth: int = 0) -> bool:
     if kind is str:
         return value.isascii() and value.isprintable()
     if kind is float:
-        return _ORJSON_LEAST_FLOAT <= abs(value) < math.inf or value == 0.0
+        return _orjson_writes_float_alike(value)
     if kind is int:
         return value in _ORJSON_INTEGERS
     if kind is list:
         return depth < _ORJSON_DEPTH and all(orjson_writes_alike(item, depth + 1) for item in value)
     return value is None or kind is bool
+
+
+def _orjson_writes_float_alike(value: float) -> bool:
+    """The float rule of :func:`orjson_writes_alike` (finite, 0 or of magnitude 1e-4 and up)."""
+    return _ORJSON_LEAST_FLOAT <= abs(value) < math.inf or value == 0.0
 
 
 def canonical_geopoint(value: Any) -> str:
@@ -342,8 +347,8 @@ def canonical_geopoint(value: Any) -> str:
         if (
             type(lat) is float
             and type(lon) is float
-            and (_ORJSON_LEAST_FLOAT <= abs(lat) < math.inf or lat == 0.0)
-            and (_ORJSON_LEAST_FLOAT <= abs(lon) < math.inf or lon == 0.0)
+            and _orjson_writes_float_alike(lat)
+            and _orjson_writes_float_alike(lon)
         ):
             return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("ascii")
     return canonical_json(value)
