@@ -122,7 +122,7 @@ class DuckDBWarehouse:
         """
         if not files:
             return 0, 0
-        return self._merge(table, _typed(table, f"read_parquet({[str(f) for f in files]!r})"))
+        return self._merge(table, f"read_parquet({[str(f) for f in files]!r})", parse_json=True)
 
     def merge_rows(self, table: TableDef, rows: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
         """:meth:`load_parquet_files` for rows in memory (the streaming sinks' batches): the same
@@ -141,17 +141,18 @@ class DuckDBWarehouse:
         return self._merge_arrow(table, selected, typed=False)
 
     def _merge_arrow(self, table: TableDef, rows: pa.RecordBatch | pa.Table, *, typed: bool) -> tuple[int, int]:
-        """Arrow rows merged where they are (registered as a view for the merge); ``typed``: cast
-        to the table's column types on the way (rows built from Python values)."""
+        """Arrow rows merged where they are (registered as a view for the merge); ``typed``: JSON
+        columns arrive as their text (rows built from Python values)."""
         name = f"_rows_{uuid.uuid4().hex}"
         self._con.register(name, rows)
         try:
-            return self._merge(table, _typed(table, f'"{name}"') if typed else f'"{name}"')
+            return self._merge(table, f'"{name}"', parse_json=typed)
         finally:
             self._con.unregister(name)
 
-    def _merge(self, table: TableDef, source: str) -> tuple[int, int]:
-        """``source``'s rows (a relation: a file scan or Arrow rows) into the table under its key rule."""
+    def _merge(self, table: TableDef, source: str, *, parse_json: bool) -> tuple[int, int]:
+        """``source``'s rows (a relation: a file scan or Arrow rows) into the table under its key rule;
+        ``parse_json``: its JSON columns are texts, parsed as they are inserted (:func:`_inserted`)."""
         target = f'"{self.physical(table.dataset)}"."{table.name}"'
         key, window, same = table.key, table.key_window, table.same_event_within
         quoted = ", ".join(f'"{c}"' for c in table.columns)
@@ -190,8 +191,9 @@ class DuckDBWarehouse:
                 newer = f'"{table.newer_by}"'
                 self._run(f"DELETE FROM {target} t USING {incoming} s WHERE {match} AND t.{newer} <= s.{newer}", params)
             absent = f" WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {match})" if present else ""
+            values = _inserted(table) if parse_json else quoted
             inserted = self._count(
-                f"INSERT INTO {target} ({quoted}) SELECT {quoted} FROM {incoming} s{absent}",
+                f"INSERT INTO {target} ({quoted}) SELECT {values} FROM {incoming} s{absent}",
                 params if present else None,
             )
             if incoming == "_incoming":
@@ -239,12 +241,13 @@ class DuckDBWarehouse:
         self._con.close()
 
 
-def _typed(table: TableDef, relation: str) -> str:
-    """``relation``'s Arrow columns as the table's: JSON texts parsed (``json()`` stores a value as
-    DuckDB's own JSON reader does; a plain cast would keep the text as written)."""
+def _inserted(table: TableDef) -> str:
+    """The columns an insert selects from rows whose JSON columns are texts: those parsed (``json()``
+    stores a value as DuckDB's own JSON reader does; a plain cast would keep the text as written).
+    Parsed in the insert's own SELECT, after the key rule's anti-join: rows already present (a
+    replay) are never parsed."""
     jsons = set(json_columns(table))
-    columns = ", ".join(f'json("{c}") AS "{c}"' if c in jsons else f'"{c}"' for c in table.columns)
-    return f"(SELECT {columns} FROM {relation})"
+    return ", ".join(f'json(s."{c}")' if c in jsons else f's."{c}"' for c in table.columns)
 
 
 def _used(statement: str, params: Mapping[str, Any] | None) -> dict[str, Any] | None:
