@@ -97,20 +97,27 @@ class DuckDBWarehouse:
 
     def ensure_tables(self) -> None:
         """Create the contract-owned tables (silver, DLQ, bronze backup) if missing."""
-        for table in managed_tables():
-            schema = self.physical(table.dataset)
-            self._con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            for statement in table.duckdb_ddl(schema):
-                self._con.execute(statement)
-            rows = self._con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = $s AND table_name = $t",
-                {"s": schema, "t": table.name},
-            ).fetchall()
-            for column in table.added_columns({r[0] for r in rows}):
-                kind = table.duckdb_columns()[column["name"]]
-                self._con.execute(f'ALTER TABLE "{schema}"."{table.name}" ADD COLUMN "{column["name"]}" {kind}')
-        for dataset in ("curated", "features"):
-            self._con.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.physical(dataset)}"')
+        tables = managed_tables()
+        # One transaction: one commit for the whole catalog, not one per statement (each its own
+        # write to the file's log).
+        with self.transaction():
+            for table in tables:
+                schema = self.physical(table.dataset)
+                self._con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                for statement in table.duckdb_ddl(schema):
+                    self._con.execute(statement)
+            existing: dict[tuple[str, str], set[str]] = {}
+            for schema, name, column in self._con.execute(
+                "SELECT table_schema, table_name, column_name FROM information_schema.columns"
+            ).fetchall():
+                existing.setdefault((schema, name), set()).add(column)
+            for table in tables:
+                schema = self.physical(table.dataset)
+                for column in table.added_columns(existing[(schema, table.name)]):
+                    kind = table.duckdb_columns()[column["name"]]
+                    self._con.execute(f'ALTER TABLE "{schema}"."{table.name}" ADD COLUMN "{column["name"]}" {kind}')
+            for dataset in ("curated", "features"):
+                self._con.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.physical(dataset)}"')
 
     def load_parquet_files(self, table: TableDef, files: Sequence[Path | str]) -> tuple[int, int]:
         """Insert rows from staged Parquet files (:mod:`logistics.warehouse.columnar`), skipping rows
