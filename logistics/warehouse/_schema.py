@@ -26,6 +26,13 @@ _BQ_TO_DUCKDB = {
 }
 
 
+# Per-event ids, stored as they are in DuckDB: each value is unique, so the dictionary half of
+# DuckDB's string compression (DICT_FSST) never hits, and compressing them at a load's checkpoint
+# cost ~0.65 µs per event (of ~4.7 µs for the whole commit) to save ~11% of the file; a read that
+# fetches them decodes nothing (docs/architecture.md, sinks).
+UNCOMPRESSED_IN_DUCKDB = frozenset({"event_id", "trace_id"})
+
+
 @dataclass(frozen=True)
 class KeyWindow:
     """Where the earlier rows of a load's keys can be: a ``column`` that a key's rows always share.
@@ -90,6 +97,7 @@ class TableDef:
         """The table, then an index per lookup column (a point read then costs the same at any table size)."""
         cols = ", ".join(
             f'"{f["name"]}" {_BQ_TO_DUCKDB[f["type"]]}{" NOT NULL" if f.get("mode") == "REQUIRED" else ""}'
+            f"{' USING COMPRESSION uncompressed' if f['name'] in UNCOMPRESSED_IN_DUCKDB else ''}"
             for f in self.schema["fields"]
         )
         table = f'"{physical_dataset}"."{self.name}"'

@@ -10,6 +10,8 @@ import orjson
 
 from logistics.settings import Settings
 from logistics.warehouse import TableDef, connect, dlq_table
+from logistics.warehouse._schema import UNCOMPRESSED_IN_DUCKDB
+from logistics.warehouse.duckdb_backend import DuckDBWarehouse
 from pipeline.run import run_pipeline
 
 ADDED = ("trace_id", "original")  # DLQ columns added after tables were already in use
@@ -48,3 +50,24 @@ def test_an_older_dlq_table_gains_the_new_columns_and_keeps_its_rows(settings: S
     (new,) = (r for k, r in rows.items() if k != "old-1")
     assert str(new["original"]).startswith("sealed:v1:")
     assert orjson.dumps(rows, default=str)  # every row reads back
+
+
+def test_per_event_ids_are_stored_uncompressed_and_the_other_strings_compressed(tmp_path: Path) -> None:
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        DuckDBWarehouse(con, datasets={}).ensure_tables()
+        con.execute(
+            "INSERT INTO clean.shipment_events (event_id, event_type, event_version, event_time, ingest_time, "
+            "source_system, trace_id, shipment_id, payload) SELECT 'id-' || i, 'shipment.created', 1, now(), now(), "
+            "'simulator', 'trace-' || i, 'SHP-' || (i % 10), '{}' FROM range(5000) AS t(i)"
+        )
+        con.execute("CHECKPOINT")  # the rows' segments are compressed as they are written to the file
+        stored = dict(
+            con.execute(
+                "SELECT column_name, string_agg(DISTINCT compression) "
+                "FROM pragma_storage_info('clean.shipment_events') WHERE segment_type = 'VARCHAR' GROUP BY column_name"
+            ).fetchall()
+        )
+    assert set(UNCOMPRESSED_IN_DUCKDB) == {"event_id", "trace_id"}
+    assert stored["event_id"] == stored["trace_id"] == "Uncompressed"
+    assert stored["shipment_id"] != "Uncompressed"  # DuckDB still picks the compression of every other column
+    assert stored["event_type"] != "Uncompressed"
