@@ -193,6 +193,20 @@ def test_a_replay_of_the_same_staged_files_writes_nothing(both: dict[str, Any], 
     assert again.already_present == staged
 
 
+
+def test_rows_loaded_beside_earlier_ones_are_stored_as_one_load_stores_them(
+    both: dict[str, Any], tmp_path: Path
+) -> None:
+    """A load beside earlier rows parses its JSON texts after the key rule's anti-join (rows already
+    there are never parsed): what it adds is stored as a single load of every row stored it."""
+    path = tmp_path / "beside.duckdb"
+    _load(path, _stage(StagedTables, tmp_path / "every_other", _rows()[::2]), load_staged)
+    result, rows = _load(path, both["parquet"], load_staged)
+    _, json_rows = _load(tmp_path / "json.duckdb", both["json"], baseline.load_staged)
+
+    assert result.inserted[SHIPMENTS] > 0 and result.already_present[SHIPMENTS] > 0  # both sides of the anti-join
+    assert rows == json_rows
+
 def _as_loaded(table: str, line: bytes) -> dict[str, Any]:
     """A JSON line's row as its load stores it: every column (NULL when absent), times in UTC."""
     row = orjson.loads(line)
