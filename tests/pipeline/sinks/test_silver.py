@@ -193,7 +193,6 @@ def test_a_replay_of_the_same_staged_files_writes_nothing(both: dict[str, Any], 
     assert again.already_present == staged
 
 
-
 def test_rows_loaded_beside_earlier_ones_are_stored_as_one_load_stores_them(
     both: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -206,6 +205,7 @@ def test_rows_loaded_beside_earlier_ones_are_stored_as_one_load_stores_them(
 
     assert result.inserted[SHIPMENTS] > 0 and result.already_present[SHIPMENTS] > 0  # both sides of the anti-join
     assert rows == json_rows
+
 
 def _as_loaded(table: str, line: bytes) -> dict[str, Any]:
     """A JSON line's row as its load stores it: every column (NULL when absent), times in UTC."""
