@@ -145,8 +145,6 @@ def _text(value: Any) -> str | None:
 
 
 _NO_PAYLOAD: Mapping[str, Any] = MappingProxyType({})
-# Every enriched column NULL, in the order enrich adds them (a dict: update copies from one in C; never changed)
-_NO_NAMES: dict[str, None] = dict.fromkeys(ENRICHED_COLUMNS)
 
 
 def enrich(row: dict[str, Any], dims: DimensionSnapshot) -> dict[str, Any]:
@@ -167,11 +165,6 @@ def enrich(row: dict[str, Any], dims: DimensionSnapshot) -> dict[str, Any]:
 def enrich_in_place(row: dict[str, Any], payload: Any, dims: DimensionSnapshot) -> dict[str, Any]:
     """:func:`enrich` for a row its caller just built and owns: the columns are added to ``row``
     itself (no copy), ids read from ``payload`` (the row's payload as an object). ``row``."""
-    if not (dims.facilities or dims.carriers):
-        # No names to look up (a first run's empty warehouse): every id enriches to None, so the
-        # ids are not worked out. Drivers only lead to facility and carrier ids.
-        row.update(_NO_NAMES)
-        return row
     body: Mapping[str, Any] = payload if isinstance(payload, dict) else _NO_PAYLOAD
 
     driver_id = _text(row.get("driver_id") or body.get("driver_id"))
