@@ -119,6 +119,12 @@ MASKS: dict[MaskPattern, Callable[[str], str]] = {
 }
 
 
+# Whether a value of the pattern comes again, so its mask is worth remembering: a name does (a few
+# hundred per feed, on every event of their shipments), an email hardly ever (one per shipment: a
+# remembered one would be evicted before it came again, each lookup a cost for nothing).
+MASKS_REPEAT: dict[MaskPattern, bool] = {"email": False, "phone": True, "name": True, "generic": True}
+
+
 def _mask(pattern: PiiPattern) -> Callable[[str], str]:
     return MASKS[cast(MaskPattern, pattern)]  # the registry pairs mask with these only
 
@@ -336,7 +342,7 @@ def _action(rule: PiiRule) -> _Action:
         return lambda value, tokenizer: generalized(value) if type(value) is str else generalize(value)
     if rule.policy == "mask":
         mask = _mask(rule.pattern)
-        masked = _remembered(mask)
+        masked = _remembered(mask) if MASKS_REPEAT[cast(MaskPattern, rule.pattern)] else mask
         return lambda value, tokenizer: masked(value) if type(value) is str else mask(_as_text(value))
     path = rule.path
     return lambda value, tokenizer: tokenizer.tokenize(value if isinstance(value, str) else _as_text(value), path=path)
