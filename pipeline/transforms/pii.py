@@ -622,8 +622,7 @@ def protect_envelope_and_payload(envelope: dict[str, Any], *, tokenizer: Tokeniz
     event_type = envelope["event_type"]
     plan = _PLANS.get(event_type) or _subject_plan(event_type)
     if not plan.rules:  # most event types carry no PII: no rules to apply, no JSON to write back
-        if envelope.get(SEALED_COLUMN) is not None:  # _without_sealed's test, without its call
-            envelope = {**envelope, SEALED_COLUMN: None}
+        envelope = _without_sealed(envelope)
         return envelope, orjson.loads(envelope["payload"])
     payload = orjson.loads(envelope["payload"])
     if not isinstance(payload, dict):
