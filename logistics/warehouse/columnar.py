@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from functools import cache
 from itertools import repeat
-from operator import attrgetter, itemgetter, sub
+from operator import attrgetter, is_, itemgetter, sub
 from typing import Any
 
 import orjson
@@ -140,7 +140,10 @@ def _timestamps(values: Sequence[Any]) -> pa.Array:
     calling back into Python, where it asks each aware datetime its offset (~5x the time). A
     duration in µs is the timestamp's own int64: viewed as one, not copied. Any other zone takes
     the general path, Arrow's own reading of its offsets (which drops an offset's fraction of a
-    second, where a subtraction would not)."""
+    second, where a subtraction would not). One UTC datetime throughout (a batch's ingest time: the
+    same object in every row) is subtracted once and repeated."""
+    if values and getattr(values[0], "tzinfo", None) in _UTC_ONLY and all(map(is_, values, repeat(values[0]))):
+        return pa.repeat(pa.scalar(values[0] - _EPOCH, pa.duration("us")), len(values)).view(TIMESTAMP)
     try:
         utc = set(map(_TZINFO, values)) <= _UTC_ONLY
     except AttributeError:  # a NULL or an ISO-8601 text

@@ -124,7 +124,7 @@ class BronzeHours:
         open_hour.records, open_hour.size = [], 0
 
     def close(self) -> list[str]:
-        """Write every hour's file (deterministic names and bytes: a retried shard overwrites its own); their paths."""
+        """Write every hour's file (a retried shard's file replaces its own earlier one); their paths."""
         self._write_pending()
         hours: dict[int, dt.datetime] = {}
         for start, open_hour in self._by_start.items():

@@ -49,10 +49,25 @@ def bronze_prefix(root: str, hour: dt.datetime, *, run_id: str, part: str) -> st
 def write_bronze_file(root: str, hour: dt.datetime, *, run_id: str, part: str, data: bytes) -> str:
     """Write one Avro container; its name ends in a digest of its bytes (``-<sha256[:16]>.avro``), so
     a reader can tell a damaged file from a sound one even where the damage still decodes (Avro's
-    deflate blocks carry no checksum)."""
-    path = f"{bronze_prefix(root, hour, run_id=run_id, part=part)}-{hashlib.sha256(data).hexdigest()[:16]}.avro"
+    deflate blocks carry no checksum).
+
+    A writer is its (hour, run, part): a file it wrote before under another digest (an attempt that
+    was retried) is removed once this one is written. The same records need not deflate to the same
+    bytes (ISA-L does not promise it, and a run's blocks differ now and then), so a retry is not
+    left to land on its earlier file's name.
+    """
+    prefix = bronze_prefix(root, hour, run_id=run_id, part=part)
+    path = f"{prefix}-{hashlib.sha256(data).hexdigest()[:16]}.avro"
     with FileSystems.create(path) as fh:
         fh.write(data)
+    earlier = [
+        found.path
+        for found in FileSystems.match([f"{prefix}-*.avro"])[0].metadata_list
+        # the prefix, then a digest and .avro: this writer's name (a longer part is another writer's)
+        if found.path != path and len(found.path) == len(path) and named_digest(found.path) is not None
+    ]
+    if earlier:
+        FileSystems.delete(earlier)
     return path
 
 
@@ -349,7 +364,7 @@ def container(blocks: Iterable[tuple[int, bytes]], *, sync_marker: bytes) -> byt
 
 
 def sync_marker_of(name: str) -> bytes:
-    """A container's sync marker drawn from its name: the same records written again make the same bytes."""
+    """A container's sync marker drawn from its name (a writer's own: its prefix)."""
     return hashlib.md5(name.encode(), usedforsecurity=False).digest()
 
 
@@ -420,8 +435,7 @@ class _WriteBatchDoFn(beam.DoFn):
         fresh = [record for event_id, record in records if event_id not in known]
         if fresh:
             buffer = io.BytesIO()
-            # The same records make the same bytes, so a retried batch rewrites its file under
-            # the same name (the digest of its bytes) rather than leaving a copy beside it.
+            # A retried batch is the same writer (the same part): its file replaces the earlier one.
             write_encoded(buffer, fresh, sync_marker=sync_marker_of(prefix))
             yield write_bronze_file(self._root, hour, run_id=self._run_id, part=part, data=buffer.getvalue())
 

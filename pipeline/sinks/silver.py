@@ -90,8 +90,12 @@ class StagedTables:
             # Deterministic name: a retried writer overwrites its own file.
             fh = FileSystems.create(f"{self._root}/{table}/{self._name}.parquet")
             # Row groups are read whole (no statistics needed) and ids are unique (no dictionaries).
+            # Uncompressed: the file is written once and read once, by the load, and snappy took half
+            # of its write time (~0.45 µs a silver row) to make it ~3x smaller (~145 against ~470
+            # bytes a row, mostly the payload's JSON text): disk and Cloud Storage bytes are the
+            # cheaper side of that trade for a file the load deletes with its run.
             writer = pq.ParquetWriter(
-                fh, batch.schema, compression="snappy", use_dictionary=False, write_statistics=False
+                fh, batch.schema, compression="none", use_dictionary=False, write_statistics=False
             )
             opened = self._files[table] = fh, writer
         opened[1].write_batch(batch)

@@ -3,8 +3,8 @@
 :func:`check` is the per-record work every graph shares: :class:`CheckDoFn` applies it per
 element (the unbounded and bounded pipelines), the local runner's batch DoFn per batch.
 
-Most records are valid, so check takes the fast path first (normalize_fast: the producer shape's
-field lookup cached; conforms: the payload, as parsed, checked by its contract's msgspec Struct). A record
+Most records are valid, so check takes the fast path first (normalize_fast: the envelope fields
+decoded, typed, by msgspec; conforms: the payload, as parsed, checked by its contract's msgspec Struct). A record
 that path does not accept goes through :func:`check_precisely` (normalize, then the JSON Schema
 validator), which accepts it or words its reject: a DLQ reason is the same whichever path a
 record took first, by construction.

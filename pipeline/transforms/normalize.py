@@ -4,20 +4,20 @@ Producers differ: legacy ones send camelCase keys, epoch times, or "v1" versions
 Those differences are declared in :data:`~pipeline.sources.fields.FIELD_ALIASES`, not branched on.
 
 Two paths, one result. :func:`normalize` judges any record and words every reject.
-:func:`normalize_fast` builds the same envelope for a record normalize accepts, looking up where
-each envelope field sits once per producer shape (the record's top-level keys) and what a version
-claim means once per claim, instead of per event; it returns None for anything else, and the
-caller asks :func:`normalize` (see pipeline.transforms.check).
+:func:`normalize_fast` builds the same envelope for a record normalize accepts: msgspec decodes the
+record's envelope fields, typed, in one C call (no dict of the record, no lookup per alias), and
+what a version claim means is worked out once per claim, instead of per event; it returns None for
+anything else, and the caller asks :func:`normalize` (see pipeline.transforms.check).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import operator
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Annotated, Any
 
+import msgspec
 import orjson
 
 from pipeline.dead_letter import (
@@ -123,15 +123,12 @@ def normalize_fast(
     when normalize must judge the record (it may reject it, or its shape is one this path leaves
     to normalize)."""
     try:
-        record = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    if type(record) is not dict or len(record) > _SHAPE_KEYS_CACHED:
-        return None
-    keys = tuple(record)
-    read = _READERS.get(keys) or _new_reader(keys)
-    record[_ABSENT] = None  # what a reader reads for a field the shape lacks
-    fields = read(record)
+        fields: Sequence[Any] = _SENT_UNDER_OWN_NAMES(_DECODE_OWN_NAMES(raw))
+    except _UNDECODED:
+        try:
+            fields = _sent_under_aliases(raw)
+        except _UNDECODED:
+            return None
     if attributes:
         fields = [
             attributes[key] if value is None and key in attributes else value
@@ -140,7 +137,7 @@ def normalize_fast(
     event_id, event_type, claimed_version, event_time, ingested, source, trace_id, payload, sealed = fields
     if event_time is None and publish_time is not None:
         event_time = publish_time.isoformat()
-    if type(event_type) is not str or type(payload) is not dict or event_time is None:
+    if event_type is None or type(payload) is not dict or event_time is None:  # an attribute may be any text
         return None
     if type(claimed_version) is int or (type(claimed_version) is str and len(claimed_version) <= _CLAIM_CHARS_CACHED):
         version = _VERSIONS.get(claimed_version) or _new_version(claimed_version)
@@ -151,69 +148,84 @@ def normalize_fast(
     try:
         moment = utc_time(event_time)
         ingested = ingest_time if ingested is None else utc_time(ingested)
-    except ValueError:
+        payload_text = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
+    except (ValueError, orjson.JSONEncodeError):  # a time normalize rejects; an int orjson reads as a float
         return None
-    payload_text = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
     if not event_id:
         event_id = uuid.uuid5(_EVENT_ID_NAMESPACE, f"{event_type}|{version}|{moment.isoformat()}|{payload_text}")
     envelope = {
-        # str(value) is value for a str: the checks of type only skip calls on the common case
+        # str(value) is value for a str: the check of type only skips a call on the common case
         "event_id": event_id if type(event_id) is str else str(event_id),
         "event_type": event_type,
         "event_version": version,
         "event_time": moment,
         "ingest_time": ingested,
-        "source_system": source if source and type(source) is str else _str_or_none(source) or source_system,
-        "trace_id": trace_id if type(trace_id) is str else _str_or_none(trace_id),
+        # the types the decode let through make these normalize's values as they are (_SENT_AS)
+        "source_system": source or source_system,
+        "trace_id": trace_id,
         "payload": payload_text,
-        "pii_sealed": sealed if isinstance(sealed, str) else None,
+        "pii_sealed": sealed,
     }
     return envelope, payload
 
 
-# What the caches below hold is bounded in count and, through these, in size: a record with more
-# top-level keys than any envelope has, or a longer version claim, is normalize's to judge.
-_SHAPE_KEYS_CACHED = 32
+# The envelope fields a record sends, decoded by msgspec in one C call with the types normalize_fast
+# takes them in: a key no alias names, or a value of another type, fails the decode and leaves the
+# record to normalize. Each type is one normalize reads as normalize_fast does (a str as it is, None
+# as absent); and msgspec reads any JSON these types let through into the values orjson reads it
+# into (tests/pipeline/transforms/test_normalize.py compares the two parsers), but for an integer
+# beyond 64 bits, a float to orjson: outside the envelope's int range here, and in a payload one
+# orjson.dumps refuses, so normalize_fast leaves its record to normalize.
+_Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+_SENT_AS: dict[str, Any] = {
+    "event_id": str | _Int64 | None,
+    "event_type": str | None,
+    "event_version": _Int64 | str | None,
+    "event_time": str | _Int64 | float | None,
+    "ingest_time": str | _Int64 | float | None,
+    "source_system": str | None,
+    "trace_id": str | None,
+    "payload": dict[str, Any] | None,
+    "pii_sealed": str | None,
+}
+
+
+def _sent_struct(name: str, keys: Sequence[str]) -> type[msgspec.Struct]:
+    """A Struct of these keys, each of its envelope field's type; no other key. gc=False: it holds
+    parsed JSON, never a cycle."""
+    field_of = {alias: field for field, aliases in FIELD_ALIASES.items() for alias in aliases}
+    fields = [(key, _SENT_AS[field_of[key]], None) for key in keys]
+    return msgspec.defstruct(name, fields, forbid_unknown_fields=True, gc=False)
+
+
+# What a decode raises for a record it refuses: msgspec's errors (ValueErrors), and Python's for bytes
+# that are not UTF-8 (or text that is not: a lone surrogate) and for nesting deeper than it reads.
+_UNDECODED = (ValueError, RecursionError)
+
+# Most producers send each field under its own name: one decode, and the fields in order as they are.
+# Any other mix of aliases takes the Struct of every alias, read as normalize reads a record.
+_OWN_NAMES = _sent_struct("SentUnderOwnNames", list(FIELD_ALIASES))
+_DECODE_OWN_NAMES = msgspec.json.Decoder(_OWN_NAMES).decode
+_SENT_UNDER_OWN_NAMES = msgspec.structs.astuple
+_ALL_ALIASES = msgspec.json.Decoder(
+    _sent_struct("SentUnderAliases", [alias for aliases in FIELD_ALIASES.values() for alias in aliases])
+)
+
+
+def _sent_under_aliases(raw: bytes | str) -> list[Any]:
+    """The envelope fields (in :data:`FIELD_ALIASES` order) of a record sending them under any
+    aliases: each the first present, as :func:`normalize` reads it."""
+    return list(_envelope_fields(msgspec.structs.asdict(_ALL_ALIASES.decode(raw))).values())
+
+
+# What the cache below holds is bounded in count and, through this, in size: a longer version claim
+# is normalize's to judge.
 _CLAIM_CHARS_CACHED = 16
 
 
-# A producer shape (the record's top-level keys, in order) -> its envelope fields' reader.
-# Producer shapes are few, version claims fewer: a feed of ever-new ones only starts the cache afresh.
+# Version claims are few: a feed of ever-new ones only starts the cache afresh.
 _CACHED = 1024
-_READERS: dict[tuple[str, ...], Callable[[dict[str, Any]], Sequence[Any]]] = {}
 _VERSIONS: dict[str | int, int | None] = {}
-# The key a reader reads a field the shape lacks under: no envelope field's alias, so setting it in
-# a record (to None) changes no field of it. A str key, not None: a dict of str keys alone is
-# cheaper to add one to.
-_ABSENT = ""
-
-
-def _new_reader(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], Sequence[Any]]:
-    """The envelope fields (in :data:`FIELD_ALIASES` order) of a record of this shape, read in one
-    C call: each under the one alias the shape sends it under, or under the key :data:`_ABSENT`
-    (normalize_fast sets it to None) where the shape lacks it; a field sent under several aliases
-    is :func:`first_present`'s to read, as :func:`normalize` reads it."""
-    present = set(keys)
-    names: list[str] = []
-    several: list[tuple[int, tuple[str, ...]]] = []
-    for index, aliases in enumerate(FIELD_ALIASES.values()):
-        sent = tuple(name for name in aliases if name in present)
-        names.append(sent[0] if len(sent) == 1 else _ABSENT)
-        if len(sent) > 1:
-            several.append((index, sent))
-    read_each = operator.itemgetter(*names)
-
-    def read_several(record: dict[str, Any]) -> Sequence[Any]:
-        fields = list(read_each(record))
-        for index, sent in several:
-            fields[index] = first_present(record, sent)
-        return fields
-
-    if len(_READERS) >= _CACHED:
-        _READERS.clear()
-    read: Callable[[dict[str, Any]], Sequence[Any]] = read_several if several else read_each
-    _READERS[keys] = read
-    return read
 
 
 def _new_version(claimed: str | int) -> int | None:

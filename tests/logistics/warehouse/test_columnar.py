@@ -228,6 +228,31 @@ def test_timestamps_are_what_arrow_made_of_the_datetimes(values: list[dt.datetim
         assert now.type == TIMESTAMP and now.equals(before)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.none(), st.datetimes(timezones=_ZONES)), st.integers(0, 8), st.one_of(st.none(), st.datetimes()))
+def test_one_datetime_throughout_is_what_arrow_made_of_it(
+    value: dt.datetime | None, copies: int, other: dt.datetime | None
+) -> None:
+    """The fast path for a batch's ingest time (one datetime object in every row), and the columns
+    that only look like it: another value after the copies, an equal datetime that is another object."""
+    twin = value.replace() if value is not None else None  # equal, not the same object
+    for values in ([value] * copies, [value] * copies + [other], [value] * copies + [twin], [twin, *[value] * copies]):
+        before = _arrow_before(values)
+        if isinstance(before, type):
+            with pytest.raises(before):
+                _timestamps(values)
+        else:
+            now = _timestamps(values)
+            assert now.type == TIMESTAMP and now.equals(before)
+
+
+def test_a_batch_of_one_ingest_time_stages_it_in_every_row() -> None:
+    ingest = dt.datetime(2024, 1, 15, 12, 0, 0, 1, tzinfo=dt.timezone(dt.timedelta(0), "Z"))  # UTC by another name
+    rows = [_silver(str(n), ingest_time=ingest) for n in range(5)]
+    assert_same_batch(SHIPMENTS, rows)
+    assert record_batch(SHIPMENTS, rows).column("ingest_time").to_pylist() == [ingest.astimezone(UTC)] * 5
+
+
 def test_rows_kept_a_group_at_a_time_batch_as_before(feed_rows: dict[str, list[dict[str, Any]]]) -> None:
     """TableRows as staging keeps them: each batch holds the rows added since the last one."""
     for name, rows in feed_rows.items():

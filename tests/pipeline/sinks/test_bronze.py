@@ -28,6 +28,7 @@ from pipeline.sinks.bronze import (
     hour_of,
     sync_marker_of,
     write_avro,
+    write_bronze_file,
     write_encoded,
 )
 from pipeline.sources.simulator import FAULT_KINDS, Faults, SimulationConfig, simulate
@@ -238,7 +239,7 @@ def test_blocks_deflated_apart_make_one_container_of_their_records_in_order() ->
 
 def test_a_retried_batch_of_the_portable_graph_rewrites_its_one_file(tmp_path: Any, protected: list[Envelope]) -> None:
     """The portable graph's writer names a file by its batch's ids and its bytes' digest: a retry
-    of the same batch (Dataflow retries bundles) writes the same bytes under the same name."""
+    of the same batch (Dataflow retries bundles) leaves one file."""
     from apache_beam.utils.sharded_key import ShardedKey
 
     from pipeline.sinks.bronze import _WriteBatchDoFn, read_bronze
@@ -252,3 +253,22 @@ def test_a_retried_batch_of_the_portable_graph_rewrites_its_one_file(tmp_path: A
     files = list(tmp_path.rglob("*.avro"))
     assert [str(f) for f in files] == first
     assert sorted(e["event_id"] for e in read_bronze(str(files[0]))) == sorted(encoded_event_id(r) for r in batch)
+
+
+def test_a_retried_writer_whose_bytes_differ_replaces_its_earlier_file(tmp_path: Any) -> None:
+    """The same records need not deflate to the same bytes (ISA-L does not promise it): a retry
+    whose file comes out under another digest still leaves one file per writer, and no other
+    writer's file (another part, another run, a longer part) is touched."""
+    hour = dt.datetime(2026, 3, 1, 8, tzinfo=dt.UTC)
+    root = str(tmp_path)
+    others = [
+        write_bronze_file(root, hour, run_id="r1", part="00001", data=b"another part"),
+        write_bronze_file(root, hour, run_id="r2", part="00000", data=b"another run"),
+        write_bronze_file(root, hour, run_id="r1", part="00000-b", data=b"a longer part"),
+    ]
+    first = write_bronze_file(root, hour, run_id="r1", part="00000", data=b"an attempt")
+    retried = write_bronze_file(root, hour, run_id="r1", part="00000", data=b"its retry, deflated otherwise")
+    assert first != retried
+    assert sorted(str(f) for f in tmp_path.rglob("*.avro")) == sorted([*others, retried])
+    assert write_bronze_file(root, hour, run_id="r1", part="00000", data=b"its retry, deflated otherwise") == retried
+    assert sorted(str(f) for f in tmp_path.rglob("*.avro")) == sorted([*others, retried])

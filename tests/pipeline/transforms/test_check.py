@@ -281,6 +281,19 @@ TRICKY: dict[str, Record] = {
     "attributes do not override the body": SourceRecord(_line(), "kafka:x", {"event_type": "shipment.teleported"}),
     "attribute with a bad time": SourceRecord(_line(event_time=_GONE), "pubsub:s", {"event_time": "noon"}),
     "attributes and a bad payload": SourceRecord(_attempt(outcome="LOST"), "kafka:x", {"trace_id": "t"}, PUBLISHED),
+    "an attribute for the payload": SourceRecord(
+        _line(payload=_GONE), "pubsub:s", {"payload": orjson.dumps(ATTEMPT).decode()}
+    ),
+    # what msgspec (the fast path's parser) and orjson (the precise path's) read apart
+    "bytes not UTF-8 under an unknown key": _line(producer="x").replace(b'"producer":"x"', b'"producer":"\xff"'),
+    "number beyond float range under an unknown key": _line(producer=1).replace(b'"producer":1', b'"producer":1e400'),
+    "event id beyond int64": _line(event_id=2**63),
+    "event id beyond 64 bits": _line(event_id=1).replace(b'"event_id":1', b'"event_id":123456789012345678901234567890'),
+    "payload int below int64": _attempt(attempt_number=1).replace(
+        b'"attempt_number":1', b'"attempt_number":-9223372036854775809'
+    ),
+    "a key written with an escape": _line().replace(b'"event_type"', b'"event\\u005ftype"'),
+    "duplicate envelope key": _line().replace(b'"event_type":', b'"event_type":"shipment.teleported","event_type":'),
 }
 
 

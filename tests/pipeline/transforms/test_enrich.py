@@ -14,7 +14,10 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.testing.test_stream import TestStream as BeamTestStream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from benchmarks import baseline
 from logistics.settings import Settings
 from logistics.warehouse import connect
 from pipeline.transforms.enrich import (
@@ -23,6 +26,7 @@ from pipeline.transforms.enrich import (
     Driver,
     Facility,
     enrich,
+    enrich_in_place,
     load_dimensions,
     load_dimensions_for,
     query_if_exists,
@@ -97,6 +101,42 @@ def test_enrich_survives_odd_payloads() -> None:
     for payload in (None, "not json", b"[1, 2]", 42):
         out = enrich({"event_type": "x", "payload": payload}, DIMS)
         assert out["facility_name"] is None and out["carrier_name"] is None
+
+
+# Rows and payloads with every id anywhere enrichment looks (key column, payload, driver), of any
+# JSON type, and rows that already hold an enriched column (rows read back from a warehouse).
+_IDS = st.one_of(
+    st.none(), st.sampled_from(["FAC-CHI", "FAC-IND", "CAR-ACME", "DRV-001", ""]), st.integers(), st.booleans()
+)
+_ROWS = st.fixed_dictionaries(
+    {"event_type": st.sampled_from(["shipment.in_transit", "driver.location_updated", "delivery.attempted", "x"])},
+    optional={name: _IDS for name in ("driver_id", "facility_id", "carrier_id", "facility_region", "carrier_name")},
+)
+# Reference data that names nothing (a first run's empty warehouse; drivers alone), some names, all of them.
+_DIMS = [
+    DimensionSnapshot(),
+    DimensionSnapshot(drivers=DIMS.drivers),
+    DimensionSnapshot(facilities=DIMS.facilities),
+    DimensionSnapshot(carriers=DIMS.carriers),
+    DIMS,
+]
+_PAYLOADS = st.one_of(
+    st.dictionaries(st.sampled_from(["driver_id", "facility_id", "carrier_id", "home_facility_id"]), _IDS),
+    st.none(),
+    st.integers(),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(row=_ROWS, payload=_PAYLOADS, dims=st.sampled_from(_DIMS))
+def test_rows_enrich_in_place_as_the_general_path_did(
+    row: dict[str, object], payload: object, dims: DimensionSnapshot
+) -> None:
+    """enrich_in_place adds what the general path (the baseline's verbatim copy) adds."""
+    before = baseline.enrich({**row, "payload": payload}, dims)
+    now = enrich_in_place({**row, "payload": payload}, payload, dims)
+    assert list(now.items()) == list(before.items())  # the same columns, values and key order
 
 
 # ---------------------------------------------------------------------------- loading from the warehouse

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from typing import Any
 
 import orjson
 import pytest
@@ -13,6 +15,7 @@ from pipeline.transforms.normalize import (
     describe_value,
     envelope_json,
     normalize,
+    normalize_fast,
     normalize_record,
     parse_time,
     parse_version,
@@ -357,3 +360,133 @@ def test_utc_time_of_anything_but_text_is_parse_time(value: object) -> None:
         assert str(also.value) == str(refused)
         return
     assert utc_time(value) == expected
+
+
+# --------------------------------------------------------------------------- normalize_fast: msgspec reads as orjson
+
+# normalize_fast decodes a record with msgspec, normalize with orjson: the payload text and every
+# envelope field must come out the same, and a record only one of them reads is normalize's.
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()  # unbounded: beyond 64 bits orjson reads a float, msgspec an int
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=12,
+)
+_FAST_NOW = dt.datetime(2024, 1, 15, 12, 0, tzinfo=dt.UTC)
+
+
+def _fast_is_normalize(raw: bytes | str) -> Any:
+    """normalize_fast's envelope, asserted equal to normalize's (or None, normalize's to judge)."""
+    fast = normalize_fast(raw, source_system="file", ingest_time=_FAST_NOW)
+    if fast is not None:
+        envelope, payload = fast
+        assert envelope == normalize(raw, source_system="file", ingest_time=_FAST_NOW), raw
+        assert envelope["payload"] == orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
+    return fast
+
+
+def _beyond_64_bits(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_beyond_64_bits(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_beyond_64_bits(v) for v in value)
+    return type(value) is int and not -(2**63) <= value < 2**64
+
+
+@given(_JSON_VALUES, st.booleans(), st.booleans())
+@settings(max_examples=1500, deadline=None)
+def test_normalize_fast_reads_a_payload_as_orjson_does(value: Any, ascii_only: bool, as_text: bool) -> None:
+    """Numbers (ints of any size, floats to the last bit), escapes, non-ASCII text: the payload
+    text is normalize's; only an int orjson reads as a float is left to normalize."""
+    record = {"event_type": "t", "event_version": 1, "event_time": "2024-01-15T10:30:00Z", "payload": {"v": value}}
+    text = json.dumps(record, ensure_ascii=ascii_only)  # the stdlib writes any int, and escapes on demand
+    fast = _fast_is_normalize(text if as_text else text.encode())
+    assert (fast is None) == _beyond_64_bits(value)
+
+
+_BYTES = st.sampled_from(
+    [
+        *(
+            b"\xff",
+            b"\xed\xa0\x80",
+            b"\\ud800",
+            b"\\udc00",
+            b"\\u005f",
+            b"\x00",
+            b"\x1f",
+            b"\\",
+            b'"',
+            b",",
+            b"}",
+            b"]",
+        ),
+        *(
+            b"1e400",
+            b"-0",
+            b"01",
+            b"1.",
+            b"18446744073709551616",
+            b"-9223372036854775809",
+            b"NaN",
+            b" ",
+            b"\xef\xbb\xbf",
+        ),
+    ]
+)
+
+
+@given(st.lists(st.tuples(st.integers(0, 400), _BYTES), min_size=1, max_size=3))
+@settings(max_examples=2000, deadline=None)
+def test_normalize_fast_accepts_no_mangled_record_normalize_refuses(edits: list[tuple[int, bytes]]) -> None:
+    """Bytes that are not UTF-8, lone surrogates, numbers out of range, broken syntax, anywhere in a
+    record (its keys too): normalize_fast returns normalize's envelope or leaves the record to it."""
+    raw = _raw(trace_id="t-1", source_system="wms", payload={"shipment_id": "SHP-1", "facility_id": "F", "n": 1.5})
+    mangled = raw.encode()
+    for at, inserted in edits:
+        mangled = mangled[:at] + inserted + mangled[at:]
+    _fast_is_normalize(mangled)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        _raw(event_id=2**63 - 1),
+        _raw(event_id=0),
+        _raw(event_version="v1"),
+        _raw(event_time=1705314600000),
+        _raw(event_time=1705314600.5),
+        _raw(ingest_time="2024-01-15T10:30:05Z"),
+        _raw(pii_sealed="sealed:v1:x"),
+        _raw(source_system=""),
+        _raw().replace('"event_type"', '"event\\u005ftype"'),  # a key written with an escape
+        _raw().replace('"event_type":"shipment.in_transit"', '"event_type":"x","event_type":"shipment.in_transit"'),
+        _raw(payload=None, data={"shipment_id": "S"}),
+        orjson.dumps({"eventType": "t", "version": "2", "timestamp": 1705314600, "body": {}, "id": 7}).decode(),
+    ],
+)
+def test_normalize_fast_takes_these_as_normalize_does(raw: str) -> None:
+    assert _fast_is_normalize(raw) is not None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        _raw(event_id=2**63),  # beyond int64 (orjson reads an int beyond 64 bits as a float: none read here)
+        _raw().replace('"event_id":"e-1"', '"event_id":123456789012345678901234567890'),
+        _raw(event_id=True),
+        _raw(trace_id=5),
+        _raw(pii_sealed=5),
+        _raw(payload={"n": 0}).replace('"n":0', '"n":-9223372036854775809'),  # a float to orjson, an int to msgspec
+        # a key no alias names: msgspec would skip its value unread (not checking its UTF-8 or range)
+        _raw(producer="wms"),
+        _raw().encode().replace(b'"event_id":"e-1"', b'"event_id":"e-1","x":"\xff"'),
+        _raw().replace('"event_id":"e-1"', '"event_id":"e-1","x":1e400'),
+        # nested deeper than msgspec reads (orjson reads to 1024)
+        _raw().replace('"carrier_id":"C"', '"carrier_id":"C","deep":' + "[" * 1010 + "]" * 1010),
+    ],
+)
+def test_normalize_fast_leaves_these_to_normalize(raw: str | bytes) -> None:
+    assert normalize_fast(raw, source_system="file", ingest_time=_FAST_NOW) is None

@@ -198,3 +198,13 @@ def test_round_degrees_near_halves_and_zeros() -> None:
 @given(value=st.one_of(_GEOPOINTS, _NUMBERS, _TEXT, st.none(), st.lists(_FLOATS, max_size=2)))
 def test_canonical_geopoint_is_json_dumps_text(value: Any) -> None:
     assert canonical_geopoint(value) == _json_dumps(value)
+
+
+@pytest.mark.parametrize("sealed", [None, '{"location":"tok:v1:AAAA"}'])
+def test_an_event_type_no_contract_names_is_parsed_and_left_as_is(sealed: str | None) -> None:
+    # its plan is not among those worked out at import: it is worked out on the spot (no rules)
+    payload = {"name": "Ada Lovelace", "location": {"lat": 52.52437, "lon": 13.41053}}
+    envelope = _envelope("shipment.teleported", payload, sealed, ascii_text=True)
+    after = _assert_as_before(envelope)
+    assert after["payload"] == envelope["payload"]
+    assert after[SEALED_COLUMN] is None
