@@ -128,7 +128,10 @@ def normalize_fast(
         try:
             fields = _sent_under_aliases(raw)
         except _UNDECODED:
-            return None
+            try:
+                fields = _sent_beside_other_keys(raw)
+            except _UNDECODED:
+                return None
     if attributes:
         fields = [
             attributes[key] if value is None and key in attributes else value
@@ -170,12 +173,13 @@ def normalize_fast(
 
 
 # The envelope fields a record sends, decoded by msgspec in one C call with the types normalize_fast
-# takes them in: a key no alias names, or a value of another type, fails the decode and leaves the
-# record to normalize. Each type is one normalize reads as normalize_fast does (a str as it is, None
-# as absent); and msgspec reads any JSON these types let through into the values orjson reads it
-# into (tests/pipeline/transforms/test_normalize.py compares the two parsers), but for an integer
-# beyond 64 bits, a float to orjson: outside the envelope's int range here, and in a payload one
-# orjson.dumps refuses, so normalize_fast leaves its record to normalize.
+# takes them in: a value of another type fails the decode and leaves the record to normalize (a key
+# no alias names takes a decode of its own: _sent_beside_other_keys). Each type is one normalize
+# reads as normalize_fast does (a str as it is, None as absent); and msgspec reads any JSON these
+# types let through into the values orjson reads it into (tests/pipeline/transforms/
+# test_normalize.py compares the two parsers), but for an integer beyond 64 bits, a float to
+# orjson: outside the envelope's int range here, and in a payload one orjson.dumps refuses, so
+# normalize_fast leaves its record to normalize.
 _Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 _SENT_AS: dict[str, Any] = {
     "event_id": str | _Int64 | None,
@@ -190,12 +194,12 @@ _SENT_AS: dict[str, Any] = {
 }
 
 
-def _sent_struct(name: str, keys: Sequence[str]) -> type[msgspec.Struct]:
-    """A Struct of these keys, each of its envelope field's type; no other key. gc=False: it holds
-    parsed JSON, never a cycle."""
+def _sent_struct(name: str, keys: Sequence[str], *, among_others: bool = False) -> type[msgspec.Struct]:
+    """A Struct of these keys, each of its envelope field's type; no other key unless
+    ``among_others`` (then skipped unread). gc=False: it holds parsed JSON, never a cycle."""
     field_of = {alias: field for field, aliases in FIELD_ALIASES.items() for alias in aliases}
     fields = [(key, _SENT_AS[field_of[key]], None) for key in keys]
-    return msgspec.defstruct(name, fields, forbid_unknown_fields=True, gc=False)
+    return msgspec.defstruct(name, fields, forbid_unknown_fields=not among_others, gc=False)
 
 
 # What a decode raises for a record it refuses: msgspec's errors (ValueErrors), and Python's for bytes
@@ -207,15 +211,24 @@ _UNDECODED = (ValueError, RecursionError)
 _OWN_NAMES = _sent_struct("SentUnderOwnNames", list(FIELD_ALIASES))
 _DECODE_OWN_NAMES = msgspec.json.Decoder(_OWN_NAMES).decode
 _SENT_UNDER_OWN_NAMES = msgspec.structs.astuple
-_ALL_ALIASES = msgspec.json.Decoder(
-    _sent_struct("SentUnderAliases", [alias for aliases in FIELD_ALIASES.values() for alias in aliases])
-)
+_ALIASES = [alias for aliases in FIELD_ALIASES.values() for alias in aliases]
+_ALL_ALIASES = msgspec.json.Decoder(_sent_struct("SentUnderAliases", _ALIASES))
+_ALL_ALIASES_AMONG_OTHERS = msgspec.json.Decoder(_sent_struct("SentAmongOthers", _ALIASES, among_others=True))
 
 
 def _sent_under_aliases(raw: bytes | str) -> list[Any]:
     """The envelope fields (in :data:`FIELD_ALIASES` order) of a record sending them under any
     aliases: each the first present, as :func:`normalize` reads it."""
     return list(_envelope_fields(msgspec.structs.asdict(_ALL_ALIASES.decode(raw))).values())
+
+
+def _sent_beside_other_keys(raw: bytes | str) -> list[Any]:
+    """:func:`_sent_under_aliases` of a record that also sends keys no alias names (a producer's
+    own), which normalize ignores. msgspec skips such a key's value without checking its bytes
+    (UTF-8) or its numbers' range, so orjson reads the whole record first: a record it refuses is
+    normalize's to reject."""
+    orjson.loads(raw)
+    return list(_envelope_fields(msgspec.structs.asdict(_ALL_ALIASES_AMONG_OTHERS.decode(raw))).values())
 
 
 # What the cache below holds is bounded in count and, through this, in size: a longer version claim

@@ -396,6 +396,21 @@ def _beyond_64_bits(value: Any) -> bool:
     return type(value) is int and not -(2**63) <= value < 2**64
 
 
+@given(_JSON_VALUES, st.booleans())
+@settings(max_examples=500, deadline=None)
+def test_normalize_fast_reads_around_keys_no_alias_names(value: Any, ascii_only: bool) -> None:
+    """Any JSON under a key no alias names (a producer's own, which normalize ignores): normalize's
+    envelope; the whole record is checked as orjson checks it, ints beyond 64 bits included."""
+    record = {
+        "event_type": "t",
+        "event_version": 1,
+        "producer": value,
+        "event_time": "2024-01-15T10:30:00Z",
+        "payload": {},
+    }
+    assert _fast_is_normalize(json.dumps(record, ensure_ascii=ascii_only)) is not None
+
+
 @given(_JSON_VALUES, st.booleans(), st.booleans())
 @settings(max_examples=1500, deadline=None)
 def test_normalize_fast_reads_a_payload_as_orjson_does(value: Any, ascii_only: bool, as_text: bool) -> None:
@@ -438,12 +453,18 @@ _BYTES = st.sampled_from(
 )
 
 
-@given(st.lists(st.tuples(st.integers(0, 400), _BYTES), min_size=1, max_size=3))
-@settings(max_examples=2000, deadline=None)
-def test_normalize_fast_accepts_no_mangled_record_normalize_refuses(edits: list[tuple[int, bytes]]) -> None:
+@given(st.lists(st.tuples(st.integers(0, 460), _BYTES), min_size=1, max_size=3), st.booleans())
+@settings(max_examples=3000, deadline=None)
+def test_normalize_fast_accepts_no_mangled_record_normalize_refuses(
+    edits: list[tuple[int, bytes]], other_keys: bool
+) -> None:
     """Bytes that are not UTF-8, lone surrogates, numbers out of range, broken syntax, anywhere in a
-    record (its keys too): normalize_fast returns normalize's envelope or leaves the record to it."""
-    raw = _raw(trace_id="t-1", source_system="wms", payload={"shipment_id": "SHP-1", "facility_id": "F", "n": 1.5})
+    record (its keys too, and keys no alias names): normalize_fast returns normalize's envelope or
+    leaves the record to it."""
+    others: dict[str, Any] = {"producer": {"fw": [2, 1.5], "at": 7}, "x": "y"} if other_keys else {}
+    raw = _raw(
+        trace_id="t-1", source_system="wms", payload={"shipment_id": "SHP-1", "facility_id": "F", "n": 1.5}, **others
+    )
     mangled = raw.encode()
     for at, inserted in edits:
         mangled = mangled[:at] + inserted + mangled[at:]
@@ -464,6 +485,12 @@ def test_normalize_fast_accepts_no_mangled_record_normalize_refuses(edits: list[
         _raw().replace('"event_type"', '"event\\u005ftype"'),  # a key written with an escape
         _raw().replace('"event_type":"shipment.in_transit"', '"event_type":"x","event_type":"shipment.in_transit"'),
         _raw(payload=None, data={"shipment_id": "S"}),
+        # keys no alias names (a producer's own), which normalize ignores: read around
+        _raw(producer="wms"),
+        _raw(producer={"firmware": [2, 1], "n": 1e300, "name": "scanner é"}, x=None),
+        orjson.dumps(
+            {"eventType": "t", "version": "2", "timestamp": 1705314600, "body": {}, "firmware": "2.1"}
+        ).decode(),
         orjson.dumps({"eventType": "t", "version": "2", "timestamp": 1705314600, "body": {}, "id": 7}).decode(),
     ],
 )
@@ -480,8 +507,7 @@ def test_normalize_fast_takes_these_as_normalize_does(raw: str) -> None:
         _raw(trace_id=5),
         _raw(pii_sealed=5),
         _raw(payload={"n": 0}).replace('"n":0', '"n":-9223372036854775809'),  # a float to orjson, an int to msgspec
-        # a key no alias names: msgspec would skip its value unread (not checking its UTF-8 or range)
-        _raw(producer="wms"),
+        # under a key no alias names, what orjson refuses (msgspec would skip it unread)
         _raw().encode().replace(b'"event_id":"e-1"', b'"event_id":"e-1","x":"\xff"'),
         _raw().replace('"event_id":"e-1"', '"event_id":"e-1","x":1e400'),
         # nested deeper than msgspec reads (orjson reads to 1024)
