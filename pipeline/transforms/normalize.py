@@ -213,7 +213,10 @@ _DECODE_OWN_NAMES = msgspec.json.Decoder(_OWN_NAMES).decode
 _SENT_UNDER_OWN_NAMES = msgspec.structs.astuple
 _ALIASES = [alias for aliases in FIELD_ALIASES.values() for alias in aliases]
 _ALL_ALIASES = msgspec.json.Decoder(_sent_struct("SentUnderAliases", _ALIASES))
-_ALL_ALIASES_AMONG_OTHERS = msgspec.json.Decoder(_sent_struct("SentAmongOthers", _ALIASES, among_others=True))
+# A record that also sends keys no alias names, as orjson parsed it: its own names, or every alias.
+_OWN_NAMES_AMONG_OTHERS = _sent_struct("OwnNamesAmongOthers", list(FIELD_ALIASES), among_others=True)
+_ALL_ALIASES_AMONG_OTHERS = _sent_struct("AliasesAmongOthers", _ALIASES, among_others=True)
+_OTHER_ALIASES = frozenset(_ALIASES) - frozenset(FIELD_ALIASES)
 
 
 def _sent_under_aliases(raw: bytes | str) -> list[Any]:
@@ -222,13 +225,17 @@ def _sent_under_aliases(raw: bytes | str) -> list[Any]:
     return list(_envelope_fields(msgspec.structs.asdict(_ALL_ALIASES.decode(raw))).values())
 
 
-def _sent_beside_other_keys(raw: bytes | str) -> list[Any]:
+def _sent_beside_other_keys(raw: bytes | str) -> Sequence[Any]:
     """:func:`_sent_under_aliases` of a record that also sends keys no alias names (a producer's
-    own), which normalize ignores. msgspec skips such a key's value without checking its bytes
-    (UTF-8) or its numbers' range, so orjson reads the whole record first: a record it refuses is
-    normalize's to reject."""
-    orjson.loads(raw)
-    return list(_envelope_fields(msgspec.structs.asdict(_ALL_ALIASES_AMONG_OTHERS.decode(raw))).values())
+    own, which normalize ignores). orjson parses it, as normalize does (a msgspec decode would skip
+    such a key's value without checking its bytes or its numbers' range); msgspec then checks the
+    fields' types on the parsed values, as it does on the decoded ones."""
+    record = orjson.loads(raw)
+    if type(record) is not dict:
+        raise ValueError("not an object")
+    if _OTHER_ALIASES.isdisjoint(record):  # each field under its own name, or absent
+        return _SENT_UNDER_OWN_NAMES(msgspec.convert(record, _OWN_NAMES_AMONG_OTHERS))
+    return list(_envelope_fields(msgspec.structs.asdict(msgspec.convert(record, _ALL_ALIASES_AMONG_OTHERS))).values())
 
 
 # What the cache below holds is bounded in count and, through this, in size: a longer version claim
