@@ -472,7 +472,9 @@ def _fresh_protector(
         return protect_only
     if len(tree) == 1 and len(sealings) == 1 and len(sealings[0].parts) == 1 and _writes_as_is(sealings[0].path):
         # The subject's one rule generalizes a top-level field (a GPS fix): its value read once
-        # for both, the sealed map (as _fresh_sealer writes it) around its one token.
+        # for both, the sealed map (as _fresh_sealer writes it) around its one token. A value that
+        # is not text is generalized directly: the rule's action (which remembers texts only)
+        # would call the same generalizer for it, through two calls more.
         path, (key,), generalize, remember = sealings[0]
         action, canonical_text = cast(_Action, tree[key]), _CANONICAL_TEXT[generalize]
         opening = '{"' + path + '":"'
@@ -482,28 +484,10 @@ def _fresh_protector(
             if value is None:  # missing or null: nothing to seal or protect
                 return None
             sealed = opening + tokenizer.tokenize(canonical_text(value), path=path, remember=remember) + '"}'
-            payload[key] = action(value, tokenizer)
+            payload[key] = action(value, tokenizer) if type(value) is str else generalize(value)
             return sealed
 
-        if generalize is not generalize_coordinates:
-            return protect_field
-
-        def protect_gps_fix(payload: dict[str, Any], tokenizer: Tokenizer) -> str | None:
-            # protect_field for a GPS fix (two finite floats), without its calls through the action
-            # and generalize_coordinates: what the latter's own fast path returns, written here
-            value = payload.get(key)
-            if type(value) is not dict:
-                return protect_field(payload, tokenizer)
-            lat, lon = value.get("lat"), value.get("lon")
-            if not (
-                type(lat) is float and type(lon) is float and -math.inf < lat < math.inf and -math.inf < lon < math.inf
-            ):  # not a GPS fix (NaN fails the comparisons)
-                return protect_field(payload, tokenizer)
-            token = tokenizer.tokenize(canonical_geopoint(value), path=path, remember=remember)
-            payload[key] = {"lat": _round_degrees(lat), "lon": _round_degrees(lon)}
-            return opening + token + '"}'
-
-        return protect_gps_fix
+        return protect_field
     seal_fresh = _fresh_sealer(sealings)
     if seal_fresh is None:
         return None
