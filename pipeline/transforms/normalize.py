@@ -123,15 +123,11 @@ def normalize_fast(
     when normalize must judge the record (it may reject it, or its shape is one this path leaves
     to normalize)."""
     try:
-        fields: Sequence[Any] = _SENT_UNDER_OWN_NAMES(_DECODE_OWN_NAMES(raw))
+        fields: Sequence[Any] | None = _SENT_UNDER_OWN_NAMES(_DECODE_OWN_NAMES(raw))
     except _UNDECODED:
-        try:
-            fields = _sent_under_aliases(raw)
-        except _UNDECODED:
-            try:
-                fields = _sent_beside_other_keys(raw)
-            except _UNDECODED:
-                return None
+        fields = _sent_otherwise(raw)
+    if fields is None:
+        return None
     if attributes:
         fields = [
             attributes[key] if value is None and key in attributes else value
@@ -219,10 +215,10 @@ _ALL_ALIASES_AMONG_OTHERS = _sent_struct("AliasesAmongOthers", _ALIASES, among_o
 _OTHER_ALIASES = frozenset(_ALIASES) - frozenset(FIELD_ALIASES)
 
 
-def _sent_under_aliases(raw: bytes | str) -> list[Any]:
+def _sent_under_aliases(raw: bytes | str) -> Sequence[Any]:
     """The envelope fields (in :data:`FIELD_ALIASES` order) of a record sending them under any
     aliases: each the first present, as :func:`normalize` reads it."""
-    return list(_envelope_fields(msgspec.structs.asdict(_ALL_ALIASES.decode(raw))).values())
+    return _first_present_fields(_ALL_ALIASES.decode(raw))
 
 
 def _sent_beside_other_keys(raw: bytes | str) -> Sequence[Any]:
@@ -235,7 +231,22 @@ def _sent_beside_other_keys(raw: bytes | str) -> Sequence[Any]:
         raise ValueError("not an object")
     if _OTHER_ALIASES.isdisjoint(record):  # each field under its own name, or absent
         return _SENT_UNDER_OWN_NAMES(msgspec.convert(record, _OWN_NAMES_AMONG_OTHERS))
-    return list(_envelope_fields(msgspec.structs.asdict(msgspec.convert(record, _ALL_ALIASES_AMONG_OTHERS))).values())
+    return _first_present_fields(msgspec.convert(record, _ALL_ALIASES_AMONG_OTHERS))
+
+
+def _first_present_fields(sent: msgspec.Struct) -> list[Any]:
+    return list(_envelope_fields(msgspec.structs.asdict(sent)).values())
+
+
+def _sent_otherwise(raw: bytes | str) -> Sequence[Any] | None:
+    """The envelope fields of a record not sent under the fields' own names alone (None: one
+    normalize_fast leaves to normalize): under other aliases, then beside keys no alias names."""
+    for read in (_sent_under_aliases, _sent_beside_other_keys):
+        try:
+            return read(raw)
+        except _UNDECODED:
+            continue
+    return None
 
 
 # What the cache below holds is bounded in count and, through this, in size: a longer version claim
