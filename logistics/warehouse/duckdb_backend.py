@@ -136,7 +136,7 @@ class DuckDBWarehouse:
         Arrow columns, scanned where they are instead of through a file."""
         if not rows:
             return 0, 0
-        return self._merge_arrow(table, record_batch(table, rows), typed=True)
+        return self._merge_arrow(table, record_batch(table, rows), parse_json=True)
 
     def merge_query(self, table: TableDef, sql: str, params: Mapping[str, Any] | None = None) -> tuple[int, int]:
         """:meth:`merge_rows` for a SELECT's rows: run once, kept as Arrow columns where they are, merged."""
@@ -145,15 +145,15 @@ class DuckDBWarehouse:
         selected = self._con.sql(rendered, params=_used(rendered, params)).to_arrow_table()
         if not selected.num_rows:
             return 0, 0
-        return self._merge_arrow(table, selected, typed=False)
+        return self._merge_arrow(table, selected, parse_json=False)
 
-    def _merge_arrow(self, table: TableDef, rows: pa.RecordBatch | pa.Table, *, typed: bool) -> tuple[int, int]:
-        """Arrow rows merged where they are (registered as a view for the merge); ``typed``: JSON
-        columns arrive as their text (rows built from Python values)."""
+    def _merge_arrow(self, table: TableDef, rows: pa.RecordBatch | pa.Table, *, parse_json: bool) -> tuple[int, int]:
+        """Arrow rows merged where they are (registered as a view for the merge); ``parse_json``: as
+        :meth:`_merge`'s (rows built from Python values carry their JSON columns as text)."""
         name = f"_rows_{uuid.uuid4().hex}"
         self._con.register(name, rows)
         try:
-            return self._merge(table, f'"{name}"', parse_json=typed)
+            return self._merge(table, f'"{name}"', parse_json=parse_json)
         finally:
             self._con.unregister(name)
 
