@@ -22,8 +22,8 @@ reported as events/s and CPU microseconds per event (its process's CPU time over
 
 The floor and the loops run ``--repeat`` times, alternated (the short floor at least
 ``--floor-repeat`` times: the functions are also given as a multiple of it), and the run with the
-least CPU counts (other work on the machine only ever adds). Then a stage-by-stage profile of either loop, before and
-now (wall time per stage, over every event: shares, not a CPU figure). The load average
+least CPU counts (other work on the machine only ever adds). Then a stage-by-stage profile of
+either loop, before and now (wall time per stage, over every event: shares, not a CPU figure). The load average
 (``os.getloadavg``, as ``uptime`` shows it) is printed at the start and the end: on a shared
 machine the figures move with it, so compare contenders of one run, never runs of different loads.
 """
