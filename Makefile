@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install demo test inspector apollo lint codegen contracts-check lock clean tools lock-tools bench bench-pipeline bench-pipeline-1m bench-streaming bench-marts bench-api bench-generate test-sources bqemu
+.PHONY: install demo test inspector apollo lint codegen contracts-check lock clean tools lock-tools bench bench-pipeline bench-pipeline-1m bench-streaming bench-marts bench-api bench-generate bench-instructions test-sources bqemu
 
 # The dev set: every runtime extra plus the tools, pinned on top of the runtime lock (docs/dependencies.md).
 $(STAMP): requirements-dev.lock pyproject.toml
@@ -83,7 +83,14 @@ bench-pipeline: install
 bench-streaming: install
 	$(BIN)/python -m benchmarks.bench_streaming --rate 100 --seconds 60
 
-# Peak memory of the pipeline over 1M events (target < 2 GB); the loop baseline is skipped.
+# Instructions per event of the floor and the loops (valgrind's cachegrind): a figure machine load
+# cannot move, beside bench-pipeline's CPU figures. Not part of `bench` (about ten minutes).
+bench-instructions: install
+	@command -v valgrind >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q valgrind >/dev/null; } || \
+		{ echo "bench-instructions needs valgrind: apt-get install valgrind"; exit 1; }
+	$(BIN)/python -m benchmarks.bench_instructions
+
+# Peak memory of the pipeline over 1M events (target < 1 GB); the loop baseline is skipped.
 bench-pipeline-1m: install
 	$(BIN)/python -m benchmarks.bench_pipeline --events 1000000 --naive-events 500 --skip-loop
 
