@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from logistics.settings import Settings
 from logistics.warehouse._schema import (
@@ -29,9 +29,6 @@ from logistics.warehouse._schema import (
     silver_tables,
 )
 from logistics.warehouse._sql import Renames, SqlTranspileError, prepare
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 SQL_DIRS = ("dags/sql", "graphql_api/sql", "quality/sql")
 
@@ -46,9 +43,6 @@ class Warehouse(Protocol):
         self, sql: str, params: Mapping[str, Any] | None = None, *, renames: Renames = ()
     ) -> list[dict[str, Any]]: ...
     def execute(self, sql: str, params: Mapping[str, Any] | None = None, *, renames: Renames = ()) -> None: ...
-    def dataframe(
-        self, sql: str, params: Mapping[str, Any] | None = None, *, renames: Renames = ()
-    ) -> pd.DataFrame: ...
     def ensure_tables(self) -> None: ...
     def load_parquet_files(self, table: TableDef, files: Sequence[Path | str]) -> tuple[int, int]:
         """Write rows from staged Parquet files (typed by :func:`~logistics.warehouse.columnar.arrow_schema`)

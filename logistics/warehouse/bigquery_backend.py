@@ -8,16 +8,13 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from logistics.warehouse._schema import TableDef, managed_tables
 from logistics.warehouse._sql import Renames, prepare
 from logistics.warehouse.columnar import json_columns
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 # A load's staging table outlives a crashed loader by at most this long (BigQuery drops it).
 _STAGING_TABLE_TTL = dt.timedelta(hours=6)
@@ -81,9 +78,6 @@ class BigQueryWarehouse:
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None, *, renames: Renames = ()) -> None:
         self._result(sql, params, renames)  # a multi-statement script runs as one BigQuery job
-
-    def dataframe(self, sql: str, params: Mapping[str, Any] | None = None, *, renames: Renames = ()) -> pd.DataFrame:
-        return self._result(sql, params, renames).to_dataframe(create_bqstorage_client=False)
 
     def ensure_tables(self) -> None:
         from google.api_core.exceptions import NotFound

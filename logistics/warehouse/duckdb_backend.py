@@ -24,7 +24,6 @@ from logistics.warehouse._sql import Renames, prepare
 from logistics.warehouse.columnar import json_columns, record_batch
 
 if TYPE_CHECKING:
-    import pandas as pd
     import pyarrow as pa
 
 T = TypeVar("T")
@@ -80,11 +79,6 @@ class DuckDBWarehouse:
     def execute(self, sql: str, params: Mapping[str, Any] | None = None, *, renames: Renames = ()) -> None:
         for statement in self.render(sql, renames=renames).split(";\n"):
             self._run(statement, _used(statement, params))
-
-    def dataframe(self, sql: str, params: Mapping[str, Any] | None = None, *, renames: Renames = ()) -> pd.DataFrame:
-        """One SELECT as a pandas DataFrame (columnar fetch: what the quality gate validates)."""
-        rendered = self.render(sql, renames=renames)
-        return self._run(rendered, _used(rendered, params)).df()
 
     def _run(self, sql: str, params: Mapping[str, Any] | None) -> duckdb.DuckDBPyConnection:
         self.statements_run += 1
