@@ -84,7 +84,7 @@ bench-streaming: install
 	$(BIN)/python -m benchmarks.bench_streaming --rate 100 --seconds 60
 
 # Instructions per event of the floor and the loops (valgrind's cachegrind): a figure machine load
-# cannot move, beside bench-pipeline's CPU figures. Not part of `bench` (about five minutes).
+# cannot move, beside bench-pipeline's CPU figures. Not part of `bench` (five to six minutes).
 bench-instructions: install
 	@command -v valgrind >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q valgrind >/dev/null; } || \
 		{ echo "bench-instructions needs valgrind: apt-get install valgrind"; exit 1; }

@@ -16,8 +16,8 @@ floor cost 5.2 µs, so < 3.85x the floor (``TARGET_FLOOR_US``).
 
 An instruction is not a unit of time: a cache miss costs many and is counted once. The CPU
 figures of ``bench-pipeline`` stay the target's measure; this one says whether code did less work.
-Needs ``valgrind`` (Debian: ``apt-get install valgrind``); runs two valgrinds at a time, about
-five minutes at the default size.
+Needs ``valgrind`` (Debian: ``apt-get install valgrind``); runs two valgrinds at a time,
+five to six minutes at the default size.
 """
 
 from __future__ import annotations
