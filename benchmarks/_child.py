@@ -23,6 +23,11 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def child_environment() -> dict[str, str]:
+    """This environment, with this checkout first on the module path (a contender imports its code)."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+
 def measured_in_child(function: str, *args: str) -> dict[str, Any]:
     """Call ``module.function(*args)`` in a new interpreter.
 
@@ -33,10 +38,9 @@ def measured_in_child(function: str, *args: str) -> dict[str, Any]:
     processes share, such as a shared library's code, counted once in all, where the resident
     sets count it once per process).
     """
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks._child", function, *args],
-        env=env,
+        env=child_environment(),
         cwd=ROOT,
         check=True,
         stdout=subprocess.PIPE,

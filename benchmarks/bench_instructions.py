@@ -23,7 +23,6 @@ five to six minutes at the default size.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
@@ -32,7 +31,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks._child import ROOT
+from benchmarks._child import ROOT, child_environment
 from benchmarks.bench_pipeline import TARGET_FLOOR_US, make_input
 
 _INSTRUCTIONS = re.compile(rb"I\s+refs:\s+([\d,]+)")
@@ -45,7 +44,6 @@ _LABELS = {
 
 def instructions(kind: str, path: Path, data_dir: Path) -> int:
     """The instructions one contender (``bench_pipeline.contender``) executes over ``path``, start-up included."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     done = subprocess.run(
         [
             "valgrind",
@@ -59,7 +57,7 @@ def instructions(kind: str, path: Path, data_dir: Path) -> int:
             str(path),
             str(data_dir),
         ],
-        env=env,
+        env=child_environment(),
         cwd=ROOT,
         check=True,
         stdout=subprocess.DEVNULL,
@@ -89,10 +87,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-instructions-") as tmp:
         root = Path(tmp)
         longer, shorter = root / "longer.jsonl", root / "shorter.jsonl"
-        make_input(2 * args.events, longer)
+        between = make_input(2 * args.events, longer) - args.events  # a record a line
         first_records(longer, shorter, args.events)
-        with longer.open("rb") as lines:
-            between = sum(1 for _ in lines) - args.events
         runs = [(kind, path) for kind in kinds for path in (shorter, longer)]
         # Two at a time, one per core: a count does not depend on what runs beside it.
         with ThreadPoolExecutor(max_workers=2) as pool:
