@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install demo test inspector apollo lint codegen contracts-check lock clean tools lock-tools bench bench-pipeline bench-pipeline-1m bench-streaming bench-marts bench-api bench-generate bench-instructions test-sources bqemu
+.PHONY: install native demo test inspector apollo lint codegen contracts-check lock clean tools lock-tools bench bench-pipeline bench-pipeline-1m bench-streaming bench-marts bench-api bench-generate bench-instructions test-sources bqemu
 
 # The dev set: every runtime extra plus the tools, pinned on top of the runtime lock (docs/dependencies.md).
 $(STAMP): requirements-dev.lock pyproject.toml
@@ -16,7 +16,13 @@ $(STAMP): requirements-dev.lock pyproject.toml
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
-install: $(STAMP)
+# The per-event modules compiled by mypyc into build/native (logistics/native): rebuilt when their
+# sources change, skipped with LOGISTICS_NATIVE=0. Without a C compiler the build says why and the
+# Python modules run, slower.
+native: $(STAMP)
+	@$(BIN)/python -m logistics.native || true
+
+install: $(STAMP) native
 
 # Static-analysis tools for infra/ (checkov) in their own venv: their pins conflict with .venv.
 TOOLS_VENV := .venv-tools
@@ -84,7 +90,7 @@ bench-streaming: install
 	$(BIN)/python -m benchmarks.bench_streaming --rate 100 --seconds 60
 
 # Instructions per event of the floor and the loops (valgrind's cachegrind): a figure machine load
-# cannot move, beside bench-pipeline's CPU figures. Not part of `bench` (five to six minutes).
+# cannot move, beside bench-pipeline's CPU figures. Not part of `bench` (seven to eight minutes).
 bench-instructions: install
 	@command -v valgrind >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q valgrind >/dev/null; } || \
 		{ echo "bench-instructions needs valgrind: apt-get install valgrind"; exit 1; }
@@ -131,4 +137,4 @@ lock-tools: install
 	$(BIN)/uv pip compile infra/requirements-tools.in --python-version 3.11 --no-header -o infra/requirements-tools.lock
 
 clean:
-	rm -rf .data
+	rm -rf .data build/native

@@ -20,16 +20,20 @@ from typing import Any
 
 import psutil
 
+from logistics.native import SWITCH
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def child_environment() -> dict[str, str]:
-    """This environment, with this checkout first on the module path (a contender imports its code)."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+def child_environment(*, native: bool = True) -> dict[str, str]:
+    """This environment, with this checkout first on the module path (a contender imports its code);
+    ``native=False`` runs the compiled modules as Python (:mod:`logistics.native`)."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, **({} if native else {SWITCH: "0"})}
 
 
-def measured_in_child(function: str, *args: str) -> dict[str, Any]:
-    """Call ``module.function(*args)`` in a new interpreter.
+def measured_in_child(function: str, *args: str, native: bool = True) -> dict[str, Any]:
+    """Call ``module.function(*args)`` in a new interpreter (``native``: see :func:`child_environment`).
 
     Returns the function's own result (a JSON-able dict) plus ``seconds`` (wall), ``cpu_seconds``
     (that call's process and any worker processes it started), ``peak_rss_mb`` (the largest sum
@@ -40,7 +44,7 @@ def measured_in_child(function: str, *args: str) -> dict[str, Any]:
     """
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks._child", function, *args],
-        env=child_environment(),
+        env=child_environment(native=native),
         cwd=ROOT,
         check=True,
         stdout=subprocess.PIPE,

@@ -33,7 +33,7 @@ from logistics.warehouse import TableDef, Warehouse, dlq_table, silver_tables
 from logistics.warehouse.duckdb_backend import DuckDBWarehouse
 from pipeline.dead_letter import DeadLetter, received_line
 from pipeline.ledger import Ledger, record
-from pipeline.sinks.bronze import DEFLATE_LEVEL, PARSED_ENVELOPE
+from pipeline.sinks.avro import DEFLATE_LEVEL, PARSED_ENVELOPE
 from pipeline.sinks.silver import _SILVER, WINDOWS, LoadResult, staged_windows
 from pipeline.sources.fields import FIELD_ALIASES, first_present
 from pipeline.transforms.enrich import DimensionSnapshot
@@ -380,7 +380,7 @@ def stage_event(
     return StagedEvent(protected=protected, table=table, row=enrich(row, dims), alert=alert)
 
 
-# --------------------------------------------------------------------------- pipeline/sinks/bronze.py
+# --------------------------------------------------------------------------- pipeline/sinks/avro.py
 
 
 def write_avro(fh: IO[bytes], envelopes: Iterable[Envelope]) -> None:

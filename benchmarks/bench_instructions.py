@@ -7,17 +7,18 @@ average (docs/benchmarks.md), so two runs' CPU figures are compared only within 
 ``bench-pipeline``. The instructions a run executes do not move: valgrind's cachegrind counts
 them (every thread's, the warehouse's included), whatever else the machine is doing.
 
-Each contender of ``bench-pipeline`` (the floor, the loop with the functions now, the loop with
-the functions before) runs under cachegrind twice: over the first ``--events`` records of the
-simulator's feed, and over the first ``2 x --events``. The difference, over the records between,
-is its instructions per event, start-up (imports, schema compiles, creating the warehouse)
-cancelled out. The ratio to the floor's is the per-event target's own measure: < 20 µs where the
-floor cost 5.2 µs, so < 3.85x the floor (``TARGET_FLOOR_US``).
+Each contender of ``bench-pipeline`` (the floor; the loop with the functions now, compiled and as
+Python; the loop with the functions before, as Python) runs under cachegrind twice: over the
+first ``--events`` records of the simulator's feed, and over the first ``2 x --events``. The
+difference, over the records between, is its instructions per event, start-up (imports, schema
+compiles, creating the warehouse) cancelled out. The ratio to the floor's is the per-event
+target's own measure: < 20 µs where the floor cost 5.2 µs, so < 3.85x the floor
+(``TARGET_FLOOR_US``).
 
 An instruction is not a unit of time: a cache miss costs many and is counted once. The CPU
 figures of ``bench-pipeline`` stay the target's measure; this one says whether code did less work.
 Needs ``valgrind`` (Debian: ``apt-get install valgrind``); runs two valgrinds at a time,
-five to six minutes at the default size.
+seven to eight minutes at the default size.
 """
 
 from __future__ import annotations
@@ -32,18 +33,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchmarks._child import ROOT, child_environment
-from benchmarks.bench_pipeline import TARGET_FLOOR_US, make_input
+from benchmarks.bench_pipeline import AS_PYTHON, COMPILED, TARGET_FLOOR_US, make_input
 
 _INSTRUCTIONS = re.compile(rb"I\s+refs:\s+([\d,]+)")
 _LABELS = {
     "floor": "floor: orjson parse + fastavro write",
-    "loop-fast": "loop, the functions now",
-    "loop-precise": "loop, the functions before (baseline)",
+    "loop-fast": f"loop, the functions now ({COMPILED})",
+    f"loop-fast{AS_PYTHON}": "loop, the functions now, as Python",
+    f"loop-precise{AS_PYTHON}": "loop, the functions before (baseline)",
 }
 
 
 def instructions(kind: str, path: Path, data_dir: Path) -> int:
-    """The instructions one contender (``bench_pipeline.contender``) executes over ``path``, start-up included."""
+    """The instructions one contender (``bench_pipeline.contender``; ``AS_PYTHON`` as in ``bench_pipeline``)
+    executes over ``path``, start-up included."""
+    name = kind.removesuffix(AS_PYTHON)
     done = subprocess.run(
         [
             "valgrind",
@@ -53,11 +57,11 @@ def instructions(kind: str, path: Path, data_dir: Path) -> int:
             sys.executable,
             "-c",
             "import sys; from benchmarks.bench_pipeline import contender; contender(*sys.argv[1:])",
-            kind,
+            name,
             str(path),
             str(data_dir),
         ],
-        env=child_environment(),
+        env=child_environment(native=name == kind),
         cwd=ROOT,
         check=True,
         stdout=subprocess.DEVNULL,
@@ -83,7 +87,9 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         sys.exit("bench-instructions needs valgrind (Debian: apt-get install valgrind)")
 
-    kinds = ["floor", "loop-fast"] if args.skip_before else ["floor", "loop-fast", "loop-precise"]
+    kinds = ["floor", "loop-fast", f"loop-fast{AS_PYTHON}"]
+    if not args.skip_before:
+        kinds.append(f"loop-precise{AS_PYTHON}")
     with tempfile.TemporaryDirectory(prefix="bench-instructions-") as tmp:
         root = Path(tmp)
         longer, shorter = root / "longer.jsonl", root / "shorter.jsonl"
@@ -103,8 +109,10 @@ def main() -> None:
         f"the functions now: {per_event['loop-fast'] / floor:.2f}x the floor's instructions "
         f"(the CPU target, < 20 µs at a {TARGET_FLOOR_US} µs floor: < {20 / TARGET_FLOOR_US:.2f}x)"
     )
-    if "loop-precise" in per_event:
-        before = per_event["loop-precise"] / per_event["loop-fast"]
+    compiled = per_event["loop-fast"] / per_event[f"loop-fast{AS_PYTHON}"]
+    print(f"loop now, {COMPILED} / as Python, instructions per event = {compiled:.3f}")
+    if f"loop-precise{AS_PYTHON}" in per_event:
+        before = per_event[f"loop-precise{AS_PYTHON}"] / per_event["loop-fast"]
         print(f"loop now / loop before, instructions per event = 1 / {before:.2f}")
 
 

@@ -34,6 +34,7 @@ import argparse
 import datetime as dt
 import io
 import os
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -52,6 +53,7 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from benchmarks import baseline
 from benchmarks._child import measured_in_child
 from benchmarks.baseline import BEFORE, PerEvent
+from logistics.native import is_compiled
 from logistics.settings import Settings, StorageSettings
 from logistics.warehouse import connect
 from pipeline.dead_letter import DeadLetter
@@ -59,7 +61,8 @@ from pipeline.ledger import Ledger
 from pipeline.local_runner.bronze import BronzeHours
 from pipeline.local_runner.collector import tune_collector
 from pipeline.run import run_pipeline
-from pipeline.sinks.bronze import hour_of, write_avro, write_bronze_file
+from pipeline.sinks.avro import write_avro
+from pipeline.sinks.bronze import hour_of, write_bronze_file
 from pipeline.sinks.silver import StagedTables, dlq_row, load_staged
 from pipeline.sources.simulator import config_for_events, simulate, write_jsonl
 from pipeline.transforms.check import check, check_precisely
@@ -388,8 +391,14 @@ def contender(kind: str, input_path: str, data_dir: str) -> dict[str, Any]:
     return {}
 
 
+AS_PYTHON = "@python"  # a contender's suffix: run with the compiled modules off (logistics.native)
+# What the functions now run as where nothing says "as Python": compiled, unless they were not built.
+COMPILED = "compiled" if is_compiled(sys.modules[check.__module__]) else "not compiled: no build"
+
+
 def in_child(kind: str, path: Path, data_dir: Path) -> dict[str, Any]:
-    return measured_in_child("benchmarks.bench_pipeline.contender", kind, str(path), str(data_dir))
+    name = kind.removesuffix(AS_PYTHON)
+    return measured_in_child("benchmarks.bench_pipeline.contender", name, str(path), str(data_dir), native=name == kind)
 
 
 def _load() -> str:
@@ -456,7 +465,9 @@ def main() -> None:
         naive_records = make_input(args.naive_events, root / "naive.jsonl")
         # Each contender in its own process, naive first: nothing it measures is touched by another.
         runs: dict[str, dict[str, Any]] = {"naive": in_child("naive", root / "naive.jsonl", root / "naive-data")}
-        kinds = ["floor"] if args.skip_loop else ["floor", "loop-precise", "loop-fast"]
+        # The loop before runs as Python, as it did; the loop now both compiled and as Python.
+        loops = [f"loop-precise{AS_PYTHON}", "loop-fast", f"loop-fast{AS_PYTHON}"]
+        kinds = ["floor"] if args.skip_loop else ["floor", *loops]
         # Alternated and repeated, the least CPU of each kept: load from other work only adds.
         for attempt in range(max(args.repeat, args.floor_repeat)):
             for kind in kinds if attempt < args.repeat else ["floor"]:
@@ -477,8 +488,9 @@ def main() -> None:
 
     labels = {
         "floor": "floor: orjson parse + fastavro write",
-        "loop-precise": "loop, the functions before (baseline)",
-        "loop-fast": "loop, the functions now",
+        f"loop-precise{AS_PYTHON}": "loop, the functions before (baseline)",
+        "loop-fast": f"loop, the functions now ({COMPILED})",
+        f"loop-fast{AS_PYTHON}": "loop, the functions now, as Python",
         "pipeline-1": "pipeline, bounded, one process",
         "pipeline": "pipeline, bounded, a process per core",
         "naive": "naive Beam (stateful)",
@@ -511,8 +523,10 @@ def main() -> None:
     )
     if "loop-fast" in runs:
         loop_rate = records / runs["loop-fast"]["seconds"]
-        before = runs["loop-precise"]["cpu_seconds"] / runs["loop-fast"]["cpu_seconds"]
+        before = runs[f"loop-precise{AS_PYTHON}"]["cpu_seconds"] / runs["loop-fast"]["cpu_seconds"]
         print(f"loop now / loop before, CPU per event = 1 / {before:.2f}")
+        compiled = runs["loop-fast"]["cpu_seconds"] / runs[f"loop-fast{AS_PYTHON}"]["cpu_seconds"]
+        print(f"loop now, {COMPILED} / as Python, CPU per event = {compiled:.2f}")
         new_us = runs["loop-fast"]["cpu_seconds"] / records * 1e6
         floor_us = runs["floor"]["cpu_seconds"] / records * 1e6
         print(

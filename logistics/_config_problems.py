@@ -19,9 +19,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from logistics._project import ENV_PREFIX, PROJECT_ROOT
+from logistics.native import SWITCH as NATIVE_SWITCH
 
-# Variables with the prefix that are not settings: the PII key's default variable (pii.key_env).
-_NOT_SETTINGS = frozenset({f"{ENV_PREFIX}PII_KEY"})
+# Variables with the prefix that are not settings: the PII key's default variable (pii.key_env), and
+# the switch of the compiled modules, read as the package is imported (logistics.native).
+_NOT_SETTINGS = frozenset({f"{ENV_PREFIX}PII_KEY", NATIVE_SWITCH})
 
 
 def variable_problems(

@@ -19,10 +19,9 @@ from apache_beam.pvalue import PCollection
 from logistics.settings import Settings
 from pipeline.dead_letter import DEAD_LETTERS
 from pipeline.sinks.silver import dlq_row
-from pipeline.transforms.check import CheckDoFn
 from pipeline.transforms.dedupe import DUPLICATES, DedupeByEventId
-from pipeline.transforms.pii import ProtectPiiDoFn
-from pipeline.transforms.stage import ALERTS, BRONZE, SILVER, StageEventsDoFn
+from pipeline.transforms.dofns import CheckDoFn, ProtectPiiDoFn, StageEventsDoFn
+from pipeline.transforms.stage import ALERTS, BRONZE, SILVER
 
 
 def pii_data_dir(settings: Settings) -> Path | None:

@@ -11,17 +11,8 @@ from typing import IO
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.sinks.archive import archived_ids
-from pipeline.sinks.bronze import (
-    BLOCK_BYTES,
-    bronze_prefix,
-    container,
-    deflate_block,
-    encode_envelope_and_hour,
-    event_ids,
-    hour_of,
-    sync_marker_of,
-    write_bronze_file,
-)
+from pipeline.sinks.avro import BLOCK_BYTES, container, deflate_block, encode_envelope_and_hour, sync_marker_of
+from pipeline.sinks.bronze import bronze_prefix, event_ids, hour_of, write_bronze_file
 from pipeline.transforms.normalize import Envelope
 
 # Envelopes are encoded this many at a time, not one by one as they arrive: a tight loop of

@@ -14,7 +14,7 @@ from pipeline.local_runner.spill import buckets_for, input_bytes, shuffle_root
 from pipeline.sinks.load import LoadWhenDone, received_counts
 from pipeline.sinks.silver import StageRowsDoFn, dlq_row
 from pipeline.sources.file import DEFAULT_RANGE_BYTES, ReadLineBatches
-from pipeline.transforms.pii import ProtectPiiDoFn
+from pipeline.transforms.dofns import ProtectPiiDoFn
 
 # Dedupe shards: on one machine, files per hour and the parallelism of the shard writers (at
 # least the local runner's worker processes). Not a distributed runner's concern: it runs

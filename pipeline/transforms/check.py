@@ -1,7 +1,7 @@
 """check: normalize, then validate — one raw record in, a valid envelope or a DeadLetter out.
 
-:func:`check` is the per-record work every graph shares: :class:`CheckDoFn` applies it per
-element (the unbounded and bounded pipelines), the local runner's batch DoFn per batch.
+:func:`check` is the per-record work every graph shares: :class:`~pipeline.transforms.dofns.CheckDoFn`
+applies it per element (the unbounded and bounded pipelines), the local runner's batch DoFn per batch.
 
 Most records are valid, so check takes the fast path first (normalize_fast: the envelope fields
 decoded, typed, by msgspec; conforms: the payload, as parsed, checked by its contract's msgspec Struct). A record
@@ -13,14 +13,8 @@ record took first, by construction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from typing import Any
 
-import apache_beam as beam
-from apache_beam.metrics.metric import Metrics
-
-from pipeline.dead_letter import DEAD_LETTERS, DeadLetter
-from pipeline.progress import PROGRESS
+from pipeline.dead_letter import DeadLetter
 from pipeline.sources.base import SourceRecord
 from pipeline.transforms.normalize import Envelope, as_received, normalize_fast, normalize_record
 from pipeline.transforms.validate import conforms, validate
@@ -66,17 +60,3 @@ def check_precisely(
     if isinstance(checked, DeadLetter):
         return checked.with_received(as_received(record, source_system=source_system))
     return checked
-
-
-class CheckDoFn(beam.DoFn):
-    """Raw records in; valid envelopes on the main output, DeadLetters on ``DEAD_LETTERS``."""
-
-    def __init__(self, *, source_system: str) -> None:
-        self._source_system = source_system
-        self._received = Metrics.counter("ledger", "received")
-
-    def process(self, record: bytes | str | SourceRecord) -> Iterator[Any]:
-        self._received.inc()
-        PROGRESS.add_received()
-        result = check(record, source_system=self._source_system, ingest_time=dt.datetime.now(dt.UTC))
-        yield beam.pvalue.TaggedOutput(DEAD_LETTERS, result) if isinstance(result, DeadLetter) else result

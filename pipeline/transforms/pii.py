@@ -33,11 +33,9 @@ import functools
 import math
 import operator
 import re
-from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple, cast
 
-import apache_beam as beam
 import orjson
 
 from contracts.generated.catalog import SUBJECTS
@@ -57,9 +55,6 @@ from pipeline.sources.base import SourceRecord
 from pipeline.sources.fields import FIELD_ALIASES
 from pipeline.sources.landing import from_line
 from pipeline.transforms.normalize import as_received
-
-if TYPE_CHECKING:
-    from logistics.settings import PiiSettings
 
 REDACTED = "[REDACTED]"
 
@@ -451,7 +446,8 @@ class _SubjectPlan(NamedTuple):
 @functools.lru_cache(maxsize=1024)
 def _subject_plan(event_type: str) -> _SubjectPlan:
     rules = rules_for(event_type)
-    sealings, tree = _sealings(rules), _rule_tree(rules)
+    sealings = _sealings(rules)
+    tree: _RuleTree | None = _rule_tree(rules)  # mypyc infers None from the tuple and its narrowing
     if tree is None:
         return _SubjectPlan(rules, sealings, tree, None, None)
     protect_owned = _owned_protector(tree)
@@ -689,7 +685,7 @@ def _protect_record(record: Any, tokenizer: Tokenizer) -> Any:
     event_type = next((record[k] for k in FIELD_ALIASES["event_type"] if isinstance(record.get(k), str)), None)
     spec = SUBJECTS.get(event_type) if event_type is not None else None
     sealed = None
-    for key in _PAYLOAD_KEYS & record.keys():
+    for key in [key for key in record if key in _PAYLOAD_KEYS]:  # in the record's order
         payload = _payload_object(record[key])
         if spec and isinstance(payload, dict):
             existing = sealed or record.get(SEALED_COLUMN)
@@ -799,30 +795,3 @@ def open_original(sealed: str, *, tokenizer: Tokenizer) -> SourceRecord:
     """The record a DLQ row's ``original`` holds, exactly as the pipeline received it;
     :class:`SealedRecordError` when this key did not seal it."""
     return from_line(tokenizer.open_bytes(sealed, purpose=DLQ_ORIGINAL))
-
-
-class ProtectPiiDoFn(beam.DoFn):
-    """Envelope -> protected envelope; DeadLetter -> protected DeadLetter.
-
-    Carries the key's *source* (settings), never the key: the Tokenizer is built on each
-    worker in ``setup``, so no key material is pickled into the job graph.
-    """
-
-    def __init__(self, *, pii: PiiSettings, project_id: str | None = None, data_dir: Path | None = None) -> None:
-        super().__init__()
-        self._pii, self._project_id, self._data_dir = pii, project_id, data_dir
-        self._tokenizer: Tokenizer | None = None
-
-    def setup(self) -> None:
-        if self._tokenizer is None:  # a runner may call setup again on an instance it keeps
-            self._tokenizer = Tokenizer.from_settings(self._pii, project_id=self._project_id, data_dir=self._data_dir)
-
-    def process(self, element: dict[str, Any] | DeadLetter) -> Iterator[dict[str, Any] | DeadLetter]:
-        assert self._tokenizer is not None, "setup() builds the tokenizer"
-        if isinstance(element, DeadLetter):
-            yield protect_dead_letter(element, tokenizer=self._tokenizer)
-        else:
-            yield protect_envelope(element, tokenizer=self._tokenizer)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_tokenizer": None}

@@ -1,30 +1,25 @@
 """stage: what one unique event becomes after dedupe — PII -> bronze envelope, enriched silver row, alert.
 
 :func:`stage_event` is the one place this happens; every graph calls it: the unbounded and
-bounded pipelines through :class:`StageEventsDoFn`, the local runner's shard writer in its loop.
+bounded pipelines through :class:`~pipeline.transforms.dofns.StageEventsDoFn`, the local runner's
+shard writer in its loop.
 Nothing downstream of it ever sees a clear personal value.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
-import apache_beam as beam
 import orjson
 
 from contracts.generated.catalog import FAMILIES, SUBJECTS
 from logistics.warehouse.columnar import RowWithJsonText
 from pipeline.sources.fields import first_present
-from pipeline.transforms.enrich import DimensionCache, DimensionSnapshot, enrich_in_place
+from pipeline.transforms.enrich import DimensionSnapshot, enrich_in_place
 from pipeline.transforms.normalize import Envelope
 from pipeline.transforms.pii import Tokenizer, protect_envelope_and_payload
 from pipeline.transforms.route import alert_from
-
-if TYPE_CHECKING:
-    from logistics.settings import PiiSettings, Settings
 
 BRONZE = "bronze"  # tagged output: the protected envelope, archived in bronze
 SILVER = "silver"  # tagged output: (silver table, enriched row)
@@ -76,46 +71,3 @@ def stage_event(
     table, row = silver_row(protected, payload=payload)
     alert = alert_from(protected, payload) if protected["event_type"] in alert_event_types else None
     return StagedEvent(protected, table, enrich_in_place(row, payload, dims), alert)
-
-
-class StageEventsDoFn(beam.DoFn):
-    """Unique envelopes -> ``BRONZE`` protected envelopes, ``SILVER`` (table, row), ``ALERTS`` alerts.
-
-    Carries the PII key's *source*, never the key (the Tokenizer is built in ``setup`` on the
-    worker), and holds the reference data itself (:class:`DimensionCache`), reloaded every
-    ``refresh_seconds`` on an unbounded run: a pattern the local runner and Dataflow both run.
-    """
-
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        data_dir: Path | None,
-        refresh_seconds: float | None,
-        reference: Settings | None = None,
-    ) -> None:
-        super().__init__()
-        self._pii: PiiSettings = settings.pii
-        self._project_id = settings.gcp.project_id
-        self._data_dir = data_dir
-        self._alert_types = frozenset(settings.pipeline.alert_event_types)
-        # Reference data comes from ``reference``'s warehouse (default: where the rows go).
-        self._dims = DimensionCache(settings=reference or settings, refresh_seconds=refresh_seconds)
-        self._tokenizer: Tokenizer | None = None
-
-    def setup(self) -> None:
-        if self._tokenizer is None:  # a runner may call setup again on an instance it keeps
-            self._tokenizer = Tokenizer.from_settings(self._pii, project_id=self._project_id, data_dir=self._data_dir)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_tokenizer": None}
-
-    def process(self, envelope: Envelope) -> Iterator[Any]:
-        assert self._tokenizer is not None, "setup() builds the tokenizer"
-        staged = stage_event(
-            envelope, tokenizer=self._tokenizer, dims=self._dims.current(), alert_event_types=self._alert_types
-        )
-        yield beam.pvalue.TaggedOutput(BRONZE, staged.protected)
-        yield beam.pvalue.TaggedOutput(SILVER, (staged.table, staged.row))
-        if staged.alert is not None:
-            yield beam.pvalue.TaggedOutput(ALERTS, staged.alert)

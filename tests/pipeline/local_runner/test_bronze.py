@@ -18,14 +18,8 @@ from benchmarks import baseline
 from pipeline.dead_letter import DeadLetter
 from pipeline.local_runner import bronze as bronze_module
 from pipeline.local_runner.bronze import BronzeHours
-from pipeline.sinks.bronze import (
-    bronze_prefix,
-    encode_envelope,
-    hour_of,
-    sync_marker_of,
-    write_bronze_file,
-    write_encoded,
-)
+from pipeline.sinks.avro import encode_envelope, sync_marker_of, write_encoded
+from pipeline.sinks.bronze import bronze_prefix, hour_of, write_bronze_file
 from pipeline.sources.simulator import FAULT_KINDS, Faults, SimulationConfig, simulate
 from pipeline.transforms.check import check
 from pipeline.transforms.normalize import Envelope

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from benchmarks import baseline
 from logistics.settings import Settings
 from logistics.warehouse import connect
+from pipeline.transforms.dofns import StageEventsDoFn
 from pipeline.transforms.enrich import (
     DimensionCache,
     DimensionSnapshot,
@@ -31,7 +32,7 @@ from pipeline.transforms.enrich import (
     load_dimensions_for,
     query_if_exists,
 )
-from pipeline.transforms.stage import ALERTS, BRONZE, SILVER, StageEventsDoFn
+from pipeline.transforms.stage import ALERTS, BRONZE, SILVER
 
 DIMS = DimensionSnapshot(
     facilities={"FAC-CHI": Facility("Chicago Hub", "MIDWEST"), "FAC-IND": Facility("Indianapolis Depot", "MIDWEST")},

@@ -29,12 +29,12 @@ from logistics.warehouse import connect
 from pipeline.dead_letter import DeadLetter, UnprotectedDeadLetterError
 from pipeline.sources.base import SourceRecord
 from pipeline.sources.simulator.spine import generate_events
+from pipeline.transforms.dofns import ProtectPiiDoFn
 from pipeline.transforms.pii import (
     REDACTED,
     TOKEN_PREFIX,
     DetokenizeError,
     PiiKeyError,
-    ProtectPiiDoFn,
     SealedRecordError,
     Tokenizer,
     generalize_coordinates,
