@@ -39,9 +39,11 @@ COMPILED_MODULES = (
     "logistics.warehouse.columnar",
     "pipeline.local_runner.bronze",
     "pipeline.sinks.avro",
+    "pipeline.sources.fields",
     "pipeline.transforms.check",
     "pipeline.transforms.normalize",
     "pipeline.transforms.pii",
+    "pipeline.transforms.route",
     "pipeline.transforms.stage",
     "pipeline.transforms.validate",
 )
