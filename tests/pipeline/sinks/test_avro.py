@@ -3,7 +3,6 @@ from them holds exactly the records the baseline's write_avro wrote (benchmarks/
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import io
 import zlib
@@ -16,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks import baseline
-from pipeline.dead_letter import DeadLetter
 from pipeline.sinks.avro import (
     BLOCK_BYTES,
     PARSED_ENVELOPE,
@@ -30,20 +28,9 @@ from pipeline.sinks.avro import (
     write_encoded,
 )
 from pipeline.sinks.bronze import hour_of
-from pipeline.sources.simulator import FAULT_KINDS, Faults, SimulationConfig, simulate
-from pipeline.transforms.check import check
 from pipeline.transforms.normalize import Envelope
-from pipeline.transforms.pii import Tokenizer, protect_envelopes
 
 NOW = dt.datetime(2026, 1, 5, 12, 0, 0, 123456, tzinfo=dt.UTC)
-
-
-@pytest.fixture(scope="module")
-def protected() -> list[Envelope]:
-    config = SimulationConfig(shipments=150, days=1, seed=5, faults=Faults(**dict.fromkeys(FAULT_KINDS, 0.05)))
-    checked = [check(line, source_system="file", ingest_time=NOW) for line in simulate(config)]
-    envelopes = [e for e in checked if not isinstance(e, DeadLetter)]
-    return protect_envelopes(envelopes, tokenizer=Tokenizer(base64.b64decode(Tokenizer.generate_key())))
 
 
 def fastavro_record(envelope: dict[str, Any]) -> bytes:
