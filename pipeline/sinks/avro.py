@@ -35,7 +35,7 @@ DEFLATE_LEVEL = 1
 # Bronze writes every event, and fastavro's writer spends most of its time per field on the
 # generality of its schema walk. The envelope's fields are few and plain, so each is written
 # by code picked once from the schema, to the bytes Avro's binary encoding prescribes (the same
-# fastavro writes: tests/pipeline/sinks/test_bronze.py compares them). A value of another shape
+# fastavro writes: tests/pipeline/sinks/test_avro.py compares them). A value of another shape
 # than expected (a naive datetime, a str subclass, a missing field) is left to fastavro, which
 # writes or refuses it as it always did.
 
