@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchmarks._child import ROOT, child_environment
-from benchmarks.bench_pipeline import AS_PYTHON, COMPILED, TARGET_FLOOR_US, make_input
+from benchmarks.bench_pipeline import AS_PYTHON, COMPILED, TARGET_FLOOR_US, compiled_or_not, make_input
 
 _INSTRUCTIONS = re.compile(rb"I\s+refs:\s+([\d,]+)")
 _LABELS = {
@@ -47,7 +47,7 @@ _LABELS = {
 def instructions(kind: str, path: Path, data_dir: Path) -> int:
     """The instructions one contender (``bench_pipeline.contender``; ``AS_PYTHON`` as in ``bench_pipeline``)
     executes over ``path``, start-up included."""
-    name = kind.removesuffix(AS_PYTHON)
+    name, native = compiled_or_not(kind)
     done = subprocess.run(
         [
             "valgrind",
@@ -61,7 +61,7 @@ def instructions(kind: str, path: Path, data_dir: Path) -> int:
             str(path),
             str(data_dir),
         ],
-        env=child_environment(native=name == kind),
+        env=child_environment(native=native),
         cwd=ROOT,
         check=True,
         stdout=subprocess.DEVNULL,

@@ -396,9 +396,15 @@ AS_PYTHON = "@python"  # a contender's suffix: run with the compiled modules off
 COMPILED = "compiled" if is_compiled(sys.modules[check.__module__]) else "not compiled: no build"
 
 
-def in_child(kind: str, path: Path, data_dir: Path) -> dict[str, Any]:
+def compiled_or_not(kind: str) -> tuple[str, bool]:
+    """(the contender a kind names, whether it runs the compiled modules): ``AS_PYTHON`` off."""
     name = kind.removesuffix(AS_PYTHON)
-    return measured_in_child("benchmarks.bench_pipeline.contender", name, str(path), str(data_dir), native=name == kind)
+    return name, name == kind
+
+
+def in_child(kind: str, path: Path, data_dir: Path) -> dict[str, Any]:
+    name, native = compiled_or_not(kind)
+    return measured_in_child("benchmarks.bench_pipeline.contender", name, str(path), str(data_dir), native=native)
 
 
 def _load() -> str:

@@ -20,6 +20,7 @@ classes do not pickle, so Beam's DoFns live in modules that stay Python
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.machinery
 import importlib.util
@@ -91,14 +92,13 @@ class _CompiledFinder(MetaPathFinder):
         return None if file is None else importlib.util.spec_from_file_location(fullname, file)
 
 
+@functools.cache  # decided once per process: ``logistics`` and ``pipeline`` both ask as they are imported
 def use_compiled_modules(*, build_dir: Path = BUILD_DIR) -> bool:
     """Serve the compiled modules from now on, if a build of today's sources is there. True if so.
 
     Call it before any of :data:`COMPILED_MODULES` is imported; a module already imported stays as
     it is.
     """
-    if any(isinstance(finder, _CompiledFinder) for finder in sys.meta_path):
-        return True
     if os.environ.get(SWITCH, "1") == "0":
         return False
     files = compiled_files(build_dir=build_dir)
