@@ -131,6 +131,7 @@ lock:
 	$(COMPILE) --extra api -c requirements.lock -o requirements-api.lock
 	$(COMPILE) --extra pipeline -c requirements.lock -o requirements-dataflow.lock
 	$(COMPILE) --extra dev -c requirements.lock -o requirements-dev.lock
+	$(BIN)/uv pip compile infra/docker/requirements-native.in -c requirements-dev.lock --python-version 3.11 --no-header --quiet -o infra/docker/requirements-native.lock
 
 # Re-resolve the tools' pins (needs the package registry).
 lock-tools: install

@@ -22,6 +22,12 @@ from logistics.native import (
     source_file,
 )
 
+# mypy's options for the build, instead of the lint's configuration in pyproject.toml: that one loads
+# Strawberry's plugin, a dev package the Dataflow image's build stage does not install. What decides
+# the compiled code is the types mypy infers, which the lint's strictness flags do not change; an
+# installed package without type hints is read as Any, as in the lint.
+MYPY_OPTIONS = ("--config-file=", "--ignore-missing-imports")
+
 
 def build(*, build_dir: Path = BUILD_DIR) -> None:
     """Compile :data:`COMPILED_MODULES` into ``build_dir``, unless a build of today's sources is there.
@@ -38,10 +44,10 @@ def build(*, build_dir: Path = BUILD_DIR) -> None:
     shutil.rmtree(build_dir, ignore_errors=True)
     digest = source_digest()
     cwd = Path.cwd()
-    os.chdir(PROJECT_ROOT)  # mypy reads its configuration (pyproject.toml) and names modules from here
+    os.chdir(PROJECT_ROOT)  # mypy names the modules from their paths, relative to here
     try:
         extensions = mypycify(
-            [str(source_file(module).relative_to(PROJECT_ROOT)) for module in COMPILED_MODULES],
+            [*MYPY_OPTIONS, *(str(source_file(module).relative_to(PROJECT_ROOT)) for module in COMPILED_MODULES)],
             group_name=_GROUP,
             target_dir=str(build_dir / "c"),
         )

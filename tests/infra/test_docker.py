@@ -32,6 +32,7 @@ INSTRUCTIONS = {
 @dataclass
 class Stage:
     base: str
+    name: str | None = None  # ``FROM <base> AS <name>``
     instructions: list[tuple[str, str]] = field(default_factory=list)
 
     def all(self, keyword: str) -> list[str]:
@@ -57,7 +58,9 @@ def parse_dockerfile(path: Path) -> list[Stage]:
         keyword = keyword.upper()
         assert keyword in INSTRUCTIONS, f"{path.name}: unknown instruction {keyword!r}"
         if keyword == "FROM":
-            stages.append(Stage(base=args.split()[0]))
+            words = args.split()
+            named = len(words) == 3 and words[1].upper() == "AS"
+            stages.append(Stage(base=words[0], name=words[2] if named else None))
         elif keyword != "ARG" or stages:
             assert stages, f"{path.name}: {keyword} before FROM"
             stages[-1].instructions.append((keyword, args.strip()))
@@ -178,6 +181,43 @@ def test_dataflow_image_is_launcher_and_sdk_container() -> None:
     assert "FLEX_TEMPLATE_PYTHON_REQUIREMENTS_FILE" not in env
     copies = [shlex.split(args) for args in final.all("COPY")]
     assert ["infra/docker/dataflow_main.py", "dataflow_main.py"] in copies
+
+
+def test_dataflow_image_runs_the_compiled_per_event_modules() -> None:
+    stages = parse_dockerfile(DOCKER_DIR / "Dockerfile.dataflow")
+    native, final = next(s for s in stages if s.name == "native"), stages[-1]
+    runs = native.all("RUN")
+    assert runs[-1] == "python -m logistics.native", "the stage's last step is the build, which fails it on error"
+    assert "gcc" in " ".join(runs), "mypyc's C needs a compiler"
+    installs = [run for run in runs if "pip install" in run]
+    assert installs == [
+        f"pip install --no-cache-dir --no-deps -r {IMAGES['Dockerfile.dataflow'].lock} -r {NATIVE_LOCK.name}"
+    ]
+    # The build is served only while the sources it digested are the ones that run: both stages
+    # copy the same packages. A first-party package the compiled modules import and the stage
+    # lacked would be typed Any there, and compiled otherwise than by `make install`.
+    final_sources = {s for s in copy_sources(final) if Path(s).parts[0] in FIRST_PARTY | {"config"}}
+    assert (
+        set(copy_sources(native)) - {IMAGES["Dockerfile.dataflow"].lock, str(NATIVE_LOCK.relative_to(REPO_ROOT))}
+        == final_sources
+    )
+    from logistics.native import COMPILED_MODULES, source_file
+
+    imported = set().union(*(imports_first_party(source_file(module)) for module in COMPILED_MODULES))
+    assert imported <= {Path(s).parts[0] for s in final_sources}
+    copies = [shlex.split(args) for args in final.all("COPY")]
+    assert ["--from=native", "/app/build/native/manifest.json", "build/native/manifest.json"] in copies
+    assert ["--from=native", "/app/build/native/lib", "build/native/lib"] in copies
+
+
+def test_the_native_build_tools_are_pinned_as_in_the_dev_lock() -> None:
+    # One mypy compiles the modules locally (`make install`) and in the image's build stage.
+    native, dev = lock_pins(NATIVE_LOCK), lock_pins(DEV_LOCK)
+    assert {"mypy", "setuptools"} <= native.keys()
+    assert {name: native[name] for name in native.keys() & dev.keys()} == {
+        name: dev[name] for name in native.keys() & dev.keys()
+    }
+    assert "mypy" in dev
 
 
 def test_beam_sdk_image_matches_the_locked_beam() -> None:
@@ -349,6 +389,7 @@ IMAGES = {
 }
 RUNTIME_LOCK = REPO_ROOT / "requirements.lock"
 DEV_LOCK = REPO_ROOT / "requirements-dev.lock"
+NATIVE_LOCK = DOCKER_DIR / "requirements-native.lock"  # the Dataflow image's build stage: mypy, setuptools
 
 
 def canonical(name: str) -> str:
