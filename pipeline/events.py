@@ -19,8 +19,8 @@ from apache_beam.pvalue import PCollection
 from logistics.settings import Settings
 from pipeline.dead_letter import DEAD_LETTERS
 from pipeline.sinks.silver import dlq_row
-from pipeline.transforms.dedupe import DUPLICATES, DedupeByEventId
-from pipeline.transforms.dofns import CheckDoFn, ProtectPiiDoFn, StageEventsDoFn
+from pipeline.transforms.dedupe import DUPLICATES
+from pipeline.transforms.dofns import CheckDoFn, DedupeByEventId, ProtectPiiDoFn, StageEventsDoFn
 from pipeline.transforms.stage import ALERTS, BRONZE, SILVER
 
 

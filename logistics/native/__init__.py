@@ -42,6 +42,8 @@ COMPILED_MODULES = (
     "pipeline.sinks.avro",
     "pipeline.sources.fields",
     "pipeline.transforms.check",
+    "pipeline.transforms.dedupe",
+    "pipeline.transforms.enrich",
     "pipeline.transforms.normalize",
     "pipeline.transforms.pii",
     "pipeline.transforms.route",

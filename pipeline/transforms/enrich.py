@@ -4,10 +4,11 @@ Reference data comes from the warehouse as a :class:`DimensionSnapshot`: the cur
 of the gold SCD2 dimensions (``curated.dim_facility`` / ``dim_carrier`` / ``dim_driver``)
 when they exist and have rows, else the latest ``facility.created`` / ``driver.created``
 payloads in silver (a fresh warehouse has no gold yet). In Beam the DoFn that enriches holds
-the snapshot itself (:class:`DimensionCache`): loaded once for bounded runs, reloaded when
-older than the refresh interval for unbounded ones. A side input refreshed by
-``PeriodicImpulse`` is Beam's textbook pattern, but the local streaming runner cannot run
-``PeriodicImpulse`` (docs/local-components.md); a DoFn-held snapshot runs alike everywhere.
+the snapshot itself (:class:`~pipeline.transforms.dofns.DimensionCache`): loaded once for
+bounded runs, reloaded when older than the refresh interval for unbounded ones. A side input
+refreshed by ``PeriodicImpulse`` is Beam's textbook pattern, but the local streaming runner
+cannot run ``PeriodicImpulse`` (docs/local-components.md); a DoFn-held snapshot runs alike
+everywhere.
 
 Missing reference data never fails an event: unknown ids enrich to ``None``.
 """
@@ -15,10 +16,7 @@ Missing reference data never fails an event: unknown ids enrich to ``None``.
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -179,57 +177,3 @@ def enrich_in_place(row: dict[str, Any], payload: Any, dims: DimensionSnapshot) 
     row["facility_region"] = facility.region if facility else None
     row["carrier_name"] = dims.carriers.get(carrier_id) if carrier_id else None
     return row
-
-
-# ---------------------------------------------------------------------------- held by a DoFn
-
-log = logging.getLogger(__name__)
-
-
-# Snapshots loaded in this process, shared by every copy of a cache: a runner may deserialize a
-# DoFn per bundle (the local streaming runner does), and each copy must not reload the warehouse.
-# A dict, not cachetools' TTLCache: a TTLCache drops an entry once it expires, and a reload that
-# then fails (warehouse unreachable) must still find the old snapshot to keep enriching with.
-_LOADED: dict[str, tuple[float, DimensionSnapshot]] = {}
-_LOADED_LOCK = threading.Lock()
-
-
-class DimensionCache:
-    """The snapshot an enriching DoFn holds: loaded on first use, reloaded once older than
-    ``refresh_seconds`` (None: never, as bounded runs want), shared by the copies of the cache in
-    one process. A failed reload keeps the snapshot it has (logged): enrichment degrades to older
-    reference data, it never stops the stream."""
-
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        refresh_seconds: float | None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._settings, self._refresh, self._clock = settings, refresh_seconds, clock
-        self._key = f"{refresh_seconds}|{id(clock) if clock is not time.monotonic else ''}|{settings.model_dump_json()}"
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Pickled into the job graph: the settings travel, the snapshot is loaded on the worker.
-        return {**self.__dict__, "_clock": time.monotonic} if self._clock is time.monotonic else self.__dict__
-
-    def current(self) -> DimensionSnapshot:
-        now = self._clock()
-        with _LOADED_LOCK:
-            loaded_at, snapshot = _LOADED.get(self._key, (0.0, None))
-            stale = self._refresh is not None and now - loaded_at >= self._refresh
-            if snapshot is not None and not stale:
-                return snapshot
-            try:
-                snapshot = load_dimensions_for(self._settings)
-            except Exception as exc:  # the warehouse being unreachable must not stop events
-                if snapshot is None:
-                    snapshot = DimensionSnapshot(loaded_at=dt.datetime.now(dt.UTC))
-                log.warning(
-                    "reference data not reloaded (%s); enriching with the snapshot loaded at %s",
-                    exc,
-                    snapshot.loaded_at,
-                )
-            _LOADED[self._key] = (now, snapshot)
-            return snapshot

@@ -18,7 +18,7 @@ from apache_beam.utils.timestamp import MAX_TIMESTAMP, MIN_TIMESTAMP, Timestamp
 
 from pipeline.local_runner import direct_streaming
 from pipeline.local_runner.direct_streaming import _TimerIndexedStates
-from pipeline.transforms.dedupe import StatefulDedupeDoFn
+from pipeline.transforms.dofns import StatefulDedupeDoFn
 from tests.pipeline.transforms import test_dedupe_ttl as dedupe_ttl
 from tests.pipeline.transforms import test_enrich as enrich
 from tests.pipeline.windows import test_event_counts as event_counts

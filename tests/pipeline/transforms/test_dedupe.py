@@ -7,7 +7,8 @@ import apache_beam as beam
 import orjson
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.transforms.dedupe import DUPLICATES, DedupeByEventId, first_copies, keep_first
+from pipeline.transforms.dedupe import DUPLICATES, first_copies, keep_first
+from pipeline.transforms.dofns import DedupeByEventId
 
 T0 = dt.datetime(2024, 1, 15, tzinfo=dt.UTC)
 

@@ -24,13 +24,13 @@ from pipeline.run import run_pipeline
 from pipeline.transforms.dedupe import (
     DEFAULT_TTL_HOURS,
     DUPLICATES,
-    DedupeByEventId,
     KeptCopies,
     is_duplicate,
     keep_first,
     ttl_hours,
     ttl_of,
 )
+from pipeline.transforms.dofns import DedupeByEventId
 
 T0 = dt.datetime(2024, 1, 15, tzinfo=dt.UTC)
 

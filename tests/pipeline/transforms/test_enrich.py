@@ -20,9 +20,8 @@ from hypothesis import strategies as st
 from benchmarks import baseline
 from logistics.settings import Settings
 from logistics.warehouse import connect
-from pipeline.transforms.dofns import StageEventsDoFn
+from pipeline.transforms.dofns import DimensionCache, StageEventsDoFn
 from pipeline.transforms.enrich import (
-    DimensionCache,
     DimensionSnapshot,
     Driver,
     Facility,
