@@ -252,13 +252,16 @@ def test_pipeline_ledger_matches_the_truth(settings: Settings, tmp_path: Path) -
 # ------------------------------------------------------------------------------------ streaming
 
 
+# The child's own peak (the kernel's high-water mark since exec), not ru_maxrss: that one starts at
+# the parent's peak, pytest's, which would hide any growth.
 _PEAK_RSS = """
-import resource, sys
+import sys
 from pathlib import Path
+from benchmarks._child import own_peak_bytes
 from pipeline.sources.simulator import SimulationConfig, simulate, write_jsonl
 config = SimulationConfig(shipments=int(sys.argv[1]), days=int(sys.argv[2]), seed=1)
 truth = write_jsonl(simulate(config), Path(sys.argv[3]))
-print(truth.records, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+print(truth.records, own_peak_bytes())
 """
 
 
