@@ -14,10 +14,11 @@ reported as events/s and CPU microseconds per event (its process's CPU time over
   work in one process, no framework: parse, normalize, validate against the contract, dedupe by
   event_id, protect PII, build and enrich the silver row, count 5-minute windows, pick alerts;
   bronze Avro per event hour, staged silver and DLQ rows, one load into DuckDB;
-- the loop with the functions now split over the cores: the input cut at line ends into a part per
-  core, a loop over each part at once, each in its own process with its own outputs and warehouse.
-  Nothing passes between the parts (no framework, no shuffle, no single writer), so it is the most
-  these functions do with every core of this machine: the bounded pipeline's ceiling;
+- the loop with the functions now split over the cores: the input cut into a byte range per core
+  (each line in the range it starts in, as the file source reads them), a loop over each at once,
+  each in its own process with its own outputs and warehouse. Nothing passes between the parts (no
+  framework, no shuffle, no single writer), so it is the most these functions do with every core of
+  this machine: the bounded pipeline's ceiling;
 - the pipeline on the local runner (bounded), which calls :func:`check`;
 - a naive Beam pipeline (normalize, validate, per-element stateful dedupe, silver row) on the local
   runner with default settings (the state-cache trap of docs/local-components.md), on a smaller
@@ -69,6 +70,7 @@ from pipeline.run import run_pipeline
 from pipeline.sinks.avro import write_avro
 from pipeline.sinks.bronze import hour_of, write_bronze_file
 from pipeline.sinks.silver import StagedTables, dlq_row, load_staged
+from pipeline.sources.file import ByteRange, read_range
 from pipeline.sources.simulator import config_for_events, simulate, write_jsonl
 from pipeline.transforms.check import check, check_precisely
 from pipeline.transforms.dedupe import KeptCopies
@@ -194,14 +196,14 @@ class _LoopOutputs:
             )
 
 
-def loop_lines(path: Path) -> Iterator[bytes]:
-    """The records of a JSON-lines file as the file source yields them: line ends stripped, blank
-    lines skipped (pipeline.sources.file)."""
-    with path.open("rb") as fh:
-        for line in fh:
-            record = line.rstrip(b"\r\n")
-            if record.strip():
-                yield record
+def loop_lines(path: Path, *, part: int = 0, parts: int = 1) -> Iterator[bytes]:
+    """The records of a JSON-lines file, or of its ``part``-th of ``parts`` byte ranges of about equal
+    size, as the file source reads them (:func:`~pipeline.sources.file.read_range`: line ends
+    stripped, blank lines skipped, each line in the range it starts in)."""
+    if parts == 1:
+        return read_range(ByteRange(str(path)))
+    size = path.stat().st_size
+    return read_range(ByteRange(str(path), size * part // parts, size * (part + 1) // parts))
 
 
 @dataclass
@@ -255,9 +257,12 @@ def run_loop(
     return LoopRun(received=received, duplicates=duplicates, alerts=alerts, ledger=loop.load(counted))
 
 
-def plain_loop(path: Path, data_dir: Path, check_record: Check = check, per_event: PerEvent = NOW) -> int:
-    """:func:`run_loop` over a file; the records it read."""
-    return run_loop(loop_lines(path), data_dir=data_dir, check_record=check_record, per_event=per_event).received
+def plain_loop(
+    path: Path, data_dir: Path, check_record: Check = check, per_event: PerEvent = NOW, *, part: int = 0, parts: int = 1
+) -> int:
+    """:func:`run_loop` over a file (or one of its ``parts``, as :func:`loop_lines` has them); the records it read."""
+    lines = loop_lines(path, part=part, parts=parts)
+    return run_loop(lines, data_dir=data_dir, check_record=check_record, per_event=per_event).received
 
 
 class _StageClock:
@@ -372,8 +377,9 @@ def naive_beam(path: Path) -> None:
         )
 
 
-def contender(kind: str, input_path: str, data_dir: str) -> dict[str, Any]:
-    """Run one contender (``in_child`` measures its time, CPU and peak RSS); what it reports."""
+def contender(kind: str, input_path: str, data_dir: str, part: str = "0/1") -> dict[str, Any]:
+    """Run one contender (``in_child`` measures its time, CPU and peak RSS); what it reports.
+    ``part``: ``"i/n"``, a loop over the i-th of n parts of the input (:func:`loop_lines`)."""
     path, data = Path(input_path), Path(data_dir)
     if kind.startswith(("loop-", "stages-")):
         # The loops run under the collector settings every pipeline process runs under (set in
@@ -382,7 +388,9 @@ def contender(kind: str, input_path: str, data_dir: str) -> dict[str, Any]:
     if kind == "floor":
         floor(path)
     elif kind.startswith("loop-"):
-        plain_loop(path, data, CHECKS[kind.removeprefix("loop-")], BEFORE if kind == "loop-precise" else NOW)
+        index, parts = map(int, part.split("/"))
+        check_record, per_event = CHECKS[kind.removeprefix("loop-")], BEFORE if kind == "loop-precise" else NOW
+        plain_loop(path, data, check_record, per_event, part=index, parts=parts)
     elif kind.startswith("stages-"):
         return stage_profile(path, data, kind.removeprefix("stages-"))
     elif kind == "naive":
@@ -407,50 +415,27 @@ def compiled_or_not(kind: str) -> tuple[str, bool]:
     return name, name == kind
 
 
-def in_child(kind: str, path: Path, data_dir: Path) -> dict[str, Any]:
+def in_child(kind: str, path: Path, data_dir: Path, *args: str) -> dict[str, Any]:
     name, native = compiled_or_not(kind)
-    return measured_in_child("benchmarks.bench_pipeline.contender", name, str(path), str(data_dir), native=native)
+    return measured_in_child(
+        "benchmarks.bench_pipeline.contender", name, str(path), str(data_dir), *args, native=native
+    )
 
 
 LOOP_CORES = "loop-cores"  # the loop now, split over the cores (loop_over_cores)
 
 
-def split_lines(path: Path, parts: int) -> list[Path]:
-    """``path`` cut at line ends into ``parts`` files of about equal size, beside it (streamed: the
-    bench process stays small, and so does what its children inherit of it)."""
-    size = path.stat().st_size
-    with path.open("rb") as source:
-        cuts = [0]
-        for part in range(1, parts):
-            source.seek(size * part // parts)
-            source.readline()  # on to the end of the line the cut falls in
-            cuts.append(source.tell())
-        cuts.append(size)
-        paths = []
-        for part in range(parts):
-            part_path = path.with_name(f"{path.stem}.part{part}{path.suffix}")
-            source.seek(cuts[part])
-            with part_path.open("wb") as out:
-                left = cuts[part + 1] - cuts[part]
-                while left > 0:
-                    chunk = source.read(min(left, 1 << 20))
-                    out.write(chunk)
-                    left -= len(chunk)
-            paths.append(part_path)
-    return paths
-
-
-def loop_over_cores(parts: list[Path], data_dir: Path) -> dict[str, Any]:
-    """The loop now over every part at once, each in its own process, outputs and warehouse: the
-    slowest part's wall time, the parts' CPU and peak memory summed."""
+def loop_over_cores(path: Path, data_dir: Path, *, parts: int) -> dict[str, Any]:
+    """The loop now over every one of ``parts`` parts of the input at once, each in its own process,
+    outputs and warehouse: the slowest part's wall time, the parts' CPU and peak memory summed."""
 
     def run_part(part: int) -> dict[str, Any]:
-        return in_child("loop-fast", parts[part], data_dir / f"part-{part}")
+        return in_child("loop-fast", path, data_dir / f"part-{part}", f"{part}/{parts}")
 
-    with ThreadPoolExecutor(len(parts)) as pool:
-        runs = list(pool.map(run_part, range(len(parts))))
+    with ThreadPoolExecutor(parts) as pool:
+        runs = list(pool.map(run_part, range(parts)))
     summed = {key: sum(run[key] for run in runs) for key in ("cpu_seconds", "peak_rss_mb", "peak_pss_mb")}
-    return {"seconds": max(run["seconds"] for run in runs), **summed, "processes": len(parts)}
+    return {"seconds": max(run["seconds"] for run in runs), **summed, "processes": parts}
 
 
 def _load() -> str:
@@ -526,13 +511,13 @@ def main() -> None:
         loops = [f"loop-precise{AS_PYTHON}", "loop-fast", f"loop-fast{AS_PYTHON}"]
         # The loop split over the cores runs with --skip-loop too: it is the bounded pipeline's ceiling.
         kinds = ["floor", LOOP_CORES] if args.skip_loop else ["floor", *loops, LOOP_CORES]
-        parts = split_lines(root / "events.jsonl", len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
         # Alternated and repeated, the least CPU of each kept: load from other work only adds.
         for attempt in range(max(args.repeat, args.floor_repeat)):
             for kind in kinds if attempt < args.repeat else ["floor"]:
                 data_dir = root / f"{kind}-data-{attempt}"
                 run = (
-                    loop_over_cores(parts, data_dir)
+                    loop_over_cores(root / "events.jsonl", data_dir, parts=cores)
                     if kind == LOOP_CORES
                     else in_child(kind, root / "events.jsonl", data_dir)
                 )
@@ -555,7 +540,7 @@ def main() -> None:
         f"loop-precise{AS_PYTHON}": "loop, the functions before (baseline)",
         "loop-fast": f"loop, the functions now ({COMPILED})",
         f"loop-fast{AS_PYTHON}": "loop, the functions now, as Python",
-        LOOP_CORES: f"loop now, split over {len(parts)} cores",
+        LOOP_CORES: f"loop now, split over {cores} cores",
         "pipeline-1": "pipeline, bounded, one process",
         "pipeline": "pipeline, bounded, a process per core",
         "naive": "naive Beam (stateful)",
@@ -588,7 +573,7 @@ def main() -> None:
     )
     ceiling_rate = records / runs[LOOP_CORES]["seconds"]
     print(
-        f"the loop split over {len(parts)} cores (the pipeline's ceiling here: no framework, no shuffle, no "
+        f"the loop split over {cores} cores (the pipeline's ceiling here: no framework, no shuffle, no "
         f"single writer): {ceiling_rate:,.0f} events/s, {ceiling_rate / floor_rate:.3f} of the floor's rate; "
         f"pipeline / that ceiling = {pipeline_rate / ceiling_rate:.2f}"
     )
